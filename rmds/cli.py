@@ -1,0 +1,301 @@
+"""The ``rmds`` command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rmds import __version__
+from rmds.exceptions import RmdsError
+from rmds.fmt import fmt_int
+from rmds.log import configure_logging
+from rmds.settings import SETTINGS, Settings
+from rmds.territory import Level, ReferencePack, Unit, Vintage
+from rmds.territory.check import check_pack
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class RmdsCommandError(click.ClickException):
+    """An RmdsError shown to the user: one clear message, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[red]erro:[/] {self.message}", markup=True)
+
+
+class RmdsGroup(click.Group):
+    """Turns every RmdsError raised by a subcommand into a clear message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RmdsError as exc:
+            raise RmdsCommandError(str(exc)) from exc
+
+
+def _settings_options(func: F) -> F:
+    """One global option per declared setting (see rmds.settings.SETTINGS)."""
+    for setting in reversed(SETTINGS):
+        option_type: Any = {
+            "path": click.Path(path_type=Path),
+            "int": click.INT,
+            "choice": click.Choice(list(setting.choices), case_sensitive=False),
+        }.get(setting.type, click.STRING)
+        func = click.option(
+            "--" + setting.name.replace("_", "-"),
+            setting.name,
+            type=option_type,
+            default=None,
+            help=f"{setting.help} [env: {setting.env}]",
+        )(func)
+    return func
+
+
+@click.group(cls=RmdsGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="rmds", message="%(prog)s %(version)s")
+@_settings_options
+@click.pass_context
+def cli(ctx: click.Context, /, **overrides: Any) -> None:
+    """rmds — Rede Mineira de Dados em Saúde (SUS-MG).
+
+    Ingere, vincula e analisa os dados do sistema de saúde de Minas Gerais.
+    """
+    settings = Settings.resolve(overrides)
+    configure_logging(settings.log_level)
+    ctx.obj = settings
+
+
+def _pack(ctx: click.Context, directory: Path | None = None) -> ReferencePack:
+    settings: Settings = ctx.obj
+    return ReferencePack(directory or settings.reference_dir, settings.population_source)
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+@cli.group()
+def reference() -> None:
+    """Pacote de referência: território, população e tabelas de códigos."""
+
+
+@reference.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def reference_check(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
+    """Valida um pacote de referência e lista todos os problemas de uma vez.
+
+    Sai com código 0 apenas quando não há erros.
+    """
+    settings: Settings = ctx.obj
+    report = check_pack(directory or settings.reference_dir)
+    if as_json:
+        click.echo(json.dumps({
+            "diretorio": str(report.directory), "ok": report.ok,
+            "verificados": report.checked,
+            "erros": [vars(p) for p in report.errors],
+            "avisos": [vars(p) for p in report.warnings],
+        }, ensure_ascii=False, indent=2))
+    else:
+        console.print(f"Pacote de referência: {report.directory}")
+        for name, count in report.checked.items():
+            console.print(f"  {name}: {fmt_int(count)} registros verificados")
+        for problem in report.warnings:
+            console.print(f"[yellow]aviso[/] {problem}")
+        for problem in report.errors:
+            console.print(f"[red]erro[/] {problem}")
+        if report.ok:
+            console.print(f"[green]OK[/]: nenhum erro ({len(report.warnings)} avisos).")
+        else:
+            console.print(f"[red]{len(report.errors)} erro(s)[/], {len(report.warnings)} "
+                          "aviso(s).")
+    ctx.exit(0 if report.ok else 1)
+
+
+# ----------------------------------------------------------------------------- territory
+
+
+@cli.group()
+def territory() -> None:
+    """Território de MG: municípios, regiões, macrorregiões, URS e consórcios."""
+
+
+_LEVEL = click.Choice([lvl.value for lvl in Level])
+_VINTAGE = click.Choice([v.value for v in Vintage])
+
+
+def _unit_json(unit: Unit) -> dict[str, str]:
+    return {"nivel": unit.level.value, "codigo": unit.code, "nome": unit.name}
+
+
+def describe_unit(pack: ReferencePack, unit: Unit, vintage: Vintage,
+                  years: tuple[int, ...]) -> dict[str, Any]:
+    """Everything ``territory show`` tells about a unit, as a JSON-ready dict."""
+    data: dict[str, Any] = _unit_json(unit)
+    if unit.vintage:
+        data["regionalizacao"] = unit.vintage.value
+    if unit.level is Level.MUNICIPALITY:
+        municipality = pack.municipality(unit.code)
+        data.update(cod_ibge7=municipality.ibge7, cod_ibge6=municipality.ibge6,
+                    lat=municipality.lat, lon=municipality.lon,
+                    area_km2=municipality.area_km2)
+        data["hierarquia"] = {
+            v.value: {lvl.value: _unit_json(u) for lvl, u in pack.parents(municipality, v).items()}
+            for v in (vintage, *[x for x in Vintage if x is not vintage])
+        }
+        data["consorcios"] = [_unit_json(u) for u in pack.consortia_of(municipality)]
+    else:
+        members = pack.members(unit, unit.vintage or vintage)
+        data["municipios"] = [{"codigo": m.ibge7, "nome": m.name} for m in members]
+        if unit.level in (Level.REGION, Level.URS) and members:
+            parents = pack.parents(members[0], unit.vintage or vintage)
+            data["hierarquia"] = {lvl.value: _unit_json(u) for lvl, u in parents.items()
+                                  if lvl is not unit.level and lvl is not Level.REGION}
+        if unit.level is Level.CONSORTIUM:
+            data["aviso"] = ("lista de membros parcial: o pacote de referência conhece "
+                             f"{len(members)} municípios deste consórcio")
+    populations = []
+    for year in years:
+        for source in ("datasus", "ibge"):
+            try:
+                figure = pack.population(unit, year, source=source,
+                                         vintage=unit.vintage or vintage)
+            except RmdsError:
+                continue
+            populations.append(figure.as_dict())
+    data["populacao"] = populations
+    return data
+
+
+@territory.command("show")
+@click.argument("query")
+@click.option("--level", type=_LEVEL, help="Nível territorial, quando o nome é ambíguo.")
+@click.option("--vintage", type=_VINTAGE, default=Vintage.PDR_CURRENT.value, show_default=True,
+              help="Regionalização usada para regiões e macrorregiões.")
+@click.option("--year", "years", type=int, multiple=True,
+              help="Ano(s) da população (padrão: 2022 e 2024).")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def territory_show(ctx: click.Context, query: str, level: str | None, vintage: str,
+                   years: tuple[int, ...], as_json: bool) -> None:
+    """Mostra um território por código ou nome: códigos, níveis superiores, população e
+    municípios membros."""
+    pack = _pack(ctx)
+    chosen = Vintage(vintage)
+    unit = pack.find(query, Level(level) if level else None, chosen)
+    others = [u for u in pack.find_all(query, Level(level) if level else None, chosen)
+              if u != unit]
+    data = describe_unit(pack, unit, chosen, years or (2022, 2024))
+    data["outras_correspondencias"] = [_unit_json(u) for u in others]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{unit.level.label}: {unit.name}[/] ({unit.code})")
+    if "cod_ibge6" in data:
+        console.print(f"  IBGE {data['cod_ibge7']} · DATASUS {data['cod_ibge6']}")
+    hierarchy = data.get("hierarquia", {})
+    if unit.level is Level.MUNICIPALITY:
+        for vintage_code, parents in hierarchy.items():
+            console.print(f"  [underline]{Vintage(vintage_code).label}[/]")
+            for parent in parents.values():
+                console.print(f"    {Level(parent['nivel']).label}: {parent['nome']} "
+                              f"({parent['codigo']})")
+    else:
+        for parent in hierarchy.values():
+            console.print(f"  {Level(parent['nivel']).label}: {parent['nome']} "
+                          f"({parent['codigo']})")
+    for consortium in data.get("consorcios", []):
+        console.print(f"  Consórcio: {consortium['nome']} ({consortium['codigo']})")
+    table = Table("Ano", "Fonte", "População", "Método", title="População residente")
+    for figure in data["populacao"]:
+        table.add_row(str(figure["ano"]), figure["fonte"], fmt_int(figure["valor"]),
+                      figure["metodo"])
+    console.print(table)
+    if "municipios" in data:
+        names = ", ".join(m["nome"] for m in data["municipios"])
+        console.print(f"  {len(data['municipios'])} municípios: {names}")
+    if "aviso" in data:
+        console.print(f"[yellow]{data['aviso']}[/]")
+    for other in data.get("outras_correspondencias", []):
+        console.print(f"[dim]também corresponde: {Level(other['nivel']).label} "
+                      f"{other['nome']} ({other['codigo']}); use --level {other['nivel']}[/]")
+
+
+@territory.command("list")
+@click.argument("level", type=_LEVEL)
+@click.option("--vintage", type=_VINTAGE, default=Vintage.PDR_CURRENT.value, show_default=True)
+@click.option("--year", type=int, default=2024, show_default=True, help="Ano da população.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def territory_list(ctx: click.Context, level: str, vintage: str, year: int,
+                   as_json: bool) -> None:
+    """Lista as unidades de um nível com número de municípios e população."""
+    pack = _pack(ctx)
+    chosen, lvl = Vintage(vintage), Level(level)
+    rows: list[dict[str, Any]] = []
+    for unit in pack.units(lvl, chosen).values():
+        members = pack.members(unit, chosen)
+        population = pack.population(unit, year, vintage=chosen).value if members else None
+        rows.append({**_unit_json(unit), "municipios": len(members), "populacao": population})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("Código", "Nome", "Municípios", f"População {year}",
+                  title=f"{lvl.label} — {chosen.label}")
+    for row in rows:
+        table.add_row(row["codigo"], row["nome"], str(row["municipios"]),
+                      fmt_int(row["populacao"]))
+    console.print(table)
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+@cli.command("settings")
+@click.pass_context
+def settings_command(ctx: click.Context) -> None:
+    """Mostra as configurações em vigor e de onde vêm."""
+    settings: Settings = ctx.obj
+    table = Table("Configuração", "Variável", "Valor")
+    for setting in SETTINGS:
+        table.add_row(setting.name, setting.env, str(getattr(settings, setting.name)))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------- demo
+
+
+@cli.command("demo")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Demonstração: valida o pacote de referência e resume o território de MG.
+
+    As próximas etapas (estado sintético, ingestão, vinculação, indicadores e web)
+    entram na demonstração à medida que são construídas.
+    """
+    from rmds.demo import run_demo
+
+    run_demo(_pack(ctx), console)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="rmds")
+
+
+if __name__ == "__main__":
+    main()

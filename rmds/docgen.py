@@ -1,0 +1,71 @@
+"""Generate the reference pages in ``docs/`` from the code: ``python -m rmds.docgen``.
+
+``docs/cli.md`` comes from the CLI's own help and ``docs/settings.md`` from the declared
+settings table, so the docs cannot drift; a test checks the files are up to date.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from rmds.settings import SETTINGS
+
+__all__ = ["cli_reference", "settings_reference", "write_docs"]
+
+
+def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    found = [(path, command)]
+    if isinstance(command, click.Group):
+        for name in sorted(command.commands):
+            found += _walk(command.commands[name], [*path, name])
+    return found
+
+
+def cli_reference() -> str:
+    from click.testing import CliRunner
+
+    from rmds.cli import cli
+
+    parts = ["# Referência da linha de comando\n",
+             "Gerado por `python -m rmds.docgen` a partir da ajuda do próprio `rmds`.\n"]
+    runner = CliRunner()
+    for path, _ in _walk(cli, ["rmds"]):
+        result = runner.invoke(cli, [*path[1:], "--help"], terminal_width=100)
+        parts.append(f"## `{' '.join(path)}`\n\n```\n{result.output.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def settings_reference() -> str:
+    lines = [
+        "# Configurações\n",
+        "Gerado por `python -m rmds.docgen` a partir de `rmds.settings.SETTINGS`. Cada valor "
+        "vem, nesta ordem, da opção de linha de comando, da variável de ambiente ou do "
+        "padrão.\n",
+        "| configuração | opção | variável | padrão | descrição |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = "—" if s.default is None else f"`{s.default}`"
+        choices = f" Valores: {', '.join(s.choices)}." if s.choices else ""
+        option = "--" + s.name.replace("_", "-")
+        lines.append(f"| `{s.name}` | `{option}` | `{s.env}` | {default} | {s.help}{choices} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("cli.md", cli_reference()), ("settings.md", settings_reference())):
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "docs"
+    for written_path in write_docs(target):
+        print(written_path)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from rmds.docgen import cli_reference, settings_reference
+from rmds.settings import SETTINGS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_cli_reference_is_up_to_date() -> None:
+    assert (DOCS / "cli.md").read_text(encoding="utf-8") == cli_reference(), (
+        "docs/cli.md is stale: run `python -m rmds.docgen`")
+
+
+def test_settings_reference_is_up_to_date() -> None:
+    text = (DOCS / "settings.md").read_text(encoding="utf-8")
+    assert text == settings_reference(), "docs/settings.md is stale: run `python -m rmds.docgen`"
+    for setting in SETTINGS:
+        assert setting.env in text
