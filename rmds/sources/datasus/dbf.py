@@ -35,6 +35,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from rmds.exceptions import FileFormatError, Problem
+from rmds.sources.datasus.native import Kernels, kernels
 
 __all__ = ["DbfField", "DbfHeader", "DbfReader", "read_dbf", "read_dbf_header"]
 
@@ -130,6 +131,21 @@ def read_dbf_header(handle: BinaryIO, name: str = "<dbf>") -> DbfHeader:
                      language_driver, tuple(fields), terminated)
 
 
+def _utf8_table(encoding: str) -> npt.NDArray[np.uint8]:
+    """256 × 4 bytes: the UTF-8 length of each byte value decoded, then its UTF-8 bytes."""
+    decoder = codecs.getdecoder(encoding)
+    table = np.zeros((256, 4), dtype=np.uint8)
+    for value in range(256):
+        try:
+            text = decoder(bytes([value]))[0]
+        except UnicodeDecodeError:
+            text = "\ufffd"
+        encoded = text.encode("utf-8")[:3]
+        table[value, 0] = len(encoded)
+        table[value, 1:1 + len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
+    return table
+
+
 def _utf8_extra_table(encoding: str) -> tuple[npt.NDArray[np.int64], bool]:
     """Per byte value: extra UTF-8 bytes when decoded (0 for ASCII); and identity flag."""
     decoder = codecs.getdecoder(encoding)
@@ -166,7 +182,7 @@ class DbfReader:
     """Stream a DBF file as Arrow record batches; see the module docstring for semantics."""
 
     def __init__(self, source: Path | str, *, encoding: str | None = None,
-                 batch_rows: int = 262_144, columns: Sequence[str] | None = None,
+                 batch_rows: int = 32_768, columns: Sequence[str] | None = None,
                  strict: bool = False, name: str | None = None) -> None:
         self.path = Path(source)
         self.name = name or self.path.name
@@ -180,7 +196,12 @@ class DbfReader:
                                                           DEFAULT_ENCODING)
         codecs.lookup(self.encoding)
         self._extra, self._ascii_identity = _utf8_extra_table(self.encoding)
-        self.batch_rows = max(1, batch_rows)
+        self._kernels: Kernels | None = kernels()
+        self._utf8_table = _utf8_table(self.encoding)
+        self._max_utf8 = int(self._extra.max()) + 1
+        # text offsets are int32: keep a batch's text well under 2 GiB
+        limit = max(1, (2**31 - 1) // (self.header.record_length * self._max_utf8))
+        self.batch_rows = max(1, min(batch_rows, limit))
         wanted = set(columns) if columns is not None else None
         if wanted is not None:
             unknown = wanted - {f.name for f in self.header.fields}
@@ -234,19 +255,23 @@ class DbfReader:
         width = header.record_length
         while remaining > 0:
             count = min(self.batch_rows, remaining)
-            raw = self._handle.read(count * width)
-            count = len(raw) // width
+            # 16 bytes of padding after the records: the C kernels read in 8-byte words
+            buffer = np.empty(count * width + 16, dtype=np.uint8)
+            got = self._handle.readinto(memoryview(buffer)[:count * width])
+            count = (got or 0) // width
             if count == 0:
                 break
-            records = np.frombuffer(raw, dtype=np.uint8, count=count * width).reshape(
-                count, width)
+            records = buffer[:count * width].reshape(count, width)
             remaining -= count
             row_numbers = np.arange(first_row, first_row + count, dtype=np.int64)
             first_row += count
             live = records[:, 0] != 0x2A  # '*' marks a deleted record
             if not live.all():
                 self.rows_deleted += int((~live).sum())
-                records = records[live]
+                kept = int(live.sum())
+                padded = np.empty(kept * width + 16, dtype=np.uint8)
+                padded[:kept * width].reshape(kept, width)[:] = records[live]
+                records = padded[:kept * width].reshape(kept, width)
                 row_numbers = row_numbers[live]
             self.rows_read += len(records)
             yield self._parse(records, row_numbers)
@@ -259,17 +284,76 @@ class DbfReader:
         return pa.Table.from_batches(list(self.iter_batches()), schema=self.schema)
 
     def _parse(self, records: U8, rows: npt.NDArray[np.int64]) -> pa.RecordBatch:
+        if self._kernels is not None:
+            return self._parse_native(self._kernels, records, rows)
         arrays = []
         for fld in self.fields:
             block = np.ascontiguousarray(records[:, fld.offset:fld.offset + fld.length])
             if fld.type in "NF":
                 arrays.append(self._numeric(fld, block, rows))
-            elif fld.type == "D":
+            elif fld.type == "D" and fld.length == 8:
                 arrays.append(self._date(fld, block, rows))
             elif fld.type == "L":
                 arrays.append(self._logical(fld, block, rows))
             else:
                 arrays.append(self._text(block))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+    def _kind(self, fld: DbfField) -> int:
+        if fld.type in "NF":
+            return 1 if fld.arrow_type == pa.int64() else 2
+        if fld.type == "D" and fld.length == 8:
+            return 3
+        if fld.type == "L":
+            return -1
+        return 0
+
+    def _parse_native(self, native: Kernels, records: U8,
+                      rows: npt.NDArray[np.int64]) -> pa.RecordBatch:
+        n, stride = records.shape
+        count = len(self.fields)
+        kinds = np.array([self._kind(f) for f in self.fields], dtype=np.int64)
+        offs = np.array([f.offset for f in self.fields], dtype=np.int64)
+        lens = np.array([f.length for f in self.fields], dtype=np.int64)
+        out_a: list[npt.NDArray[np.generic]] = []
+        out_b: list[npt.NDArray[np.uint8]] = []
+        for fld, kind in zip(self.fields, kinds.tolist(), strict=True):
+            if kind == 0:
+                out_a.append(np.empty(n + 1, dtype=np.int32))
+                out_b.append(np.empty(n * fld.length * self._max_utf8 + 16, dtype=np.uint8))
+            else:
+                dtype = {1: np.int64, 2: np.float64, 3: np.int32}.get(kind, np.uint8)
+                out_a.append(np.empty(max(1, n), dtype=dtype))
+                out_b.append(np.empty(max(1, n), dtype=np.uint8))
+        pointers_a = np.array([a.ctypes.data for a in out_a], dtype=np.uintp)
+        pointers_b = np.array([b.ctypes.data for b in out_b], dtype=np.uintp)
+        sizes = np.zeros(count, dtype=np.int64)
+        native.parse_batch(records.ctypes.data, n, stride, count, kinds.ctypes.data,
+                           offs.ctypes.data, lens.ctypes.data, pointers_a.ctypes.data,
+                           pointers_b.ctypes.data, self._utf8_table.ctypes.data,
+                           int(self._ascii_identity), sizes.ctypes.data)
+        arrays: list[pa.Array] = []
+        for index, (fld, kind) in enumerate(zip(self.fields, kinds.tolist(), strict=True)):
+            if kind == 0:
+                arrays.append(pa.StringArray.from_buffers(
+                    n, pa.py_buffer(out_a[index]),
+                    pa.py_buffer(out_b[index][:int(sizes[index])])))
+                continue
+            if kind == -1:
+                block = np.ascontiguousarray(records[:, fld.offset:fld.offset + fld.length])
+                arrays.append(self._logical(fld, block, rows))
+                continue
+            values, status = out_a[index][:n], out_b[index][:n]
+            valid = status == 1
+            flagged = status == 2
+            if flagged.any():
+                block = np.ascontiguousarray(records[:, fld.offset:fld.offset + fld.length])
+                if kind == 3:
+                    self._garbage(fld, block, rows, flagged, "data inválida")
+                else:
+                    self._numeric_fallback(fld, block, rows, flagged, values, valid,
+                                           integer=kind == 1)
+            arrays.append(_with_validity(values, fld.arrow_type, valid))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def _garbage(self, fld: DbfField, block: U8, rows: npt.NDArray[np.int64],
@@ -415,6 +499,17 @@ class DbfReader:
         null = np.isin(first, np.frombuffer(b"? \x00", dtype=np.uint8))
         self._garbage(fld, block, rows, ~(true | false | null), "valor lógico inválido")
         return pa.array(true, type=pa.bool_(), mask=~(true | false))
+
+
+def _with_validity(values: npt.NDArray[np.generic], arrow_type: pa.DataType,
+                   valid: npt.NDArray[np.bool_]) -> pa.Array:
+    """An Arrow array over ``values`` (zero copy) with a validity bitmap from ``valid``."""
+    n = len(values)
+    if valid.all():
+        return pa.Array.from_buffers(arrow_type, n, [None, pa.py_buffer(values)])
+    bitmap = np.packbits(valid, bitorder="little")
+    return pa.Array.from_buffers(arrow_type, n, [pa.py_buffer(bitmap), pa.py_buffer(values)],
+                                 null_count=int(n - valid.sum()))
 
 
 def read_dbf(source: Path | str, *, encoding: str | None = None,

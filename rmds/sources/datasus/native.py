@@ -1,0 +1,44 @@
+"""ctypes bindings to the optional C kernels (``rmds._dbfparse``).
+
+rmds works without them (a numpy implementation of the same semantics is used), only
+slower; ``RMDS_NO_NATIVE=1`` forces the numpy path, which the tests use to check that both
+give the same values.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Kernels", "kernels"]
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+
+
+@dataclass(frozen=True)
+class Kernels:
+    parse_batch: ctypes._NamedFuncPointer
+
+
+@lru_cache(maxsize=1)
+def _load() -> Kernels | None:
+    try:
+        module = importlib.import_module("rmds._dbfparse")
+        library = ctypes.CDLL(str(module.__file__))
+    except (ImportError, OSError):
+        return None
+    parse_batch = library.rmds_parse_batch
+    parse_batch.argtypes = [_P, _I, _I, _I, _P, _P, _P, _P, _P, _P, ctypes.c_int, _P]
+    parse_batch.restype = None
+    return Kernels(parse_batch)
+
+
+def kernels() -> Kernels | None:
+    """The C kernels, or ``None`` when not built or disabled by ``RMDS_NO_NATIVE``."""
+    if os.environ.get("RMDS_NO_NATIVE"):
+        return None
+    return _load()
