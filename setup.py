@@ -6,7 +6,7 @@ setup(
     ext_modules=[
         Extension(
             "rmds._dbfparse",
-            ["rmds/_native/dbfparse.c"],
+            ["rmds/_native/dbfparse.c", "rmds/_native/blast.c"],
             extra_compile_args=["-O3"],
             optional=True,
         )

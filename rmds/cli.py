@@ -262,6 +262,65 @@ def territory_list(ctx: click.Context, level: str, vintage: str, year: int,
     console.print(table)
 
 
+# ---------------------------------------------------------------------------------- read
+
+
+@cli.command("read")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--system", type=click.Choice(["SIM", "SINASC", "SIH", "SIA", "CNES", "PNI"],
+                                            case_sensitive=False),
+              help="Sistema de origem (detectado pelo nome do arquivo quando omitido).")
+@click.option("--canonical", is_flag=True,
+              help="Converte para a tabela canônica; linhas inválidas vão para quarentena.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Arquivo Parquet de saída.")
+@click.option("--encoding", help="Codificação do texto (padrão: latin-1 para DBF/DBC).")
+@click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
+@click.pass_context
+def read_command(ctx: click.Context, file: Path, system: str | None, canonical: bool,
+                 out: Path, encoding: str | None, as_json: bool) -> None:
+    """Lê um arquivo DATASUS (DBC, DBF ou CSV) e grava Parquet.
+
+    Sem --canonical, grava as colunas do próprio sistema, valor a valor; com --canonical,
+    grava a tabela canônica do rmds e, ao lado, OUT.quarantine.parquet com as linhas
+    recusadas (campo e motivo).
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rmds.reading import read_to_parquet
+
+    settings: Settings = ctx.obj
+    pack = _pack(ctx) if canonical else None
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,} linhas"), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task(f"lendo {file.name}", total=None)
+        summary = read_to_parquet(
+            file, out, system=system, canonical=canonical, pack=pack, encoding=encoding,
+            batch_rows=settings.read_batch_rows,
+            progress=lambda rows: progress.advance(task, rows))
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2))
+        return
+    rate = summary.rows_read / summary.seconds if summary.seconds else 0.0
+    console.print(f"{file.name}: sistema {summary.system or '?'}, leiaute {summary.layout}")
+    console.print(f"  {fmt_int(summary.rows_read)} linhas lidas, "
+                  f"{fmt_int(summary.rows_accepted)} aceitas, "
+                  f"{fmt_int(summary.rows_quarantined)} em quarentena "
+                  f"({fmt_int(int(rate))} linhas/s)")
+    if summary.rows_deleted:
+        console.print(f"  {fmt_int(summary.rows_deleted)} registros marcados como excluídos "
+                      "no DBF foram ignorados")
+    if summary.problems:
+        table = Table("Campo", "Motivo", "Linhas", title="Problemas")
+        for (field_name, reason), count in summary.problems.most_common(20):
+            table.add_row(field_name, reason, fmt_int(count))
+        console.print(table)
+    console.print(f"  saída: {summary.output}")
+    if summary.quarantine_output:
+        console.print(f"  quarentena: {summary.quarantine_output}")
+
+
 # ------------------------------------------------------------------------------ settings
 
 

@@ -39,7 +39,7 @@ from rmds.territory.model import (
     vintage_for_year,
 )
 
-__all__ = ["PopulationFigure", "ReferencePack", "read_csv_rows"]
+__all__ = ["PopulationFigure", "ReferencePack", "ibge_check_digit", "read_csv_rows"]
 
 MUNICIPALITIES_FILE = "municipios.csv"
 REGIONS_FILE = "microrregioes_pdr_atual.csv"
@@ -47,6 +47,7 @@ IBGE_POPULATION_FILE = "populacao_ibge.csv"
 DATASUS_POPULATION_FILE = "populacao_sexo_faixa5.csv"
 CONSORTIA_FILE = "consorcios_parcial.csv"
 CONSORTIUM_MEMBERS_FILE = "consorcio_municipios_parcial.csv"
+NATIONAL_REGIONS_FILE = "regioes_saude_brasil_rs449.csv"
 CENSUS_YEARS = frozenset({2000, 2010, 2022})
 
 _REGION_COLUMNS = {
@@ -65,6 +66,15 @@ def read_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[
         reader = csv.DictReader(handle, delimiter=delimiter)
         for row in reader:
             yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def ibge_check_digit(code6: str) -> str:
+    """The 7-digit IBGE code of a 6-digit one, by the IBGE check-digit rule."""
+    total = 0
+    for index, char in enumerate(code6):
+        product = int(char) * (1 if index % 2 == 0 else 2)
+        total += product // 10 + product % 10
+    return code6 + str((10 - total % 10) % 10)
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,20 @@ class ReferencePack:
         if found is None:
             raise TerritoryNotFound(f"município de MG não encontrado: {code!r}")
         return found
+
+    @cached_property
+    def national_ibge6(self) -> frozenset[str]:
+        """6-digit codes of every Brazilian municipality (health regions file, 2019–22)."""
+        return frozenset(row["cod_munic"] for _, row in read_csv_rows(
+            self.directory / NATIONAL_REGIONS_FILE, delimiter=";"))
+
+    def ibge6_to_7_table(self) -> dict[str, str]:
+        """6 → 7-digit code for every Brazilian municipality: MG from the pack, other states
+        by the IBGE check digit (weights 1,2,1,2,1,2; a few codes elsewhere in Brazil are
+        exceptions to the rule and come out wrong)."""
+        table = {code: ibge_check_digit(code) for code in self.national_ibge6}
+        table.update({m.ibge6: m.ibge7 for m in self.municipalities.values()})
+        return table
 
     def to_ibge7(self, code: str) -> str | None:
         """The 7-digit code of a 6- or 7-digit MG municipality code; ``None`` if unknown."""

@@ -248,6 +248,11 @@ class DbfReader:
         return self.iter_batches()
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
+        for batch, _ in self.iter_batches_with_rows():
+            yield batch
+
+    def iter_batches_with_rows(self) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+        """Batches with the physical record number (from 1) of each row."""
         header = self.header
         self._handle.seek(header.header_length)
         remaining = self.records_in_file
@@ -274,7 +279,7 @@ class DbfReader:
                 records = padded[:kept * width].reshape(kept, width)
                 row_numbers = row_numbers[live]
             self.rows_read += len(records)
-            yield self._parse(records, row_numbers)
+            yield self._parse(records, row_numbers), pa.array(row_numbers)
         if self.truncated and self.strict:
             raise FileFormatError(f"{self.name}: arquivo truncado", [Problem(
                 self.name, None, None,

@@ -22,6 +22,7 @@ _I = ctypes.c_int64
 @dataclass(frozen=True)
 class Kernels:
     parse_batch: ctypes._NamedFuncPointer
+    dbc_to_dbf: ctypes._NamedFuncPointer
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +35,10 @@ def _load() -> Kernels | None:
     parse_batch = library.rmds_parse_batch
     parse_batch.argtypes = [_P, _I, _I, _I, _P, _P, _P, _P, _P, _P, ctypes.c_int, _P]
     parse_batch.restype = None
-    return Kernels(parse_batch)
+    dbc_to_dbf = library.rmds_dbc_to_dbf
+    dbc_to_dbf.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    dbc_to_dbf.restype = ctypes.c_int
+    return Kernels(parse_batch, dbc_to_dbf)
 
 
 def kernels() -> Kernels | None:

@@ -1,0 +1,163 @@
+"""Which system a file belongs to, how to open it, and its mapper to canonical rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from rmds.exceptions import FileFormatError, Problem
+from rmds.sources.csvfile import CsvReader, sniff_csv
+from rmds.sources.datasus.cnes import map_cnes
+from rmds.sources.datasus.common import layout_id
+from rmds.sources.datasus.dbc import DbcReader
+from rmds.sources.datasus.dbf import DbfReader
+from rmds.sources.datasus.sia import map_sia
+from rmds.sources.datasus.sih import map_sih
+from rmds.sources.datasus.sim import map_sim
+from rmds.sources.datasus.sinasc import map_sinasc
+from rmds.sources.mapping import MapContext, MapResult
+from rmds.sources.pni import PNI_COLUMNS, map_pni
+
+__all__ = ["SYSTEMS", "SourceFile", "System", "detect_system", "map_file", "open_source"]
+
+Mapper = Callable[[MapContext, dict[str, str]], MapResult]
+
+
+@dataclass(frozen=True)
+class System:
+    code: str
+    name: str
+    table: str
+    file_pattern: re.Pattern[str]
+    signature: tuple[str, ...]  # columns that identify the system in a CSV header
+    mapper: Mapper
+
+
+SYSTEMS: dict[str, System] = {s.code: s for s in (
+    System("SIM", "Sistema de Informações sobre Mortalidade (DO)", "deaths",
+           re.compile(r"^DO([A-Z]{2}|EXT|INF|FET|MAT|BR)?_?\d{2,4}", re.I),
+           ("DTOBITO", "CAUSABAS"), map_sim),
+    System("SINASC", "Sistema de Informações sobre Nascidos Vivos (DN)", "births",
+           re.compile(r"^DN([A-Z]{2}|BR)?_?\d{2,4}", re.I), ("DTNASC", "CONSULTAS"),
+           map_sinasc),
+    System("SIH", "Sistema de Informações Hospitalares (RD)", "hospitalisations",
+           re.compile(r"^RD[A-Z]{2}\d{4}", re.I), ("N_AIH", "DIAG_PRINC"), map_sih),
+    System("SIA", "Sistema de Informações Ambulatoriais (PA)", "outpatient_production",
+           re.compile(r"^PA[A-Z]{2}\d{4}", re.I), ("PA_PROC_ID", "PA_CMP"), map_sia),
+    System("CNES", "Cadastro Nacional de Estabelecimentos de Saúde (ST)", "facilities",
+           re.compile(r"^ST[A-Z]{2}\d{4}", re.I), ("CNES", "TP_UNID", "LEITHOSP"), map_cnes),
+    System("PNI", "Doses aplicadas de vacinas (SI-PNI / RNDS, OpenDataSUS)", "immunisations",
+           re.compile(r"^(vacina|vacinacao|pni)", re.I), ("co_vacina", "dt_vacina"), map_pni),
+)}
+
+_SAMPLE_NAMES = {"sim_": "SIM", "sinasc": "SINASC", "sih_rd": "SIH", "sia_pa": "SIA",
+                 "cnes_st": "CNES"}
+
+
+def detect_system(path: Path, columns: tuple[str, ...] = ()) -> str | None:
+    """The system of a file, from its name (``DOMG2019.dbc``, ``RDMG2301.dbc``) or, for
+    CSVs, from the columns of its header."""
+    name = path.name
+    for system in SYSTEMS.values():
+        if system.file_pattern.match(name):
+            return system.code
+    lowered = name.lower()
+    for prefix, code in _SAMPLE_NAMES.items():
+        if lowered.startswith(prefix):
+            return code
+    present = set(columns)
+    for system in SYSTEMS.values():
+        if set(system.signature) <= present:
+            return system.code
+    if len(present & set(PNI_COLUMNS)) >= 3:
+        return "PNI"
+    return None
+
+
+Reader = DbfReader | CsvReader
+
+
+@dataclass
+class SourceFile:
+    """An open source file: its reader, system and layout."""
+
+    path: Path
+    reader: Reader
+    system: str | None
+    columns: tuple[str, ...]
+
+    @property
+    def layout(self) -> str:
+        return layout_id(self.system or "?", self.columns)
+
+    def batches(self) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+        if isinstance(self.reader, DbfReader):
+            yield from self.reader.iter_batches_with_rows()
+            return
+        start = 1
+        for batch in self.reader.iter_batches():
+            rows = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
+            start += batch.num_rows
+            yield batch, rows
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> SourceFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(path: Path, system: str | None = None, *, encoding: str | None = None,
+                batch_rows: int = 32_768) -> SourceFile:
+    """Open a DATASUS DBC/DBF or CSV file and detect its system when not given."""
+    if not path.is_file():
+        raise FileFormatError(f"arquivo não encontrado: {path}",
+                              [Problem(str(path), None, None, "arquivo não encontrado")])
+    if system is not None and system.upper() not in SYSTEMS:
+        raise FileFormatError(f"sistema desconhecido: {system}", [Problem(
+            path.name, None, None, f"sistemas aceitos: {', '.join(SYSTEMS)}")])
+    suffix = path.suffix.lower()
+    reader: Reader
+    if suffix == ".dbc":
+        reader = DbcReader(path, encoding=encoding, batch_rows=batch_rows)
+        columns = tuple(f.name for f in reader.fields)
+    elif suffix == ".dbf":
+        reader = DbfReader(path, encoding=encoding, batch_rows=batch_rows)
+        columns = tuple(f.name for f in reader.fields)
+    elif suffix in (".csv", ".txt"):
+        reader = CsvReader(path, encoding=encoding)
+        columns = tuple(f.name for f in reader.schema)
+    else:
+        with path.open("rb") as handle:
+            head = handle.read(1)
+        if head in (b"\x03", b"\x83", b"\x30", b"\xf5"):
+            reader = DbfReader(path, encoding=encoding, batch_rows=batch_rows)
+            columns = tuple(f.name for f in reader.fields)
+        else:
+            sniff_csv(path)
+            reader = CsvReader(path, encoding=encoding)
+            columns = tuple(f.name for f in reader.schema)
+    detected = system.upper() if system else detect_system(path, columns)
+    return SourceFile(path, reader, detected, columns)
+
+
+def map_file(source: SourceFile, municipalities: dict[str, str]
+             ) -> Iterator[tuple[MapResult, pa.RecordBatch]]:
+    """Canonical rows and quarantine for each batch of a source file."""
+    if source.system is None:
+        raise FileFormatError(f"{source.path.name}: sistema não reconhecido", [Problem(
+            source.path.name, None, None,
+            "não foi possível detectar o sistema pelo nome ou pelas colunas; use --system")])
+    system = SYSTEMS[source.system]
+    for batch, rows in source.batches():
+        context = MapContext(pa.Table.from_batches([batch]), rows, source.path.name,
+                             system.code, source.layout)
+        yield system.mapper(context, municipalities), batch
