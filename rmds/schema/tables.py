@@ -32,7 +32,7 @@ class Table:
         return pa.schema([pa.field(c.name, c.type) for c in self.columns])
 
 
-S, I, F, D, B = pa.string(), pa.int32(), pa.float64(), pa.date32(), pa.bool_()
+S, INT, F, D, B = pa.string(), pa.int32(), pa.float64(), pa.date32(), pa.bool_()
 
 _PROVENANCE = (
     Column("source_file", S, "arquivo de origem"),
@@ -42,13 +42,13 @@ _PROVENANCE = (
 )
 _PERSON = (
     Column("sex", S, "sexo: M, F ou I (ignorado)"),
-    Column("race_colour", I, "raça/cor: 1 branca, 2 preta, 3 amarela, 4 parda, 5 indígena"),
+    Column("race_colour", INT, "raça/cor: 1 branca, 2 preta, 3 amarela, 4 parda, 5 indígena"),
 )
 _AGE = (
-    Column("age_value", I, "idade como registrada na unidade de `age_unit`"),
+    Column("age_value", INT, "idade como registrada na unidade de `age_unit`"),
     Column("age_unit", S, "unidade da idade: minuto, hora, dia, mes, ano"),
-    Column("age_years", I, "idade em anos completos (0 para menores de 1 ano)"),
-    Column("age_days", I, "idade em dias, para menores de 1 ano"),
+    Column("age_years", INT, "idade em anos completos (0 para menores de 1 ano)"),
+    Column("age_days", INT, "idade em dias, para menores de 1 ano"),
 )
 
 TABLES: tuple[Table, ...] = (
@@ -65,28 +65,28 @@ TABLES: tuple[Table, ...] = (
         Column("death_type", S, "tipo de óbito: fetal ou nao_fetal"),
         Column("maternal_timing", S, "óbito de mulher em idade fértil: gravidez, parto, "
                "aborto, puerperio_42d, puerperio_1a, nao"),
-        Column("birth_weight_g", I, "peso ao nascer (óbitos fetais e infantis)"),
-        Column("gestational_weeks", I, "semanas de gestação"),
+        Column("birth_weight_g", INT, "peso ao nascer (óbitos fetais e infantis)"),
+        Column("gestational_weeks", INT, "semanas de gestação"),
         *_PROVENANCE,
     )),
     Table("births", "Nascidos vivos (SINASC, Declaração de Nascido Vivo)", (
         Column("birth_date", D, "data de nascimento"),
         *_PERSON,
-        Column("birth_weight_g", I, "peso ao nascer em gramas"),
-        Column("gestational_weeks", I, "semanas de gestação (SEMAGESTAC)"),
+        Column("birth_weight_g", INT, "peso ao nascer em gramas"),
+        Column("gestational_weeks", INT, "semanas de gestação (SEMAGESTAC)"),
         Column("gestation_band", S, "faixa de gestação (GESTACAO): 1 <22 sem. ... 6 42+"),
-        Column("prenatal_visits", I, "número de consultas de pré-natal (CONSPRENAT)"),
+        Column("prenatal_visits", INT, "número de consultas de pré-natal (CONSPRENAT)"),
         Column("prenatal_band", S, "faixa de consultas (CONSULTAS): 1 nenhuma, 2 1–3, "
                "3 4–6, 4 7 ou mais"),
         Column("delivery_type", S, "tipo de parto: vaginal ou cesareo"),
-        Column("mother_age", I, "idade da mãe em anos"),
+        Column("mother_age", INT, "idade da mãe em anos"),
         Column("residence_municipality", S, "município de residência da mãe (IBGE, 7)"),
         Column("birth_municipality", S, "município de nascimento (IBGE, 7)"),
         Column("place_of_birth", S, "local: 1 hospital, 2 outro estab., 3 domicílio, "
                "4 outros, 5 aldeia"),
         Column("facility_cnes", S, "estabelecimento (CNES)"),
-        Column("apgar1", I, "Apgar no 1º minuto"),
-        Column("apgar5", I, "Apgar no 5º minuto"),
+        Column("apgar1", INT, "Apgar no 1º minuto"),
+        Column("apgar5", INT, "Apgar no 5º minuto"),
         Column("congenital_anomaly", B, "anomalia congênita detectada"),
         *_PROVENANCE,
     )),
@@ -108,7 +108,7 @@ TABLES: tuple[Table, ...] = (
         Column("admission_character", S, "caráter: 01 eletivo, 02 urgência, 03–06 acidentes"),
         Column("specialty", S, "especialidade do leito"),
         Column("aih_type", S, "tipo de AIH: 1 normal, 5 longa permanência"),
-        Column("length_of_stay", I, "dias de permanência"),
+        Column("length_of_stay", INT, "dias de permanência"),
         Column("died", B, "morte durante a internação"),
         Column("total_value", F, "valor total (R$)"),
         Column("complexity", S, "complexidade: 01 atenção básica, 02 média, 03 alta"),
@@ -123,11 +123,11 @@ TABLES: tuple[Table, ...] = (
         Column("cbo", S, "ocupação do profissional (CBO)"),
         Column("main_diagnosis", S, "CID-10 principal"),
         Column("care_character", S, "caráter de atendimento"),
-        Column("age_years", I, "idade em anos"),
+        Column("age_years", INT, "idade em anos"),
         *_PERSON,
         Column("residence_municipality", S, "município de residência (IBGE, 7)"),
-        Column("quantity_produced", I, "quantidade produzida"),
-        Column("quantity_approved", I, "quantidade aprovada"),
+        Column("quantity_produced", INT, "quantidade produzida"),
+        Column("quantity_approved", INT, "quantidade aprovada"),
         Column("value_produced", F, "valor produzido (R$)"),
         Column("value_approved", F, "valor aprovado (R$)"),
         Column("financing", S, "tipo de financiamento"),
@@ -141,7 +141,7 @@ TABLES: tuple[Table, ...] = (
         Column("management", S, "gestão: M municipal, E estadual, D dupla, S sem gestão"),
         Column("legal_nature", S, "natureza jurídica (NAT_JUR)"),
         Column("sus_contract", B, "vínculo com o SUS"),
-        Column("hospital_beds", I, "leitos hospitalares (soma QTLEITP1..3)"),
+        Column("hospital_beds", INT, "leitos hospitalares (soma QTLEITP1..3)"),
         Column("cnpj", S, "CNPJ do estabelecimento ou mantenedora"),
         *_PROVENANCE,
     )),
@@ -153,7 +153,7 @@ TABLES: tuple[Table, ...] = (
         Column("dose", S, "dose: 1ª dose, 2ª dose, 3ª dose, reforço, dose única ..."),
         Column("dose_code", S, "código da dose"),
         Column("birth_date", D, "data de nascimento"),
-        Column("age_years", I, "idade em anos na aplicação"),
+        Column("age_years", INT, "idade em anos na aplicação"),
         *_PERSON,
         Column("residence_municipality", S, "município de residência (IBGE, 7)"),
         Column("facility_municipality", S, "município do estabelecimento (IBGE, 7)"),

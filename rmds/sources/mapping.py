@@ -45,7 +45,7 @@ class MapResult:
         return len(set(self.quarantine.column("source_row").to_pylist()))
 
     def reconciles(self) -> bool:
-        return self.rows_in == self.accepted.num_rows + self.rows_quarantined
+        return bool(self.rows_in == self.accepted.num_rows + self.rows_quarantined)
 
 
 @dataclass
@@ -60,7 +60,7 @@ class MapContext:
 
     @property
     def n(self) -> int:
-        return self.source.num_rows
+        return int(self.source.num_rows)
 
     # ----------------------------------------------------------------- primitives
     def raw(self, column: str) -> pa.Array:
@@ -131,6 +131,10 @@ class MapContext:
             values = pc.if_else(pc.match_substring_regex(values, r"^0+$"),
                                 pa.scalar(None, pa.string()), values)
         parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+        # strptime normalises impossible days (31/02 → 02/03): format back and compare
+        roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
+        parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
+                            pa.scalar(None, parsed.type))
         bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
         self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
         return parsed.cast(pa.date32())

@@ -1,6 +1,7 @@
 """DATASUS ``.dbc`` files: a DBF header, 4 bytes, then the records compressed with PKWare
 DCL implode. Decompression (rmds's C decompressor, or the MIT-licensed ``datasus-dbc``
-package when the C module is not built) streams into a temporary DBF on disk, which :class:`~rmds.sources.datasus.dbf.DbfReader` then streams, so
+package when the C module is not built) streams into a temporary DBF on disk, which
+:class:`~rmds.sources.datasus.dbf.DbfReader` then reads in batches, so
 memory stays bounded whatever the file size.
 """
 

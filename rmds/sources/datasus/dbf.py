@@ -262,7 +262,8 @@ class DbfReader:
             count = min(self.batch_rows, remaining)
             # 16 bytes of padding after the records: the C kernels read in 8-byte words
             buffer = np.empty(count * width + 16, dtype=np.uint8)
-            got = self._handle.readinto(memoryview(buffer)[:count * width])
+            got = self._handle.readinto(  # type: ignore[attr-defined]
+                memoryview(buffer)[:count * width])  # type: ignore[arg-type]
             count = (got or 0) // width
             if count == 0:
                 break
@@ -425,7 +426,8 @@ class DbfReader:
                 & (count == digits + points + minus) & (points <= 1) & (minus <= 1)
                 & ((minus == 0) | (block[row_index, first] == 0x2D)))
         # digits to the right of each digit → its power of ten in the integer mantissa
-        right = np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - is_digit
+        right: npt.NDArray[np.int64] = (
+            np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - is_digit)
         fast &= digits <= 18
         powers = 10 ** np.minimum(right, 18).astype(np.int64)
         mantissa = (np.where(is_digit, digit_value, 0).astype(np.int64) * powers).sum(axis=1)
@@ -473,7 +475,7 @@ class DbfReader:
 
     # ----------------------------------------------------------------- date fields
     def _date(self, fld: DbfField, block: U8, rows: npt.NDArray[np.int64]) -> pa.Array:
-        n, width = block.shape
+        width = block.shape[1]
         if width != 8:
             return self._text(block).cast(pa.string())
         blank = ((block == 0x20) | (block == 0x30) | (block == 0x00)).all(axis=1)

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from pathlib import Path
+
+import datasus_dbc
+import dbfread
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from rmds.exceptions import FileFormatError
+from rmds.sources.datasus.dbc import DbcReader, decompress_dbc
+from rmds.sources.datasus.dbf import DbfReader, read_dbf
+from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
+from rmds.sources.datasus.native import kernels
+from tests.sources.helpers import sample_as_dbf
+
+SAMPLES = ["sim_do_sample.csv", "sinasc_sample.csv", "sih_rd_sample.csv",
+           "sih_rd_rs_aih100.csv", "sia_pa_sample.csv", "cnes_st_sample.csv",
+           "cnes_pf_sample.csv"]
+
+
+@pytest.fixture(params=["native", "numpy"])
+def path_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "numpy":
+        monkeypatch.setenv("RMDS_NO_NATIVE", "1")
+    elif kernels() is None:
+        pytest.skip("C kernels not built")
+    return str(request.param)
+
+
+def reference(path: Path, encoding: str = "latin-1") -> list[dict[str, object]]:
+    return [dict(r) for r in dbfread.DBF(str(path), encoding=encoding)]
+
+
+def assert_same(ours: pa.Table, theirs: list[dict[str, object]]) -> None:
+    rows = ours.to_pylist()
+    assert len(rows) == len(theirs)
+    for index, (mine, ref) in enumerate(zip(rows, theirs, strict=True)):
+        assert list(mine) == list(ref), index
+        for key in ref:
+            assert mine[key] == ref[key], (index, key, mine[key], ref[key])
+            assert type(mine[key]) is type(ref[key]), (index, key)
+
+
+def test_sids_format_test_dbc_matches_dbfread(samples_dir: Path, tmp_path: Path,
+                                              path_kind: str) -> None:
+    source = samples_dir / "sids_format_test.dbc"
+    dbf = tmp_path / "sids.dbf"
+    dbf.write_bytes(datasus_dbc.decompress_bytes(source.read_bytes()))  # independent path
+    with DbcReader(source, encoding="latin-1") as reader:
+        table = reader.read_all()
+        assert reader.rows_read == 100
+    assert_same(table, reference(dbf))
+
+
+def test_own_decompressor_matches_datasus_dbc(samples_dir: Path, tmp_path: Path) -> None:
+    source = samples_dir / "sids_format_test.dbc"
+    ours = decompress_dbc(source, tmp_path / "a.dbf").read_bytes()
+    assert ours == datasus_dbc.decompress_bytes(source.read_bytes())
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_real_samples_as_dbf_and_dbc_match_dbfread(samples_dir: Path, tmp_path: Path,
+                                                   name: str, path_kind: str) -> None:
+    data = sample_as_dbf(samples_dir, name)
+    dbf = tmp_path / "sample.dbf"
+    dbf.write_bytes(data)
+    expected = reference(dbf)
+    assert_same(read_dbf(dbf, encoding="latin-1"), expected)
+    dbc = write_dbc(tmp_path / "sample.dbc", data)
+    with DbcReader(dbc, encoding="latin-1") as reader:
+        assert_same(reader.read_all(), expected)
+
+
+def test_small_batches_stream_the_same_rows(samples_dir: Path, tmp_path: Path,
+                                            path_kind: str) -> None:
+    dbf = tmp_path / "rd.dbf"
+    dbf.write_bytes(sample_as_dbf(samples_dir, "sih_rd_sample.csv"))
+    whole = read_dbf(dbf)
+    with DbfReader(dbf, batch_rows=7) as reader:
+        batches = list(reader)
+    assert len(batches) == 15
+    assert pa.Table.from_batches(batches).equals(whole)
+
+
+def _edge_file(tmp_path: Path, terminator: bool = True) -> Path:
+    table = pa.table({
+        "NOME": ["JOÃO DA SILVA", "MARIA", "", "ZÉ"],
+        "QTD": ["12", " 7", "", "-3"],
+        "VAL": [1.5, None, -0.25, 1234.56],
+        "DT": [dt.date(2020, 2, 29), None, dt.date(1999, 1, 1), dt.date(2024, 12, 31)],
+        "OK": [True, False, None, True],
+    })
+    specs = [FieldSpec("NOME", "C", 20), FieldSpec("QTD", "C", 4), FieldSpec("VAL", "N", 10, 2),
+             FieldSpec("DT", "D", 8), FieldSpec("OK", "L", 1)]
+    data = bytearray(dbf_bytes(table, specs, encoding="cp850", terminator=terminator,
+                               deleted=np.array([False, True, False, False])))
+    path = tmp_path / ("edge.dbf" if terminator else "edge_noterm.dbf")
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("terminator", [True, False])
+def test_cp850_deleted_records_and_headers_without_terminator(
+        tmp_path: Path, terminator: bool, path_kind: str) -> None:
+    path = _edge_file(tmp_path, terminator)
+    with DbfReader(path, encoding="cp850") as reader:
+        table = reader.read_all()
+        assert reader.rows_deleted == 1
+        assert reader.header.terminated is terminator
+    assert table.column("NOME").to_pylist() == ["JOÃO DA SILVA", "", "ZÉ"]
+    assert table.column("OK").to_pylist() == [True, None, True]
+    if terminator:  # dbfread needs the 0x0D terminator
+        assert_same(table, reference(path, "cp850"))
+
+
+def _numeric_file(tmp_path: Path, values: list[bytes], decimals: int = 0) -> Path:
+    width = 8
+    header = struct.pack("<BBBBIHH", 3, 124, 1, 1, len(values), 65, 1 + width) + bytes(20)
+    field = b"N_FIELD".ljust(11, b"\x00") + b"N" + bytes(4) + bytes([width, decimals]) + bytes(14)
+    body = b"".join(b" " + v.rjust(width) for v in values)
+    path = tmp_path / "numbers.dbf"
+    path.write_bytes(header + field + b"\x0d" + body + b"\x1a")
+    return path
+
+
+def test_numeric_blanks_and_garbage(tmp_path: Path, path_kind: str) -> None:
+    path = _numeric_file(tmp_path, [b"12", b"", b"*****", b"1X2", b" -5 ", b"+7", b"3.0",
+                                    b"\x00\x00"])
+    with DbfReader(path) as reader:
+        values = reader.read_all().column("N_FIELD").to_pylist()
+        problems = reader.problems
+    assert values == [12, None, None, None, -5, 7, 3, None]
+    assert [(p.row, p.field) for p in problems] == [(4, "N_FIELD")]
+    assert "1X2" in problems[0].message and "numbers.dbf" == problems[0].file
+    with pytest.raises(FileFormatError) as info, DbfReader(path, strict=True) as strict:
+        strict.read_all()
+    assert info.value.problems[0].row == 4
+
+
+def test_float_values_equal_python_float(tmp_path: Path, path_kind: str) -> None:
+    texts = [b"0.1", b"123.45", b"-0.00", b"99999.99", b".5", b"7.", b"1,5"]
+    path = _numeric_file(tmp_path, texts, decimals=2)
+    values = read_dbf(path).column("N_FIELD").to_pylist()
+    assert values == [float(t.replace(b",", b".")) for t in texts]
+    assert str(values[2]) == "-0.0"
+
+
+def test_invalid_dates_are_null_and_reported(tmp_path: Path, path_kind: str) -> None:
+    header = struct.pack("<BBBBIHH", 3, 124, 1, 1, 4, 65, 9) + bytes(20)
+    field = b"DT".ljust(11, b"\x00") + b"D" + bytes(4) + bytes([8, 0]) + bytes(14)
+    body = b"".join(b" " + v for v in [b"20240230", b"00000000", b"        ", b"20230115"])
+    path = tmp_path / "dates.dbf"
+    path.write_bytes(header + field + b"\x0d" + body)
+    with DbfReader(path) as reader:
+        assert reader.read_all().column("DT").to_pylist() == [None, None, None,
+                                                              dt.date(2023, 1, 15)]
+        assert [(p.row, p.field) for p in reader.problems] == [(1, "DT")]
+
+
+def test_truncated_and_corrupt_files(tmp_path: Path, samples_dir: Path) -> None:
+    data = sample_as_dbf(samples_dir, "sim_do_sample.csv")
+    cut = tmp_path / "cut.dbf"
+    cut.write_bytes(data[: len(data) - 5000])
+    with DbfReader(cut) as reader:
+        assert reader.truncated
+        assert reader.read_all().num_rows < 100
+    with pytest.raises(FileFormatError), DbfReader(cut, strict=True) as strict:
+        strict.read_all()
+    bad = tmp_path / "bad.dbc"
+    bad.write_bytes(data[:400] + b"\x00\x00\x00\x00" + b"\x07\x09garbage")
+    with pytest.raises(FileFormatError) as info:
+        DbcReader(bad)
+    assert "bad.dbc" in str(info.value)
+    tiny = tmp_path / "tiny.dbf"
+    tiny.write_bytes(b"\x03\x00")
+    with pytest.raises(FileFormatError):
+        DbfReader(tiny)
