@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rmds.sources.datasus.dbf_writer import dbf_bytes, write_dbc
+from rmds.sources.datasus.dbf_writer import dbf_bytes, write_dbc_stream
 from rmds.sources.datasus.layouts import SIH_RD
 
 SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared/data/samples/sih_rd_sample.csv"
@@ -43,23 +44,30 @@ def sih_table(rows: int, seed: int = 1) -> pa.Table:
 
 
 def write_sih_files(directory: Path, rows: int, distinct: int = 100_000) -> tuple[Path, Path]:
-    """A DBF and a DBC of ``rows`` records (``distinct`` generated rows, repeated)."""
+    """A DBF and a DBC of ``rows`` records (``distinct`` generated rows, repeated), written
+    in bounded memory."""
     directory.mkdir(parents=True, exist_ok=True)
     dbf_path, dbc_path = directory / f"RDXX{rows}.dbf", directory / f"RDXX{rows}.dbc"
     if dbf_path.exists() and dbc_path.exists():
         return dbf_path, dbc_path
-    block = dbf_bytes(sih_table(min(rows, distinct)), SIH_RD)
+    block_rows = min(rows, distinct)
+    block = dbf_bytes(sih_table(block_rows), SIH_RD)
     header_length = 32 + 32 * len(SIH_RD) + 1
     header, body = bytearray(block[:header_length]), block[header_length:-1]
     header[4:8] = rows.to_bytes(4, "little")
-    record_length = len(body) // min(rows, distinct)
-    with dbf_path.open("wb") as out:
-        out.write(header)
+    record_length = len(body) // block_rows
+
+    def pieces() -> Iterator[bytes]:
         written = 0
         while written < rows:
-            take = min(rows - written, min(rows, distinct))
-            out.write(body[:take * record_length])
+            take = min(rows - written, block_rows)
+            yield body[:take * record_length]
             written += take
+
+    with dbf_path.open("wb") as out:
+        out.write(header)
+        for piece in pieces():
+            out.write(piece)
         out.write(b"\x1a")
-    write_dbc(dbc_path, dbf_path.read_bytes())
+    write_dbc_stream(dbc_path, bytes(header), pieces())
     return dbf_path, dbc_path

@@ -135,7 +135,7 @@ def test_numeric_blanks_and_garbage(tmp_path: Path, path_kind: str) -> None:
         problems = reader.problems
     assert values == [12, None, None, None, -5, 7, 3, None]
     assert [(p.row, p.field) for p in problems] == [(4, "N_FIELD")]
-    assert "1X2" in problems[0].message and "numbers.dbf" == problems[0].file
+    assert "1X2" in problems[0].message and problems[0].file == "numbers.dbf"
     with pytest.raises(FileFormatError) as info, DbfReader(path, strict=True) as strict:
         strict.read_all()
     assert info.value.problems[0].row == 4

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pyarrow.compute as pc
 
 from rmds.exceptions import SchemaError
 
-__all__ = ["FieldSpec", "dbf_bytes", "implode_literal", "write_dbc", "write_dbf"]
+__all__ = ["FieldSpec", "dbf_bytes", "implode_literal", "write_dbc", "write_dbc_stream",
+           "write_dbf"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,15 @@ def write_dbf(path: Path | str, table: pa.Table, fields: Sequence[FieldSpec],
     return target
 
 
+_END_MARKER = np.array([1] + [0] * 7 + [1] * 8, dtype=np.uint8)
+
+
+def _literal_bits(raw: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    bits = np.zeros((raw.size, 9), dtype=np.uint8)
+    bits[:, 1:] = np.unpackbits(raw[:, None], axis=1, bitorder="little")
+    return bits.reshape(-1)
+
+
 def implode_literal(data: bytes) -> bytes:
     """A PKWare DCL implode stream of ``data`` using literal bytes only.
 
@@ -167,19 +176,35 @@ def implode_literal(data: bytes) -> bytes:
     bit, the length code of symbol 15 (seven 0 bits, the code being inverted) and eight 1
     bits (length 519).
     """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    bits = np.zeros((raw.size, 9), dtype=np.uint8)
-    bits[:, 1:] = np.unpackbits(raw[:, None], axis=1, bitorder="little")
-    end = np.array([1] + [0] * 7 + [1] * 8, dtype=np.uint8)
-    stream = np.concatenate([bits.reshape(-1), end])
+    stream = np.concatenate([_literal_bits(np.frombuffer(data, dtype=np.uint8)), _END_MARKER])
     return bytes([0, 6]) + np.packbits(stream, bitorder="little").tobytes()
 
 
 def write_dbc(path: Path | str, dbf: bytes) -> Path:
     """Write a DATASUS DBC: the DBF header as is, 4 bytes of CRC, the imploded records."""
     header_length = struct.unpack("<H", dbf[8:10])[0]
-    header, body = dbf[:header_length], dbf[header_length:]
-    crc = struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+    return write_dbc_stream(path, dbf[:header_length], [dbf[header_length:]])
+
+
+def write_dbc_stream(path: Path | str, header: bytes, body: Iterable[bytes],
+                     chunk: int = 1 << 23) -> Path:
+    """Write a DBC from a DBF header and its body given in pieces, in bounded memory.
+
+    Pieces are re-cut into multiples of 8 bytes (9 whole bytes of literal codes each), so
+    the compressed stream is written piece by piece. The CRC field is written as zero
+    (readers skip it)."""
     target = Path(path)
-    target.write_bytes(header + crc + implode_literal(body))
+    with target.open("wb") as out:
+        out.write(header + bytes(4) + bytes([0, 6]))
+        pending = b""
+        for piece in body:
+            pending += piece
+            usable = len(pending) - len(pending) % 8
+            for start in range(0, usable, chunk):
+                part = np.frombuffer(pending[start:min(start + chunk, usable)], dtype=np.uint8)
+                out.write(np.packbits(_literal_bits(part), bitorder="little").tobytes())
+            pending = pending[usable:]
+        tail = np.concatenate([_literal_bits(np.frombuffer(pending, dtype=np.uint8)),
+                               _END_MARKER])
+        out.write(np.packbits(tail, bitorder="little").tobytes())
     return target
