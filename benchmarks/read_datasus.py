@@ -81,9 +81,10 @@ def pysus_dbf(path: Path) -> int:
 
 
 def peak_memory_mb(path: Path) -> float:
-    code = ("import resource,sys;sys.path.insert(0,%r);from rmds.sources.datasus.dbf import "
-            "DbfReader;r=DbfReader(%r);n=sum(b.num_rows for b in r);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (str(ROOT), str(path))
+    code = (f"import resource,sys;sys.path.insert(0,{str(ROOT)!r});"
+            "from rmds.sources.datasus.dbf import DbfReader;"
+            f"r=DbfReader({str(path)!r});n=sum(b.num_rows for b in r);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     return int(out.stdout.strip()) / 1024
