@@ -81,10 +81,12 @@ def pysus_dbf(path: Path) -> int:
 
 
 def peak_memory_mb(path: Path) -> float:
-    code = (f"import resource,sys;sys.path.insert(0,{str(ROOT)!r});"
+    """Peak resident memory (VmHWM) of a child reading the whole file. (ru_maxrss would
+    include the parent's high-water mark, which Linux carries across exec.)"""
+    code = (f"import sys;sys.path.insert(0,{str(ROOT)!r});"
             "from rmds.sources.datasus.dbf import DbfReader;"
             f"r=DbfReader({str(path)!r});n=sum(b.num_rows for b in r);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     return int(out.stdout.strip()) / 1024

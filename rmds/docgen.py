@@ -13,7 +13,7 @@ import click
 
 from rmds.settings import SETTINGS
 
-__all__ = ["cli_reference", "settings_reference", "write_docs"]
+__all__ = ["cli_reference", "schema_reference", "settings_reference", "write_docs"]
 
 
 def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
@@ -55,10 +55,25 @@ def settings_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def schema_reference() -> str:
+    from rmds.schema import TABLES
+
+    parts = ["# Tabelas canônicas\n",
+             "Gerado por `python -m rmds.docgen` a partir de `rmds.schema.TABLES`. Todo "
+             "mapeador de fonte produz exatamente estas colunas.\n"]
+    for declared in TABLES:
+        parts.append(f"## `{declared.name}` — {declared.description}\n")
+        parts.append("| coluna | tipo | descrição |\n|---|---|---|")
+        parts.extend(f"| `{c.name}` | {c.type} | {c.description} |" for c in declared.columns)
+        parts.append("")
+    return "\n".join(parts)
+
+
 def write_docs(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("cli.md", cli_reference()), ("settings.md", settings_reference())):
+    for name, text in (("cli.md", cli_reference()), ("settings.md", settings_reference()),
+                       ("schema.md", schema_reference())):
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -49,7 +49,7 @@ class ReadSummary:
 
 def read_to_parquet(path: Path, out: Path, *, system: str | None = None, canonical: bool = False,
                     pack: ReferencePack | None = None, encoding: str | None = None,
-                    batch_rows: int = 32_768,
+                    batch_rows: int = 65_536,
                     progress: Callable[[int], None] | None = None) -> ReadSummary:
     """Read ``path`` and write ``out`` (Parquet). With ``canonical``, rows that cannot be
     mapped go to ``<out>.quarantine.parquet`` with field and reason; the output files are

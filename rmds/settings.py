@@ -74,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="read_batch_rows",
         env="RMDS_READ_BATCH_ROWS",
-        default=32_768,
+        default=65_536,
         type="int",
         help="Linhas por lote (record batch) ao ler arquivos DATASUS; limita a memória usada.",
     ),

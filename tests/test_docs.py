@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmds.docgen import cli_reference, settings_reference
+from rmds.docgen import cli_reference, schema_reference, settings_reference
 from rmds.settings import SETTINGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -18,3 +18,8 @@ def test_settings_reference_is_up_to_date() -> None:
     assert text == settings_reference(), "docs/settings.md is stale: run `python -m rmds.docgen`"
     for setting in SETTINGS:
         assert setting.env in text
+
+
+def test_schema_reference_is_up_to_date() -> None:
+    assert (DOCS / "schema.md").read_text(encoding="utf-8") == schema_reference(), (
+        "docs/schema.md is stale: run `python -m rmds.docgen`")

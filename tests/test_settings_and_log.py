@@ -14,7 +14,7 @@ def test_precedence_explicit_env_default() -> None:
     env = {"RMDS_READ_BATCH_ROWS": "1000"}
     assert get_setting("read_batch_rows", None, env) == 1000
     assert get_setting("read_batch_rows", 5, env) == 5
-    assert get_setting("read_batch_rows", None, {}) == 32_768
+    assert get_setting("read_batch_rows", None, {}) == 65_536
     assert get_setting("reference_dir", None, {"RMDS_REFERENCE_DIR": "/x"}) == Path("/x")
 
 

@@ -65,6 +65,13 @@ static inline void numeric_rows(const uint8_t *rec, int64_t start, int64_t n,
     for (int64_t i = start; i < n; i++) {
         const uint8_t *p = rec + i * stride + off;
         int64_t a = 0, b = len;
+        /* right-aligned numbers start with runs of spaces: skip them 8 at a time */
+        while (a + 8 <= b) {
+            uint64_t w;
+            memcpy(&w, p + a, 8);
+            if (w != 0x2020202020202020ULL) break;
+            a += 8;
+        }
         while (a < b && is_blank(p[a])) a++;
         while (b > a && is_blank(p[b - 1])) b--;
         if (a == b) { status[i] = 0; if (as_float) fout[i] = 0; else iout[i] = 0; continue; }

@@ -116,7 +116,7 @@ class SourceFile:
 
 
 def open_source(path: Path, system: str | None = None, *, encoding: str | None = None,
-                batch_rows: int = 32_768) -> SourceFile:
+                batch_rows: int = 65_536) -> SourceFile:
     """Open a DATASUS DBC/DBF or CSV file and detect its system when not given."""
     if not path.is_file():
         raise FileFormatError(f"arquivo não encontrado: {path}",

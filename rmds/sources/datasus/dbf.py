@@ -182,7 +182,7 @@ class DbfReader:
     """Stream a DBF file as Arrow record batches; see the module docstring for semantics."""
 
     def __init__(self, source: Path | str, *, encoding: str | None = None,
-                 batch_rows: int = 32_768, columns: Sequence[str] | None = None,
+                 batch_rows: int = 65_536, columns: Sequence[str] | None = None,
                  strict: bool = False, name: str | None = None) -> None:
         self.path = Path(source)
         self.name = name or self.path.name
