@@ -12,7 +12,8 @@ sample; the DBC uses literal-only implode, which every DBC reader decompresses) 
   every value as a Python object, so it is run on the first ``--baseline-rows`` records
   (a file of that size, same generator) and compared by rate (rows/s, MB/s).
 
-rmds's peak memory is measured in a child process reading the full DBF.
+rmds's peak memory is measured in child processes reading the full DBF and DBC under an
+address-space limit smaller than the files (``--memory-limit-mb``, 1 GiB by default).
 """
 
 from __future__ import annotations
@@ -80,15 +81,23 @@ def pysus_dbf(path: Path) -> int:
     return len(frame)
 
 
-def peak_memory_mb(path: Path) -> float:
-    """Peak resident memory (VmHWM) of a child reading the whole file. (ru_maxrss would
-    include the parent's high-water mark, which Linux carries across exec.)"""
+def peak_memory_mb(path: Path, limit_mb: int) -> float:
+    """Peak resident memory (VmHWM) of a child reading the whole file under an address-space
+    limit of ``limit_mb`` (RLIMIT_AS). ru_maxrss is not used: Linux carries the parent's
+    high-water mark across exec."""
+    reader = "DbcReader" if path.suffix == ".dbc" else "DbfReader"
+    module = "dbc" if path.suffix == ".dbc" else "dbf"
     code = (f"import sys;sys.path.insert(0,{str(ROOT)!r});"
-            "from rmds.sources.datasus.dbf import DbfReader;"
-            f"r=DbfReader({str(path)!r});n=sum(b.num_rows for b in r);"
+            f"from rmds.sources.datasus.{module} import {reader};"
+            f"r={reader}({str(path)!r});n=sum(b.num_rows for b in r);"
             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
+    limit = limit_mb * 1024 * 1024
+
+    def restrict() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, preexec_fn=restrict)
     return int(out.stdout.strip()) / 1024
 
 
@@ -99,6 +108,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rmds-bench")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--memory-limit-mb", type=int, default=1024,
+                        help="address-space limit for the memory check (default 1 GiB)")
     args = parser.parse_args()
 
     print(f"C kernels: {'sim' if kernels() else 'NÃO (caminho numpy)'}; CPUs: {os.cpu_count()}")
@@ -130,17 +141,20 @@ def main() -> None:
     dbc_ratio = by["rmds DBC"]["linhas_s"] / by["PySUS DBC: pyreaddbc+dbfread → pandas (amostra)"][
         "linhas_s"]
     per_core = by["rmds DBF"]["linhas"] / by["rmds DBF"]["cpu_s"]
-    memory = peak_memory_mb(big_dbf)
+    memory = peak_memory_mb(big_dbf, args.memory_limit_mb)
+    memory_dbc = peak_memory_mb(big_dbc, args.memory_limit_mb)
     print()
     print(f"razão rmds / PySUS (linhas/s), DBF: {dbf_ratio:.1f}×   (meta ≥ 20×)")
     print(f"razão rmds / PySUS (linhas/s), DBC: {dbc_ratio:.1f}×   (meta ≥ 20×)")
     print(f"rmds DBF por núcleo (linhas / s de CPU): {per_core:,.0f}   (meta ≥ 1.000.000)")
-    print(f"memória de pico do rmds lendo {big_dbf.stat().st_size / 1e6:.0f} MB de DBF: "
-          f"{memory:.0f} MB")
+    print(f"com limite de {args.memory_limit_mb} MB de memória (RLIMIT_AS), o rmds leu "
+          f"{big_dbf.stat().st_size / 1e6:.0f} MB de DBF com pico de {memory:.0f} MB e "
+          f"{big_dbc.stat().st_size / 1e6:.0f} MB de DBC com pico de {memory_dbc:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({"resultados": results, "razao_dbf": dbf_ratio,
                                          "razao_dbc": dbc_ratio, "por_nucleo": per_core,
-                                         "memoria_mb": memory}, indent=2))
+                                         "memoria_mb": memory, "memoria_dbc_mb": memory_dbc},
+                                        indent=2))
 
 
 if __name__ == "__main__":

@@ -179,3 +179,20 @@ def test_truncated_and_corrupt_files(tmp_path: Path, samples_dir: Path) -> None:
     tiny.write_bytes(b"\x03\x00")
     with pytest.raises(FileFormatError):
         DbfReader(tiny)
+
+
+def _external_dbc_files() -> list[Path]:
+    """Real DATASUS DBC files a developer points to (none ship with the repository)."""
+    import os
+
+    folder = os.environ.get("RMDS_TEST_DBC_DIR")
+    return sorted(Path(folder).glob("*.dbc")) if folder else []
+
+
+@pytest.mark.parametrize("dbc", _external_dbc_files(), ids=lambda p: p.name)
+def test_external_real_dbc_matches_dbfread(dbc: Path, tmp_path: Path) -> None:
+    """Set RMDS_TEST_DBC_DIR to a folder of real DATASUS .dbc files to run this."""
+    dbf = tmp_path / "x.dbf"
+    dbf.write_bytes(datasus_dbc.decompress_bytes(dbc.read_bytes()))
+    with DbcReader(dbc, encoding="latin-1") as reader:
+        assert_same(reader.read_all(), reference(dbf))
