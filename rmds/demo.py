@@ -52,5 +52,30 @@ def run_demo(pack: ReferencePack, console: Console) -> None:
                   fmt_int(pack.population(state, 2023, source="ibge").value),
                   fmt_int(pack.population(state, 2024, source="datasus").value))
     console.print(table)
-    console.print("[dim]Próximas etapas (estado sintético → ingestão → vinculação → "
+    _read_samples(pack, console)
+    console.print("[dim]Próximas etapas (estado sintético → ingestão no lago → vinculação → "
                   "indicadores → web) ainda não construídas.[/]")
+
+
+def _read_samples(pack: ReferencePack, console: Console) -> None:
+    """Map the real DATASUS samples beside the reference pack, if they are there."""
+    from rmds.sources.registry import map_file, open_source
+
+    samples = pack.directory.parent / "samples"
+    files = sorted(samples.glob("*_sample.csv")) + sorted(samples.glob("sih_rd_rs*.csv"))
+    if not files:
+        console.print(f"4. Amostras do DATASUS não encontradas em {samples}; etapa pulada.")
+        return
+    console.print(f"4. Lendo amostras reais do DATASUS ({samples}) para as tabelas canônicas")
+    municipalities = pack.ibge6_to_7_table()
+    table = Table("Arquivo", "Sistema", "Tabela canônica", "Lidas", "Aceitas", "Quarentena")
+    for path in files:
+        with open_source(path) as source:
+            if source.system is None:
+                continue
+            results = [r for r, _ in map_file(source, municipalities)]
+            table.add_row(path.name, source.system, results[0].table if results else "—",
+                          fmt_int(sum(r.rows_in for r in results)),
+                          fmt_int(sum(r.accepted.num_rows for r in results)),
+                          fmt_int(sum(r.rows_quarantined for r in results)))
+    console.print(table)

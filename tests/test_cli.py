@@ -105,3 +105,4 @@ def test_demo_runs() -> None:
     assert code == 0, out
     assert "21.178.401" in out  # MG 2022, DATASUS
     assert "Extremo Sul" in out
+    assert "hospitalisations" in out and "deaths" in out  # real samples mapped
