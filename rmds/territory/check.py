@@ -260,15 +260,18 @@ def _check_geometry(report: CheckReport, known: dict[str, int],
         for index, feature in enumerate(features, start=1):
             value = str((feature.get("properties") or {}).get(key, ""))
             value_key = value if key == "id" else fold(value)
+            where = f"features[{index - 1}]"
             if value_key not in expected:
-                report.add(name, index, f"properties.{key}",
+                report.add(name, None, f"{where}.properties.{key}",
                            f"feição ligada a código desconhecido: {value!r}")
             elif value_key in seen:
-                report.add(name, index, f"properties.{key}", f"feição duplicada: {value!r}")
+                report.add(name, None, f"{where}.properties.{key}",
+                           f"feição duplicada: {value!r}")
             seen.add(value_key)
             geometry = feature.get("geometry") or {}
             if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-                report.add(name, index, "geometry", "geometria ausente ou não poligonal")
+                report.add(name, None, f"{where}.geometry",
+                           "geometria ausente ou não poligonal")
         for missing in sorted(expected - seen):
             report.add(name, None, f"properties.{key}", f"sem geometria: {missing}")
         report.checked[name] = len(features)

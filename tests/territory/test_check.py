@@ -89,7 +89,8 @@ def test_geometry_keyed_to_unknown_code(pack_copy: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
     report = check_pack(pack_copy)
     messages = [str(p) for p in report.errors]
-    assert any("malha_municipios.geojson, linha 1, campo properties.id" in m for m in messages)
+    assert any("malha_municipios.geojson, campo features[0].properties.id" in m
+               for m in messages)
     assert any("sem geometria: 3100104" in m for m in messages)
 
 
