@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rmds.schema import table
 from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 from rmds.sources.registry import SYSTEMS, map_file, open_source
@@ -80,13 +81,11 @@ def read_to_parquet(path: Path, out: Path, *, system: str | None = None, canonic
                 if pack is None:
                     raise ValueError("canonical reading needs the reference pack")
                 municipalities = pack.ibge6_to_7_table()
-                table_schema = None
                 writer = None
                 quarantine_writer = pq.ParquetWriter(quarantine_partial, QUARANTINE_SCHEMA)
                 for result, batch in map_file(source, municipalities):
                     if writer is None:
-                        table_schema = result.accepted.schema
-                        writer = pq.ParquetWriter(partial, table_schema)
+                        writer = pq.ParquetWriter(partial, result.accepted.schema)
                     writer.write_table(result.accepted)
                     quarantine_writer.write_table(result.quarantine)
                     summary.rows_read += result.rows_in
@@ -97,11 +96,8 @@ def read_to_parquet(path: Path, out: Path, *, system: str | None = None, canonic
                     if progress:
                         progress(batch.num_rows)
                 quarantine_writer.close()
-                if writer is None:
-                    schema = pa.schema([])
-                    if source.system:
-                        from rmds.schema import table
-                        schema = table(SYSTEMS[source.system].table).schema
+                if writer is None:  # no rows: an empty table of the canonical schema
+                    schema = table(SYSTEMS[str(source.system)].table).schema
                     pq.write_table(schema.empty_table(), partial)
                 else:
                     writer.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from rmds.exceptions import FileFormatError, Problem
-from rmds.sources.csvfile import CsvReader, sniff_csv
+from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.cnes import map_cnes
 from rmds.sources.datasus.common import layout_id
 from rmds.sources.datasus.dbc import DbcReader
@@ -125,26 +125,17 @@ def open_source(path: Path, system: str | None = None, *, encoding: str | None =
         raise FileFormatError(f"sistema desconhecido: {system}", [Problem(
             path.name, None, None, f"sistemas aceitos: {', '.join(SYSTEMS)}")])
     suffix = path.suffix.lower()
+    if suffix not in (".dbc", ".dbf", ".csv", ".txt"):
+        with path.open("rb") as handle:  # no telling extension: a DBF starts with its version
+            suffix = ".dbf" if handle.read(1) in (b"\x03", b"\x83", b"\x30", b"\xf5") else ".csv"
     reader: Reader
     if suffix == ".dbc":
         reader = DbcReader(path, encoding=encoding, batch_rows=batch_rows)
-        columns = tuple(f.name for f in reader.fields)
     elif suffix == ".dbf":
         reader = DbfReader(path, encoding=encoding, batch_rows=batch_rows)
-        columns = tuple(f.name for f in reader.fields)
-    elif suffix in (".csv", ".txt"):
-        reader = CsvReader(path, encoding=encoding)
-        columns = tuple(f.name for f in reader.schema)
     else:
-        with path.open("rb") as handle:
-            head = handle.read(1)
-        if head in (b"\x03", b"\x83", b"\x30", b"\xf5"):
-            reader = DbfReader(path, encoding=encoding, batch_rows=batch_rows)
-            columns = tuple(f.name for f in reader.fields)
-        else:
-            sniff_csv(path)
-            reader = CsvReader(path, encoding=encoding)
-            columns = tuple(f.name for f in reader.schema)
+        reader = CsvReader(path, encoding=encoding)
+    columns = tuple(f.name for f in reader.schema)
     detected = system.upper() if system else detect_system(path, columns)
     return SourceFile(path, reader, detected, columns)
 

@@ -110,6 +110,8 @@ class Municipality:
     macro: dict[Vintage, str] = field(hash=False)
     urs: str
     census: dict[int, int] = field(hash=False)
+    region_name: dict[Vintage, str] = field(hash=False, default_factory=dict)
+    macro_name: dict[Vintage, str] = field(hash=False, default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from rmds.territory.model import (
 __all__ = ["PopulationFigure", "ReferencePack", "ibge_check_digit", "read_csv_rows"]
 
 MUNICIPALITIES_FILE = "municipios.csv"
-REGIONS_FILE = "microrregioes_pdr_atual.csv"
 IBGE_POPULATION_FILE = "populacao_ibge.csv"
 DATASUS_POPULATION_FILE = "populacao_sexo_faixa5.csv"
 CONSORTIA_FILE = "consorcios_parcial.csv"
@@ -131,6 +130,8 @@ class ReferencePack:
                     macro={v: row[c[2]] for v, c in _REGION_COLUMNS.items()},
                     urs=row["urs_pdr_atual"],
                     census={2010: int(row["pop_censo2010"]), 2022: int(row["pop_censo2022"])},
+                    region_name={v: row[c[1]] for v, c in _REGION_COLUMNS.items()},
+                    macro_name={v: row[c[3]] for v, c in _REGION_COLUMNS.items()},
                 )
             except KeyError as exc:
                 raise ReferencePackError(
@@ -181,18 +182,12 @@ class ReferencePack:
         found = self._by_ibge6.get(code)
         return found.ibge7 if found else None
 
-    @cached_property
-    def _region_rows(self) -> dict[str, dict[str, str]]:
-        return {row["co_regsaud"]: row for _, row in read_csv_rows(
-            self.directory / REGIONS_FILE)}
-
     def _named_units(self, level: Level, vintage: Vintage) -> dict[str, Unit]:
-        code_col, name_col = ((0, 1) if level is Level.REGION else (2, 3))
-        columns = _REGION_COLUMNS[vintage]
         units: dict[str, Unit] = {}
-        for _, row in read_csv_rows(self.directory / MUNICIPALITIES_FILE):
-            code = row[columns[code_col]]
-            units.setdefault(code, Unit(level, code, row[columns[name_col]], vintage))
+        for m in self.municipalities.values():
+            code, name = ((m.region[vintage], m.region_name[vintage]) if level is Level.REGION
+                          else (m.macro[vintage], m.macro_name[vintage]))
+            units.setdefault(code, Unit(level, code, name, vintage))
         return dict(sorted(units.items()))
 
     @cached_property

@@ -196,3 +196,10 @@ def test_external_real_dbc_matches_dbfread(dbc: Path, tmp_path: Path) -> None:
     dbf.write_bytes(datasus_dbc.decompress_bytes(dbc.read_bytes()))
     with DbcReader(dbc, encoding="latin-1") as reader:
         assert_same(reader.read_all(), reference(dbf))
+
+
+def test_unknown_encoding_is_a_clear_error(tmp_path: Path) -> None:
+    path = _edge_file(tmp_path)
+    with pytest.raises(FileFormatError) as info:
+        DbfReader(path, encoding="no-such-codec")
+    assert "edge.dbf" in str(info.value) and "no-such-codec" in str(info.value)

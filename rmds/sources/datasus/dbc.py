@@ -7,11 +7,9 @@ memory stays bounded whatever the file size.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 import datasus_dbc
 
@@ -69,12 +67,3 @@ class DbcReader(DbfReader):
     def close(self) -> None:
         super().close()
         shutil.rmtree(self._tempdir, ignore_errors=True)
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    @property
-    def decompressed_size(self) -> int:
-        target = self._tempdir / (self.path.stem + ".dbf")
-        return os.path.getsize(target) if target.exists() else 0

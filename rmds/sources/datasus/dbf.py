@@ -146,22 +146,6 @@ def _utf8_table(encoding: str) -> npt.NDArray[np.uint8]:
     return table
 
 
-def _utf8_extra_table(encoding: str) -> tuple[npt.NDArray[np.int64], bool]:
-    """Per byte value: extra UTF-8 bytes when decoded (0 for ASCII); and identity flag."""
-    decoder = codecs.getdecoder(encoding)
-    extra = np.zeros(256, dtype=np.int64)
-    ascii_identity = True
-    for value in range(256):
-        try:
-            text = decoder(bytes([value]))[0]
-        except UnicodeDecodeError:
-            text = "\ufffd"
-        extra[value] = len(text.encode("utf-8")) - 1
-        if value < 128 and text != chr(value):
-            ascii_identity = False
-    return extra, ascii_identity
-
-
 @dataclass
 class _Problems:
     file: str
@@ -194,10 +178,20 @@ class DbfReader:
             raise
         self.encoding = encoding or _LANGUAGE_DRIVERS.get(self.header.language_driver,
                                                           DEFAULT_ENCODING)
-        codecs.lookup(self.encoding)
-        self._extra, self._ascii_identity = _utf8_extra_table(self.encoding)
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            self._handle.close()
+            raise FileFormatError(f"{self.name}: codificação desconhecida", [Problem(
+                self.name, None, None, f"codificação de texto desconhecida: {self.encoding!r}")]
+            ) from None
         self._kernels: Kernels | None = kernels()
         self._utf8_table = _utf8_table(self.encoding)
+        # extra UTF-8 bytes per source byte, and whether ASCII bytes decode to themselves
+        self._extra = self._utf8_table[:, 0].astype(np.int64) - 1
+        self._ascii_identity = bool(
+            (self._utf8_table[:128, 0] == 1).all()
+            and (self._utf8_table[:128, 1] == np.arange(128)).all())
         self._max_utf8 = int(self._extra.max()) + 1
         # text offsets are int32: keep a batch's text well under 2 GiB
         limit = max(1, (2**31 - 1) // (self.header.record_length * self._max_utf8))
@@ -428,7 +422,7 @@ class DbfReader:
         # digits to the right of each digit → its power of ten in the integer mantissa
         right: npt.NDArray[np.int64] = (
             np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - is_digit)
-        fast &= digits <= 18
+        fast &= digits <= 15  # as the C kernel: exact in a double; longer → fallback
         powers = 10 ** np.minimum(right, 18).astype(np.int64)
         mantissa = (np.where(is_digit, digit_value, 0).astype(np.int64) * powers).sum(axis=1)
         # digits after the decimal point
