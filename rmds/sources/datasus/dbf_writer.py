@@ -146,7 +146,12 @@ def dbf_bytes(table: pa.Table, fields: Sequence[FieldSpec], *, encoding: str = "
     offset = 1
     for spec in fields:
         column = table.column(spec.name).combine_chunks()
-        records[:, offset:offset + spec.length] = _fixed_width(column, spec, encoding)
+        try:
+            records[:, offset:offset + spec.length] = _fixed_width(column, spec, encoding)
+        except SchemaError as error:
+            if spec.name in str(error):
+                raise
+            raise SchemaError(f"campo {spec.name}: {error}") from None
         offset += spec.length
     header = _header(fields, n, terminator, updated or dt.date(2024, 1, 1))
     return header + records.tobytes() + b"\x1a"

@@ -1,0 +1,118 @@
+"""What the synthetic state is generated from: scale, years, seed and the configured rates.
+
+Every rate here is written beside the output (``rates.json``) so that tests and users can
+compare what comes out of the generator with what went in. Values are plausible for Minas
+Gerais in the early 2020s (orders of magnitude from DATASUS/IBGE publications); they are
+*configuration*, not estimates, and make no claim to be the state's real figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rmds.exceptions import ConfigurationError
+
+__all__ = ["Rates", "SynthConfig", "VACCINE_SCHEDULE", "parse_years"]
+
+
+# (vaccine code, acronym, name, dose code, dose label, age in days at the schedule,
+#  configured state coverage). Codes follow the SI-PNI immunobiological numbering as
+#  published on OpenDataSUS; dose codes 1=D1, 2=D2, 3=D3, 8=1º reforço, 9=dose única,
+#  38=dose inicial (the generator's own convention for the dose code column).
+VACCINE_SCHEDULE: tuple[tuple[str, str, str, str, str, int, float], ...] = (
+    ("15", "BCG", "BCG", "9", "Dose única", 0, 0.92),
+    ("09", "HEPB", "Hepatite B", "1", "1ª Dose", 0, 0.88),
+    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "1", "1ª Dose", 61, 0.93),
+    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "2", "2ª Dose", 122, 0.90),
+    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "3", "3ª Dose", 183, 0.86),
+    ("22", "VIP", "Poliomielite inativada (VIP)", "1", "1ª Dose", 61, 0.93),
+    ("22", "VIP", "Poliomielite inativada (VIP)", "2", "2ª Dose", 122, 0.90),
+    ("22", "VIP", "Poliomielite inativada (VIP)", "3", "3ª Dose", 183, 0.85),
+    ("26", "PNM10V", "Pneumocócica 10-valente", "1", "1ª Dose", 61, 0.93),
+    ("26", "PNM10V", "Pneumocócica 10-valente", "2", "2ª Dose", 122, 0.90),
+    ("26", "PNM10V", "Pneumocócica 10-valente", "8", "1º Reforço", 365, 0.82),
+    ("17", "ROTA", "Rotavírus humano", "1", "1ª Dose", 61, 0.90),
+    ("17", "ROTA", "Rotavírus humano", "2", "2ª Dose", 122, 0.86),
+    ("27", "MENC", "Meningocócica C", "1", "1ª Dose", 91, 0.91),
+    ("27", "MENC", "Meningocócica C", "2", "2ª Dose", 152, 0.88),
+    ("05", "FA", "Febre amarela", "1", "1ª Dose", 274, 0.78),
+    ("24", "SCR", "Tríplice viral (sarampo, caxumba, rubéola)", "1", "1ª Dose", 365, 0.88),
+    ("24", "SCR", "Tríplice viral (sarampo, caxumba, rubéola)", "2", "2ª Dose", 456, 0.72),
+)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """State-level configured rates; municipalities vary around them (factors averaging 1
+    over the population at risk, so the state-level expectation equals these values)."""
+
+    # live births per woman per year by age group 10-14, 15-19, ..., 45-49
+    fertility_by_age: tuple[float, ...] = (0.0006, 0.045, 0.075, 0.080, 0.074, 0.044, 0.011,
+                                           0.0008)
+    infant_mortality_per_1000: float = 11.5       # deaths < 1 year per 1,000 live births
+    neonatal_share: float = 0.68                  # of infant deaths, share in 0-27 days
+    early_neonatal_share: float = 0.50            # of infant deaths, share in 0-6 days
+    maternal_mortality_per_100k: float = 55.0     # maternal deaths per 100,000 live births
+    # annual probability of death = base + scale * exp(slope * age) (men × male_excess)
+    mortality_base: float = 0.0004
+    mortality_scale: float = 0.000028
+    mortality_slope: float = 0.0875
+    mortality_male_excess: float = 1.35
+    # hospitalisations per 1,000 person-years by age band (0, 1-4, 5-14, 15-39, 40-59,
+    # 60-69, 70-79, 80+), childbirth excluded (every hospital birth adds its own AIH)
+    hospitalisation_per_1000: tuple[float, ...] = (160.0, 45.0, 22.0, 30.0, 48.0, 85.0,
+                                                   130.0, 190.0)
+    icsap_share: float = 0.20                     # of non-obstetric admissions
+    hospital_birth_share: float = 0.985
+    caesarean_share: float = 0.55
+    low_birth_weight_share: float = 0.095
+    preterm_share: float = 0.11
+    prenatal_7plus_share: float = 0.78
+    # primary care: prevalence among adults 20-39, 40-59, 60+ and share followed up
+    hypertension_prevalence: tuple[float, float, float] = (0.05, 0.25, 0.55)
+    diabetes_prevalence: tuple[float, float, float] = (0.015, 0.08, 0.20)
+    primary_care_followup_share: float = 0.55
+    # consortium referrals per 1,000 person-years in member municipalities
+    referral_per_1000: float = 60.0
+    ill_defined_death_share: float = 0.06         # R00-R99 among causes, good municipalities
+    ill_defined_death_share_degraded: float = 0.30
+    degraded_municipality_share: float = 0.10
+    vaccine_coverage: dict[str, float] = field(default_factory=lambda: {
+        f"{acr}_{dose}": cov for _, acr, _, dose, _, _, cov in VACCINE_SCHEDULE})
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def parse_years(text: str) -> tuple[int, ...]:
+    """``2022-2024`` or ``2023`` or ``2022,2024`` → years (2000–2030)."""
+    try:
+        if "-" in text:
+            first, last = (int(p) for p in text.split("-", 1))
+            years = tuple(range(first, last + 1))
+        else:
+            years = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+    except ValueError:
+        raise ConfigurationError(f"anos inválidos: {text!r} (use 2022-2024 ou 2023)") from None
+    if not years or years[0] < 2000 or years[-1] > 2030:
+        raise ConfigurationError(f"anos fora de 2000–2030: {text!r}")
+    if years != tuple(range(years[0], years[-1] + 1)):
+        raise ConfigurationError(f"anos devem ser consecutivos: {text!r}")
+    return years
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    scale: float
+    years: tuple[int, ...]
+    seed: int
+    out: Path
+    rates: Rates = field(default_factory=Rates)
+    dbc: bool = True          # write DATASUS files as DBC (implode) rather than DBF
+
+    def __post_init__(self) -> None:
+        if not 0 < self.scale <= 1.0:
+            raise ConfigurationError(f"escala deve estar em (0, 1]: {self.scale}")
+        if self.seed < 0:
+            raise ConfigurationError("a semente deve ser um inteiro não negativo")

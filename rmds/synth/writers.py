@@ -1,0 +1,811 @@
+"""Write the synthetic state in the sources' own formats, with the ground truth.
+
+DATASUS systems as DBC (or DBF) in their layouts and file names (``DOMG2023.dbc``,
+``DNMG2023.dbc``, ``RDMG2301.dbc``, ``PAMG2301.dbc``, ``STMG2312.dbc``); vaccination doses
+as the OpenDataSUS-style CSV; primary care and part of the vaccination as FHIR R4 (bulk
+NDJSON per resource type, and transaction Bundles for municipalities that send bundles);
+consortium referral reports as CSV. Every record that identifies a person has a row in
+``verdade/registros.parquet`` naming its true person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
+from rmds.sources.datasus.layouts import (CNES_ST, IDENTIFIED, SIA_PA, SIH_RD, SIM_DO,
+                                          SINASC_DN)
+from rmds.synth.catalog import ADMISSIONS, OUTPATIENT, REFERRAL_SERVICES
+from rmds.synth.config import VACCINE_SCHEDULE
+from rmds.synth.events import Events, Factors
+from rmds.synth.identity import ErrorRates, Identities, RecordIdentity, render
+from rmds.synth.state import EPOCH, Population, Territory, days
+
+__all__ = ["Writer"]
+
+STATE = "31"
+NAMESPACE = uuid.UUID("6f1c5b4e-2d7a-4c1e-9b3f-2a5d8e7c9f10")
+CNS_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns"
+CPF_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cpf"
+CNES_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cnes"
+CID10_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRCID10"
+VACCINE_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"
+MOTHER_EXT = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+
+def _dates(day: npt.NDArray[np.int32], fmt: str) -> pa.Array:
+    values = pa.array((EPOCH + day.astype(np.int64)).astype("datetime64[D]"))
+    return pc.strftime(values.cast(pa.timestamp("s")), format=fmt)
+
+
+def _lpad(values: npt.NDArray[np.integer] | pa.Array, width: int) -> pa.Array:
+    array = values if isinstance(values, pa.Array) else pa.array(values)
+    return pc.utf8_lpad(array.cast(pa.string()), width, "0")
+
+
+def _blank_where(mask: npt.NDArray[np.bool_], values: pa.Array) -> pa.Array:
+    return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), values.cast(pa.string()))
+
+
+@dataclass
+class Truth:
+    parts: list[pa.Table] = field(default_factory=list)
+
+    def add(self, source: str, file: str, record: pa.Array, role: str,
+            person: npt.NDArray[np.int64], flags: dict[str, npt.NDArray[np.generic]] | None,
+            duplicate_of: pa.Array | None = None) -> None:
+        n = person.size
+        columns: dict[str, pa.Array] = {
+            "source": pa.array([source] * n, pa.string()),
+            "file": pa.array([file] * n, pa.string()),
+            "record": record.cast(pa.string()),
+            "role": pa.array([role] * n, pa.string()),
+            "person_id": pa.array(person, pa.int64()),
+        }
+        defaults = {"name_typo": False, "name_abbreviated": False, "particle_dropped": False,
+                    "married_name": False, "mother_name_typo": False,
+                    "birth_date_swapped": False, "birth_year_typo": False,
+                    "cns_status": "", "cpf_status": ""}
+        for key, default in defaults.items():
+            value = (flags or {}).get(key)
+            columns[key] = pa.array(value if value is not None else [default] * n)
+        columns["duplicate_of"] = (duplicate_of.cast(pa.string()) if duplicate_of is not None
+                                   else pa.nulls(n, pa.string()))
+        self.parts.append(pa.table(columns))
+
+    def table(self) -> pa.Table:
+        return pa.concat_tables(self.parts)
+
+
+class Writer:
+    def __init__(self, out: Path, territory: Territory, people: Population,
+                 ident: Identities, factors: Factors, events: Events,
+                 years: tuple[int, ...], rng: np.random.Generator, dbc: bool,
+                 errors: ErrorRates | None = None) -> None:
+        self.out, self.t, self.p, self.ident = out, territory, people, ident
+        self.f, self.ev, self.years, self.rng, self.dbc = factors, events, years, rng, dbc
+        self.errors = errors or ErrorRates()
+        self.truth = Truth()
+        self.files: list[str] = []
+        self.codes6 = np.array([m.ibge6 for m in territory.municipalities])
+        self.codes7 = np.array([m.ibge7 for m in territory.municipalities])
+        self.cnes = np.array([f.cnes for f in territory.facilities])
+        self.facility_muni = np.array([f.municipality for f in territory.facilities])
+
+    # ------------------------------------------------------------- plumbing
+    def _path(self, folder: str, name: str) -> Path:
+        path = self.out / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.files.append(str(path.relative_to(self.out)))
+        return path
+
+    def _datasus(self, folder: str, stem: str, table: pa.Table,
+                 fields: Sequence[FieldSpec], year: int) -> str:
+        name = f"{stem}.{'dbc' if self.dbc else 'dbf'}"
+        path = self._path(folder, name)
+        data = dbf_bytes(table, fields, updated=dt.date(year + 1, 1, 31))
+        if self.dbc:
+            write_dbc(path, data)
+        else:
+            path.write_bytes(data)
+        return name
+
+    def _render(self, person: npt.NDArray[np.int64], fold: bool) -> RecordIdentity:
+        return render(self.rng, self.ident, self.p, self.t, person, rates=self.errors,
+                      fold=fold)
+
+    def _missing(self, muni: npt.NDArray[np.int16], good: float, bad: float
+                 ) -> npt.NDArray[np.bool_]:
+        return self.rng.random(muni.size) < np.where(self.t.degraded[muni], bad, good)
+
+    # ----------------------------------------------------------------- SIM
+    def sim(self) -> None:
+        d = self.ev.deaths
+        if not d:
+            return
+        for year in self.years:
+            keep = d["registered"] & (d["day"] >= days(year)) & (d["day"] < days(year + 1))
+            rows = np.flatnonzero(keep)
+            rows = rows[np.argsort(d["day"][rows], kind="stable")]
+            person = d["person"][rows]
+            n = rows.size
+            ident = self._render(person, fold=True)
+            muni = self.p.municipality[person]
+            day = d["day"][rows]
+            age_days = day - self.p.birth[person]
+            years_old = np.floor(age_days / 365.25).astype(int)
+            months = np.floor(age_days / 30.44).astype(int)
+            idade = np.where(age_days < 1, "000", np.where(
+                age_days < 28, np.char.add("2", np.char.zfill(age_days.astype(str), 2)),
+                np.where(years_old < 1, np.char.add("3", np.char.zfill(
+                    np.minimum(months, 11).astype(str), 2)),
+                    np.where(years_old < 100, np.char.add("4", np.char.zfill(
+                        years_old.astype(str), 2)), np.char.add("5", np.char.zfill(
+                            (years_old - 100).astype(str), 2))))))
+            facility = d["facility"][rows]
+            occ = np.where(facility >= 0, self.facility_muni[np.maximum(facility, 0)], muni)
+            cause = d["cause"][rows]
+            maternal = d["kind"][rows] == "maternal"
+            race_missing = self._missing(muni, 0.02, 0.25)
+            received = day + d["delay"][rows]
+            numero = pa.array([f"{year % 100:02d}{i + 1:07d}" for i in range(n)])
+            table = pa.table({
+                "ORIGEM": pa.array(["1"] * n), "TIPOBITO": pa.array(["2"] * n),
+                "DTOBITO": _dates(day, "%d%m%Y"),
+                "HORAOBITO": _lpad(self.rng.integers(0, 24, n) * 100
+                                   + self.rng.integers(0, 60, n), 4),
+                "DTNASC": _dates(ident.birth_day, "%d%m%Y"), "IDADE": pa.array(idade),
+                "SEXO": pa.array(np.where(self.p.female[person], "2", "1")),
+                "RACACOR": _blank_where(race_missing, pa.array(self.p.race[person])),
+                "ESTCIV": pa.array(["9"] * n), "ESC": pa.array(["9"] * n),
+                "CODMUNRES": pa.array(self.codes6[muni]),
+                "LOCOCOR": pa.array(d["place"][rows]).cast(pa.string()),
+                "CODESTAB": _blank_where(facility < 0, pa.array(self.cnes[np.maximum(
+                    facility, 0)])),
+                "CODMUNOCOR": pa.array(self.codes6[occ]),
+                "SEMAGESTAC": pa.nulls(n, pa.string()), "PESO": pa.nulls(n, pa.string()),
+                "TPMORTEOCO": _blank_where(~maternal, pa.array(["5"] * n)),
+                "OBITOGRAV": pa.array(np.where(maternal, "2", "")),
+                "OBITOPUERP": pa.array(np.where(maternal, "1", "")),
+                "ASSISTMED": pa.array(np.where(facility >= 0, "1", "9")),
+                "NECROPSIA": pa.array(["2"] * n),
+                "LINHAA": pa.array(np.char.add("*", cause)), "LINHAB": pa.nulls(n, pa.string()),
+                "LINHAII": pa.nulls(n, pa.string()), "CAUSABAS": pa.array(cause),
+                "DTCADASTRO": _dates(received, "%d%m%Y"),
+                "DTRECEBIM": _dates(received + 2, "%d%m%Y"),
+                "DIFDATA": _lpad(np.minimum(received - day, 999), 3),
+                "NUMERODO": numero, "NOME": ident.name, "NOMEMAE": ident.mother_name,
+                "NUMSUS": ident.cns, "ENDRES": ident.address, "CEPRES": ident.cep,
+            })
+            name = self._datasus("SIM", f"DOMG{year}", table, SIM_DO + IDENTIFIED["SIM"], year)
+            self.truth.add("SIM", f"SIM/{name}", numero, "falecido", person, ident.flags)
+
+    # -------------------------------------------------------------- SINASC
+    def sinasc(self) -> None:
+        b = self.ev.births
+        for year in self.years:
+            keep = b["registered"] & (b["day"] >= days(year)) & (b["day"] < days(year + 1))
+            rows = np.flatnonzero(keep)
+            n = rows.size
+            mother = b["mother"][rows]
+            ident = self._render(mother, fold=True)
+            muni = b["muni"][rows]
+            facility = b["facility"][rows]
+            place = np.where(facility >= 0, "1", "3")
+            birth_muni = np.where(facility >= 0, self.facility_muni[np.maximum(facility, 0)],
+                                  muni)
+            weeks = b["weeks"][rows]
+            band = np.searchsorted(np.array([22, 28, 32, 37, 42]), weeks, side="right") + 1
+            visits = b["visits"][rows]
+            consultas = np.searchsorted(np.array([1, 4, 7]), visits, side="right") + 1
+            visits_missing = self._missing(muni, 0.02, 0.30)
+            weeks_missing = self._missing(muni, 0.02, 0.20)
+            race_missing = self._missing(muni, 0.02, 0.25)
+            day = b["day"][rows]
+            received = day + b["delay"][rows]
+            numero = pa.array([f"{year % 100:02d}{i + 1:07d}" for i in range(n)])
+            table = pa.table({
+                "ORIGEM": pa.array(["1"] * n),
+                "CODESTAB": _blank_where(facility < 0, pa.array(self.cnes[np.maximum(
+                    facility, 0)])),
+                "CODMUNNASC": pa.array(self.codes6[birth_muni]), "LOCNASC": pa.array(place),
+                "IDADEMAE": _lpad(b["mother_age"][rows], 2), "ESTCIVMAE": pa.array(["9"] * n),
+                "ESCMAE": pa.array(["9"] * n), "QTDFILVIVO": pa.nulls(n, pa.string()),
+                "QTDFILMORT": pa.nulls(n, pa.string()),
+                "CODMUNRES": pa.array(self.codes6[muni]),
+                "GESTACAO": _blank_where(weeks_missing, pa.array(band)),
+                "GRAVIDEZ": pa.array(["1"] * n),
+                "PARTO": pa.array(np.where(b["caesarean"][rows], "2", "1")),
+                "CONSULTAS": pa.array(np.where(visits_missing, "9", consultas.astype(str))),
+                "DTNASC": _dates(day, "%d%m%Y"),
+                "HORANASC": _lpad(self.rng.integers(0, 24, n) * 100
+                                  + self.rng.integers(0, 60, n), 4),
+                "SEXO": pa.array(np.where(b["female"][rows], "2", "1")),
+                "APGAR1": _lpad(b["apgar1"][rows], 2), "APGAR5": _lpad(b["apgar5"][rows], 2),
+                "RACACOR": _blank_where(race_missing, pa.array(b["race"][rows])),
+                "PESO": _lpad(b["weight"][rows], 4),
+                "IDANOMAL": pa.array(np.where(b["anomaly"][rows], "1", "2")),
+                "DTCADASTRO": _dates(received, "%d%m%Y"),
+                "DTRECEBIM": _dates(received + 3, "%d%m%Y"),
+                "DIFDATA": _lpad(np.minimum(received - day, 999), 3),
+                "DTNASCMAE": _dates(ident.birth_day, "%d%m%Y"),
+                "RACACORMAE": pa.array(self.p.race[mother]).cast(pa.string()),
+                "SEMAGESTAC": _blank_where(weeks_missing, _lpad(weeks, 2)),
+                "CONSPRENAT": pa.array(np.where(visits_missing, "99",
+                                                np.char.zfill(visits.astype(str), 2))),
+                "NUMERODN": numero, "NOMEMAE": ident.name, "NUMSUSMAE": ident.cns,
+                "CPFMAE": ident.cpf, "ENDMAE": ident.address, "CEPMAE": ident.cep,
+            })
+            name = self._datasus("SINASC", f"DNMG{year}", table,
+                                 SINASC_DN + IDENTIFIED["SINASC"], year)
+            self.truth.add("SINASC", f"SINASC/{name}", numero, "mae", mother, ident.flags)
+            self.truth.add("SINASC", f"SINASC/{name}", numero, "recem_nascido",
+                           b["baby"][rows], None)
+
+    # ----------------------------------------------------------------- SIH
+    def sih(self) -> None:
+        h = self.ev.hospitalisations
+        discharge = h["discharge"]
+        months = (EPOCH + discharge.astype(np.int64)).astype("datetime64[M]")
+        degraded = self.t.degraded[self.p.municipality[h["person"]]]
+        late = np.where(degraded, self.rng.integers(0, 4, discharge.size), 0)
+        last_month = np.datetime64(f"{self.years[-1]}-12", "M")
+        competence = np.minimum(months + late.astype("timedelta64[M]"), last_month)
+        seq = 0
+        for month in np.unique(competence):
+            rows = np.flatnonzero(competence == month)
+            person = h["person"][rows]
+            n = rows.size
+            year = int(str(month)[:4])
+            mm = str(month)[5:7]
+            ident = self._render(person, fold=True)
+            muni = self.p.municipality[person]
+            facility = h["facility"][rows]
+            admission, out = h["admission"][rows], discharge[rows]
+            age_days = np.maximum(admission - self.p.birth[person], 0)
+            age = np.floor(age_days / 365.25).astype(int)
+            diag = h["diagnosis"][rows]
+            proc = h["procedure"][rows]
+            obstetric = np.char.startswith(diag, "O")
+            surgical = np.char.startswith(proc, "04")
+            espec = np.where(obstetric, "02", np.where(surgical, "01", np.where(
+                age < 14, "07", "03")))
+            high = np.isin(diag, [a.cid for a in ADMISSIONS if a.high_complexity])
+            aih = pa.array([f"31{year % 100:02d}1{seq + i + 1:08d}" for i in range(n)])
+            seq += n
+            race_missing = self._missing(muni, 0.05, 0.35)
+            died = h["died"][rows]
+            columns: dict[str, pa.Array] = {f.name: pa.nulls(n, pa.string()) for f in SIH_RD}
+            columns.update({
+                "UF_ZI": pa.array(["310000"] * n), "ANO_CMPT": pa.array([str(year)] * n),
+                "MES_CMPT": pa.array([mm] * n), "ESPEC": pa.array(espec),
+                "N_AIH": aih, "IDENT": pa.array(["1"] * n), "CEP": ident.cep,
+                "MUNIC_RES": pa.array(self.codes6[muni]),
+                "NASC": _dates(ident.birth_day, "%Y%m%d"),
+                "SEXO": pa.array(np.where(self.p.female[person], "3", "1")),
+                "QT_DIARIAS": pa.array(np.maximum(out - admission, 1)),
+                "PROC_SOLIC": pa.array(proc), "PROC_REA": pa.array(proc),
+                "VAL_TOT": pa.array(h["value"][rows]),
+                "DT_INTER": _dates(admission, "%Y%m%d"), "DT_SAIDA": _dates(out, "%Y%m%d"),
+                "DIAG_PRINC": pa.array(diag), "DIAG_SECUN": pa.array(["0000"] * n),
+                "COBRANCA": pa.array(np.where(died, "41", "12")),
+                "MUNIC_MOV": pa.array(self.codes6[self.facility_muni[facility]]),
+                "COD_IDADE": pa.array(np.where(age_days < 30, "2", np.where(
+                    age < 1, "3", "4"))),
+                "IDADE": pa.array(np.where(age_days < 30, age_days, np.where(
+                    age < 1, np.minimum(age_days // 30, 11), np.minimum(age, 99)))),
+                "DIAS_PERM": pa.array(out - admission), "MORTE": pa.array(died.astype(int)),
+                "NACIONAL": pa.array(["010"] * n),
+                "CAR_INT": pa.array(np.where(h["elective"][rows], "01", "02")),
+                "CNES": pa.array(self.cnes[facility]),
+                "CID_MORTE": _blank_where(~died, pa.array(h["death_cause"][rows])),
+                "COMPLEX": pa.array(np.where(high, "03", "02")),
+                "FINANC": pa.array(np.where(high, "04", "06")),
+                "RACA_COR": pa.array(np.where(race_missing, "99", np.char.zfill(
+                    self.p.race[person].astype(str), 2))),
+                "SEQUENCIA": pa.array(np.arange(1, n + 1)),
+                "VAL_SH": pa.array(np.round(h["value"][rows] * 0.7, 2)),
+                "VAL_SP": pa.array(np.round(h["value"][rows] * 0.3, 2)),
+                "NOME": ident.name, "NOME_MAE": ident.mother_name, "CNS_PAC": ident.cns,
+                "CPF_PAC": ident.cpf, "LOGR": ident.address,
+            })
+            fields = SIH_RD + IDENTIFIED["SIH"]
+            table = pa.table({f.name: columns[f.name] for f in fields})
+            stem = f"RDMG{year % 100:02d}{mm}"
+            name = self._datasus("SIH", stem, table, fields, year)
+            self.truth.add("SIH", f"SIH/{name}", aih, "paciente", person, ident.flags)
+
+    # ----------------------------------------------------------------- SIA
+    def sia(self) -> None:
+        t = self.t
+        kinds = np.array([f.kind for f in t.facilities])
+        served = np.zeros(len(t.facilities))
+        for m, ubs in enumerate(t.ubs):
+            served[ubs] = t.population[m] / ubs.size * self.scale_factor
+        for m in range(t.population.size):
+            h = t.hospital[m]
+            if h >= 0:
+                served[h] = t.population[m] * self.scale_factor * 2
+        for year in self.years:
+            for month in range(1, 13):
+                pieces = []
+                for proc, rate, kind in OUTPATIENT:
+                    fac = np.flatnonzero(kinds == kind)
+                    lam = served[fac] / 1000 * rate
+                    for sex in ("M", "F"):
+                        qty = self.rng.poisson(lam / 2)
+                        ok = qty > 0
+                        pieces.append((fac[ok], proc, sex, qty[ok]))
+                fac = np.concatenate([p[0] for p in pieces])
+                n = fac.size
+                procs = np.concatenate([[p[1]] * p[0].size for p in pieces]).astype("U10")
+                sexes = np.concatenate([[p[2]] * p[0].size for p in pieces]).astype("U1")
+                qty = np.concatenate([p[3] for p in pieces])
+                muni = self.facility_muni[fac]
+                cmp_ = f"{year}{month:02d}"
+                value = np.round(qty * np.where(np.char.startswith(procs, "03"), 10.0, 6.5), 2)
+                table = pa.table({
+                    "PA_CODUNI": pa.array(self.cnes[fac]), "PA_GESTAO": pa.array(
+                        np.char.add(self.codes6[muni], "")),
+                    "PA_CONDIC": pa.array(["EP"] * n), "PA_UFMUN": pa.array(self.codes6[muni]),
+                    "PA_TPUPS": pa.array(np.where(kinds[fac] == "ubs", "02", "05")),
+                    "PA_TIPPRE": pa.array(["00"] * n), "PA_MN_IND": pa.array(["M"] * n),
+                    "PA_CNPJCPF": pa.array(["0" * 14] * n), "PA_MVM": pa.array([cmp_] * n),
+                    "PA_CMP": pa.array([cmp_] * n), "PA_PROC_ID": pa.array(procs),
+                    "PA_TPFIN": pa.array(np.where(kinds[fac] == "ubs", "01", "06")),
+                    "PA_NIVCPL": pa.array(["1"] * n), "PA_DOCORIG": pa.array(["C"] * n),
+                    "PA_CBOCOD": pa.array(["225125"] * n), "PA_CIDPRI": pa.array(["0000"] * n),
+                    "PA_CATEND": pa.array(["01"] * n), "PA_IDADE": pa.array(["999"] * n),
+                    "IDADEMIN": pa.array(["000"] * n), "IDADEMAX": pa.array(["130"] * n),
+                    "PA_SEXO": pa.array(sexes), "PA_RACACOR": pa.array(["99"] * n),
+                    "PA_MUNPCN": pa.array(self.codes6[muni]), "PA_QTDPRO": pa.array(qty),
+                    "PA_QTDAPR": pa.array(qty), "PA_VALPRO": pa.array(value),
+                    "PA_VALAPR": pa.array(value),
+                })
+                self._datasus("SIA", f"PAMG{year % 100:02d}{month:02d}", table, SIA_PA, year)
+
+    scale_factor: float = 1.0
+
+    # ---------------------------------------------------------------- CNES
+    def cnes_files(self) -> None:
+        t = self.t
+        n = len(t.facilities)
+        muni = self.facility_muni
+        kinds = np.array([f.kind for f in t.facilities])
+        beds = np.array([f.beds for f in t.facilities])
+        region = np.array([m.region["pdr_atual"] if "pdr_atual" in m.region else
+                           next(iter(m.region.values())) for m in t.municipalities])
+        for year in self.years:
+            table = pa.table({
+                "CNES": pa.array(self.cnes), "CODUFMUN": pa.array(self.codes6[muni]),
+                "COD_CEP": pa.array((t.cep_prefix[muni] * 1000).astype(str)),
+                "CPF_CNPJ": pa.array(["0" * 14] * n), "PF_PJ": pa.array(["3"] * n),
+                "NIV_DEP": pa.array(["3"] * n), "CNPJ_MAN": pa.array(["0" * 14] * n),
+                "REGSAUDE": pa.array([str(r)[-4:] for r in region[muni]]),
+                "VINC_SUS": pa.array(["1"] * n),
+                "TPGESTAO": pa.array(np.where(kinds == "hospital", "E", "M")),
+                "ESFERA_A": pa.array(["03"] * n),
+                "NAT_JUR": pa.array(np.where(kinds == "policlinica", "1244", "1244")),
+                "TP_UNID": pa.array([f.unit_type for f in t.facilities]),
+                "QTLEITP1": pa.array((beds * 0.6).astype(int)),
+                "QTLEITP2": pa.array((beds * 0.3).astype(int)),
+                "QTLEITP3": pa.array(beds - (beds * 0.6).astype(int) - (beds * 0.3).astype(int)),
+                "LEITHOSP": pa.array(np.where(beds > 0, "1", "0")),
+                "ATENDAMB": pa.array(["1"] * n),
+                "ATENDHOS": pa.array(np.where(beds > 0, "1", "0")),
+                "COMPETEN": pa.array([f"{year}12"] * n),
+            })
+            self._datasus("CNES", f"STMG{year % 100:02d}12", table, CNES_ST, year)
+
+    # ----------------------------------------------------------------- PNI
+    def pni(self) -> None:
+        v = self.ev.vaccinations
+        muni_all = self.p.municipality[v["person"]]
+        csv_rows = ~self.f.fhir_vaccination[muni_all]
+        schedule = VACCINE_SCHEDULE
+        for year in self.years:
+            rows = np.flatnonzero(csv_rows & (v["day"] >= days(year)) & (v["day"] < days(year + 1)))
+            rows = rows[np.argsort(v["day"][rows], kind="stable")]
+            dup_pos = np.flatnonzero(self.rng.random(rows.size) < np.where(
+                self.t.degraded[muni_all[rows]], 0.02, 0.004))
+            dup = rows[dup_pos]
+            all_rows = np.concatenate([rows, dup])
+            n, n_orig = all_rows.size, rows.size
+            person = v["person"][all_rows]
+            ident = self._render(person, fold=False)
+            muni = self.p.municipality[person]
+            day = v["day"][all_rows]
+            sched = v["schedule"][all_rows]
+            ids = np.array([str(uuid.uuid5(NAMESPACE, f"pni-{year}-{i}")) for i in range(n)])
+            patient_key = np.array([str(uuid.uuid5(NAMESPACE, f"pac-{c}")) if c else ""
+                                    for c in pc.fill_null(ident.cns, "").to_pylist()])
+            facility = v["facility"][all_rows]
+            age = np.floor((day - self.p.birth[person]) / 365.25).astype(int)
+            race_missing = self._missing(muni, 0.05, 0.35)
+            table = pa.table({
+                "id_documento": pa.array(ids), "co_paciente": pa.array(patient_key),
+                "nu_cns_paciente": ident.cns, "nu_cpf_paciente": ident.cpf,
+                "no_paciente": ident.name, "no_mae_paciente": ident.mother_name,
+                "dt_vacina": _dates(day, "%Y-%m-%d"),
+                "co_vacina": pa.array([schedule[k][0] for k in sched]),
+                "sg_vacina": pa.array([schedule[k][1] for k in sched]),
+                "co_dose_vacina": pa.array([schedule[k][3] for k in sched]),
+                "ds_dose_vacina": pa.array([schedule[k][4] for k in sched]),
+                "dt_nascimento_paciente": _dates(ident.birth_day, "%Y-%m-%d"),
+                "nu_idade_paciente": pa.array(age),
+                "tp_sexo_paciente": pa.array(np.where(self.p.female[person], "F", "M")),
+                "co_raca_cor_paciente": pa.array(np.where(race_missing, "99", np.char.zfill(
+                    self.p.race[person].astype(str), 2))),
+                "co_municipio_paciente": pa.array(self.codes6[muni]),
+                "co_municipio_estabelecimento": pa.array(self.codes6[self.facility_muni[
+                    facility]]),
+                "co_cnes_estabelecimento": pa.array(self.cnes[facility]),
+            })
+            order = np.argsort(np.concatenate([np.arange(n_orig), self.rng.integers(
+                0, max(n_orig, 1), dup.size)]), kind="stable")
+            table = table.take(pa.array(order))
+            path = self._path("PNI", f"vacinacao_MG_{year}.csv")
+            pacsv.write_csv(table, path, pacsv.WriteOptions(delimiter=";",
+                                                            quoting_style="needed"))
+            duplicate_of = pa.array(np.concatenate([np.full(n_orig, None, object),
+                                                    ids[dup_pos]]))
+            flags = {k: np.asarray(val)[order] for k, val in ident.flags.items()}
+            self.truth.add("PNI", f"PNI/{path.name}", pa.array(ids[order]), "vacinado",
+                           person[order], flags,
+                           pc.take(duplicate_of.cast(pa.string()), pa.array(order)))
+
+    # ---------------------------------------------------------------- FHIR
+    def fhir(self) -> None:
+        """Primary care (hypertension and diabetes follow-up) and the vaccination of
+        municipalities that report to RNDS, as FHIR R4."""
+        c, e, v = self.ev.chronic, self.ev.encounters, self.ev.vaccinations
+        vacc_rows = np.flatnonzero(self.f.fhir_vaccination[self.p.municipality[v["person"]]])
+        people = np.unique(np.concatenate([c["person"], v["person"][vacc_rows]]))
+        if people.size == 0:
+            return
+        n = people.size
+        # Patient resources: one per person, a second registration for some (duplicates)
+        twice = self.rng.random(n) < np.where(
+            self.t.degraded[self.p.municipality[people]], 0.08, 0.03)
+        reg_person = np.concatenate([people, people[twice]])
+        ident = self._render(reg_person, fold=False)
+        order = self.rng.permutation(reg_person.size)
+        patient_id = np.empty(reg_person.size, dtype=object)
+        patient_id[order] = [f"pac-{k + 1:08d}" for k in range(reg_person.size)]
+        first_reg = {int(p): i for i, p in enumerate(reg_person[:n])}
+        second_reg = {int(p): n + i for i, p in enumerate(people[twice])}
+        patients = [self._patient_json(str(patient_id[i]), int(reg_person[i]), ident, i)
+                    for i in range(reg_person.size)]
+
+        def registration(person: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+            out = np.array([first_reg[int(p)] for p in person], dtype=np.intp)
+            alt = np.array([second_reg.get(int(p), -1) for p in person], dtype=np.intp)
+            use_alt = (alt >= 0) & (self.rng.random(person.size) < 0.5)
+            return np.where(use_alt, alt, out)
+
+        resources: list[tuple[int, str, int, str, str]] = []  # muni, type, day, id, json
+        muni_of = self.p.municipality
+        c_reg = registration(c["person"])
+        for i in range(c["person"].size):
+            for flag, code in (("hypertension", "I10"), ("diabetes", "E119")):
+                if c[flag][i]:
+                    rid = f"cond-{i + 1:08d}-{code}"
+                    resources.append((int(muni_of[c["person"][i]]), "Condition",
+                                      int(c["onset"][i]), rid, self._condition_json(
+                                          rid, str(patient_id[c_reg[i]]), code,
+                                          int(c["onset"][i]))))
+        e_reg = registration(e["person"])
+        for i in range(e["person"].size):
+            day = int(e["day"][i])
+            eid = f"enc-{i + 1:09d}"
+            pid = str(patient_id[e_reg[i]])
+            cnes = str(self.cnes[e["facility"][i]])
+            reason = "I10" if e["hypertension"][i] else "E119"
+            muni = int(muni_of[e["person"][i]])
+            resources.append((muni, "Encounter", day, eid,
+                              self._encounter_json(eid, pid, cnes, reason, day)))
+            resources.append((muni, "Observation", day, f"obs-{i + 1:09d}-pa",
+                              self._bp_json(f"obs-{i + 1:09d}-pa", pid, eid, day,
+                                            int(e["systolic"][i]), int(e["diastolic"][i]))))
+            if not np.isnan(e["hba1c"][i]):
+                resources.append((muni, "Observation", day, f"obs-{i + 1:09d}-a1c",
+                                  self._a1c_json(f"obs-{i + 1:09d}-a1c", pid, eid, day,
+                                                 float(e["hba1c"][i]))))
+        v_reg = registration(v["person"][vacc_rows])
+        for j, i in enumerate(vacc_rows):
+            day = int(v["day"][i])
+            rid = f"imu-{i + 1:09d}"
+            sched = VACCINE_SCHEDULE[int(v["schedule"][i])]
+            resources.append((int(muni_of[v["person"][i]]), "Immunization", day, rid,
+                              self._immunization_json(rid, str(patient_id[v_reg[j]]), sched,
+                                                      str(self.cnes[v["facility"][i]]), day)))
+        patient_muni = muni_of[reg_person]
+        self._write_ndjson(patients, patient_id, patient_muni, reg_person, ident, resources)
+        self._write_bundles(patients, patient_id, patient_muni, reg_person, ident, resources)
+
+    def _patient_json(self, pid: str, person: int, ident: RecordIdentity, i: int) -> str:
+        identifiers = []
+        cns, cpf = ident.cns[i].as_py(), ident.cpf[i].as_py()
+        if cns:
+            identifiers.append(f'{{"system":"{CNS_SYSTEM}","value":"{cns}"}}')
+        if cpf:
+            identifiers.append(f'{{"system":"{CPF_SYSTEM}","value":"{cpf}"}}')
+        gender = "female" if self.p.female[person] else "male"
+        birth = str((EPOCH + int(ident.birth_day[i])).astype("datetime64[D]"))
+        city = self.codes7[self.p.municipality[person]]
+        return (f'{{"resourceType":"Patient","id":"{pid}","identifier":[{",".join(identifiers)}],'
+                f'"name":[{{"use":"official","text":"{ident.name[i].as_py()}"}}],'
+                f'"gender":"{gender}","birthDate":"{birth}",'
+                f'"address":[{{"use":"home","line":["{ident.address[i].as_py()}"],'
+                f'"city":"{city}","state":"MG","postalCode":"{ident.cep[i].as_py()}",'
+                f'"country":"BRA"}}],"extension":[{{"url":"{MOTHER_EXT}",'
+                f'"valueString":"{ident.mother_name[i].as_py()}"}}]}}')
+
+    @staticmethod
+    def _day(day: int) -> str:
+        return str((EPOCH + day).astype("datetime64[D]"))
+
+    def _condition_json(self, rid: str, pid: str, code: str, onset: int) -> str:
+        return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
+                '[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical",'
+                '"code":"active"}]},"category":[{"coding":[{"system":'
+                '"http://terminology.hl7.org/CodeSystem/condition-category",'
+                '"code":"problem-list-item"}]}],"code":{"coding":[{"system":"'
+                + CID10_SYSTEM + '","code":"' + code + '"}]},"subject":{"reference":"Patient/'
+                + pid + '"},"onsetDateTime":"' + self._day(onset) + '"}')
+
+    def _encounter_json(self, rid: str, pid: str, cnes: str, reason: str, day: int) -> str:
+        date = self._day(day)
+        return ('{"resourceType":"Encounter","id":"' + rid + '","status":"finished",'
+                '"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode",'
+                '"code":"AMB"},"subject":{"reference":"Patient/' + pid + '"},'
+                '"period":{"start":"' + date + '","end":"' + date + '"},'
+                '"reasonCode":[{"coding":[{"system":"' + CID10_SYSTEM + '","code":"' + reason
+                + '"}]}],"serviceProvider":{"identifier":{"system":"' + CNES_SYSTEM
+                + '","value":"' + cnes + '"}}}')
+
+    def _bp_json(self, rid: str, pid: str, eid: str, day: int, sys_: int, dia: int) -> str:
+        def component(code: str, value: int) -> str:
+            return ('{"code":{"coding":[{"system":"' + LOINC + '","code":"' + code + '"}]},'
+                    '"valueQuantity":{"value":' + str(value) + ',"unit":"mm[Hg]","system":"'
+                    + UCUM + '","code":"mm[Hg]"}}')
+        return ('{"resourceType":"Observation","id":"' + rid + '","status":"final",'
+                '"category":[{"coding":[{"system":'
+                '"http://terminology.hl7.org/CodeSystem/observation-category",'
+                '"code":"vital-signs"}]}],"code":{"coding":[{"system":"' + LOINC
+                + '","code":"85354-9"}]},"subject":{"reference":"Patient/' + pid + '"},'
+                '"encounter":{"reference":"Encounter/' + eid + '"},"effectiveDateTime":"'
+                + self._day(day) + '","component":[' + component("8480-6", sys_) + ","
+                + component("8462-4", dia) + "]}")
+
+    def _a1c_json(self, rid: str, pid: str, eid: str, day: int, value: float) -> str:
+        return ('{"resourceType":"Observation","id":"' + rid + '","status":"final",'
+                '"category":[{"coding":[{"system":'
+                '"http://terminology.hl7.org/CodeSystem/observation-category",'
+                '"code":"laboratory"}]}],"code":{"coding":[{"system":"' + LOINC
+                + '","code":"4548-4"}]},"subject":{"reference":"Patient/' + pid + '"},'
+                '"encounter":{"reference":"Encounter/' + eid + '"},"effectiveDateTime":"'
+                + self._day(day) + '","valueQuantity":{"value":' + f"{value:.1f}"
+                + ',"unit":"%","system":"' + UCUM + '","code":"%"}}')
+
+    def _immunization_json(self, rid: str, pid: str, sched: tuple[str, str, str, str, str,
+                                                                   int, float],
+                           cnes: str, day: int) -> str:
+        return ('{"resourceType":"Immunization","id":"' + rid + '","status":"completed",'
+                '"vaccineCode":{"coding":[{"system":"' + VACCINE_SYSTEM + '","code":"'
+                + sched[0] + '","display":"' + sched[2] + '"}]},"patient":{"reference":'
+                '"Patient/' + pid + '"},"occurrenceDateTime":"' + self._day(day) + '",'
+                '"performer":[{"actor":{"identifier":{"system":"' + CNES_SYSTEM
+                + '","value":"' + cnes + '"}}}],"protocolApplied":[{"doseNumberString":"'
+                + sched[4] + '"}]}')
+
+    def _write_ndjson(self, patients: list[str], patient_id: npt.NDArray[np.object_],
+                      patient_muni: npt.NDArray[np.int16], reg_person: npt.NDArray[np.int64],
+                      ident: RecordIdentity, resources: list[tuple[int, str, int, str, str]]
+                      ) -> None:
+        bundled = self.f.fhir_bundles
+        keep = np.flatnonzero(~bundled[patient_muni])
+        keep = keep[np.argsort(patient_id[keep].astype(str))]
+        path = self._path("FHIR/ndjson", "Patient.ndjson")
+        path.write_text("".join(patients[i] + "\n" for i in keep), encoding="utf-8")
+        self.truth.add("FHIR", f"FHIR/ndjson/{path.name}", pa.array(patient_id[keep].astype(str)),
+                       "paciente", reg_person[keep],
+                       {k: np.asarray(v)[keep] for k, v in ident.flags.items()})
+        by_type: dict[str, list[tuple[int, str, str]]] = {}
+        for muni, rtype, day, rid, text in resources:
+            if bundled[muni]:
+                continue
+            name = rtype if rtype == "Condition" else f"{rtype}.{self._day(day)[:4]}"
+            by_type.setdefault(name, []).append((day, rid, text))
+        for name in sorted(by_type):
+            items = sorted(by_type[name])
+            target = self._path("FHIR/ndjson", f"{name}.ndjson")
+            target.write_text("".join(t + "\n" for _, _, t in items), encoding="utf-8")
+
+    def _write_bundles(self, patients: list[str], patient_id: npt.NDArray[np.object_],
+                       patient_muni: npt.NDArray[np.int16], reg_person: npt.NDArray[np.int64],
+                       ident: RecordIdentity, resources: list[tuple[int, str, int, str, str]]
+                       ) -> None:
+        bundled = self.f.fhir_bundles
+        index = {str(pid): i for i, pid in enumerate(patient_id)}
+        groups: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
+        for muni, rtype, day, rid, text in resources:
+            if not bundled[muni]:
+                continue
+            groups.setdefault((muni, self._day(day)[:7]), []).append((rtype, rid, text))
+        for (muni, month), items in sorted(groups.items()):
+            urls: dict[str, str] = {}
+            entries: list[str] = []
+            needed = sorted({t.split('"reference":"Patient/', 1)[1].split('"', 1)[0]
+                             for _, _, t in items})
+            for pid in needed:
+                urls[f"Patient/{pid}"] = f"urn:uuid:{uuid.uuid5(NAMESPACE, pid)}"
+            for rtype, rid, _ in items:
+                urls[f"{rtype}/{rid}"] = f"urn:uuid:{uuid.uuid5(NAMESPACE, rid)}"
+            for pid in needed:
+                entries.append(self._entry(urls[f"Patient/{pid}"], patients[index[pid]],
+                                           "Patient", urls))
+            for rtype, rid, text in items:
+                entries.append(self._entry(urls[f"{rtype}/{rid}"], text, rtype, urls))
+            bundle_id = str(uuid.uuid5(NAMESPACE, f"bundle-{muni}-{month}"))
+            body = ('{"resourceType":"Bundle","id":"' + bundle_id + '","type":"transaction",'
+                    '"timestamp":"' + month + '-28T12:00:00-03:00","entry":['
+                    + ",".join(entries) + "]}")
+            code = self.codes7[muni]
+            path = self._path(f"FHIR/bundles/{code}", f"{month}.json")
+            path.write_text(body, encoding="utf-8")
+            rows = np.array([index[pid] for pid in needed], dtype=np.intp)
+            self.truth.add("FHIR", f"FHIR/bundles/{code}/{path.name}",
+                           pa.array(patient_id[rows].astype(str)), "paciente",
+                           reg_person[rows],
+                           {k: np.asarray(v)[rows] for k, v in ident.flags.items()})
+
+    @staticmethod
+    def _entry(full_url: str, text: str, rtype: str, urls: dict[str, str]) -> str:
+        for ref in ("Patient/", "Encounter/"):
+            start = text.find(f'"reference":"{ref}')
+            while start >= 0:
+                begin = start + len('"reference":"')
+                end = text.index('"', begin)
+                key = text[begin:end]
+                if key in urls:
+                    text = text[:begin] + urls[key] + text[end:]
+                start = text.find(f'"reference":"{ref}', begin)
+        return ('{"fullUrl":"' + full_url + '","resource":' + text + ',"request":{"method":'
+                '"POST","url":"' + rtype + '"}}')
+
+    # ----------------------------------------------------------- consortia
+    def consortia(self) -> None:
+        r = self.ev.referrals
+        if not r:
+            return
+        t = self.t
+        cons = t.consortium[r["muni"]]
+        policlinica = {f.municipality: i for i, f in enumerate(t.facilities)
+                       if f.kind == "policlinica"}
+        seats = {}
+        for k in range(len(t.consortia)):
+            members = np.flatnonzero(t.consortium == k)
+            if members.size:
+                seat = int(members[np.argmax(t.population[members])])
+                seats[k] = policlinica.get(seat, -1)
+        end = days(self.years[-1] + 1)
+        for k, (sigla, _) in enumerate(t.consortia):
+            for year in self.years:
+                rows = np.flatnonzero((cons == k) & (r["requested"] >= days(year))
+                                      & (r["requested"] < days(year + 1)))
+                if rows.size == 0:
+                    continue
+                rows = rows[np.argsort(r["requested"][rows], kind="stable")]
+                n = rows.size
+                person = r["person"][rows]
+                ident = self._render(person, fold=True)
+                service = r["service"][rows]
+                requested = r["requested"][rows]
+                wait = r["wait"][rows]
+                done_day = requested + wait
+                scheduled_day = requested + np.maximum(1, (wait * 0.6).astype(int))
+                cancelled = r["cancelled"][rows]
+                cancel_day = requested + (self.rng.random(n) * wait).astype(int)
+                cancelled &= cancel_day < end
+                status = np.where(cancelled, "cancelado", np.where(
+                    done_day < end, "realizado", np.where(scheduled_day < end, "agendado",
+                                                          "solicitado")))
+                kind = np.array([REFERRAL_SERVICES[s][0] for s in service])
+                surgery_hub = t.hospital[t.region_hub[r["muni"][rows]]]
+                provider = np.where(np.isin(kind, ["cirurgia", "oncologia"]), surgery_hub,
+                                    seats.get(k, -1))
+                onc = kind == "oncologia"
+                ids = pa.array([f"{sigla}-{year}-{i + 1:06d}" for i in range(n)])
+                blank = pa.scalar(None, pa.string())
+                table = pa.table({
+                    "id_solicitacao": ids, "consorcio": pa.array([sigla] * n),
+                    "municipio_solicitante": pa.array(self.codes7[r["muni"][rows]]),
+                    "cnes_prestador": _blank_where(provider < 0, pa.array(
+                        self.cnes[np.maximum(provider, 0)])),
+                    "cns_paciente": ident.cns, "cpf_paciente": ident.cpf,
+                    "nome_paciente": ident.name, "nome_mae": ident.mother_name,
+                    "data_nascimento": _dates(ident.birth_day, "%d/%m/%Y"),
+                    "sexo": pa.array(np.where(self.p.female[person], "F", "M")),
+                    "tipo_servico": pa.array(kind),
+                    "especialidade": pa.array([REFERRAL_SERVICES[s][1] for s in service]),
+                    "procedimento_sigtap": pa.array([REFERRAL_SERVICES[s][2] for s in service]),
+                    "data_solicitacao": _dates(requested, "%d/%m/%Y"),
+                    "data_agendamento": pc.if_else(pa.array(
+                        (status == "solicitado") | cancelled), blank,
+                        _dates(scheduled_day, "%d/%m/%Y")),
+                    "data_realizacao": pc.if_else(pa.array(status != "realizado"), blank,
+                                                  _dates(done_day, "%d/%m/%Y")),
+                    "situacao": pa.array(status),
+                    "data_cancelamento": pc.if_else(pa.array(~cancelled), blank,
+                                                    _dates(cancel_day, "%d/%m/%Y")),
+                    "data_diagnostico": pc.if_else(pa.array(~onc), blank,
+                                                   _dates(r["diagnosed"][rows], "%d/%m/%Y")),
+                    "cid10": pa.array(np.where(onc, "C509", "")),
+                    "passageiros": pa.array(np.where(kind == "transporte",
+                                                     1 + self.rng.binomial(1, 0.6, n), 0)),
+                })
+                path = self._path("CONSORCIOS", f"{sigla}_{year}.csv")
+                pacsv.write_csv(table, path, pacsv.WriteOptions(delimiter=";",
+                                                                quoting_style="needed"))
+                self.truth.add("CONSORCIO", f"CONSORCIOS/{path.name}", ids, "paciente",
+                               person, ident.flags)
+
+    # --------------------------------------------------------------- truth
+    def write_truth(self, people_table: pa.Table) -> None:
+        folder = self.out / "verdade"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.truth.table(), folder / "registros.parquet")
+        pq.write_table(people_table, folder / "pessoas.parquet")
+        self.files += ["verdade/registros.parquet", "verdade/pessoas.parquet"]
+        t, f = self.t, self.f
+        municipalities = pa.table({
+            "cod_ibge7": pa.array(self.codes7), "nome": pa.array(
+                [m.name for m in t.municipalities]),
+            "populacao_base": pa.array(t.population), "privacao": pa.array(
+                np.round(t.deprivation, 4)),
+            "qualidade_degradada": pa.array(t.degraded),
+            "envia_vacinacao_fhir": pa.array(f.fhir_vaccination),
+            "envia_bundles_fhir": pa.array(f.fhir_bundles),
+            **{f"fator_{name}": pa.array(np.round(getattr(f, name), 4)) for name in (
+                "birth", "mortality", "infant", "hospital", "icsap", "vaccine", "prenatal",
+                "caesarean", "followup", "wait")},
+        })
+        pacsv.write_csv(municipalities, folder / "municipios.csv")
+        self.files.append("verdade/municipios.csv")
+        # events that happened but were never registered (coverage of SIM and SINASC)
+        b, d = self.ev.births, self.ev.deaths
+        missed = pa.table({
+            "evento": pa.array(["nascimento"] * int((~b["registered"]).sum())
+                               + ["obito"] * int((~d["registered"]).sum())),
+            "person_id": pa.array(np.concatenate([b["baby"][~b["registered"]],
+                                                  d["person"][~d["registered"]]])),
+            "data": pa.array((EPOCH + np.concatenate([b["day"][~b["registered"]],
+                                                      d["day"][~d["registered"]]]
+                                                     ).astype(np.int64)).astype(
+                "datetime64[D]")),
+            "cod_ibge7": pa.array(self.codes7[np.concatenate([
+                b["muni"][~b["registered"]], self.p.municipality[d["person"][~d["registered"]]]
+            ])]),
+        })
+        pq.write_table(missed, folder / "eventos_nao_registrados.parquet")
+        self.files.append("verdade/eventos_nao_registrados.parquet")
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8")
