@@ -321,6 +321,51 @@ def read_command(ctx: click.Context, file: Path, system: str | None, canonical: 
         console.print(f"  quarentena: {summary.quarantine_output}")
 
 
+# --------------------------------------------------------------------------------- synth
+
+
+@cli.command("synth")
+@click.option("--scale", type=float, default=0.01, show_default=True,
+              help="Fração da população real (1.0 = cerca de 21 milhões de pessoas).")
+@click.option("--years", default="2022-2024", show_default=True,
+              help="Anos gerados, consecutivos (ex.: 2022-2024 ou 2023).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Semente aleatória.")
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
+              required=True, help="Diretório de saída (substituído ao final, atomicamente).")
+@click.option("--dbf", is_flag=True, help="Grava DBF em vez de DBC nos sistemas do DATASUS.")
+@click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
+@click.pass_context
+def synth_command(ctx: click.Context, scale: float, years: str, seed: int, out: Path,
+                  dbf: bool, as_json: bool) -> None:
+    """Gera um estado sintético de Minas Gerais com verdade de referência.
+
+    Pessoas dos 853 municípios reais (população por sexo e faixa etária), com nascimentos,
+    óbitos, internações, produção ambulatorial, vacinação, acompanhamento de hipertensão e
+    diabetes na APS e encaminhamentos a consórcios; erros de registro como os reais; saídas
+    nos formatos de origem (DBC/DBF do DATASUS, CSV de vacinação, FHIR R4 NDJSON e Bundles,
+    CSV de consórcios) e verdade em OUT/verdade. Mesma semente → saída idêntica byte a byte.
+    """
+    from rmds.synth import SynthConfig, generate, parse_years
+
+    config = SynthConfig(scale, parse_years(years), seed, out, dbc=not dbf)
+    pack = _pack(ctx)
+    with err_console.status("gerando estado sintético...") as status:
+        result = generate(config, pack, progress=lambda step: status.update(
+            f"gerando estado sintético: {step} concluído"))
+    if as_json:
+        click.echo(json.dumps({"out": str(result.out), "contagens": result.counts,
+                               "arquivos": len(result.files), "segundos": result.seconds},
+                              ensure_ascii=False, indent=2))
+        return
+    table = Table("Item", "Quantidade", title=f"Estado sintético em {result.out}")
+    for key, value in result.counts.items():
+        table.add_row(key.replace("_", " "), fmt_int(value))
+    table.add_row("arquivos", fmt_int(len(result.files)))
+    console.print(table)
+    console.print(f"  taxas configuradas e esperadas: {result.out / 'rates.json'}")
+    console.print(f"  verdade de referência: {result.out / 'verdade'}")
+
+
 # ------------------------------------------------------------------------------ settings
 
 

@@ -83,7 +83,7 @@ def generate(config: SynthConfig, pack: ReferencePack,
 
     first = config.years[0]
     territory = build_territory(pack, _rng(config.seed, "territory"), first,
-                                config.rates.degraded_municipality_share)
+                                config.rates.degraded_municipality_share, config.scale)
     people = build_population(pack, territory, _rng(config.seed, "population"), config.scale,
                               first)
     base_people = people.size

@@ -411,7 +411,7 @@ class Simulator:
             y0, y1 = days(year), days(year + 1)
             alive = p.death[person] >= y0
             who, facility = person[alive], self.events.chronic["facility"][alive]
-            n_enc = 1 + rng.poisson(1.6, who.size)
+            n_enc = 1 + rng.poisson(1.0, who.size)
             idx = np.repeat(np.arange(who.size), n_enc)
             end = np.minimum(p.death[who[idx]], y1)
             day = (y0 + rng.random(idx.size) * np.maximum(end - y0, 1)).astype(I32)

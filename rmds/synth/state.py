@@ -63,7 +63,10 @@ class Territory:
 
 
 def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
-                    degraded_share: float) -> Territory:
+                    degraded_share: float, scale: float = 1.0) -> Territory:
+    """Municipalities, their factors' latent structure and facilities. Primary-care units
+    scale with the population drawn (one per 3,500 people); hospitals follow the real
+    population, so that referral flows keep their shape at any scale."""
     municipalities = sorted(pack.municipalities.values(), key=lambda m: m.ibge7)
     n = len(municipalities)
     pop_year = min(max(year, 2000), 2024)
@@ -106,7 +109,7 @@ def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
         for code in members.get(unit.code, ()):
             if code in index and consortium[index[code]] < 0:
                 consortium[index[code]] = k
-    facilities, ubs, hospital = _facilities(rng, population, consortium, consortia)
+    facilities, ubs, hospital = _facilities(rng, population, consortium, consortia, scale)
     return Territory(municipalities, population, region, macro, region_hub, macro_hub,
                      deprivation, degraded, cep_prefix, consortium, consortia, facilities,
                      ubs, hospital, capital)
@@ -122,10 +125,10 @@ def _cep_prefixes(rng: np.random.Generator, population: npt.NDArray[np.int64],
 
 
 def _facilities(rng: np.random.Generator, population: npt.NDArray[np.int64],
-                consortium: npt.NDArray[np.int32], consortia: list[tuple[str, str]]
-                ) -> tuple[list[Facility], list[npt.NDArray[np.int32]], npt.NDArray[np.int32]]:
+                consortium: npt.NDArray[np.int32], consortia: list[tuple[str, str]],
+                scale: float) -> tuple[list[Facility], list[npt.NDArray[np.int32]], npt.NDArray[np.int32]]:
     n = population.size
-    ubs_count = np.maximum(1, population // 3500)
+    ubs_count = np.maximum(1, np.round(population * scale / 3500)).astype(np.int64)
     total = int(ubs_count.sum()) + n + len(consortia)
     codes = rng.choice(np.arange(2_000_000, 9_999_999), size=total, replace=False)
     facilities: list[Facility] = []

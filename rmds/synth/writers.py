@@ -11,6 +11,7 @@ consortium referral reports as CSV. Every record that identifies a person has a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -100,6 +101,7 @@ class Writer:
         self.f, self.ev, self.years, self.rng, self.dbc = factors, events, years, rng, dbc
         self.errors = errors or ErrorRates()
         self.truth = Truth()
+        self._patient_index: dict[str, int] = {}
         self.files: list[str] = []
         self.codes6 = np.array([m.ibge6 for m in territory.municipalities])
         self.codes7 = np.array([m.ibge7 for m in territory.municipalities])
@@ -335,7 +337,7 @@ class Writer:
         kinds = np.array([f.kind for f in t.facilities])
         served = np.zeros(len(t.facilities))
         for m, ubs in enumerate(t.ubs):
-            served[ubs] = t.population[m] / ubs.size * self.scale_factor
+            served[ubs] = t.population[m] * self.scale_factor / ubs.size
         for m in range(t.population.size):
             h = t.hospital[m]
             if h >= 0:
@@ -486,78 +488,107 @@ class Writer:
         order = self.rng.permutation(reg_person.size)
         patient_id = np.empty(reg_person.size, dtype=object)
         patient_id[order] = [f"pac-{k + 1:08d}" for k in range(reg_person.size)]
-        first_reg = {int(p): i for i, p in enumerate(reg_person[:n])}
-        second_reg = {int(p): n + i for i, p in enumerate(people[twice])}
-        patients = [self._patient_json(str(patient_id[i]), int(reg_person[i]), ident, i)
-                    for i in range(reg_person.size)]
+        self._patient_index = {str(pid): i for i, pid in enumerate(patient_id)}
+        alt_of = np.full(n, -1, np.int64)
+        alt_of[np.flatnonzero(twice)] = np.arange(n, reg_person.size)
 
-        def registration(person: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-            out = np.array([first_reg[int(p)] for p in person], dtype=np.intp)
-            alt = np.array([second_reg.get(int(p), -1) for p in person], dtype=np.intp)
+        def registration(person: npt.NDArray[np.int64]) -> list[str]:
+            first = np.searchsorted(people, person)
+            alt = alt_of[first]
             use_alt = (alt >= 0) & (self.rng.random(person.size) < 0.5)
-            return np.where(use_alt, alt, out)
+            return list(patient_id[np.where(use_alt, alt, first)])
 
-        resources: list[tuple[int, str, int, str, str]] = []  # muni, type, day, id, json
         muni_of = self.p.municipality
-        c_reg = registration(c["person"])
-        for i in range(c["person"].size):
+        reg_muni = muni_of[reg_person]
+        first_seen = np.full(self.p.size, np.iinfo(np.int32).max, np.int64)
+        np.minimum.at(first_seen, e["person"], e["day"])
+        c_pid, e_pid = registration(c["person"]), registration(e["person"])
+        v_pid = registration(v["person"][vacc_rows])
+        c_muni, e_muni = muni_of[c["person"]], muni_of[e["person"]]
+        v_muni = muni_of[v["person"][vacc_rows]]
+        handles: dict[str, object] = {}
+        # municipalities in chunks bound the memory held by JSON text at full scale
+        for chunk in np.array_split(np.arange(self.t.population.size), 16):
+            inside = np.zeros(self.t.population.size, np.bool_)
+            inside[chunk] = True
+            resources: list[tuple[int, str, int, str, str]] = []  # muni, type, day, id, json
+            # a condition travels with the person's first encounter of the window
+            last_day = days(self.years[-1] + 1) - 1
             for flag, code in (("hypertension", "I10"), ("diabetes", "E119")):
-                if c[flag][i]:
+                for i in np.flatnonzero(c[flag] & inside[c_muni]).tolist():
+                    person = int(c["person"][i])
                     rid = f"cond-{i + 1:08d}-{code}"
-                    resources.append((int(muni_of[c["person"][i]]), "Condition",
-                                      int(c["onset"][i]), rid, self._condition_json(
-                                          rid, str(patient_id[c_reg[i]]), code,
-                                          int(c["onset"][i]))))
-        e_reg = registration(e["person"])
-        for i in range(e["person"].size):
-            day = int(e["day"][i])
-            eid = f"enc-{i + 1:09d}"
-            pid = str(patient_id[e_reg[i]])
-            cnes = str(self.cnes[e["facility"][i]])
-            reason = "I10" if e["hypertension"][i] else "E119"
-            muni = int(muni_of[e["person"][i]])
-            resources.append((muni, "Encounter", day, eid,
-                              self._encounter_json(eid, pid, cnes, reason, day)))
-            resources.append((muni, "Observation", day, f"obs-{i + 1:09d}-pa",
-                              self._bp_json(f"obs-{i + 1:09d}-pa", pid, eid, day,
-                                            int(e["systolic"][i]), int(e["diastolic"][i]))))
-            if not np.isnan(e["hba1c"][i]):
-                resources.append((muni, "Observation", day, f"obs-{i + 1:09d}-a1c",
-                                  self._a1c_json(f"obs-{i + 1:09d}-a1c", pid, eid, day,
-                                                 float(e["hba1c"][i]))))
-        v_reg = registration(v["person"][vacc_rows])
-        for j, i in enumerate(vacc_rows):
-            day = int(v["day"][i])
-            rid = f"imu-{i + 1:09d}"
-            sched = VACCINE_SCHEDULE[int(v["schedule"][i])]
-            resources.append((int(muni_of[v["person"][i]]), "Immunization", day, rid,
-                              self._immunization_json(rid, str(patient_id[v_reg[j]]), sched,
-                                                      str(self.cnes[v["facility"][i]]), day)))
-        patient_muni = muni_of[reg_person]
-        self._write_ndjson(patients, patient_id, patient_muni, reg_person, ident, resources)
-        self._write_bundles(patients, patient_id, patient_muni, reg_person, ident, resources)
+                    day = int(min(first_seen[person], last_day))
+                    resources.append((int(c_muni[i]), "Condition", day, rid,
+                                      self._condition_json(rid, c_pid[i], code,
+                                                           int(c["onset"][i]))))
+            rows = np.flatnonzero(inside[e_muni])
+            cnes = self.cnes[e["facility"][rows]].tolist()
+            cols = [e[k][rows].tolist() for k in ("day", "hypertension", "systolic",
+                                                  "diastolic", "hba1c")]
+            for j, i in enumerate(rows.tolist()):
+                day, ht, systolic, diastolic, hba1c = (col[j] for col in cols)
+                pid, muni = e_pid[i], int(e_muni[i])
+                eid = f"enc-{i + 1:09d}"
+                resources.append((muni, "Encounter", day, eid, self._encounter_json(
+                    eid, pid, cnes[j], "I10" if ht else "E119", day)))
+                if ht:
+                    oid = f"obs-{i + 1:09d}-pa"
+                    resources.append((muni, "Observation", day, oid, self._bp_json(
+                        oid, pid, eid, day, systolic, diastolic)))
+                if hba1c == hba1c:  # not NaN
+                    oid = f"obs-{i + 1:09d}-a1c"
+                    resources.append((muni, "Observation", day, oid, self._a1c_json(
+                        oid, pid, eid, day, hba1c)))
+            for j in np.flatnonzero(inside[v_muni]).tolist():
+                i = int(vacc_rows[j])
+                rid = f"imu-{i + 1:09d}"
+                day = int(v["day"][i])
+                resources.append((int(v_muni[j]), "Immunization", day, rid,
+                                  self._immunization_json(
+                                      rid, v_pid[j], VACCINE_SCHEDULE[int(v["schedule"][i])],
+                                      str(self.cnes[v["facility"][i]]), day)))
+            prow = np.flatnonzero(inside[reg_muni])
+            patients = dict(zip(patient_id[prow].tolist(),
+                                self._patients_json(prow, patient_id, reg_person, ident),
+                                strict=True))
+            self._write_ndjson(handles, patients, prow, patient_id, reg_muni, reg_person,
+                               ident, resources)
+            self._write_bundles(patients, patient_id, reg_person, ident, resources)
+        for handle in handles.values():
+            handle.close()  # type: ignore[attr-defined]
 
-    def _patient_json(self, pid: str, person: int, ident: RecordIdentity, i: int) -> str:
-        identifiers = []
-        cns, cpf = ident.cns[i].as_py(), ident.cpf[i].as_py()
-        if cns:
-            identifiers.append(f'{{"system":"{CNS_SYSTEM}","value":"{cns}"}}')
-        if cpf:
-            identifiers.append(f'{{"system":"{CPF_SYSTEM}","value":"{cpf}"}}')
-        gender = "female" if self.p.female[person] else "male"
-        birth = str((EPOCH + int(ident.birth_day[i])).astype("datetime64[D]"))
-        city = self.codes7[self.p.municipality[person]]
-        return (f'{{"resourceType":"Patient","id":"{pid}","identifier":[{",".join(identifiers)}],'
-                f'"name":[{{"use":"official","text":"{ident.name[i].as_py()}"}}],'
-                f'"gender":"{gender}","birthDate":"{birth}",'
-                f'"address":[{{"use":"home","line":["{ident.address[i].as_py()}"],'
-                f'"city":"{city}","state":"MG","postalCode":"{ident.cep[i].as_py()}",'
-                f'"country":"BRA"}}],"extension":[{{"url":"{MOTHER_EXT}",'
-                f'"valueString":"{ident.mother_name[i].as_py()}"}}]}}')
+    def _patients_json(self, rows: npt.NDArray[np.intp], patient_id: npt.NDArray[np.object_],
+                       reg_person: npt.NDArray[np.int64], ident: RecordIdentity) -> list[str]:
+        take = pa.array(rows)
+        cns, cpf = (pc.take(a, take).to_pylist() for a in (ident.cns, ident.cpf))
+        name, mother = (pc.take(a, take).to_pylist() for a in (ident.name, ident.mother_name))
+        address, cep = (pc.take(a, take).to_pylist() for a in (ident.address, ident.cep))
+        person = reg_person[rows]
+        gender = np.where(self.p.female[person], "female", "male").tolist()
+        birth = (EPOCH + ident.birth_day[rows].astype(np.int64)).astype(
+            "datetime64[D]").astype(str).tolist()
+        city = self.codes7[self.p.municipality[person]].tolist()
+        out = []
+        for i, pid in enumerate(patient_id[rows].tolist()):
+            identifiers = []
+            if cns[i]:
+                identifiers.append('{"system":"' + CNS_SYSTEM + '","value":"' + cns[i] + '"}')
+            if cpf[i]:
+                identifiers.append('{"system":"' + CPF_SYSTEM + '","value":"' + cpf[i] + '"}')
+            out.append(
+                '{"resourceType":"Patient","id":"' + pid + '","identifier":['
+                + ",".join(identifiers) + '],"name":[{"use":"official","text":"' + name[i]
+                + '"}],"gender":"' + gender[i] + '","birthDate":"' + birth[i]
+                + '","address":[{"use":"home","line":["' + address[i] + '"],"city":"'
+                + city[i] + '","state":"MG","postalCode":"' + cep[i]
+                + '","country":"BRA"}],"extension":[{"url":"' + MOTHER_EXT
+                + '","valueString":"' + mother[i] + '"}]}')
+        return out
 
     @staticmethod
     def _day(day: int) -> str:
-        return str((EPOCH + day).astype("datetime64[D]"))
+        return _iso_day(day)
 
     def _condition_json(self, rid: str, pid: str, code: str, onset: int) -> str:
         return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
@@ -613,17 +644,25 @@ class Writer:
                 + '","value":"' + cnes + '"}}}],"protocolApplied":[{"doseNumberString":"'
                 + sched[4] + '"}]}')
 
-    def _write_ndjson(self, patients: list[str], patient_id: npt.NDArray[np.object_],
-                      patient_muni: npt.NDArray[np.int16], reg_person: npt.NDArray[np.int64],
+    def _write_ndjson(self, handles: dict[str, object], patients: dict[str, str],
+                      prow: npt.NDArray[np.intp], patient_id: npt.NDArray[np.object_],
+                      reg_muni: npt.NDArray[np.int16], reg_person: npt.NDArray[np.int64],
                       ident: RecordIdentity, resources: list[tuple[int, str, int, str, str]]
                       ) -> None:
         bundled = self.f.fhir_bundles
-        keep = np.flatnonzero(~bundled[patient_muni])
+
+        def handle(name: str) -> object:
+            if name not in handles:
+                handles[name] = self._path("FHIR/ndjson", f"{name}.ndjson").open(
+                    "w", encoding="utf-8")
+            return handles[name]
+
+        keep = prow[~bundled[reg_muni[prow]]]
         keep = keep[np.argsort(patient_id[keep].astype(str))]
-        path = self._path("FHIR/ndjson", "Patient.ndjson")
-        path.write_text("".join(patients[i] + "\n" for i in keep), encoding="utf-8")
-        self.truth.add("FHIR", f"FHIR/ndjson/{path.name}", pa.array(patient_id[keep].astype(str)),
-                       "paciente", reg_person[keep],
+        out = handle("Patient")
+        out.write("".join(patients[pid] + "\n" for pid in patient_id[keep]))  # type: ignore[attr-defined]
+        self.truth.add("FHIR", "FHIR/ndjson/Patient.ndjson",
+                       pa.array(patient_id[keep].astype(str)), "paciente", reg_person[keep],
                        {k: np.asarray(v)[keep] for k, v in ident.flags.items()})
         by_type: dict[str, list[tuple[int, str, str]]] = {}
         for muni, rtype, day, rid, text in resources:
@@ -633,15 +672,13 @@ class Writer:
             by_type.setdefault(name, []).append((day, rid, text))
         for name in sorted(by_type):
             items = sorted(by_type[name])
-            target = self._path("FHIR/ndjson", f"{name}.ndjson")
-            target.write_text("".join(t + "\n" for _, _, t in items), encoding="utf-8")
+            handle(name).write("".join(t + "\n" for _, _, t in items))  # type: ignore[attr-defined]
 
-    def _write_bundles(self, patients: list[str], patient_id: npt.NDArray[np.object_],
-                       patient_muni: npt.NDArray[np.int16], reg_person: npt.NDArray[np.int64],
-                       ident: RecordIdentity, resources: list[tuple[int, str, int, str, str]]
-                       ) -> None:
+    def _write_bundles(self, patients: dict[str, str], patient_id: npt.NDArray[np.object_],
+                       reg_person: npt.NDArray[np.int64], ident: RecordIdentity,
+                       resources: list[tuple[int, str, int, str, str]]) -> None:
         bundled = self.f.fhir_bundles
-        index = {str(pid): i for i, pid in enumerate(patient_id)}
+        index = self._patient_index
         groups: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
         for muni, rtype, day, rid, text in resources:
             if not bundled[muni]:
@@ -657,7 +694,7 @@ class Writer:
             for rtype, rid, _ in items:
                 urls[f"{rtype}/{rid}"] = f"urn:uuid:{uuid.uuid5(NAMESPACE, rid)}"
             for pid in needed:
-                entries.append(self._entry(urls[f"Patient/{pid}"], patients[index[pid]],
+                entries.append(self._entry(urls[f"Patient/{pid}"], patients[pid],
                                            "Patient", urls))
             for rtype, rid, text in items:
                 entries.append(self._entry(urls[f"{rtype}/{rid}"], text, rtype, urls))
@@ -804,6 +841,11 @@ class Writer:
         })
         pq.write_table(missed, folder / "eventos_nao_registrados.parquet")
         self.files.append("verdade/eventos_nao_registrados.parquet")
+
+
+@functools.lru_cache(maxsize=None)
+def _iso_day(day: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def write_json(path: Path, data: object) -> None:
