@@ -53,6 +53,13 @@ SETTINGS: tuple[Setting, ...] = (
         help="Diretório onde o rmds guarda o lago de dados e os arquivos que produz.",
     ),
     Setting(
+        name="lake",
+        env="RMDS_LAKE",
+        default=None,
+        type="path",
+        help="Arquivo DuckDB do lago de dados. Padrão: lago.duckdb dentro de data_home.",
+    ),
+    Setting(
         name="population_source",
         env="RMDS_POPULATION_SOURCE",
         default="datasus",
@@ -147,6 +154,7 @@ class Settings:
 
     reference_dir: Path
     data_home: Path
+    lake: Path
     population_source: str
     log_level: str
     read_batch_rows: int
@@ -161,6 +169,8 @@ class Settings:
         return cls(
             reference_dir=Path(str(values["reference_dir"])),
             data_home=Path(str(values["data_home"])),
+            lake=(Path(str(values["lake"])) if values["lake"] is not None
+                  else Path(str(values["data_home"])) / "lago.duckdb"),
             population_source=str(values["population_source"]),
             log_level=str(values["log_level"]),
             read_batch_rows=int(str(values["read_batch_rows"])),

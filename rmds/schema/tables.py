@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["TABLES", "Column", "Table", "table"]
+__all__ = ["PROTECTED", "TABLES", "Column", "Table", "table"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ S, INT, F, D, B = pa.string(), pa.int32(), pa.float64(), pa.date32(), pa.bool_()
 _PROVENANCE = (
     Column("source_file", S, "arquivo de origem"),
     Column("source_row", pa.int64(), "linha (registro) no arquivo de origem, a partir de 1"),
-    Column("source_system", S, "sistema de origem (SIM, SINASC, SIH, SIA, CNES, PNI)"),
+    Column("source_system", S, "sistema de origem (SIM, SINASC, SIH, SIA, CNES, PNI, FHIR, "
+           "CONSORCIO)"),
     Column("layout", S, "versão do leiaute do arquivo de origem"),
+    Column("batch_id", pa.int64(), "lote de carga no lago (preenchido na ingestão)"),
 )
 _PERSON = (
     Column("sex", S, "sexo: M, F ou I (ignorado)"),
@@ -53,6 +55,7 @@ _AGE = (
 
 TABLES: tuple[Table, ...] = (
     Table("deaths", "Óbitos (SIM, Declaração de Óbito)", (
+        Column("record_id", S, "número da Declaração de Óbito (NUMERODO), quando houver"),
         Column("death_date", D, "data do óbito"),
         Column("birth_date", D, "data de nascimento"),
         *_AGE, *_PERSON,
@@ -70,6 +73,7 @@ TABLES: tuple[Table, ...] = (
         *_PROVENANCE,
     )),
     Table("births", "Nascidos vivos (SINASC, Declaração de Nascido Vivo)", (
+        Column("record_id", S, "número da Declaração de Nascido Vivo (NUMERODN), quando houver"),
         Column("birth_date", D, "data de nascimento"),
         *_PERSON,
         Column("birth_weight_g", INT, "peso ao nascer em gramas"),
@@ -145,8 +149,11 @@ TABLES: tuple[Table, ...] = (
         Column("cnpj", S, "CNPJ do estabelecimento ou mantenedora"),
         *_PROVENANCE,
     )),
-    Table("immunisations", "Doses de vacina aplicadas (SI-PNI / RNDS, formato OpenDataSUS)", (
-        Column("patient_key", S, "identificador pseudonimizado do paciente na origem"),
+    Table("immunisations", "Doses de vacina aplicadas (SI-PNI / RNDS: CSV do OpenDataSUS ou "
+          "FHIR Immunization)", (
+        Column("record_id", S, "identificador do registro (id_documento ou Immunization.id)"),
+        Column("patient_key", S, "identificador do paciente na origem (co_paciente ou id "
+               "do Patient FHIR)"),
         Column("vaccination_date", D, "data de aplicação"),
         Column("vaccine_code", S, "código da vacina (imunobiológico)"),
         Column("vaccine_acronym", S, "sigla da vacina"),
@@ -161,6 +168,91 @@ TABLES: tuple[Table, ...] = (
         *_PROVENANCE,
     )),
 )
+
+_IDENTITY = (
+    Column("record_key", S, "chave do registro na origem (NUMERODO, NUMERODN, N_AIH, "
+           "id_documento, id do Patient, id_solicitacao)"),
+    Column("role", S, "papel da pessoa no registro: falecido, mae, recem_nascido, paciente, "
+           "vacinado"),
+    Column("name", S, "nome como registrado"),
+    Column("mother_name", S, "nome da mãe como registrado"),
+    Column("birth_date", D, "data de nascimento como registrada"),
+    Column("sex", S, "sexo: M, F ou I"),
+    Column("cns", S, "Cartão Nacional de Saúde como registrado (15 dígitos)"),
+    Column("cpf", S, "CPF como registrado (11 dígitos)"),
+    Column("residence_municipality", S, "município de residência (IBGE, 7)"),
+    Column("cep", S, "CEP de residência"),
+    Column("address", S, "endereço como registrado"),
+)
+
+TABLES += (
+    Table("identity_records", "Identificação das pessoas nos registros de origem (tabela "
+          "protegida: nomes, CNS, CPF e endereços; só a vinculação a lê)", (
+        *_IDENTITY, *_PROVENANCE)),
+    Table("encounters", "Atendimentos (FHIR Encounter), p. ex. APS de hipertensão e diabetes", (
+        Column("encounter_id", S, "id do Encounter"),
+        Column("patient_key", S, "id do Patient referido"),
+        Column("encounter_date", D, "data de início"),
+        Column("encounter_class", S, "classe (AMB, EMER, IMP, VR, HH)"),
+        Column("status", S, "situação do atendimento"),
+        Column("reason_code", S, "motivo (CID-10)"),
+        Column("facility_cnes", S, "estabelecimento (CNES)"),
+        *_PROVENANCE)),
+    Table("conditions", "Problemas e diagnósticos (FHIR Condition)", (
+        Column("condition_id", S, "id da Condition"),
+        Column("patient_key", S, "id do Patient referido"),
+        Column("code", S, "CID-10"),
+        Column("onset_date", D, "início"),
+        Column("clinical_status", S, "situação clínica (active, resolved ...)"),
+        *_PROVENANCE)),
+    Table("observations", "Observações (FHIR Observation); uma linha por componente", (
+        Column("observation_id", S, "id da Observation"),
+        Column("patient_key", S, "id do Patient referido"),
+        Column("encounter_id", S, "id do Encounter referido"),
+        Column("effective_date", D, "data"),
+        Column("code", S, "código LOINC da observação"),
+        Column("component_code", S, "código LOINC do componente (ou o da observação)"),
+        Column("value", F, "valor numérico"),
+        Column("unit", S, "unidade (UCUM)"),
+        *_PROVENANCE)),
+    Table("procedures", "Procedimentos (FHIR Procedure)", (
+        Column("procedure_id", S, "id do Procedure"),
+        Column("patient_key", S, "id do Patient referido"),
+        Column("code", S, "procedimento (SIGTAP)"),
+        Column("performed_date", D, "data de realização"),
+        Column("status", S, "situação"),
+        Column("facility_cnes", S, "estabelecimento (CNES)"),
+        *_PROVENANCE)),
+    Table("referrals", "Encaminhamentos e regulação (relatórios CSV de consórcios e FHIR "
+          "ServiceRequest)", (
+        Column("referral_id", S, "identificador da solicitação"),
+        Column("consortium", S, "sigla do consórcio"),
+        Column("requesting_municipality", S, "município solicitante (IBGE, 7)"),
+        Column("provider_cnes", S, "prestador (CNES)"),
+        Column("patient_key", S, "paciente na origem (id do Patient ou chave do registro)"),
+        Column("service_type", S, "consulta, exame, cirurgia, oncologia, transporte"),
+        Column("specialty", S, "especialidade ou serviço"),
+        Column("procedure", S, "procedimento (SIGTAP)"),
+        Column("requested_date", D, "data da solicitação"),
+        Column("scheduled_date", D, "data do agendamento"),
+        Column("performed_date", D, "data da realização"),
+        Column("cancelled_date", D, "data do cancelamento"),
+        Column("status", S, "solicitado, agendado, realizado, cancelado"),
+        Column("diagnosis_date", D, "data do diagnóstico (oncologia)"),
+        Column("diagnosis", S, "CID-10"),
+        Column("passengers", INT, "pessoas transportadas (transporte sanitário)"),
+        *_PROVENANCE)),
+    Table("organizations", "Estabelecimentos e locais informados em FHIR (Organization, "
+          "Location)", (
+        Column("resource_type", S, "Organization ou Location"),
+        Column("resource_id", S, "id do recurso"),
+        Column("cnes", S, "CNES"),
+        Column("name", S, "nome"),
+        Column("municipality", S, "município (IBGE, 7)"),
+        *_PROVENANCE)),
+)
+
+PROTECTED: frozenset[str] = frozenset({"identity_records"})
 
 _BY_NAME = {t.name: t for t in TABLES}
 

@@ -199,6 +199,13 @@ class MapContext:
             }, schema=QUARANTINE_SCHEMA))
         quarantine = (pa.concat_tables(pieces) if pieces
                       else QUARANTINE_SCHEMA.empty_table())
+        full = self.assemble(target, columns)
+        accepted = full.filter(pa.array(~bad))
+        return MapResult(target.name, accepted, quarantine, n)
+
+    def assemble(self, target: Table, columns: Mapping[str, pa.Array | pa.Scalar]) -> pa.Table:
+        """All rows as ``target``'s columns, with provenance, problems ignored."""
+        n = self.n
         provenance = {
             "source_file": pa.array([self.file] * n, pa.string()),
             "source_row": self.rows.cast(pa.int64()),
@@ -214,6 +221,4 @@ class MapContext:
                 arrays.append(pa.array([value.as_py()] * n, col.type))
             else:
                 arrays.append(value.cast(col.type))
-        full = pa.Table.from_arrays(arrays, schema=target.schema)
-        accepted = full.filter(pa.array(~bad))
-        return MapResult(target.name, accepted, quarantine, n)
+        return pa.Table.from_arrays(arrays, schema=target.schema)

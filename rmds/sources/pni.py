@@ -33,6 +33,7 @@ def map_pni(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
     vaccine = ctx.text("co_vacina")
     ctx.problem(pc.is_null(vaccine), "co_vacina", vaccine, "vacina obrigatória")
     columns = {
+        "record_id": ctx.text("id_documento"),
         "patient_key": ctx.text("co_paciente"),
         "vaccination_date": when,
         "vaccine_code": vaccine,

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from rmds.exceptions import FileFormatError, Problem
+from rmds.sources.consortium import CONSORTIUM_COLUMNS, map_consortium
 from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.cnes import map_cnes
 from rmds.sources.datasus.common import layout_id
@@ -53,6 +54,9 @@ SYSTEMS: dict[str, System] = {s.code: s for s in (
            re.compile(r"^ST[A-Z]{2}\d{4}", re.I), ("CNES", "TP_UNID", "LEITHOSP"), map_cnes),
     System("PNI", "Doses aplicadas de vacinas (SI-PNI / RNDS, OpenDataSUS)", "immunisations",
            re.compile(r"^(vacina|vacinacao|pni)", re.I), ("co_vacina", "dt_vacina"), map_pni),
+    System("CONSORCIO", "Relatório de encaminhamentos de consórcio intermunicipal (CSV)",
+           "referrals", re.compile(r"^consorcio_", re.I), CONSORTIUM_COLUMNS[:2],
+           map_consortium),
 )}
 
 _SAMPLE_NAMES = {"sim_": "SIM", "sinasc": "SINASC", "sih_rd": "SIH", "sia_pa": "SIA",

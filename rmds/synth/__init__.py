@@ -18,8 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from rmds.exceptions import InvalidCodeError
-from rmds.synth.catalog import (ADMISSIONS, DEATH_CAUSES, INFANT_CAUSES, MATERNAL_CAUSES,
-                                OUTPATIENT, REFERRAL_SERVICES)
+from rmds.synth.catalog import (
+    ADMISSIONS,
+    DEATH_CAUSES,
+    INFANT_CAUSES,
+    MATERNAL_CAUSES,
+    OUTPATIENT,
+    REFERRAL_SERVICES,
+)
 from rmds.synth.config import VACCINE_SCHEDULE, Rates, SynthConfig, parse_years
 from rmds.synth.events import Factors, simulate
 from rmds.synth.identity import ErrorRates, draw_identities
@@ -72,6 +78,20 @@ def generate(config: SynthConfig, pack: ReferencePack,
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     timings: dict[str, float] = {}
+    try:
+        result = _generate(config, pack, partial, icsap, timings, say)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    result.out = out
+    return result
+
+
+def _generate(config: SynthConfig, pack: ReferencePack, partial: Path, icsap: set[str],
+              timings: dict[str, float], say: Callable[[str], None]) -> SynthResult:
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -128,13 +148,10 @@ def generate(config: SynthConfig, pack: ReferencePack,
         "contagens": counts,
     })
     lap("verdade")
-    files = sorted(writer.files) + ["rates.json"]
+    files = [*sorted(writer.files), "rates.json"]
     manifest = {name: hashlib.sha256((partial / name).read_bytes()).hexdigest()
                 for name in files}
     write_json(partial / "manifest.json", manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
-    return SynthResult(out, base_people, counts, files + ["manifest.json"], timings)
+    return SynthResult(partial, base_people, counts, [*files, "manifest.json"], timings)
 
 

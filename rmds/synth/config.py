@@ -11,35 +11,27 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rmds.codes.vaccines import CALENDAR
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["Rates", "SynthConfig", "VACCINE_SCHEDULE", "parse_years"]
+__all__ = ["VACCINE_SCHEDULE", "Rates", "SynthConfig", "parse_years"]
 
 
-# (vaccine code, acronym, name, dose code, dose label, age in days at the schedule,
-#  configured state coverage). Codes follow the SI-PNI immunobiological numbering as
-#  published on OpenDataSUS; dose codes 1=D1, 2=D2, 3=D3, 8=1º reforço, 9=dose única,
-#  38=dose inicial (the generator's own convention for the dose code column).
-VACCINE_SCHEDULE: tuple[tuple[str, str, str, str, str, int, float], ...] = (
-    ("15", "BCG", "BCG", "9", "Dose única", 0, 0.92),
-    ("09", "HEPB", "Hepatite B", "1", "1ª Dose", 0, 0.88),
-    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "1", "1ª Dose", 61, 0.93),
-    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "2", "2ª Dose", 122, 0.90),
-    ("42", "PENTA", "Pentavalente (DTP/HB/Hib)", "3", "3ª Dose", 183, 0.86),
-    ("22", "VIP", "Poliomielite inativada (VIP)", "1", "1ª Dose", 61, 0.93),
-    ("22", "VIP", "Poliomielite inativada (VIP)", "2", "2ª Dose", 122, 0.90),
-    ("22", "VIP", "Poliomielite inativada (VIP)", "3", "3ª Dose", 183, 0.85),
-    ("26", "PNM10V", "Pneumocócica 10-valente", "1", "1ª Dose", 61, 0.93),
-    ("26", "PNM10V", "Pneumocócica 10-valente", "2", "2ª Dose", 122, 0.90),
-    ("26", "PNM10V", "Pneumocócica 10-valente", "8", "1º Reforço", 365, 0.82),
-    ("17", "ROTA", "Rotavírus humano", "1", "1ª Dose", 61, 0.90),
-    ("17", "ROTA", "Rotavírus humano", "2", "2ª Dose", 122, 0.86),
-    ("27", "MENC", "Meningocócica C", "1", "1ª Dose", 91, 0.91),
-    ("27", "MENC", "Meningocócica C", "2", "2ª Dose", 152, 0.88),
-    ("05", "FA", "Febre amarela", "1", "1ª Dose", 274, 0.78),
-    ("24", "SCR", "Tríplice viral (sarampo, caxumba, rubéola)", "1", "1ª Dose", 365, 0.88),
-    ("24", "SCR", "Tríplice viral (sarampo, caxumba, rubéola)", "2", "2ª Dose", 456, 0.72),
-)
+# configured state coverage of each calendar dose (vaccine acronym, dose code)
+COVERAGE: dict[tuple[str, str], float] = {
+    ("BCG", "9"): 0.92, ("HEPB", "1"): 0.88,
+    ("PENTA", "1"): 0.93, ("PENTA", "2"): 0.90, ("PENTA", "3"): 0.86,
+    ("VIP", "1"): 0.93, ("VIP", "2"): 0.90, ("VIP", "3"): 0.85,
+    ("PNM10V", "1"): 0.93, ("PNM10V", "2"): 0.90, ("PNM10V", "8"): 0.82,
+    ("ROTA", "1"): 0.90, ("ROTA", "2"): 0.86,
+    ("MENC", "1"): 0.91, ("MENC", "2"): 0.88,
+    ("FA", "1"): 0.78,
+    ("SCR", "1"): 0.88, ("SCR", "2"): 0.72,
+}
+# (vaccine code, acronym, name, dose code, dose label, age in days, configured coverage)
+VACCINE_SCHEDULE: tuple[tuple[str, str, str, str, str, int, float], ...] = tuple(
+    (d.vaccine.code, d.vaccine.acronym, d.vaccine.name, d.dose_code, d.dose_label,
+     d.age_days, COVERAGE[(d.vaccine.acronym, d.dose_code)]) for d in CALENDAR)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,26 @@ events so that the rates actually targeted are written beside the output.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from rmds.synth.catalog import (ADMISSIONS, CHILDBIRTH, DEATH_CAUSES, ILL_DEFINED,
-                                INFANT_CAUSES, MATERNAL_CAUSES, REFERRAL_SERVICES)
+from rmds.synth.catalog import (
+    ADMISSIONS,
+    CHILDBIRTH,
+    DEATH_CAUSES,
+    ILL_DEFINED,
+    INFANT_CAUSES,
+    MATERNAL_CAUSES,
+    REFERRAL_SERVICES,
+)
 from rmds.synth.config import VACCINE_SCHEDULE, Rates
 from rmds.synth.state import I32, Population, Territory, days
 
 __all__ = ["Events", "Factors", "simulate"]
 
-Arrays = dict[str, npt.NDArray[np.generic]]
+Arrays = dict[str, npt.NDArray[Any]]
 YEAR = 365.25
 HOSP_BANDS = np.array([0, 1, 5, 15, 40, 60, 70, 80])
 
@@ -87,7 +95,9 @@ def _choice(rng: np.random.Generator, weights: npt.NDArray[np.float64]) -> npt.N
     """One draw per row of a (n × k) weight matrix."""
     cum = np.cumsum(weights, axis=1)
     u = rng.random(weights.shape[0]) * cum[:, -1]
-    return np.minimum((u[:, None] > cum).sum(axis=1), weights.shape[1] - 1)
+    pick: npt.NDArray[np.intp] = np.minimum((u[:, None] > cum).sum(axis=1),
+                                            weights.shape[1] - 1)
+    return pick
 
 
 class Simulator:
@@ -123,8 +133,9 @@ class Simulator:
     def ubs_for(self, muni: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
         counts = np.array([u.size for u in self.t.ubs])
         firsts = np.array([u[0] for u in self.t.ubs])
-        return (firsts[muni] + (self.rng.random(muni.size) * counts[muni]).astype(int)).astype(
-            I32)
+        chosen: npt.NDArray[np.int32] = (firsts[muni] + (
+            self.rng.random(muni.size) * counts[muni]).astype(int)).astype(I32)
+        return chosen
 
     def age_at(self, who: npt.NDArray[np.int64], day: npt.NDArray[np.int32] | int
                ) -> npt.NDArray[np.float64]:
@@ -369,7 +380,7 @@ class Simulator:
         g = self.f.vaccine[muni]
         by_vaccine: dict[str, npt.NDArray[np.float64]] = {}
         parts: list[Arrays] = []
-        for k, (code, acronym, _, dose, _, offset, _) in enumerate(VACCINE_SCHEDULE):
+        for k, (_, acronym, _, dose, _, offset, _) in enumerate(VACCINE_SCHEDULE):
             cov = r.vaccine_coverage[f"{acronym}_{dose}"]
             u = by_vaccine.setdefault(acronym, rng.random(children.size))
             prob = np.minimum(cov * g, 0.995)

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["corrupt", "draw_cns", "draw_cpf", "digits_to_strings"]
+__all__ = ["corrupt", "digits_to_strings", "draw_cns", "draw_cpf"]
 
 _CNS_WEIGHTS = np.arange(15, 0, -1)
 

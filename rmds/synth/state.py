@@ -17,8 +17,15 @@ import numpy.typing as npt
 from rmds.territory import Municipality, ReferencePack
 from rmds.territory.model import AGE_GROUPS, Vintage
 
-__all__ = ["Facility", "Population", "Territory", "build_population", "build_territory",
-           "days", "EPOCH"]
+__all__ = [
+    "EPOCH",
+    "Facility",
+    "Population",
+    "Territory",
+    "build_population",
+    "build_territory",
+    "days",
+]
 
 EPOCH = np.datetime64("1970-01-01", "D")
 I32 = np.int32
@@ -59,7 +66,8 @@ class Territory:
             np.float64]:
         """Municipal multiplier exp(beta·deprivation + noise), weighted mean 1."""
         raw = np.exp(beta * self.deprivation + rng.normal(0.0, noise, self.deprivation.size))
-        return raw / np.average(raw, weights=self.population)
+        factor: npt.NDArray[np.float64] = raw / np.average(raw, weights=self.population)
+        return factor
 
 
 def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
@@ -101,12 +109,12 @@ def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
     degraded[rng.choice(n, size=count, replace=False, p=weights / weights.sum())] = True
     cep_prefix = _cep_prefixes(rng, population, capital)
     consortia_units = sorted(pack.consortia.values(), key=lambda u: u.code)
-    members = pack.consortium_members
+    roster = pack.consortium_members
     consortium = np.full(n, -1, I32)
     index = {m.ibge7: i for i, m in enumerate(municipalities)}
     consortia = [(u.code, u.name) for u in consortia_units]
     for k, unit in enumerate(consortia_units):
-        for code in members.get(unit.code, ()):
+        for code in roster.get(unit.code, ()):
             if code in index and consortium[index[code]] < 0:
                 consortium[index[code]] = k
     facilities, ubs, hospital = _facilities(rng, population, consortium, consortia, scale)
@@ -126,9 +134,11 @@ def _cep_prefixes(rng: np.random.Generator, population: npt.NDArray[np.int64],
 
 def _facilities(rng: np.random.Generator, population: npt.NDArray[np.int64],
                 consortium: npt.NDArray[np.int32], consortia: list[tuple[str, str]],
-                scale: float) -> tuple[list[Facility], list[npt.NDArray[np.int32]], npt.NDArray[np.int32]]:
+                scale: float
+                ) -> tuple[list[Facility], list[npt.NDArray[np.int32]], npt.NDArray[np.int32]]:
     n = population.size
-    ubs_count = np.maximum(1, np.round(population * scale / 3500)).astype(np.int64)
+    ubs_count = np.maximum(1, np.round(population * scale / 3500)).astype(
+        np.int64)
     total = int(ubs_count.sum()) + n + len(consortia)
     codes = rng.choice(np.arange(2_000_000, 9_999_999), size=total, replace=False)
     facilities: list[Facility] = []
@@ -196,14 +206,15 @@ def race_draw(rng: np.random.Generator, deprivation: npt.NDArray[np.float64]
     cuts = np.stack([white, white + RACE_SHARES[1], white + RACE_SHARES[1] + RACE_SHARES[2],
                      1.0 - RACE_SHARES[4] * np.ones_like(white)], axis=1)
     cuts = np.minimum(cuts, 0.995)
-    return (1 + (u[:, None] > cuts).sum(axis=1)).astype(np.int8)
+    race: npt.NDArray[np.int8] = (1 + (u[:, None] > cuts).sum(axis=1)).astype(np.int8)
+    return race
 
 
 def build_population(pack: ReferencePack, territory: Territory, rng: np.random.Generator,
                      scale: float, year: int) -> Population:
     pop_year = min(max(year, 2000), 2024)
     counts = np.zeros((len(territory.municipalities), 2, len(AGE_GROUPS)), np.float64)
-    table = pack._datasus_population  # noqa: SLF001 - bulk read of the pack's own table
+    table = pack._datasus_population
     for i, m in enumerate(territory.municipalities):
         for s in (1, 2):
             counts[i, s - 1] = table[(m.ibge7, pop_year, s)][:len(AGE_GROUPS)]

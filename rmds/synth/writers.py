@@ -26,13 +26,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
-from rmds.sources.datasus.layouts import (CNES_ST, IDENTIFIED, SIA_PA, SIH_RD, SIM_DO,
-                                          SINASC_DN)
+from rmds.sources.datasus.layouts import CNES_ST, IDENTIFIED, SIA_PA, SIH_RD, SIM_DO, SINASC_DN
 from rmds.synth.catalog import ADMISSIONS, OUTPATIENT, REFERRAL_SERVICES
 from rmds.synth.config import VACCINE_SCHEDULE
 from rmds.synth.events import Events, Factors
 from rmds.synth.identity import ErrorRates, Identities, RecordIdentity, render
 from rmds.synth.state import EPOCH, Population, Territory, days
+from rmds.territory import Vintage
 
 __all__ = ["Writer"]
 
@@ -319,7 +319,7 @@ class Writer:
                 "FINANC": pa.array(np.where(high, "04", "06")),
                 "RACA_COR": pa.array(np.where(race_missing, "99", np.char.zfill(
                     self.p.race[person].astype(str), 2))),
-                "SEQUENCIA": pa.array(np.arange(1, n + 1)),
+                "SEQUENCIA": pa.array(_rank_within(facility)),
                 "VAL_SH": pa.array(np.round(h["value"][rows] * 0.7, 2)),
                 "VAL_SP": pa.array(np.round(h["value"][rows] * 0.3, 2)),
                 "NOME": ident.name, "NOME_MAE": ident.mother_name, "CNS_PAC": ident.cns,
@@ -389,8 +389,7 @@ class Writer:
         muni = self.facility_muni
         kinds = np.array([f.kind for f in t.facilities])
         beds = np.array([f.beds for f in t.facilities])
-        region = np.array([m.region["pdr_atual"] if "pdr_atual" in m.region else
-                           next(iter(m.region.values())) for m in t.municipalities])
+        region = np.array([m.region[Vintage.PDR_CURRENT] for m in t.municipalities])
         for year in self.years:
             table = pa.table({
                 "CNES": pa.array(self.cnes), "CODUFMUN": pa.array(self.codes6[muni]),
@@ -843,7 +842,18 @@ class Writer:
         self.files.append("verdade/eventos_nao_registrados.parquet")
 
 
-@functools.lru_cache(maxsize=None)
+def _rank_within(groups: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:
+    """1, 2, 3… within each group, in row order (the AIH sequence of each hospital)."""
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    run = np.arange(groups.size) - np.repeat(starts, np.diff(np.r_[starts, groups.size]))
+    ranks = np.empty(groups.size, np.int64)
+    ranks[order] = run + 1
+    return ranks
+
+
+@functools.cache
 def _iso_day(day: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 

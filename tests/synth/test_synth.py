@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,8 +34,9 @@ def state(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="module")
-def rates(state: Path) -> dict[str, object]:
-    return json.loads((state / "rates.json").read_text(encoding="utf-8"))
+def rates(state: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((state / "rates.json").read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +212,7 @@ def _babies(people: pa.Table, year: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return ids[born], birth[born], death[born]
 
 
-def test_births_and_infant_mortality_match_configured_rates(rates: dict, people: pa.Table
+def test_births_and_infant_mortality_match_configured_rates(rates: dict[str, Any], people: pa.Table
                                                             ) -> None:
     configured = rates["configurado"]
     expected = rates["esperado"]
@@ -228,7 +230,7 @@ def test_births_and_infant_mortality_match_configured_rates(rates: dict, people:
     assert _within(deaths, expected_deaths), (deaths, expected_deaths)
 
 
-def test_hospitalisation_rate_matches_configured_rate(state: Path, rates: dict,
+def test_hospitalisation_rate_matches_configured_rate(state: Path, rates: dict[str, Any],
                                                       pack: ReferencePack) -> None:
     municipalities = pack.ibge6_to_7_table()
     by_year: dict[int, int] = {}
@@ -287,7 +289,7 @@ def _vaccinated(state: Path, truth: pa.Table, acronym: str, dose: str) -> set[in
     return people
 
 
-def test_vaccine_coverage_of_a_birth_cohort_matches_configured(state: Path, rates: dict,
+def test_vaccine_coverage_of_a_birth_cohort_matches_configured(state: Path, rates: dict[str, Any],
                                                                people: pa.Table,
                                                                truth: pa.Table) -> None:
     ids, _, death = _babies(people, 2022)
@@ -304,7 +306,7 @@ def test_vaccine_coverage_of_a_birth_cohort_matches_configured(state: Path, rate
 
 
 def test_municipalities_differ_as_their_factors_say(state: Path, pack: ReferencePack,
-                                                    rates: dict) -> None:
+                                                    rates: dict[str, Any]) -> None:
     municipios = pacsv.read_csv(state / "verdade" / "municipios.csv",
                                 convert_options=pacsv.ConvertOptions(column_types={
                                     "cod_ibge7": pa.string()}))

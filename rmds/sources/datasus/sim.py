@@ -28,6 +28,7 @@ def map_sim(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
     # maternal timing: OBITOGRAV/OBITOPUERP (1 yes) in recent layouts, TPMORTEOCO 1–9
     timing = ctx.decode("TPMORTEOCO", MATERNAL)
     columns = {
+        "record_id": ctx.text("NUMERODO"),
         "death_date": death_date,
         "birth_date": birth_date,
         **age,

@@ -17,6 +17,7 @@ def map_sinasc(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
                 "data de nascimento obrigatória")
     anomaly = ctx.decode("IDANOMAL", {"1": "true", "2": "false", "9": None})
     columns = {
+        "record_id": ctx.text("NUMERODN"),
         "birth_date": birth_date,
         "sex": sex(ctx, "SEXO"),
         "race_colour": race(ctx, "RACACOR"),
