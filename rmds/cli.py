@@ -321,6 +321,179 @@ def read_command(ctx: click.Context, file: Path, system: str | None, canonical: 
         console.print(f"  quarentena: {summary.quarantine_output}")
 
 
+# ---------------------------------------------------------------------------------- lake
+
+_LAKE_OPTION = click.option(
+    "--lake", "lake_path", type=click.Path(path_type=Path, dir_okay=False),
+    help="Arquivo DuckDB do lago (padrão: configuração 'lake', RMDS_LAKE).")
+
+
+def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
+    settings: Settings = ctx.obj
+    return lake_path or settings.lake
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=True))
+@_LAKE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
+@click.pass_context
+def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path | None,
+                   as_json: bool) -> None:
+    """Carrega arquivos e pastas no lago: DATASUS (DBC/DBF/CSV), vacinação (CSV),
+    FHIR R4 (Bundle JSON, NDJSON) e relatórios de consórcios (CSV).
+
+    Cada arquivo é um lote, gravado inteiro ou não gravado: um erro ou uma interrupção
+    deixam o lago como estava. Um arquivo já carregado (mesmo SHA-256) é ignorado.
+    Linhas inválidas vão para a quarentena com campo e motivo ('rmds quarantine').
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rmds.lake.ingest import expand_paths, ingest
+    from rmds.lake.store import Lake
+
+    settings: Settings = ctx.obj
+    pack = _pack(ctx)
+    files = expand_paths(paths)
+    with Lake(_lake_path(ctx, lake_path)) as lake, Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total} arquivos"),
+            TextColumn("{task.fields[rows]:,} linhas"), TimeElapsedColumn(),
+            console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("carregando", total=len(files), rows=0)
+
+        def read(path: Path, rows: int) -> None:
+            progress.update(task, description=f"lendo {path.name}",
+                            rows=progress.tasks[0].fields["rows"] + rows)
+
+        outcomes = ingest(lake, list(paths), pack, batch_rows=settings.read_batch_rows,
+                          progress=read, done=lambda _o: progress.advance(task))
+    failed = [o for o in outcomes if o.status == "erro"]
+    if as_json:
+        click.echo(json.dumps([{"arquivo": str(o.path), "situacao": o.status,
+                                "lote": (o.batch or {}).get("batch_id"), "erro": o.error}
+                               for o in outcomes], ensure_ascii=False, indent=2))
+    elif len(outcomes) > 30:
+        _ingest_summary(outcomes)
+    else:
+        table = Table("Arquivo", "Sistema", "Lote", "Lidas", "Aceitas", "Quarentena",
+                      "Situação", title="Carga no lago")
+        for o in outcomes:
+            b = o.batch or {}
+            table.add_row(o.path.name, str(b.get("system", "—")), str(b.get("batch_id", "—")),
+                          fmt_int(b.get("rows_read", 0)), fmt_int(b.get("rows_accepted", 0)),
+                          fmt_int(b.get("rows_quarantined", 0)),
+                          {"carregado": "[green]carregado[/]",
+                           "ignorado": "ignorado (já carregado)",
+                           "não reconhecido": "[yellow]não reconhecido[/]",
+                           "erro": "[red]erro[/]"}[o.status])
+        console.print(table)
+        for o in failed:
+            err_console.print(f"[red]erro:[/] {o.error}", markup=True, highlight=False)
+    if failed:
+        raise SystemExit(2)
+
+
+def _ingest_summary(outcomes: list[Any]) -> None:
+    """Many files: one line per system and outcome."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for o in outcomes:
+        b = o.batch or {}
+        key = (str(b.get("system") or "—"), o.status)
+        totals = groups.setdefault(key, [0, 0, 0, 0])
+        totals[0] += 1
+        totals[1] += int(b.get("rows_read") or 0)
+        totals[2] += int(b.get("rows_accepted") or 0)
+        totals[3] += int(b.get("rows_quarantined") or 0)
+    table = Table("Sistema", "Situação", "Arquivos", "Lidas", "Aceitas", "Quarentena",
+                  title=f"Carga no lago ({fmt_int(len(outcomes))} arquivos)")
+    for (system, status), (files, read, accepted, quarantined) in sorted(groups.items()):
+        table.add_row(system, status, fmt_int(files), fmt_int(read), fmt_int(accepted),
+                      fmt_int(quarantined))
+    console.print(table)
+
+
+@cli.command("batches")
+@_LAKE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def batches_command(ctx: click.Context, lake_path: Path | None, as_json: bool) -> None:
+    """Lista os lotes carregados: arquivo, sistema, linhas lidas = aceitas + quarentena."""
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        batches = lake.batches()
+    if as_json:
+        click.echo(json.dumps(batches, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("Lote", "Arquivo", "Sistema", "Leiaute", "Lidas", "Aceitas", "Quarentena",
+                  "Identificação", "Segundos", title="Lotes no lago")
+    for b in batches:
+        table.add_row(str(b["batch_id"]), b["file_name"], b["system"], b["layout"],
+                      fmt_int(b["rows_read"]), fmt_int(b["rows_accepted"]),
+                      fmt_int(b["rows_quarantined"]), fmt_int(b["identity_rows"]),
+                      f"{b['seconds']:.2f}".replace(".", ","))
+    console.print(table)
+
+
+@cli.command("quarantine")
+@_LAKE_OPTION
+@click.option("--batch", "batch_id", type=int, help="Só este lote.")
+@click.option("--limit", type=int, default=50, show_default=True,
+              help="Linhas de detalhe mostradas.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def quarantine_command(ctx: click.Context, lake_path: Path | None, batch_id: int | None,
+                       limit: int, as_json: bool) -> None:
+    """Mostra o que foi recusado e por quê: motivos por lote e as linhas (arquivo, linha,
+    campo, valor)."""
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        reasons = lake.quarantine_reasons(batch_id)
+        rows = lake.quarantine(batch_id, limit)
+    if as_json:
+        click.echo(json.dumps({"motivos": reasons, "linhas": rows}, ensure_ascii=False,
+                              indent=2, default=str))
+        return
+    summary = Table("Lote", "Arquivo", "Campo", "Motivo", "Linhas", title="Quarentena")
+    for r in reasons:
+        summary.add_row(str(r["batch_id"]), r["source_file"], r["field"], r["reason"],
+                        fmt_int(r["rows"]))
+    console.print(summary)
+    detail = Table("Lote", "Arquivo", "Linha", "Campo", "Valor", "Motivo")
+    for r in rows:
+        detail.add_row(str(r["batch_id"]), r["source_file"], str(r["source_row"]), r["field"],
+                       str(r["value"]), r["reason"])
+    console.print(detail)
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Exporta o lago."""
+
+
+@export_group.command("parquet")
+@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+@_LAKE_OPTION
+@click.option("--include-protected", is_flag=True,
+              help="Inclui a tabela protegida de identificação (dados pessoais).")
+@click.pass_context
+def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
+                   include_protected: bool) -> None:
+    """Grava as tabelas canônicas em Parquet particionado (tabela/source_system=…/ano=…),
+    legível pelo Spark e pelo DuckDB como está."""
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        written = lake.export_parquet(outdir, include_protected)
+    table = Table("Tabela", "Linhas", title=f"Parquet em {outdir}")
+    for name, rows in written.items():
+        table.add_row(name, fmt_int(rows))
+    console.print(table)
+
+
 # --------------------------------------------------------------------------------- synth
 
 

@@ -14,6 +14,7 @@ builtin exception it resembles, so callers may catch either::
     ├── InvalidCodeError (ValueError)              a malformed code (CID-10, SIGTAP, CNS, ...)
     └── InputError (ValueError)                    a bad input file: names file, row and field
         ├── FileFormatError                        the file's structure cannot be read
+        │   └── UnknownSourceError                 not a source rmds knows (name, header)
         └── SchemaError                            columns missing or of the wrong type
 
 Errors carry :class:`Problem` records (file, row, field, message) so that a command can
@@ -38,6 +39,7 @@ __all__ = [
     "ReferencePackMissing",
     "RmdsError",
     "SchemaError",
+    "UnknownSourceError",
     "TerritoryNotFound",
 ]
 
@@ -127,6 +129,10 @@ class InputError(_ProblemsError, ValueError):
 
 class FileFormatError(InputError):
     """The structure of a file cannot be read (bad header, truncated data, ...)."""
+
+
+class UnknownSourceError(FileFormatError):
+    """The file is not a source rmds recognises, by its name, header or content."""
 
 
 class SchemaError(InputError):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from rmds.exceptions import FileFormatError, Problem, RmdsError
+from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceError
 from rmds.lake.store import Lake
 from rmds.sources.consortium import CONSORTIUM_COLUMNS
 from rmds.sources.csvfile import CsvReader
@@ -77,7 +77,7 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
     if source.system is None:
         columns = ", ".join(source.columns[:12])
         source.close()
-        raise FileFormatError(
+        raise UnknownSourceError(
             f"{path.name}: tipo de arquivo não reconhecido pelo nome nem pelo cabeçalho "
             f"(colunas: {columns})",
             [Problem(path.name, 1 if isinstance(source.reader, CsvReader) else None, None,
@@ -111,83 +111,216 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
     return kind, system.code, source.layout, generate()
 
 
+SMALL_FILE_BYTES = 4 << 20      # files up to this size are read whole before writing
+GROUP_ROWS = 250_000            # small files share a transaction up to this many rows
+GROUP_FILES = 1_000
+
+
+@dataclass
+class _Prepared:
+    """A small file read and mapped in memory, ready to be written."""
+
+    path: Path
+    digest: str
+    kind: str
+    system: str
+    layout: str
+    chunks: list[Chunk]
+    seconds: float
+    started: dt.datetime
+
+    @property
+    def rows(self) -> int:
+        return sum(c.rows_in for c in self.chunks)
+
+
 def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
-           batch_rows: int = 65_536,
-           progress: Callable[[Path, int], None] | None = None) -> list[FileOutcome]:
+           batch_rows: int = 65_536, explicit: bool = True,
+           progress: Callable[[Path, int], None] | None = None,
+           done: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
+    """Load files (and the files under folders) into the lake; one batch per file.
+
+    Large files are streamed, each in its own transaction. Small files (FHIR bundles, CSV
+    reports) are read and validated whole first, then written a few hundred to a
+    transaction, each still its own batch: a failure loses no committed batch and leaves
+    no partial one. Files found under a folder that are not a known source are reported as
+    ``não reconhecido`` and skipped; a file named explicitly that cannot be read is an error.
+    """
     municipalities = pack.ibge6_to_7_table()
     validator = Validator(pack)
-    outcomes = []
-    for path in expand_paths(paths):
-        outcomes.append(_ingest_file(lake, path, pack, municipalities, validator, batch_rows,
-                                     progress))
+    outcomes: list[FileOutcome] = []
+    group: list[_Prepared] = []
+
+    def _add(outcome: FileOutcome) -> None:
+        outcomes.append(outcome)
+        if done:
+            done(outcome)
+
+    seen: set[str] = set()
+
+    group_rows = 0
+
+    def flush() -> None:
+        nonlocal group_rows
+        group_rows = 0
+        if group:
+            for outcome in _write_group(lake, group):
+                _add(outcome)
+            group.clear()
+
+    given = list(paths)
+    named = set(given)
+    loaded = {b["sha256"]: b for b in lake.batches()}
+    for path in expand_paths(given):
+        from_folder = path not in named
+        if not path.is_file():
+            _add(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
+            continue
+        digest = sha256_of(path)
+        if digest in loaded or digest in seen:
+            _add(FileOutcome(path, "ignorado", loaded.get(digest)))
+            continue
+        seen.add(digest)
+        started, clock = dt.datetime.now(), time.perf_counter()
+        try:
+            kind, system, layout, chunks = _chunks(path, pack, municipalities, validator,
+                                                   batch_rows)
+            if path.stat().st_size <= SMALL_FILE_BYTES:
+                prepared = _Prepared(path, digest, kind, system, layout, list(chunks),
+                                     time.perf_counter() - clock, started)
+        except RmdsError as error:
+            status = ("não reconhecido" if from_folder and isinstance(error, UnknownSourceError)
+                      else "erro")
+            _add(FileOutcome(path, status, error=str(error),
+                                        problems=list(getattr(error, "problems", []) or [])))
+            continue
+        if path.stat().st_size <= SMALL_FILE_BYTES:
+            if progress:
+                progress(path, prepared.rows)
+            group.append(prepared)
+            group_rows += prepared.rows
+            if group_rows >= GROUP_ROWS or len(group) >= GROUP_FILES:
+                flush()
+            continue
+        flush()
+        _add(_stream_file(lake, path, digest, kind, system, layout, chunks,
+                                     started, clock, progress))
+    flush()
     return outcomes
 
 
-def _ingest_file(lake: Lake, path: Path, pack: ReferencePack, municipalities: dict[str, str],
-                 validator: Validator, batch_rows: int,
-                 progress: Callable[[Path, int], None] | None) -> FileOutcome:
-    if not path.is_file():
-        return FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}")
-    digest = sha256_of(path)
-    existing = lake.batch_by_hash(digest)
-    if existing is not None:
-        return FileOutcome(path, "ignorado", existing)
-    started = dt.datetime.now()
-    clock = time.perf_counter()
-    kill_after = int(os.environ.get(FAULT_ENV, "0") or 0)
-    con = lake.con
-    con.execute("BEGIN TRANSACTION")
+def _kill_point(count: int) -> None:
+    """Fault injection for the crash test: SIGKILL after ``count`` chunks were written."""
+    limit = int(os.environ.get(FAULT_ENV, "0") or 0)
+    if limit and count >= limit:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _next_batch_id(lake: Lake) -> int:
+    return int(lake.scalar("SELECT coalesce(max(batch_id), 0) + 1 FROM batches"))
+
+
+@dataclass
+class _Counts:
+    read: int = 0
+    quarantined: int = 0
+    identity: int = 0
+    tables: set[str] = field(default_factory=set)
+
+    def add(self, chunk: Chunk) -> None:
+        self.read += chunk.rows_in
+        self.quarantined += chunk.rows_quarantined
+        for name, data in chunk.tables.items():
+            if name == "identity_records":
+                self.identity += data.num_rows
+            elif data.num_rows:
+                self.tables.add(name)
+
+
+def _batch_row(batch_id: int, path: Path, digest: str, kind: str, system: str, layout: str,
+               counts: _Counts, started: dt.datetime, seconds: float) -> dict[str, Any]:
+    return {"batch_id": batch_id, "file_name": path.name, "file_path": str(path),
+            "sha256": digest, "size_bytes": path.stat().st_size, "source_type": kind,
+            "system": system, "layout": layout, "tables": ",".join(sorted(counts.tables)),
+            "rows_read": counts.read, "rows_accepted": counts.read - counts.quarantined,
+            "rows_quarantined": counts.quarantined, "identity_rows": counts.identity,
+            "started_at": started, "finished_at": dt.datetime.now(),
+            "seconds": round(seconds, 3)}
+
+
+def _record_batches(lake: Lake, rows: list[dict[str, Any]]) -> None:
+    data = pa.Table.from_pylist(rows)
+    _insert(lake, "batches", data)
+
+
+def _write_group(lake: Lake, group: list[_Prepared]) -> list[FileOutcome]:
+    lake.run("BEGIN TRANSACTION")
     try:
-        kind, system, layout, chunks = _chunks(path, pack, municipalities, validator,
-                                               batch_rows)
-        row = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM batches").fetchone()
-        batch_id = int(row[0]) if row else 1
-        rows_read = accepted = quarantined = identity = 0
-        tables: set[str] = set()
+        first = _next_batch_id(lake)
+        pending: dict[str, list[pa.Table]] = {}
+        for k, prepared in enumerate(group):
+            for chunk in prepared.chunks:
+                for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
+                    if data.num_rows:
+                        pending.setdefault(name, []).append(_with_batch(data, first + k))
+        for count, (name, parts) in enumerate(pending.items(), start=1):
+            _insert(lake, name, pa.concat_tables(parts, promote_options="none"))
+            _kill_point(count)
+        rows = []
+        for k, prepared in enumerate(group):
+            counts = _Counts()
+            for chunk in prepared.chunks:
+                counts.add(chunk)
+            rows.append(_batch_row(first + k, prepared.path, prepared.digest, prepared.kind,
+                                   prepared.system, prepared.layout, counts, prepared.started,
+                                   prepared.seconds))
+        _record_batches(lake, rows)
+        lake.run("COMMIT")
+    except BaseException:
+        lake.run("ROLLBACK")
+        raise
+    return [FileOutcome(p.path, "carregado", row) for p, row in zip(group, rows, strict=True)]
+
+
+def _stream_file(lake: Lake, path: Path, digest: str, kind: str, system: str, layout: str,
+                 chunks: Iterator[Chunk], started: dt.datetime, clock: float,
+                 progress: Callable[[Path, int], None] | None) -> FileOutcome:
+    lake.run("BEGIN TRANSACTION")
+    try:
+        batch_id = _next_batch_id(lake)
+        counts = _Counts()
         for n, chunk in enumerate(chunks, start=1):
-            for name, data in chunk.tables.items():
-                if data.num_rows == 0:
-                    continue
-                _insert(lake, name, data, batch_id)
-                if name == "identity_records":
-                    identity += data.num_rows
-                else:
-                    tables.add(name)
-            if chunk.quarantine.num_rows:
-                _insert(lake, "quarantine", chunk.quarantine, batch_id)
-            rows_read += chunk.rows_in
-            quarantined += chunk.rows_quarantined
-            accepted += chunk.rows_in - chunk.rows_quarantined
+            for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
+                if data.num_rows:
+                    _insert(lake, name, _with_batch(data, batch_id))
+            counts.add(chunk)
             if progress:
                 progress(path, chunk.rows_in)
-            if kill_after and n >= kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
-        finished = dt.datetime.now()
-        con.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch_id, path.name, str(path), digest, path.stat().st_size, kind, system, layout,
-             ",".join(sorted(tables)), rows_read, accepted, quarantined, identity, started,
-             finished, round(time.perf_counter() - clock, 3)])
-        con.execute("COMMIT")
+            _kill_point(n)
+        row = _batch_row(batch_id, path, digest, kind, system, layout, counts, started,
+                         time.perf_counter() - clock)
+        _record_batches(lake, [row])
+        lake.run("COMMIT")
     except RmdsError as error:
-        con.execute("ROLLBACK")
+        lake.run("ROLLBACK")
         return FileOutcome(path, "erro", error=str(error),
                            problems=list(getattr(error, "problems", []) or []))
     except BaseException:
-        con.execute("ROLLBACK")
+        lake.run("ROLLBACK")
         raise
-    return FileOutcome(path, "carregado", lake.batch_by_hash(digest))
+    return FileOutcome(path, "carregado", row)
 
 
-def _insert(lake: Lake, name: str, data: pa.Table, batch_id: int) -> None:
+def _with_batch(data: pa.Table, batch_id: int) -> pa.Table:
+    column = pa.repeat(pa.scalar(batch_id, pa.int64()), data.num_rows)
     if "batch_id" in data.column_names:
-        data = data.set_column(data.column_names.index("batch_id"), "batch_id",
-                               pa.repeat(pa.scalar(batch_id, pa.int64()), data.num_rows))
-    else:
-        data = data.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()),
-                                                        data.num_rows))
+        return data.set_column(data.column_names.index("batch_id"), "batch_id", column)
+    return data.append_column("batch_id", column)
+
+
+def _insert(lake: Lake, name: str, data: pa.Table) -> None:
     lake.con.register("incoming", data)
     try:
-        lake.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM incoming')
+        lake.run(f'INSERT INTO "{name}" BY NAME SELECT * FROM incoming')
     finally:
         lake.con.unregister("incoming")

@@ -82,24 +82,22 @@ class Lake:
         self.con.close()
 
     def _ensure_schema(self) -> None:
-        con = self.con
-        con.execute("CREATE TABLE IF NOT EXISTS lake_meta (key VARCHAR PRIMARY KEY, "
-                    "value VARCHAR)")
-        row = con.execute("SELECT value FROM lake_meta WHERE key = 'schema_version'"
-                          ).fetchone()
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
+        self.run("CREATE TABLE IF NOT EXISTS lake_meta (key VARCHAR PRIMARY KEY, "
+                 "value VARCHAR)")
+        version = self.scalar("SELECT value FROM lake_meta WHERE key = 'schema_version'")
+        if version is not None and int(version) > SCHEMA_VERSION:
             raise ConfigurationError(f"o lago {self.path} é de uma versão mais nova do rmds "
-                                     f"(esquema {row[0]})")
-        con.execute("BEGIN TRANSACTION")
+                                     f"(esquema {version})")
+        self.run("BEGIN TRANSACTION")
         for table in TABLES:
-            con.execute(_ddl(table))
+            self.run(_ddl(table))
         columns = ", ".join(f"{name} {sql}" for name, sql, _ in BATCH_COLUMNS)
-        con.execute(f"CREATE TABLE IF NOT EXISTS batches ({columns})")
+        self.run(f"CREATE TABLE IF NOT EXISTS batches ({columns})")
         q = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in QUARANTINE_SCHEMA)
-        con.execute(f"CREATE TABLE IF NOT EXISTS quarantine (batch_id BIGINT, {q})")
-        con.execute("INSERT OR REPLACE INTO lake_meta VALUES ('schema_version', ?)",
-                    [str(SCHEMA_VERSION)])
-        con.execute("COMMIT")
+        self.run(f"CREATE TABLE IF NOT EXISTS quarantine (batch_id BIGINT, {q})")
+        self.run("INSERT OR REPLACE INTO lake_meta VALUES ('schema_version', ?)",
+                 [str(SCHEMA_VERSION)])
+        self.run("COMMIT")
 
     # ----------------------------------------------------------------- queries
     def batch_by_hash(self, sha256: str) -> dict[str, Any] | None:
@@ -123,9 +121,17 @@ class Lake:
     def counts(self) -> dict[str, int]:
         out = {}
         for table in TABLES:
-            row = self.con.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()
-            out[table.name] = int(row[0]) if row else 0
+            out[table.name] = int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
         return out
+
+    def run(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Execute a statement and consume its result (DuckDB keeps a pending result
+        otherwise, which blocks the next statement on the connection)."""
+        return self.con.execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        rows = self.run(sql, params)
+        return rows[0][0] if rows else None
 
     def _dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         cursor = self.con.execute(sql, params or [])
@@ -141,8 +147,7 @@ class Lake:
         for table in TABLES:
             if table.name in PROTECTED and not include_protected:
                 continue
-            row = self.con.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()
-            rows = int(row[0]) if row else 0
+            rows = int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
             if not rows:
                 continue
             target = outdir / table.name
@@ -153,7 +158,7 @@ class Lake:
                        'AS INTEGER), 0)'
             else:
                 year = "0"
-            self.con.execute(
+            self.run(
                 f"COPY (SELECT *, {year} AS ano FROM \"{table.name}\") TO '{target}' "
                 "(FORMAT PARQUET, PARTITION_BY (source_system, ano), OVERWRITE_OR_IGNORE)")
             written[table.name] = rows

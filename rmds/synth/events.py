@@ -72,7 +72,7 @@ class Factors:
             icsap=t.factor(rng, 0.30, 0.15), vaccine=t.factor(rng, -0.04, 0.03),
             prenatal=t.factor(rng, -0.08, 0.04), caesarean=t.factor(rng, -0.12, 0.06),
             followup=t.factor(rng, -0.10, 0.10), wait=t.factor(rng, 0.15, 0.20),
-            fhir_vaccination=fhir_vaccination, fhir_bundles=rng.random(n) < 0.3)
+            fhir_vaccination=fhir_vaccination, fhir_bundles=rng.random(n) < 0.1)
 
 
 @dataclass

@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 
 from rmds.codes.vaccines import vaccine
-from rmds.exceptions import FileFormatError, Problem
+from rmds.exceptions import FileFormatError, Problem, UnknownSourceError
 from rmds.schema import table
 from rmds.sources.fhir.validate import (
     CID10_SYSTEMS,
@@ -160,7 +160,7 @@ class FhirFile:
                 Problem(self.path.name, None, None, f"JSON inválido: {error}")]) from None
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             found = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle)
-            raise FileFormatError(f"{self.path.name}: esperado um Bundle FHIR, encontrado "
+            raise UnknownSourceError(f"{self.path.name}: esperado um Bundle FHIR, encontrado "
                                   f"{found!r}", [Problem(self.path.name, None,
                                                          "resourceType", "não é Bundle")])
         if bundle.get("type") not in BUNDLE_TYPES:
@@ -355,6 +355,6 @@ class FhirFile:
 def open_fhir(path: Path, validator: Validator, municipalities: dict[str, str]) -> FhirFile:
     kind = detect_fhir(path)
     if kind is None:
-        raise FileFormatError(f"{path.name}: não é um arquivo FHIR (.json com Bundle ou "
+        raise UnknownSourceError(f"{path.name}: não é um arquivo FHIR (.json com Bundle ou "
                               ".ndjson)", [Problem(path.name, None, None, "formato")])
     return FhirFile(path, kind, validator, municipalities)
