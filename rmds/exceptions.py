@@ -39,8 +39,8 @@ __all__ = [
     "ReferencePackMissing",
     "RmdsError",
     "SchemaError",
-    "UnknownSourceError",
     "TerritoryNotFound",
+    "UnknownSourceError",
 ]
 
 

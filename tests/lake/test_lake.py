@@ -1,0 +1,224 @@
+"""The lake: idempotent, atomic ingestion of every source, with quarantine and provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from rmds.cli import cli
+from rmds.lake.ingest import FAULT_ENV, ingest
+from rmds.lake.store import Lake
+from rmds.sources.datasus.dbc import DbcReader
+from rmds.sources.datasus.dbf_writer import write_dbf
+from rmds.sources.datasus.layouts import IDENTIFIED, SIH_RD
+from rmds.synth import SynthConfig, generate
+from rmds.territory import ReferencePack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def state(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lake") / "estado"
+    generate(SynthConfig(0.002, (2023,), 21, out), pack)
+    return out
+
+
+def _snapshot(lake_path: Path) -> dict[str, object]:
+    with Lake(lake_path, read_only=True) as lake:
+        return {"counts": lake.counts(), "batches": [
+            (b["batch_id"], b["sha256"], b["rows_read"]) for b in lake.batches()],
+            "quarantine": len(lake.quarantine(limit=10**9))}
+
+
+def test_ingesting_twice_gives_the_same_rows_and_every_batch_reconciles(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    path = tmp_path / "lago.duckdb"
+    with Lake(path) as lake:
+        first = ingest(lake, [state], pack)
+    assert {o.status for o in first} == {"carregado", "não reconhecido"}
+    skipped = [o.path.name for o in first if o.status == "não reconhecido"]
+    assert sorted(skipped) == ["manifest.json", "municipios.csv", "rates.json"]
+    once = _snapshot(path)
+    with Lake(path) as lake:
+        second = ingest(lake, [state], pack)
+    assert {o.status for o in second} == {"ignorado", "não reconhecido"}
+    assert _snapshot(path) == once
+    with Lake(path, read_only=True) as lake:
+        batches = lake.batches()
+        counts = lake.counts()
+        rows = {r[0]: r[1] for r in lake.run(
+            "SELECT batch_id, count(*) FROM deaths GROUP BY ALL")}
+    assert all(b["rows_read"] == b["rows_accepted"] + b["rows_quarantined"] for b in batches)
+    assert {b["system"] for b in batches} == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI",
+                                              "FHIR", "CONSORCIO"}
+    # provenance: each row names its batch; SIM rows equal the DBC records
+    for b in batches:
+        if b["system"] == "SIM":
+            with DbcReader(Path(b["file_path"])) as reader:
+                assert reader.header.records == b["rows_read"] == rows[b["batch_id"]]
+    assert counts["encounters"] > 0 and counts["observations"] > 0
+    assert counts["identity_records"] > 0 and counts["referrals"] > 0
+    assert counts["immunisations"] > 0
+
+
+def _ingest_in_child(lake: Path, paths: list[Path], env: dict[str, str]
+                     ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rmds.cli", "ingest", *map(str, paths), "--lake", str(lake)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env}, check=False)
+
+
+def _big_sih_dbf(state: Path, target: Path) -> Path:
+    with DbcReader(state / "SIH" / "RDMG2306.dbc") as reader:
+        table = pa.Table.from_batches(list(reader.iter_batches()))
+    big = pa.concat_tables([table] * max(1, 6_000_000 // (table.num_rows * 1000) + 1))
+    return write_dbf(target, big, SIH_RD + IDENTIFIED["SIH"])
+
+
+@pytest.mark.parametrize("kind", ["large file streamed", "small files grouped"])
+def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
+        state: Path, pack: ReferencePack, tmp_path: Path, kind: str) -> None:
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIM"], pack)
+    before = _snapshot(lake_path)
+    if kind == "large file streamed":
+        targets = [_big_sih_dbf(state, tmp_path / "RDMG2306.dbf")]
+        assert targets[0].stat().st_size > 4 << 20
+        env = {FAULT_ENV: "2", "RMDS_READ_BATCH_ROWS": "1000"}
+    else:
+        targets = [state / "FHIR" / "bundles", state / "SIH"]
+        env = {FAULT_ENV: "1"}
+    killed = _ingest_in_child(lake_path, targets, env)
+    assert killed.returncode == -9, killed.stderr
+    assert _snapshot(lake_path) == before  # nothing of the killed batch, nothing lost
+    with Lake(lake_path) as lake:  # usable: the same files load on the next run
+        outcomes = ingest(lake, targets, pack)
+    assert outcomes and all(o.status == "carregado" for o in outcomes)
+    after = _snapshot(lake_path)
+    assert len(after["batches"]) == len(before["batches"]) + len(outcomes)  # type: ignore[arg-type]
+
+
+def test_bad_inputs_get_clear_errors_and_change_nothing(state: Path, pack: ReferencePack,
+                                                        tmp_path: Path) -> None:
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIM"], pack)
+    before = _snapshot(lake_path)
+    truncated = tmp_path / "RDMG2301.dbc"
+    data = (state / "SIH" / "RDMG2301.dbc").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    wrong_header = tmp_path / "vacinacao_MG_2023.csv"
+    wrong_header.write_text("id;data;vacina\n1;2023-01-01;BCG\n", encoding="utf-8")
+    not_json = tmp_path / "envio.json"
+    not_json.write_text("isto não é JSON\n", encoding="utf-8")
+    not_ndjson = tmp_path / "Patient.ndjson"
+    not_ndjson.write_bytes(b"%PDF-1.4\n")
+    with Lake(lake_path) as lake:
+        outcomes = {o.path.name: o for o in ingest(
+            lake, [truncated, wrong_header, not_json, not_ndjson], pack)}
+    assert all(o.status == "erro" for o in outcomes.values())
+    assert "RDMG2301.dbc" in outcomes["RDMG2301.dbc"].error  # type: ignore[operator]
+    message = outcomes["vacinacao_MG_2023.csv"].error or ""
+    assert "vacinacao_MG_2023.csv" in message and "co_vacina" in message
+    assert outcomes["vacinacao_MG_2023.csv"].problems[0].row == 1
+    assert "envio.json" in (outcomes["envio.json"].error or "")
+    assert "JSON" in (outcomes["envio.json"].error or "")
+    assert "Patient.ndjson" in (outcomes["Patient.ndjson"].error or "")
+    assert _snapshot(lake_path) == before
+
+
+def _bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": f"urn:uuid:{i:08d}-0000-4000-8000-000000000000", "resource": r,
+         "request": {"method": "POST", "url": r["resourceType"]}}
+        for i, r in enumerate(entries)]}
+
+
+def test_a_bundle_with_an_invalid_resource_lands_the_valid_ones(pack: ReferencePack,
+                                                                tmp_path: Path) -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": [
+        {"system": "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns",
+         "value": "123456789010000"}], "name": [{"text": "MARIA DA SILVA"}],
+        "gender": "female", "birthDate": "1980-05-17"}
+    bad_patient = dict(patient, id="p2", identifier=[
+        {"system": "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns",
+         "value": "123456789010001"}])
+    encounter = {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                 "class": {"code": "AMB"},
+                 "subject": {"reference": "urn:uuid:00000000-0000-4000-8000-000000000000"},
+                 "period": {"start": "2023-03-01"}}
+    dangling = dict(encounter, id="e2", subject={
+        "reference": "urn:uuid:99999999-0000-4000-8000-000000000000"})
+    missing_status = {k: v for k, v in encounter.items() if k != "status"} | {"id": "e3"}
+    bad_code = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
+                "code": {"coding": [{"system":
+                                     "http://www.saude.gov.br/fhir/r4/CodeSystem/BRCID10",
+                                     "code": "K999"}]}}
+    path = tmp_path / "lote.json"
+    path.write_text(json.dumps(_bundle([patient, bad_patient, encounter, dangling,
+                                        missing_status, bad_code])), encoding="utf-8")
+    with Lake(tmp_path / "lago.duckdb") as lake:
+        [outcome] = ingest(lake, [path], pack)
+        assert outcome.status == "carregado"
+        assert outcome.batch is not None
+        assert outcome.batch["rows_read"] == 6
+        assert outcome.batch["rows_quarantined"] == 4
+        reasons = {(q["source_row"], q["field"]): q["reason"] for q in lake.quarantine()}
+        encounters = lake.run("SELECT encounter_id, patient_key FROM encounters")
+        people = lake.run("SELECT record_key, name, cns FROM identity_records")
+    assert reasons[(2, "Patient.identifier[0].value")].startswith("CNS inválido")
+    assert "não resolvida" in reasons[(4, "Encounter.subject.reference")]
+    assert "obrigatório" in reasons[(5, "Encounter.status")]
+    assert "CID-10 desconhecido" in reasons[(6, "Condition.code.coding[0].code")]
+    assert encounters == [("e1", "p1")]
+    assert people == [("p1", "MARIA DA SILVA", "123456789010000")]
+
+
+def test_export_parquet_is_partitioned_and_leaves_personal_data_out(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIH", state / "SIM", state / "FHIR" / "ndjson"], pack)
+    out = tmp_path / "parquet"
+    result = CliRunner().invoke(cli, ["export", "parquet", str(out), "--lake", str(lake_path)])
+    assert result.exit_code == 0, result.output
+    assert (out / "hospitalisations" / "source_system=SIH" / "ano=2023").is_dir()
+    assert not (out / "identity_records").exists()
+    dataset = ds.dataset(out / "hospitalisations", format="parquet", partitioning="hive")
+    with Lake(lake_path, read_only=True) as lake:
+        assert dataset.count_rows() == lake.counts()["hospitalisations"]
+    columns = set(pq.read_schema(next((out / "deaths").rglob("*.parquet"))).names)
+    assert not columns & {"name", "mother_name", "cns", "cpf", "address"}
+
+
+def test_cli_batches_and_quarantine(state: Path, tmp_path: Path,
+                                    reference_dir: Path) -> None:
+    lake_path = tmp_path / "lago.duckdb"
+    pni = tmp_path / "pni"
+    shutil.copytree(state / "PNI", pni)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--reference-dir", str(reference_dir), "ingest", str(pni),
+                                 "--lake", str(lake_path)])
+    assert result.exit_code == 0, result.output
+    batches = json.loads(runner.invoke(cli, ["batches", "--lake", str(lake_path),
+                                             "--json"]).output)
+    assert batches and all(b["rows_read"] == b["rows_accepted"] + b["rows_quarantined"]
+                           for b in batches)
+    shown = runner.invoke(cli, ["quarantine", "--lake", str(lake_path), "--json"])
+    assert shown.exit_code == 0
+    if any(b["rows_quarantined"] for b in batches):
+        reasons = {r["reason"] for r in json.loads(shown.output)["motivos"]}
+        assert "nascimento posterior à vacinação" in reasons
