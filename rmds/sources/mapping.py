@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,6 +30,39 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 
 _CID_SHAPE = r"^[A-Z][0-9]{2}[0-9]?$"
+
+# fixed-width date layouts: regex of the shape, then (start, length) of year, month, day
+_DATE_LAYOUTS: dict[str, tuple[str, tuple[int, int], tuple[int, int], tuple[int, int]]] = {
+    "%d%m%Y": (r"^[0-9]{8}$", (4, 4), (2, 2), (0, 2)),
+    "%Y%m%d": (r"^[0-9]{8}$", (0, 4), (4, 2), (6, 2)),
+    "%Y-%m-%d": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", (0, 4), (5, 2), (8, 2)),
+    "%d/%m/%Y": (r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", (6, 4), (3, 2), (0, 2)),
+}
+
+
+def _parse_fixed_date(values: pa.Array, shape: str, year_at: tuple[int, int],
+                      month_at: tuple[int, int], day_at: tuple[int, int]) -> pa.Array:
+    """Dates of a fixed-width layout, computed with integer arithmetic (no strptime):
+    impossible dates (31/02, month 13) are null, never normalised."""
+    ok = pc.fill_null(pc.match_substring_regex(values, shape), False)
+    placeholder = "00000000" if shape == r"^[0-9]{8}$" else (
+        "0000-00-00" if year_at == (0, 4) else "00/00/0000")
+    clean = pc.if_else(ok, values, pa.scalar(placeholder))
+
+    def part(at: tuple[int, int]) -> npt.NDArray[np.int64]:
+        text = pc.utf8_slice_codeunits(clean, at[0], at[0] + at[1])
+        return np.asarray(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False))
+
+    year, month, day = part(year_at), part(month_at), part(day_at)
+    valid = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    valid &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1800) & (year <= 2200)
+    month_index = (year - 1970) * 12 + np.clip(month, 1, 12) - 1
+    first = month_index.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    following = (month_index + 1).astype("datetime64[M]").astype("datetime64[D]").astype(
+        np.int64)
+    valid &= day <= following - first
+    days = (first + day - 1).astype(np.int32)
+    return pa.array(days, pa.date32(), mask=~valid)
 
 
 @dataclass
@@ -130,14 +164,17 @@ class MapContext:
         if allow_zero:
             values = pc.if_else(pc.match_substring_regex(values, r"^0+$"),
                                 pa.scalar(None, pa.string()), values)
-        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
-        # strptime normalises impossible days (31/02 → 02/03): format back and compare
-        roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
-        parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
-                            pa.scalar(None, parsed.type))
+        if fmt in _DATE_LAYOUTS:
+            parsed = _parse_fixed_date(values, *_DATE_LAYOUTS[fmt])
+        else:
+            parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+            # strptime normalises impossible days (31/02 → 02/03): format back and compare
+            roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
+            parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
+                                pa.scalar(None, parsed.type)).cast(pa.date32())
         bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
         self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
-        return parsed.cast(pa.date32())
+        return parsed
 
     def decode(self, column: str, table: Mapping[str, str | None],
                unknown_is_problem: bool = True) -> pa.Array:
@@ -207,10 +244,10 @@ class MapContext:
         """All rows as ``target``'s columns, with provenance, problems ignored."""
         n = self.n
         provenance = {
-            "source_file": pa.array([self.file] * n, pa.string()),
+            "source_file": pa.repeat(pa.scalar(self.file, pa.string()), n),
             "source_row": self.rows.cast(pa.int64()),
-            "source_system": pa.array([self.system] * n, pa.string()),
-            "layout": pa.array([self.layout] * n, pa.string()),
+            "source_system": pa.repeat(pa.scalar(self.system, pa.string()), n),
+            "layout": pa.repeat(pa.scalar(self.layout, pa.string()), n),
         }
         arrays = []
         for col in target.columns:
@@ -218,7 +255,7 @@ class MapContext:
             if value is None:
                 arrays.append(pa.nulls(n, col.type))
             elif isinstance(value, pa.Scalar):
-                arrays.append(pa.array([value.as_py()] * n, col.type))
+                arrays.append(pa.repeat(value.cast(col.type), n))
             else:
                 arrays.append(value.cast(col.type))
         return pa.Table.from_arrays(arrays, schema=target.schema)

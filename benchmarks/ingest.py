@@ -1,0 +1,144 @@
+"""Benchmark: ingestion into the lake, rmds against baselines measured in the same run.
+
+    python benchmarks/ingest.py [--scale 0.1] [--fhir-baseline 20000]
+
+Generates a synthetic state (``rmds synth``, one year) and times, end to end (file on
+disk → rows committed in the DuckDB lake, with mapping, validation, quarantine and
+identity extraction):
+
+* DATASUS files (SIH, SIA, SIM, SINASC, CNES as DBC): rows/s. Baseline "PySUS path":
+  ``pyreaddbc.read_dbc`` → pandas → ``CREATE TABLE AS`` in DuckDB, the raw columns with no
+  validation or mapping at all, on the same files.
+* FHIR R4 bulk NDJSON (Patient, Condition, Encounter, Observation, Immunization):
+  resources/s. Baseline: parsing every resource with the ``fhir.resources`` (R4B) pydantic
+  models alone — no storage — on the first ``--fhir-baseline`` lines of each file.
+
+Targets (issue #5): at least 1,000,000 DATASUS rows/s and 20,000 FHIR resources/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rmds.lake.ingest import ingest  # noqa: E402
+from rmds.lake.store import Lake  # noqa: E402
+from rmds.settings import default_reference_dir  # noqa: E402
+from rmds.synth import SynthConfig, generate  # noqa: E402
+from rmds.territory import ReferencePack  # noqa: E402
+
+TARGET_ROWS = 1_000_000
+TARGET_RESOURCES = 20_000
+
+
+def baseline_datasus(files: list[Path], work: Path) -> tuple[int, float]:
+    import duckdb
+    import pandas as pd
+    import pyreaddbc
+    from dbfread import DBF
+
+    con = duckdb.connect(str(work / "baseline.duckdb"))
+    rows = 0
+    started = time.perf_counter()
+    for k, path in enumerate(files):
+        dbf = work / "baseline.dbf"
+        pyreaddbc.dbc2dbf(str(path), str(dbf))
+        frame = pd.DataFrame(iter(DBF(str(dbf), encoding="iso-8859-1")))
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE t{k} AS SELECT * FROM frame").fetchall()
+        con.unregister("frame")
+        rows += len(frame)
+    con.close()
+    return rows, time.perf_counter() - started
+
+
+def baseline_fhir(files: list[Path], limit: int) -> tuple[int, float]:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    count = 0
+    started = time.perf_counter()
+    for path in files:
+        model = get_fhir_model_class(path.name.split(".")[0])
+        with path.open("rb") as handle:
+            for line in itertools.islice(handle, limit):
+                model.model_validate_json(line)
+                count += 1
+    return count, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--fhir-baseline", type=int, default=20_000,
+                        help="lines per NDJSON file parsed by the fhir.resources baseline")
+    args = parser.parse_args()
+    pack = ReferencePack(default_reference_dir())
+    work = Path(tempfile.mkdtemp(prefix="rmds-ingest-bench-"))
+    try:
+        state = generate(SynthConfig(args.scale, (2023,), 7, work / "estado"), pack).out
+        datasus = sorted(p for folder in ("SIH", "SIA", "SIM", "SINASC", "CNES")
+                         for p in (state / folder).glob("*.dbc"))
+        fhir = sorted((state / "FHIR" / "ndjson").glob("*.ndjson"))
+        pack.ibge6_to_7_table()
+        _ = pack.cid10, pack.sigtap  # load the code tables before timing
+
+        with Lake(work / "lago.duckdb") as lake:
+            started = time.perf_counter()
+            outcomes = ingest(lake, datasus, pack)
+            rmds_datasus = time.perf_counter() - started
+            rows = sum(o.batch["rows_read"] for o in outcomes if o.batch)
+            by_system: dict[str, list[float]] = {}
+            for o in outcomes:
+                if o.batch:
+                    entry = by_system.setdefault(o.batch["system"], [0, 0.0])
+                    entry[0] += o.batch["rows_read"]
+                    entry[1] += o.batch["seconds"]
+            started = time.perf_counter()
+            outcomes = ingest(lake, fhir, pack)
+            rmds_fhir = time.perf_counter() - started
+            resources = sum(o.batch["rows_read"] for o in outcomes if o.batch)
+        assert all(o.status == "carregado" for o in outcomes)
+        # the baseline holds every value as a Python object: one file of each system
+        sample = [next(p for p in datasus if p.parent.name == s)
+                  for s in ("SIH", "SIA", "SIM", "SINASC", "CNES")]
+        base_rows, base_seconds = baseline_datasus(sample, work)
+        base_resources, base_fhir_seconds = baseline_fhir(fhir, args.fhir_baseline)
+
+        size = sum(p.stat().st_size for p in datasus) / 1e6
+        print(f"synthetic state, scale {args.scale}, 2023")
+        print(f"DATASUS: {len(datasus)} DBC files, {size:.0f} MB, {rows:,} rows")
+        rate = rows / rmds_datasus
+        base_rate = base_rows / base_seconds
+        print(f"  rmds ingest (map, validate, quarantine, identity, DuckDB commit): "
+              f"{rmds_datasus:.1f} s, {rate:,.0f} rows/s "
+              f"({rate / TARGET_ROWS:.2f} of the 1,000,000 rows/s target)")
+        for system, (n, seconds) in sorted(by_system.items()):
+            print(f"    {system:7s} {int(n):>10,} rows  {n / seconds:>12,.0f} rows/s "
+                  f"(per-batch time)")
+        print(f"  baseline 'PySUS path' (pyreaddbc + dbfread → pandas → DuckDB, raw columns; "
+              f"one file of each system, {base_rows:,} rows): {base_seconds:.1f} s, "
+              f"{base_rate:,.0f} rows/s")
+        print(f"  rmds / baseline: {rate / base_rate:.1f}x")
+        fhir_rate = resources / rmds_fhir
+        base_fhir_rate = base_resources / base_fhir_seconds
+        print(f"FHIR NDJSON: {len(fhir)} files, {resources:,} resources")
+        print(f"  rmds ingest (validate, map, DuckDB commit): {rmds_fhir:.1f} s, "
+              f"{fhir_rate:,.0f} resources/s "
+              f"({fhir_rate / TARGET_RESOURCES:.2f} of the 20,000/s target)")
+        print(f"  baseline fhir.resources R4B models, parsing only ({base_resources:,} "
+              f"resources): {base_fhir_rate:,.0f} resources/s")
+        print(f"  rmds / baseline: {fhir_rate / base_fhir_rate:.1f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
