@@ -558,15 +558,19 @@ def settings_command(ctx: click.Context) -> None:
 
 @cli.command("demo")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Demonstração: valida o pacote de referência e resume o território de MG.
+@click.option("--scale", type=float, default=0.005, show_default=True,
+              help="Escala do estado sintético da demonstração.")
+def demo(ctx: click.Context, scale: float) -> None:
+    """Demonstração: pacote de referência, território de MG, amostras reais do DATASUS,
+    um estado sintético gerado e carregado no lago (em DATA_HOME/demo).
 
-    As próximas etapas (estado sintético, ingestão, vinculação, indicadores e web)
-    entram na demonstração à medida que são construídas.
+    As próximas etapas (vinculação, indicadores e web) entram na demonstração à medida
+    que são construídas.
     """
     from rmds.demo import run_demo
 
-    run_demo(_pack(ctx), console)
+    settings: Settings = ctx.obj
+    run_demo(_pack(ctx), console, settings.data_home / "demo", scale)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ Steps are added as they are built (synthetic state, ingestion, linkage, indicato
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
@@ -15,7 +17,8 @@ from rmds.territory.check import check_pack
 __all__ = ["run_demo"]
 
 
-def run_demo(pack: ReferencePack, console: Console) -> None:
+def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
+             scale: float = 0.005) -> None:
     console.rule("[bold]rmds — Rede Mineira de Dados em Saúde[/]")
     console.print(f"1. Validando o pacote de referência em {pack.directory} ...")
     report = check_pack(pack.directory)
@@ -53,8 +56,71 @@ def run_demo(pack: ReferencePack, console: Console) -> None:
                   fmt_int(pack.population(state, 2024, source="datasus").value))
     console.print(table)
     _read_samples(pack, console)
-    console.print("[dim]Próximas etapas (estado sintético → ingestão no lago → vinculação → "
-                  "indicadores → web) ainda não construídas.[/]")
+    if workdir is not None:
+        _synthetic_state_into_lake(pack, console, workdir, scale)
+    console.print("[dim]Próximas etapas (vinculação → indicadores → web) ainda não "
+                  "construídas.[/]")
+
+
+def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
+                               scale: float) -> None:
+    import shutil
+    import time
+
+    from rmds.lake.ingest import ingest
+    from rmds.lake.store import Lake
+    from rmds.synth import SynthConfig, generate
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    state_dir, lake_path = workdir / "estado", workdir / "lago.duckdb"
+    console.print(f"5. Gerando um estado sintético (escala {scale}, 2023–2024) em {state_dir}")
+    started = time.perf_counter()
+    result = generate(SynthConfig(scale, (2023, 2024), 2026, state_dir), pack)
+    console.print(f"   {fmt_int(result.people)} pessoas; "
+                  + ", ".join(f"{fmt_int(v)} {k.replace('_', ' ')}"
+                              for k, v in result.counts.items() if k != "pessoas_base")
+                  + f"; {fmt_int(len(result.files))} arquivos "
+                  f"({time.perf_counter() - started:.0f} s)")
+    for suffix in ("", ".wal"):
+        Path(str(lake_path) + suffix).unlink(missing_ok=True)
+    console.print(f"6. Carregando o estado sintético no lago {lake_path}")
+    started = time.perf_counter()
+    with Lake(lake_path) as lake:
+        outcomes = ingest(lake, [state_dir], pack)
+        batches = lake.batches()
+        counts = lake.counts()
+        reasons = lake.quarantine_reasons()
+    by_system: dict[str, list[int]] = {}
+    for b in batches:
+        totals = by_system.setdefault(b["system"], [0, 0, 0, 0])
+        totals[0] += 1
+        totals[1] += b["rows_read"]
+        totals[2] += b["rows_accepted"]
+        totals[3] += b["rows_quarantined"]
+    table = Table("Sistema", "Lotes", "Lidas", "Aceitas", "Quarentena",
+                  title=f"Lotes no lago ({time.perf_counter() - started:.0f} s)")
+    for system, (files, read, accepted, quarantined) in sorted(by_system.items()):
+        table.add_row(system, fmt_int(files), fmt_int(read), fmt_int(accepted),
+                      fmt_int(quarantined))
+    console.print(table)
+    skipped = [o.path.name for o in outcomes if o.status == "não reconhecido"]
+    if skipped:
+        console.print(f"   fora da carga (não são fontes): {', '.join(sorted(skipped))}")
+    tables = Table("Tabela canônica", "Linhas")
+    for name, rows in counts.items():
+        tables.add_row(name + (" (protegida)" if name == "identity_records" else ""),
+                       fmt_int(rows))
+    console.print(tables)
+    if reasons:
+        top = Table("Campo", "Motivo da quarentena", "Linhas", title="Principais motivos")
+        merged: dict[tuple[str, str], int] = {}
+        for r in reasons:
+            key = (r["field"], r["reason"])
+            merged[key] = merged.get(key, 0) + int(r["rows"])
+        for (field_name, reason), rows in sorted(merged.items(), key=lambda kv: -kv[1])[:6]:
+            top.add_row(field_name, reason, fmt_int(rows))
+        console.print(top)
+    shutil.rmtree(workdir / "estado.partial", ignore_errors=True)
 
 
 def _read_samples(pack: ReferencePack, console: Console) -> None:

@@ -575,9 +575,10 @@ class Writer:
                 identifiers.append('{"system":"' + CNS_SYSTEM + '","value":"' + cns[i] + '"}')
             if cpf[i]:
                 identifiers.append('{"system":"' + CPF_SYSTEM + '","value":"' + cpf[i] + '"}')
+            listed = ('"identifier":[' + ",".join(identifiers) + "],") if identifiers else ""
             out.append(
-                '{"resourceType":"Patient","id":"' + pid + '","identifier":['
-                + ",".join(identifiers) + '],"name":[{"use":"official","text":"' + name[i]
+                '{"resourceType":"Patient","id":"' + pid + '",' + listed
+                + '"name":[{"use":"official","text":"' + name[i]
                 + '"}],"gender":"' + gender[i] + '","birthDate":"' + birth[i]
                 + '","address":[{"use":"home","line":["' + address[i] + '"],"city":"'
                 + city[i] + '","state":"MG","postalCode":"' + cep[i]

@@ -222,3 +222,31 @@ def test_cli_batches_and_quarantine(state: Path, tmp_path: Path,
     if any(b["rows_quarantined"] for b in batches):
         reasons = {r["reason"] for r in json.loads(shown.output)["motivos"]}
         assert "nascimento posterior à vacinação" in reasons
+
+
+def test_quarantine_of_the_synthetic_state_is_exactly_its_deliberate_errors(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    truth = pq.read_table(state / "verdade" / "registros.parquet").to_pylist()
+    flags = {(Path(t["file"]).name, t["record"]): t for t in truth}
+    in_order: dict[str, list[dict[str, Any]]] = {}
+    for t in truth:
+        in_order.setdefault(Path(t["file"]).name, []).append(t)
+    with Lake(tmp_path / "lago.duckdb") as lake:
+        ingest(lake, [state], pack)
+        rows = lake.run("""
+            SELECT q.source_file, q.source_row, q.field, q.value, b.system
+            FROM quarantine q JOIN batches b USING (batch_id)""")
+        pni_keys = {(r[0], r[1]): r[2] for r in lake.run(
+            "SELECT source_file, source_row, record_key FROM identity_records "
+            "WHERE source_system = 'PNI'")}
+    assert rows
+    for file, row, field_name, value, system in rows:
+        if system == "FHIR":
+            assert field_name.startswith("Patient.identifier"), (file, field_name)
+            truth_row = flags[(file, value)]
+            assert "corrompido" in (truth_row["cns_status"], truth_row["cpf_status"])
+        else:
+            assert system == "PNI" and field_name == "dt_nascimento_paciente"
+            assert (file, row) not in pni_keys  # the refused record never reached identity
+            truth_row = in_order[file][row - 1]  # PNI truth rows follow the file's rows
+            assert truth_row["birth_date_swapped"] or truth_row["birth_year_typo"]

@@ -38,6 +38,7 @@ _DATETIME = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d
                        r"[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$")
 _COMMON = ("resourceType", "id", "meta", "implicitRules", "language", "text", "contained",
            "extension", "modifierExtension")
+_COMMON_LISTS = frozenset({"contained", "extension", "modifierExtension"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _spec(elements: str, required: str = "", lists: str = "",
           primitives: dict[str, str] | None = None,
           codes: dict[str, frozenset[str]] | None = None) -> Spec:
     return Spec(frozenset(_COMMON + tuple(elements.split())), tuple(required.split()),
-                frozenset(lists.split()), primitives or {}, codes or {})
+                frozenset(lists.split()) | _COMMON_LISTS, primitives or {}, codes or {})
 
 
 _EVENT_STATUS = frozenset({"preparation", "in-progress", "not-done", "on-hold", "stopped",
