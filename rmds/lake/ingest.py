@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceEr
 from rmds.lake.store import Lake
 from rmds.sources.consortium import CONSORTIUM_COLUMNS
 from rmds.sources.csvfile import CsvReader
+from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.fhir import Validator, detect_fhir, open_fhir
 from rmds.sources.fhir.reader import Chunk
 from rmds.sources.identity import identity_rows
@@ -108,6 +111,13 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
                     tables["identity_records"] = ident
                 yield Chunk(result.rows_in, tables, result.quarantine,
                             result.rows_quarantined)
+            reader = source.reader
+            if isinstance(reader, DbfReader) and reader.truncated:
+                # a lake batch is the whole file or nothing: never load part of a file
+                raise FileFormatError(f"{path.name}: arquivo truncado", [Problem(
+                    path.name, reader.records_in_file + 1, None,
+                    f"cabeçalho anuncia {reader.header.records} registros; o arquivo tem "
+                    f"{reader.records_in_file}")])
     return kind, system.code, source.layout, generate()
 
 
@@ -134,8 +144,88 @@ class _Prepared:
         return sum(c.rows_in for c in self.chunks)
 
 
+@dataclass
+class _Large:
+    """A large file opened for streaming: its chunks arrive one by one."""
+
+    path: Path
+    digest: str
+    kind: str
+    system: str
+    layout: str
+    started: dt.datetime
+    clock: float
+
+
+_END = object()
+
+
+def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, Any]],
+             pack: ReferencePack, batch_rows: int, out: queue.Queue[Any],
+             stop: threading.Event) -> None:
+    """Read, decode and map files ahead of the writer (a second core works while DuckDB
+    writes). Puts FileOutcome, _Prepared, or _Large followed by its chunks and _END."""
+    municipalities = pack.ibge6_to_7_table()
+    validator = Validator(pack)
+    seen: set[str] = set()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    try:
+        for path in expand_paths(paths):
+            from_folder = path not in named
+            if not path.is_file():
+                put(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
+                continue
+            digest = sha256_of(path)
+            if digest in loaded or digest in seen:
+                put(FileOutcome(path, "ignorado", loaded.get(digest)))
+                continue
+            seen.add(digest)
+            started, clock = dt.datetime.now(), time.perf_counter()
+            small = path.stat().st_size <= SMALL_FILE_BYTES
+            streaming = False
+            try:
+                kind, system, layout, chunks = _chunks(path, pack, municipalities, validator,
+                                                       batch_rows)
+                if small:
+                    put(_Prepared(path, digest, kind, system, layout, list(chunks),
+                                  time.perf_counter() - clock, started))
+                    continue
+                put(_Large(path, digest, kind, system, layout, started, clock))
+                streaming = True
+                for chunk in chunks:
+                    put(chunk)
+                put(_END)
+            except RmdsError as error:
+                if streaming:  # the writer rolls the file's transaction back
+                    put(error)
+                    continue
+                status = ("não reconhecido" if from_folder and isinstance(
+                    error, UnknownSourceError) else "erro")
+                put(FileOutcome(path, status, error=str(error),
+                                problems=list(getattr(error, "problems", []) or [])))
+        put(None)
+    except _Stopped:
+        return
+    except BaseException as error:  # handed to the writer, which re-raises it
+        if not stop.is_set():
+            out.put(error)
+
+
+class _Stopped(Exception):
+    pass
+
+
 def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
-           batch_rows: int = 65_536, explicit: bool = True,
+           batch_rows: int = 65_536,
            progress: Callable[[Path, int], None] | None = None,
            done: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
     """Load files (and the files under folders) into the lake; one batch per file.
@@ -145,67 +235,69 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
     transaction, each still its own batch: a failure loses no committed batch and leaves
     no partial one. Files found under a folder that are not a known source are reported as
     ``não reconhecido`` and skipped; a file named explicitly that cannot be read is an error.
+    Reading and mapping run in a second thread, ahead of the writer.
     """
-    municipalities = pack.ibge6_to_7_table()
-    validator = Validator(pack)
     outcomes: list[FileOutcome] = []
     group: list[_Prepared] = []
+    group_rows = 0
 
-    def _add(outcome: FileOutcome) -> None:
+    def add(outcome: FileOutcome) -> None:
         outcomes.append(outcome)
         if done:
             done(outcome)
-
-    seen: set[str] = set()
-
-    group_rows = 0
 
     def flush() -> None:
         nonlocal group_rows
         group_rows = 0
         if group:
             for outcome in _write_group(lake, group):
-                _add(outcome)
+                add(outcome)
             group.clear()
 
     given = list(paths)
-    named = set(given)
     loaded = {b["sha256"]: b for b in lake.batches()}
-    for path in expand_paths(given):
-        from_folder = path not in named
-        if not path.is_file():
-            _add(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
-            continue
-        digest = sha256_of(path)
-        if digest in loaded or digest in seen:
-            _add(FileOutcome(path, "ignorado", loaded.get(digest)))
-            continue
-        seen.add(digest)
-        started, clock = dt.datetime.now(), time.perf_counter()
-        try:
-            kind, system, layout, chunks = _chunks(path, pack, municipalities, validator,
-                                                   batch_rows)
-            if path.stat().st_size <= SMALL_FILE_BYTES:
-                prepared = _Prepared(path, digest, kind, system, layout, list(chunks),
-                                     time.perf_counter() - clock, started)
-        except RmdsError as error:
-            status = ("não reconhecido" if from_folder and isinstance(error, UnknownSourceError)
-                      else "erro")
-            _add(FileOutcome(path, status, error=str(error),
-                                        problems=list(getattr(error, "problems", []) or [])))
-            continue
-        if path.stat().st_size <= SMALL_FILE_BYTES:
-            if progress:
-                progress(path, prepared.rows)
-            group.append(prepared)
-            group_rows += prepared.rows
-            if group_rows >= GROUP_ROWS or len(group) >= GROUP_FILES:
+    items: queue.Queue[Any] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce, name="rmds-ingest-reader", daemon=True,
+                                args=(given, set(given), loaded, pack, batch_rows, items,
+                                      stop))
+    producer.start()
+
+    def chunks_of_current() -> Iterator[Chunk]:
+        while True:
+            item = items.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    try:
+        while True:
+            item = items.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, FileOutcome):
+                add(item)
+            elif isinstance(item, _Prepared):
+                if progress:
+                    progress(item.path, item.rows)
+                group.append(item)
+                group_rows += item.rows
+                if group_rows >= GROUP_ROWS or len(group) >= GROUP_FILES:
+                    flush()
+            else:
                 flush()
-            continue
+                large: _Large = item
+                add(_stream_file(lake, large.path, large.digest, large.kind, large.system,
+                                 large.layout, chunks_of_current(), large.started,
+                                 large.clock, progress))
         flush()
-        _add(_stream_file(lake, path, digest, kind, system, layout, chunks,
-                                     started, clock, progress))
-    flush()
+    finally:
+        stop.set()
+        producer.join(timeout=5)
     return outcomes
 
 

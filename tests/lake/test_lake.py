@@ -250,3 +250,18 @@ def test_quarantine_of_the_synthetic_state_is_exactly_its_deliberate_errors(
             assert (file, row) not in pni_keys  # the refused record never reached identity
             truth_row = in_order[file][row - 1]  # PNI truth rows follow the file's rows
             assert truth_row["birth_date_swapped"] or truth_row["birth_year_typo"]
+
+
+def test_a_large_file_that_breaks_midway_is_rolled_back(state: Path, pack: ReferencePack,
+                                                        tmp_path: Path) -> None:
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIM"], pack)
+    before = _snapshot(lake_path)
+    big = _big_sih_dbf(state, tmp_path / "RDMG2306.dbf")
+    data = big.read_bytes()
+    big.write_bytes(data[: int(len(data) * 0.7)])  # header promises more records
+    with Lake(lake_path) as lake:
+        [outcome] = ingest(lake, [big], pack, batch_rows=1000)
+    assert outcome.status == "erro" and "RDMG2306.dbf" in (outcome.error or "")
+    assert _snapshot(lake_path) == before
