@@ -494,6 +494,105 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
     console.print(table)
 
 
+# ------------------------------------------------------------------------------- linkage
+
+
+@cli.group("link", invoke_without_command=True)
+@_LAKE_OPTION
+@click.option("--accept", type=float, default=0.999, show_default=True,
+              help="Probabilidade a partir da qual um par é a mesma pessoa.")
+@click.option("--review", type=float, default=0.5, show_default=True,
+              help="Probabilidade a partir da qual um par vai para a fila de revisão.")
+@click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
+@click.pass_context
+def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review: float,
+               as_json: bool) -> None:
+    """Vincula os registros por pessoa (índice mestre de pacientes).
+
+    Regra determinística (CNS ou CPF válidos em comum), depois pareamento probabilístico
+    (Splink) por nome, nome da mãe, nascimento, sexo, município e CEP. Cada pessoa recebe
+    um person_id estável; pares incertos vão para 'rmds link review'.
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.meta["lake_path"] = lake_path
+        return
+    from rmds.lake.store import Lake
+    from rmds.linkage import link
+
+    with Lake(_lake_path(ctx, lake_path)) as lake, err_console.status("vinculando..."):
+        summary = link(lake, accept=accept, review=review)
+    if as_json:
+        click.echo(json.dumps(summary.__dict__, indent=2))
+        return
+    table = Table("Item", "Quantidade", title="Vinculação")
+    for label, value in (("registros", summary.records), ("pessoas", summary.persons),
+                         ("ligações determinísticas (CNS/CPF)", summary.deterministic_links),
+                         ("ligações probabilísticas", summary.probabilistic_links),
+                         ("pares para revisão", summary.review_pairs),
+                         ("registros que mantiveram o person_id", summary.kept_ids),
+                         ("person_id novos", summary.new_ids)):
+        table.add_row(label, fmt_int(value))
+    console.print(table)
+
+
+@link_group.command("evaluate")
+@click.option("--truth", "truth", type=click.Path(path_type=Path, exists=True), required=True,
+              help="Verdade do estado sintético (verdade/registros.parquet).")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def link_evaluate(ctx: click.Context, truth: Path, as_json: bool) -> None:
+    """Precisão, sensibilidade (recall) e F1 dos pares e dos grupos contra a verdade."""
+    from rmds.lake.store import Lake
+    from rmds.linkage import evaluate_against_truth
+
+    lake_path = ctx.meta.get("lake_path")
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        scores = evaluate_against_truth(lake, truth)
+    if as_json:
+        click.echo(json.dumps(scores.as_dict(), indent=2))
+        return
+    table = Table("Medida", "Valor", title="Avaliação da vinculação (pares)")
+    for key, value in scores.as_dict().items():
+        table.add_row(key, fmt_int(value) if isinstance(value, int)
+                      else f"{value:.4f}".replace(".", ","))
+    console.print(table)
+
+
+@link_group.command("review")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--same", "decision", flag_value="same", help="Decide: mesma pessoa.")
+@click.option("--different", "decision", flag_value="different",
+              help="Decide: pessoas diferentes.")
+@click.option("--pair", nargs=2, help="O par decidido (record_uid da esquerda e da direita).")
+@click.option("--by", "who", default="analista", show_default=True, help="Quem decide.")
+@click.pass_context
+def link_review(ctx: click.Context, limit: int, decision: str | None,
+                pair: tuple[str, str] | None, who: str) -> None:
+    """Lista os pares incertos ou registra uma decisão, respeitada na próxima vinculação.
+
+    A lista mostra só chaves de registro e a probabilidade; os dados de identificação ficam
+    na tabela protegida.
+    """
+    from rmds.lake.store import Lake
+    from rmds.linkage import record_review
+
+    lake_path = _lake_path(ctx, ctx.meta.get("lake_path"))
+    if decision:
+        if not pair:
+            raise click.UsageError("informe --pair ESQUERDA DIREITA com a decisão")
+        with Lake(lake_path) as lake:
+            record_review(lake, pair[0], pair[1], decision == "same", who)
+        console.print("decisão registrada; vale a partir da próxima 'rmds link'")
+        return
+    with Lake(lake_path, read_only=True) as lake:
+        rows = lake.run("SELECT record_uid_l, record_uid_r, match_probability FROM "
+                        f"link_review ORDER BY match_probability DESC LIMIT {int(limit)}")
+    table = Table("Registro", "Registro", "Probabilidade", title="Pares para revisão")
+    for left, right, probability in rows:
+        table.add_row(left, right, f"{probability:.3f}".replace(".", ","))
+    console.print(table)
+
+
 # --------------------------------------------------------------------------------- synth
 
 

@@ -19,7 +19,7 @@ from rmds.schema import TABLES, Table
 from rmds.schema.tables import PROTECTED
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
-__all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake"]
+__all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "fetch_arrow"]
 
 SCHEMA_VERSION = 1
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
@@ -49,6 +49,14 @@ PERIOD_COLUMNS = {"deaths": "death_date", "births": "birth_date",
                   "observations": "effective_date", "procedures": "performed_date",
                   "referrals": "requested_date"}
 COMPETENCE_COLUMNS = {"outpatient_production": "competence", "facilities": "competence"}
+
+
+def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The result of a DuckDB query as an Arrow table (DuckDB 1.x and 2.x method names)."""
+    relation = con.sql(sql)
+    method = getattr(relation, "to_arrow_table", None) or getattr(relation, "arrow")
+    table: pa.Table = method()
+    return table
 
 
 def _ddl(table: Table) -> str:

@@ -1,0 +1,6 @@
+"""Person linkage: a master patient index over every source in the lake."""
+
+from rmds.linkage.evaluate import Scores, score
+from rmds.linkage.run import LinkSummary, evaluate_against_truth, link, record_review
+
+__all__ = ["LinkSummary", "Scores", "evaluate_against_truth", "link", "record_review", "score"]

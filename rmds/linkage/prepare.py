@@ -1,0 +1,89 @@
+"""Standardised linkage input: one row per identity record, with comparable fields.
+
+Names are folded (upper case, no accents), stripped of particles (DA, DE, DO, DOS, DAS, E)
+and split into first name, last surname and the middle part; CNS and CPF are kept only when
+their check digits are valid (a corrupted number must not link two people); the CEP keeps
+its first five digits (the sector). All of it is SQL run by DuckDB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute
+
+from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
+from rmds.lake.store import fetch_arrow
+
+__all__ = ["FEBRL_COLUMNS", "STANDARD_COLUMNS", "febrl_table", "standardise"]
+
+STANDARD_COLUMNS = ("uid", "record_uid", "first_name", "last_name", "middle_names",
+                    "full_name", "mother_first", "mother_last", "mother_name", "dob",
+                    "dob_text", "sex", "municipality", "cep5", "cns", "cpf")
+
+_PARTICLES = "' (DA|DE|DO|DOS|DAS|E|DI|DU) '"
+_FOLD = ("regexp_replace(trim(regexp_replace(regexp_replace(' ' || regexp_replace("
+         "upper(strip_accents(coalesce({col}, ''))), '[^A-Z ]', ' ', 'g') || ' ', "
+         + _PARTICLES + ", ' ', 'g'), " + _PARTICLES + ", ' ', 'g')), ' +', ' ', 'g')")
+
+
+def standardise(con: duckdb.DuckDBPyConnection, source: pa.Table) -> pa.Table:
+    """Linkage input from identity records (columns of ``identity_records`` plus
+    ``record_uid``)."""
+    con.register("identity_source", source)
+    try:
+        table = fetch_arrow(con, f"""
+            WITH base AS (
+              SELECT row_number() OVER (ORDER BY record_uid) AS uid, record_uid,
+                     {_FOLD.format(col='name')} AS n,
+                     {_FOLD.format(col='mother_name')} AS m,
+                     birth_date AS dob, sex, residence_municipality AS municipality,
+                     left(regexp_replace(coalesce(cep, ''), '[^0-9]', '', 'g'), 5) AS cep5,
+                     regexp_replace(coalesce(cns, ''), '[^0-9]', '', 'g') AS cns,
+                     regexp_replace(coalesce(cpf, ''), '[^0-9]', '', 'g') AS cpf
+              FROM identity_source)
+            SELECT uid, record_uid,
+                   nullif(split_part(n, ' ', 1), '') AS first_name,
+                   nullif(CASE WHEN strpos(n, ' ') > 0
+                               THEN regexp_extract(n, '([^ ]+)$', 1) END, '') AS last_name,
+                   nullif(trim(regexp_replace(regexp_replace(n, '^[^ ]+', ''),
+                                              '[^ ]+$', '')), '') AS middle_names,
+                   nullif(n, '') AS full_name,
+                   nullif(split_part(m, ' ', 1), '') AS mother_first,
+                   nullif(CASE WHEN strpos(m, ' ') > 0
+                               THEN regexp_extract(m, '([^ ]+)$', 1) END, '') AS mother_last,
+                   nullif(m, '') AS mother_name,
+                   dob, strftime(dob, '%Y%m%d') AS dob_text,
+                   nullif(sex, 'I') AS sex, municipality, nullif(cep5, '') AS cep5,
+                   nullif(cns, '') AS cns, nullif(cpf, '') AS cpf
+            FROM base ORDER BY uid""")
+    finally:
+        con.unregister("identity_source")
+    cns = [c if c and is_valid_cns(c) else None for c in table.column("cns").to_pylist()]
+    cpf = [c if c and is_valid_cpf(c) else None for c in table.column("cpf").to_pylist()]
+    table = table.set_column(table.column_names.index("cns"), "cns", pa.array(cns, pa.string()))
+    return table.set_column(table.column_names.index("cpf"), "cpf", pa.array(cpf, pa.string()))
+
+
+def febrl_table(path: Path) -> pa.Table:
+    """A FEBRL file as a table of strings, ``rec_id`` kept as the record uid (the truth is
+    read from it by the evaluation)."""
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
+                               skip_rows=1, column_names=list(FEBRL_COLUMNS)),
+                           convert_options=pacsv.ConvertOptions(
+                               column_types={c: pa.string() for c in FEBRL_COLUMNS}))
+    columns = {}
+    for c in FEBRL_COLUMNS:
+        values = pa.compute.utf8_trim_whitespace(table.column(c))
+        columns[c] = pa.compute.if_else(pa.compute.equal(values, ""),
+                                        pa.scalar(None, pa.string()), values)
+    table = pa.table(columns)
+    return table.append_column("uid", pa.array(range(1, table.num_rows + 1), pa.int64()))
+
+
+FEBRL_COLUMNS = ("rec_id", "given_name", "surname", "street_number", "address_1",
+                 "address_2", "suburb", "postcode", "state", "date_of_birth", "soc_sec_id")

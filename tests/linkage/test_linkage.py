@@ -1,0 +1,118 @@
+"""Person linkage: clusters, stable ids, quality on the synthetic state and on FEBRL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+from click.testing import CliRunner
+
+from rmds.cli import cli
+from rmds.lake.ingest import ingest
+from rmds.lake.store import Lake
+from rmds.linkage import evaluate_against_truth, link, record_review, score
+from rmds.linkage.cluster import components, stable_ids
+from rmds.linkage.model import predict
+from rmds.linkage.prepare import febrl_table
+from rmds.synth import SynthConfig, generate
+from rmds.territory import ReferencePack
+
+FEBRL = Path(__file__).resolve().parents[3] / "shared" / "data" / "linkage" / "febrl"
+
+
+def test_components_follow_chains_and_leave_singletons() -> None:
+    labels = components(7, np.array([0, 1, 4]), np.array([1, 2, 5]))
+    assert labels.tolist() == [0, 0, 0, 3, 4, 4, 6]
+
+
+def test_stable_ids_keep_the_majority_id_and_give_new_ones_to_new_clusters() -> None:
+    labels = np.array([0, 0, 0, 3, 3, 5])
+    previous = np.array([10, 10, 11, 11, -1, -1])
+    ids, next_id = stable_ids(labels, previous, 20)
+    assert ids.tolist() == [10, 10, 10, 11, 11, 20]
+    assert next_id == 21
+
+
+def test_pair_scores_by_hand() -> None:
+    # truth: {a,b,c} {d}; predicted: {a,b} {c,d} → true pairs 3, predicted 2, right 1
+    s = score(np.array([1, 1, 2, 2]), np.array([7, 7, 7, 8]))
+    assert (s.true_pairs, s.predicted_pairs, s.true_positive_pairs) == (3, 2, 1)
+    assert s.precision == 0.5 and s.recall == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_febrl_4a_4b_two_file_linkage_f1_above_099() -> None:
+    a = febrl_table(FEBRL / "dataset4a.csv")
+    b = febrl_table(FEBRL / "dataset4b.csv")
+    b = b.set_column(b.column_names.index("uid"), "uid", pc.add(b.column("uid"), 100_000))
+    pairs = predict([a, b], "febrl", threshold=0.999).pairs
+    origin = {u: r.split("-")[1] for t in (a, b) for u, r in zip(
+        t.column("uid").to_pylist(), t.column("rec_id").to_pylist(), strict=True)}
+    predicted = {tuple(sorted(p)) for p in zip(pairs.column("uid_l").to_pylist(),
+                                               pairs.column("uid_r").to_pylist(), strict=True)}
+    right = sum(1 for left, other in predicted if origin[left] == origin[other])
+    precision, recall = right / len(predicted), right / 5000
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= 0.99, (precision, recall)
+
+
+@pytest.fixture(scope="module")
+def linked(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("link")
+    state = generate(SynthConfig(0.003, (2023, 2024), 5, folder / "estado"), pack).out
+    lake_path = folder / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state], pack)
+        link(lake)
+    return lake_path, state
+
+
+def test_synthetic_state_links_with_f1_098_and_precision_099(linked: tuple[Path, Path]
+                                                              ) -> None:
+    lake_path, state = linked
+    with Lake(lake_path, read_only=True) as lake:
+        scores = evaluate_against_truth(lake, state / "verdade" / "registros.parquet")
+        identity = int(lake.scalar("SELECT count(*) FROM identity_records"))
+    assert scores.records == identity  # every identity record is in the truth
+    assert scores.precision >= 0.99 and scores.f1 >= 0.98, scores
+
+
+def test_relinking_without_new_data_changes_no_person_id(linked: tuple[Path, Path]) -> None:
+    lake_path, _ = linked
+    with Lake(lake_path) as lake:
+        before = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+        summary = link(lake)
+        after = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+    assert before == after
+    assert summary.new_ids == 0 and summary.kept_ids == len(before)
+
+
+def test_a_review_decision_is_respected_on_the_next_run(linked: tuple[Path, Path]) -> None:
+    lake_path, _ = linked
+    with Lake(lake_path) as lake:
+        # split an accepted probabilistic pair: the analyst says they are different people
+        row = lake.run("""
+            SELECT a.record_uid, b.record_uid FROM person_links a JOIN person_links b
+              ON a.person_id = b.person_id AND a.record_uid < b.record_uid
+            JOIN persons p ON p.person_id = a.person_id
+            WHERE a.rule = 'probabilistica' AND b.rule = 'probabilistica' AND p.records = 2
+            LIMIT 1""")
+        assert row
+        left, right = row[0]
+        record_review(lake, left, right, same=False, who="teste")
+        link(lake)
+        ids = dict(lake.run("SELECT record_uid, person_id FROM person_links WHERE "
+                            "record_uid IN (?, ?)", [left, right]))
+    assert ids[left] != ids[right]
+
+
+def test_cli_link_evaluate_prints_the_scores(linked: tuple[Path, Path]) -> None:
+    lake_path, state = linked
+    result = CliRunner().invoke(cli, ["link", "--lake", str(lake_path), "evaluate",
+                                      "--truth", str(state / "verdade" / "registros.parquet"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["f1"] >= 0.98
