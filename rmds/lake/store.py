@@ -54,7 +54,7 @@ COMPETENCE_COLUMNS = {"outpatient_production": "competence", "facilities": "comp
 def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     """The result of a DuckDB query as an Arrow table (DuckDB 1.x and 2.x method names)."""
     relation = con.sql(sql)
-    method = getattr(relation, "to_arrow_table", None) or getattr(relation, "arrow")
+    method = getattr(relation, "to_arrow_table", None) or relation.arrow
     table: pa.Table = method()
     return table
 
