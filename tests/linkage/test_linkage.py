@@ -116,3 +116,26 @@ def test_cli_link_evaluate_prints_the_scores(linked: tuple[Path, Path]) -> None:
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
     assert scores["f1"] >= 0.98
+
+
+def test_adding_a_batch_changes_only_the_ids_it_must(pack: ReferencePack,
+                                                     tmp_path: Path) -> None:
+    state = generate(SynthConfig(0.002, (2023,), 8, tmp_path / "estado"), pack).out
+    lake_path = tmp_path / "lago.duckdb"
+    later = state / "SIH" / "RDMG2312.dbc"
+    first = [p for p in sorted((state / "SIH").glob("*.dbc")) if p != later]
+    with Lake(lake_path) as lake:
+        ingest(lake, [*first, state / "SIM", state / "SINASC", state / "PNI"], pack)
+        link(lake)
+        before = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+        ingest(lake, [later], pack)
+        summary = link(lake)
+        after = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+    assert len(after) > len(before) and summary.new_ids > 0
+    changed = [uid for uid, pid in before.items() if after[uid] != pid]
+    # an old record may only change id when its new cluster merged old clusters
+    old_ids_by_new: dict[int, set[int]] = {}
+    for uid, pid in before.items():
+        old_ids_by_new.setdefault(after[uid], set()).add(pid)
+    assert all(len(old_ids_by_new[after[uid]]) > 1 for uid in changed)
+    assert len(changed) <= 0.01 * len(before)

@@ -1,0 +1,155 @@
+"""Benchmark: person linkage, rmds against the ``recordlinkage`` toolkit in the same run.
+
+    python benchmarks/linkage.py [--scale 0.1] [--skip-large]
+
+1. FEBRL 4a/4b (two files, 5,000 true pairs): rmds (Splink, FEBRL profile, trained
+   unsupervised) and recordlinkage (blocking on given name, surname, birth date and
+   social security id; Jaro-Winkler and exact comparisons; unsupervised ECM classifier)
+   on the same records; time and pairwise precision, recall and F1 for both.
+2. rmds alone on a large synthetic lake (``--scale``, years 2023–2024): every identity
+   record of every source linked (deterministic + probabilistic + clusters + stable ids);
+   records, time, peak memory and F1 against the generator's truth. Targets (issue #6):
+   1 million records in under 5 minutes and 12 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pyarrow.compute as pc  # noqa: E402
+
+from rmds.linkage.model import predict  # noqa: E402
+from rmds.linkage.prepare import febrl_table  # noqa: E402
+
+FEBRL = ROOT.parent / "shared" / "data" / "linkage" / "febrl"
+
+
+def f1(pairs: set[tuple[str, str]]) -> tuple[float, float, float]:
+    right = sum(1 for a, b in pairs if a.split("-")[1] == b.split("-")[1])
+    precision = right / len(pairs) if pairs else 1.0
+    recall = right / 5000
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def rmds_febrl() -> tuple[float, tuple[float, float, float]]:
+    started = time.perf_counter()
+    a = febrl_table(FEBRL / "dataset4a.csv")
+    b = febrl_table(FEBRL / "dataset4b.csv")
+    b = b.set_column(b.column_names.index("uid"), "uid", pc.add(b.column("uid"), 100_000))
+    pairs = predict([a, b], "febrl", threshold=0.999).pairs
+    rec = {u: r for t in (a, b) for u, r in zip(t.column("uid").to_pylist(),
+                                                t.column("rec_id").to_pylist(), strict=True)}
+    found = {(rec[x], rec[y]) for x, y in zip(pairs.column("uid_l").to_pylist(),
+                                              pairs.column("uid_r").to_pylist(), strict=True)}
+    return time.perf_counter() - started, f1(found)
+
+
+def recordlinkage_febrl() -> tuple[float, tuple[float, float, float]]:
+    import pandas as pd
+    import recordlinkage
+
+    started = time.perf_counter()
+    names = ["rec_id", "given_name", "surname", "street_number", "address_1", "address_2",
+             "suburb", "postcode", "state", "date_of_birth", "soc_sec_id"]
+
+    def load(path: Path) -> pd.DataFrame:
+        frame = pd.read_csv(path, skipinitialspace=True, names=names, header=0, dtype=str)
+        return frame.set_index("rec_id")
+
+    a, b = load(FEBRL / "dataset4a.csv"), load(FEBRL / "dataset4b.csv")
+    indexer = recordlinkage.Index()
+    for column in ("given_name", "surname", "date_of_birth", "soc_sec_id"):
+        indexer.block(column)
+    candidates = indexer.index(a, b)
+    compare = recordlinkage.Compare()
+    compare.string("given_name", "given_name", method="jarowinkler", threshold=0.85)
+    compare.string("surname", "surname", method="jarowinkler", threshold=0.85)
+    compare.exact("date_of_birth", "date_of_birth")
+    compare.string("soc_sec_id", "soc_sec_id", method="levenshtein", threshold=0.85)
+    compare.exact("postcode", "postcode")
+    compare.exact("suburb", "suburb")
+    compare.exact("state", "state")
+    compare.string("address_1", "address_1", method="jarowinkler", threshold=0.85)
+    features = compare.compute(candidates, a, b)
+    matches = recordlinkage.ECMClassifier(binarize=0.5).fit_predict(features)
+    found = {(str(x), str(y)) for x, y in matches}
+    return time.perf_counter() - started, f1(found)
+
+
+LARGE = """
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from rmds.lake.store import Lake
+from rmds.linkage import evaluate_against_truth, link
+lake_path, truth = Path({lake!r}), Path({truth!r})
+with Lake(lake_path) as lake:
+    started = time.perf_counter()
+    summary = link(lake)
+    seconds = time.perf_counter() - started
+    scores = evaluate_against_truth(lake, truth)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+print(json.dumps({{"records": summary.records, "persons": summary.persons, "seconds": seconds,
+                   "peak_gb": peak, "precision": scores.precision, "recall": scores.recall,
+                   "f1": scores.f1}}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args()
+    rmds_seconds, (p, r, f) = rmds_febrl()
+    print("FEBRL 4a/4b (5,000 + 5,000 records, 5,000 true pairs)")
+    print(f"  rmds (Splink, unsupervised):        {rmds_seconds:6.1f} s  precision {p:.4f}  "
+          f"recall {r:.4f}  F1 {f:.4f}")
+    base_seconds, (p, r, f) = recordlinkage_febrl()
+    print(f"  baseline recordlinkage (ECM):       {base_seconds:6.1f} s  precision {p:.4f}  "
+          f"recall {r:.4f}  F1 {f:.4f}")
+    print(f"  time rmds / recordlinkage: {rmds_seconds / base_seconds:.2f}")
+    if args.skip_large:
+        return
+    from rmds.lake.ingest import ingest
+    from rmds.lake.store import Lake
+    from rmds.settings import default_reference_dir
+    from rmds.synth import SynthConfig, generate
+    from rmds.territory import ReferencePack
+
+    work = Path(tempfile.mkdtemp(prefix="rmds-link-bench-"))
+    try:
+        pack = ReferencePack(default_reference_dir())
+        state = generate(SynthConfig(args.scale, (2023, 2024), 3, work / "estado"), pack).out
+        lake = work / "lago.duckdb"
+        with Lake(lake) as opened:
+            ingest(opened, [state], pack)
+        code = LARGE.format(root=str(ROOT), lake=str(lake),
+                            truth=str(state / "verdade" / "registros.parquet"))
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=False)
+        if child.returncode != 0:
+            raise SystemExit(child.stderr[-3000:])
+        import json
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        print(f"synthetic lake, scale {args.scale}, 2023–2024: {result['records']:,} identity "
+              f"records → {result['persons']:,} persons")
+        print(f"  rmds link: {result['seconds']:.1f} s, peak {result['peak_gb']:.2f} GB "
+              f"(targets for 1 million records: 300 s, 12 GB), precision "
+              f"{result['precision']:.4f}, recall {result['recall']:.4f}, F1 {result['f1']:.4f}")
+        per_million = result["seconds"] / result["records"] * 1e6
+        print(f"  {per_million:.0f} s per million records at this size")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
