@@ -58,8 +58,7 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     _read_samples(pack, console)
     if workdir is not None:
         _synthetic_state_into_lake(pack, console, workdir, scale)
-    console.print("[dim]Próximas etapas (vinculação → indicadores → web) ainda não "
-                  "construídas.[/]")
+    console.print("[dim]Próximas etapas (indicadores → web) ainda não construídas.[/]")
 
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
@@ -121,6 +120,28 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
             top.add_row(field_name, reason, fmt_int(rows))
         console.print(top)
     shutil.rmtree(workdir / "estado.partial", ignore_errors=True)
+    _link(console, lake_path, state_dir)
+
+
+def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
+    import logging
+    import time
+
+    from rmds.lake.store import Lake
+    from rmds.linkage import evaluate_against_truth, link
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    console.print("7. Vinculando os registros por pessoa (CNS/CPF válidos + Splink)")
+    started = time.perf_counter()
+    with Lake(lake_path) as lake:
+        summary = link(lake)
+        scores = evaluate_against_truth(lake, state_dir / "verdade" / "registros.parquet")
+    console.print(f"   {fmt_int(summary.records)} registros de identificação → "
+                  f"{fmt_int(summary.persons)} pessoas; "
+                  f"{fmt_int(summary.review_pairs)} pares na fila de revisão "
+                  f"({time.perf_counter() - started:.0f} s)")
+    console.print(f"   contra a verdade do gerador: precisão {scores.precision:.4f}, "
+                  f"sensibilidade {scores.recall:.4f}, F1 {scores.f1:.4f}".replace(".", ","))
 
 
 def _read_samples(pack: ReferencePack, console: Console) -> None:

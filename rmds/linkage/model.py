@@ -22,7 +22,14 @@ __all__ = ["Predictions", "predict"]
 
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 
-logging.getLogger("splink").setLevel(logging.ERROR)
+
+
+def _quiet() -> None:
+    """Splink reports training progress at INFO on its own handlers; rmds shows its own."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("splink"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def _settings(profile: str, link_type: LinkType) -> Any:
@@ -94,6 +101,7 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5,
     link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
     linker = Linker(names if len(names) > 1 else names[0], _settings(profile, link_type),
                     DuckDBAPI(connection=con))
+    _quiet()
     if profile == "febrl":
         linker.training.estimate_probability_two_random_records_match(
             [block_on("soc_sec_id", "date_of_birth")], recall=0.7)
