@@ -342,7 +342,7 @@ def _batch_row(batch_id: int, path: Path, digest: str, kind: str, system: str, l
 
 def _record_batches(lake: Lake, rows: list[dict[str, Any]]) -> None:
     data = pa.Table.from_pylist(rows)
-    _insert(lake, "batches", data)
+    lake.insert("batches", data)
 
 
 def _write_group(lake: Lake, group: list[_Prepared]) -> list[FileOutcome]:
@@ -356,7 +356,7 @@ def _write_group(lake: Lake, group: list[_Prepared]) -> list[FileOutcome]:
                     if data.num_rows:
                         pending.setdefault(name, []).append(_with_batch(data, first + k))
         for count, (name, parts) in enumerate(pending.items(), start=1):
-            _insert(lake, name, pa.concat_tables(parts, promote_options="none"))
+            lake.insert(name, pa.concat_tables(parts, promote_options="none"))
             _kill_point(count)
         rows = []
         for k, prepared in enumerate(group):
@@ -384,7 +384,7 @@ def _stream_file(lake: Lake, path: Path, digest: str, kind: str, system: str, la
         for n, chunk in enumerate(chunks, start=1):
             for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
                 if data.num_rows:
-                    _insert(lake, name, _with_batch(data, batch_id))
+                    lake.insert(name, _with_batch(data, batch_id))
             counts.add(chunk)
             if progress:
                 progress(path, chunk.rows_in)
@@ -408,11 +408,3 @@ def _with_batch(data: pa.Table, batch_id: int) -> pa.Table:
     if "batch_id" in data.column_names:
         return data.set_column(data.column_names.index("batch_id"), "batch_id", column)
     return data.append_column("batch_id", column)
-
-
-def _insert(lake: Lake, name: str, data: pa.Table) -> None:
-    lake.con.register("incoming", data)
-    try:
-        lake.run(f'INSERT INTO "{name}" BY NAME SELECT * FROM incoming')
-    finally:
-        lake.con.unregister("incoming")

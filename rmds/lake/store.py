@@ -137,6 +137,14 @@ class Lake:
         otherwise, which blocks the next statement on the connection)."""
         return self.con.execute(sql, params or []).fetchall()
 
+    def insert(self, name: str, data: pa.Table) -> None:
+        """Append an Arrow table to ``name``, matching columns by name."""
+        self.con.register("rmds_incoming", data)
+        try:
+            self.run(f'INSERT INTO "{name}" BY NAME SELECT * FROM rmds_incoming')
+        finally:
+            self.con.unregister("rmds_incoming")
+
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         rows = self.run(sql, params)
         return rows[0][0] if rows else None

@@ -153,7 +153,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
                                                    np.where(np.isin(rule, ["cns", "cpf"]),
                                                             1.0, best))),
         })
-        _insert(lake, "person_links", links)
+        lake.insert("person_links", links)
         lake.run("""INSERT INTO persons SELECT person_id, count(*),
                     string_agg(DISTINCT source_system, ',' ORDER BY source_system)
                     FROM person_links GROUP BY person_id""")
@@ -163,7 +163,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
             "match_probability": pa.array(prob[queue]),
             "match_weight": pairs.column("match_weight").filter(pa.array(queue)),
         })
-        _insert(lake, "link_review", review_rows)
+        lake.insert("link_review", review_rows)
         lake.run("COMMIT")
     except BaseException:
         lake.run("ROLLBACK")
@@ -171,14 +171,6 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
     return LinkSummary(n, int(np.unique(person).size), int(sum(x.size for x in det_left)),
                        int(accepted.sum()), int(queue.sum()), kept,
                        int(np.unique(person[person >= start]).size))
-
-
-def _insert(lake: Lake, name: str, data: pa.Table) -> None:
-    lake.con.register("incoming_links", data)
-    try:
-        lake.run(f"INSERT INTO {name} BY NAME SELECT * FROM incoming_links")
-    finally:
-        lake.con.unregister("incoming_links")
 
 
 def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> None:
