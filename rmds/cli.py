@@ -503,10 +503,13 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
               help="Probabilidade a partir da qual um par é a mesma pessoa.")
 @click.option("--review", type=float, default=0.5, show_default=True,
               help="Probabilidade a partir da qual um par vai para a fila de revisão.")
+@click.option("--incremental", is_flag=True,
+              help="Vincula só os registros novos contra o índice existente, com o modelo "
+                   "da última vinculação completa.")
 @click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
 @click.pass_context
 def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review: float,
-               as_json: bool) -> None:
+               incremental: bool, as_json: bool) -> None:
     """Vincula os registros por pessoa (índice mestre de pacientes).
 
     Regra determinística (CNS ou CPF válidos em comum), depois pareamento probabilístico
@@ -520,12 +523,14 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
     from rmds.linkage import link
 
     with Lake(_lake_path(ctx, lake_path)) as lake, err_console.status("vinculando..."):
-        summary = link(lake, accept=accept, review=review)
+        summary = link(lake, accept=accept, review=review, incremental=incremental)
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2))
         return
     table = Table("Item", "Quantidade", title="Vinculação")
-    for label, value in (("registros", summary.records), ("pessoas", summary.persons),
+    for label, value in (("registros", summary.records),
+                         ("registros pareados nesta execução", summary.scored_records),
+                         ("pessoas", summary.persons),
                          ("ligações determinísticas (CNS/CPF)", summary.deterministic_links),
                          ("ligações probabilísticas", summary.probabilistic_links),
                          ("pares para revisão", summary.review_pairs),

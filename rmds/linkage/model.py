@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from rmds.lake.store import fetch_arrow
 
-__all__ = ["Predictions", "predict"]
+__all__ = ["Predictions", "predict", "predict_with"]
 
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 
@@ -81,23 +81,38 @@ def _settings(profile: str, link_type: LinkType) -> Any:
 
 @dataclass
 class Predictions:
-    """Scored pairs (uid_l, uid_r, match_probability, match_weight)."""
+    """Scored pairs (uid_l, uid_r, match_probability, match_weight) and the trained model
+    (Splink settings as JSON-ready data, reusable without retraining)."""
 
     pairs: pa.Table
+    model: dict[str, Any]
 
 
-def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5,
-            deterministic: tuple[str, ...] = ()) -> Predictions:
+def _load(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[str]:
+    # bounded memory: DuckDB spills to disk beyond this instead of taking the machine
+    con.execute("SET memory_limit = '4GB'").fetchall()
+    names = []
+    for k, data in enumerate(tables):
+        con.register(f"input_{k}", data)
+        con.execute(f"CREATE TABLE linkage_input_{k} AS SELECT * FROM input_{k}").fetchall()
+        con.unregister(f"input_{k}")
+        names.append(f"linkage_input_{k}")
+    return names
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, result: Any) -> pa.Table:
+    return fetch_arrow(con, f"""
+        SELECT uid_l, uid_r, match_probability, match_weight
+        FROM {result.physical_name}""")
+
+
+def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5) -> Predictions:
     """Train the model on ``tables`` (one table: deduplication; two: linkage between them)
     and score every blocked pair at or above ``threshold``."""
     from splink import DuckDBAPI, Linker, block_on
 
     con = duckdb.connect()
-    names = []
-    for k, data in enumerate(tables):
-        con.register(f"input_{k}", data)
-        con.execute(f"CREATE TABLE linkage_input_{k} AS SELECT * FROM input_{k}").fetchall()
-        names.append(f"linkage_input_{k}")
+    names = _load(con, tables)
     link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
     linker = Linker(names if len(names) > 1 else names[0], _settings(profile, link_type),
                     DuckDBAPI(connection=con))
@@ -119,8 +134,32 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5,
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, fix_u_probabilities=True)
     result = linker.inference.predict(threshold_match_probability=threshold)
-    pairs = fetch_arrow(con, f"""
-        SELECT uid_l, uid_r, match_probability, match_weight
-        FROM {result.physical_name}""")
+    pairs = _pairs(con, result)
+    model = linker.misc.save_model_to_json()
     con.close()
-    return Predictions(pairs)
+    return Predictions(pairs, model)
+
+
+def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None,
+                 threshold: float) -> pa.Table:
+    """Score, with an already trained model, the pairs among ``new`` records and (when
+    given) between ``new`` and ``existing`` records — never existing × existing."""
+    from splink import DuckDBAPI, Linker
+
+    con = duckdb.connect()
+    parts = []
+    dedupe = dict(model, link_type="dedupe_only")
+    [new_name] = _load(con, [new])
+    linker = Linker(new_name, dedupe, DuckDBAPI(connection=con))
+    _quiet()
+    parts.append(_pairs(con, linker.inference.predict(threshold_match_probability=threshold)))
+    if existing is not None and existing.num_rows:
+        con.register("existing_input", existing)
+        con.execute("CREATE TABLE linkage_existing AS SELECT * FROM existing_input").fetchall()
+        cross = dict(model, link_type="link_only")
+        linker = Linker([new_name, "linkage_existing"], cross, DuckDBAPI(connection=con))
+        _quiet()
+        parts.append(_pairs(con, linker.inference.predict(
+            threshold_match_probability=threshold)))
+    con.close()
+    return pa.concat_tables(parts)

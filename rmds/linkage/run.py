@@ -9,6 +9,11 @@
 4. Clusters are the connected components of the links; each gets a stable ``person_id``
    (a cluster keeps the id most of its records had).
 
+``incremental=True`` links only the records not yet in the index: new × new and
+new × indexed pairs are scored with the model saved by the last full run (no retraining,
+never indexed × indexed), indexed records stay tied to their persons, and a person id
+changes only where a new record merges two persons.
+
 Results live in the lake: ``person_links`` (record → person, rule, probability),
 ``persons`` and ``link_review``. The identifying fields stay in ``identity_records``;
 everything downstream uses ``person_id``.
@@ -17,8 +22,10 @@ everything downstream uses ``person_id``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -28,7 +35,7 @@ import pyarrow.compute as pc
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
-from rmds.linkage.model import predict
+from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 
 __all__ = ["LinkSummary", "evaluate_against_truth", "link", "record_review"]
@@ -43,6 +50,7 @@ LINK_TABLES = {
                    "match_weight DOUBLE",
     "link_decisions": "record_uid_l VARCHAR, record_uid_r VARCHAR, same_person BOOLEAN, "
                       "decided_by VARCHAR, decided_at TIMESTAMP",
+    "link_model": "saved_at TIMESTAMP, model VARCHAR",
 }
 
 
@@ -55,6 +63,7 @@ class LinkSummary:
     review_pairs: int
     kept_ids: int
     new_ids: int
+    scored_records: int = 0       # records whose pairs were scored in this run
 
 
 def _ensure(lake: Lake) -> None:
@@ -79,7 +88,8 @@ def _edges_sharing(table: pa.Table, column: str) -> tuple[np.ndarray, np.ndarray
     return head[keep], members[keep]
 
 
-def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSummary:
+def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
+         incremental: bool = False) -> LinkSummary:
     _ensure(lake)
     source = fetch_arrow(lake.con, f"""
         SELECT {RECORD_UID} AS record_uid, name, mother_name, birth_date, sex,
@@ -98,30 +108,53 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
         det_left.append(left)
         det_right.append(right)
         rules.append(np.full(left.size, column))
-    pairs = predict([table], "rmds", threshold=review).pairs
+    record_uid = np.array(table.column("record_uid").to_pylist(), dtype=object)
+    previous_map = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+    previous = np.array([previous_map.get(u, -1) for u in record_uid], dtype=np.int64)
+    saved = lake.scalar("SELECT model FROM link_model ORDER BY saved_at DESC LIMIT 1")
+    model: dict[str, Any] | None = None
+    if incremental and saved is not None and previous_map:
+        fresh = previous < 0
+        pairs = predict_with(json.loads(saved), table.filter(pa.array(fresh)),
+                             table.filter(pa.array(~fresh)), review)
+        # indexed records stay tied to their persons; new edges may only add to that
+        tied = pa.array(previous, pa.int64(), mask=fresh).cast(pa.string())
+        tie_l, tie_r = _edges_sharing(table.append_column("previous_person", tied),
+                                      "previous_person")
+        det_left.append(tie_l)
+        det_right.append(tie_r)
+        scored = int(fresh.sum())
+    else:
+        prediction = predict([table], "rmds", threshold=review)
+        pairs, model, scored = prediction.pairs, prediction.model, n
     uid_l = pairs.column("uid_l").to_numpy() - 1
     uid_r = pairs.column("uid_r").to_numpy() - 1
     prob = pairs.column("match_probability").to_numpy()
-    record_uid = np.array(table.column("record_uid").to_pylist(), dtype=object)
-    decisions = {(a, b): same for a, b, same in lake.run(
-        "SELECT record_uid_l, record_uid_r, same_person FROM link_decisions")}
-
-    def decided(i: int, j: int) -> bool | None:
-        a, b = record_uid[i], record_uid[j]
-        return decisions.get((a, b), decisions.get((b, a)))
-
+    decisions = lake.run("SELECT record_uid_l, record_uid_r, same_person FROM link_decisions")
     accepted = prob >= accept
-    forced_same = [(i, j) for i, j in zip(uid_l[~accepted], uid_r[~accepted], strict=True)
-                   if decided(i, j) is True]
-    refused = np.array([decided(i, j) is False for i, j in zip(uid_l, uid_r, strict=True)],
-                       dtype=np.bool_)
+    refused = np.zeros(prob.size, dtype=np.bool_)
+    undecided = np.ones(prob.size, dtype=np.bool_)
+    forced: list[tuple[int, int]] = []
+    if decisions:  # a person's decisions override the model, pair by pair
+        wanted = {u for a, b, _ in decisions for u in (a, b)}
+        index = {u: i for i, u in enumerate(record_uid) if u in wanted}
+        keys = np.minimum(uid_l, uid_r) * n + np.maximum(uid_l, uid_r)
+        same_keys: list[int] = []
+        different_keys: list[int] = []
+        for a, b, same in decisions:
+            if a in index and b in index:
+                i, j = sorted((index[a], index[b]))
+                (same_keys if same else different_keys).append(i * n + j)
+                if same:
+                    forced.append((i, j))
+        refused = np.isin(keys, np.array(different_keys, dtype=np.int64))
+        undecided = ~np.isin(keys, np.array(same_keys + different_keys, dtype=np.int64))
     accepted &= ~refused
-    queue = ~accepted & ~refused & np.array(
-        [decided(i, j) is None for i, j in zip(uid_l, uid_r, strict=True)], dtype=np.bool_)
+    queue = ~accepted & undecided
     left = np.concatenate([*det_left, uid_l[accepted],
-                           np.array([i for i, _ in forced_same], dtype=np.int64)])
+                           np.array([i for i, _ in forced], dtype=np.int64)])
     right = np.concatenate([*det_right, uid_r[accepted],
-                            np.array([j for _, j in forced_same], dtype=np.int64)])
+                            np.array([j for _, j in forced], dtype=np.int64)])
     labels = components(n, left.astype(np.int64), right.astype(np.int64))
     # the best probability and the rule that linked each record
     best = np.zeros(n)
@@ -130,11 +163,14 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
     rule = np.full(n, "sozinho", dtype=object)
     rule[uid_l[accepted]] = "probabilistica"
     rule[uid_r[accepted]] = "probabilistica"
-    for l_, r_, name in zip(det_left, det_right, ("cns", "cpf"), strict=True):
+    for l_, r_, name in zip(det_left[:2], det_right[:2], ("cns", "cpf"), strict=True):
         rule[l_] = name
         rule[r_] = name
-    previous_map = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
-    previous = np.array([previous_map.get(u, -1) for u in record_uid], dtype=np.int64)
+    # records not touched by this run keep how they were linked before
+    old = {u: (r, p) for u, r, p in lake.run(
+        "SELECT record_uid, rule, match_probability FROM person_links")}
+    for i in np.flatnonzero((rule == "sozinho") & (previous >= 0)).tolist():
+        rule[i], best[i] = old[record_uid[i]][0], old[record_uid[i]][1] or 0.0
     start = int(lake.scalar("SELECT coalesce(max(person_id), 0) + 1 FROM persons") or 1)
     person, _ = stable_ids(labels, previous, start)
     kept = int(((previous >= 0) & (person == previous)).sum())
@@ -142,7 +178,11 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
     try:
         lake.run("DELETE FROM person_links")
         lake.run("DELETE FROM persons")
-        lake.run("DELETE FROM link_review")
+        if model is not None:  # a full run replaces the queue and the model
+            lake.run("DELETE FROM link_review")
+            lake.run("DELETE FROM link_model")
+            lake.run("INSERT INTO link_model VALUES (?, ?)",
+                     [dt.datetime.now(), json.dumps(model)])
         links = pa.table({
             "record_uid": pa.array(record_uid.tolist(), pa.string()),
             "person_id": pa.array(person),
@@ -168,9 +208,10 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5) -> LinkSumma
     except BaseException:
         lake.run("ROLLBACK")
         raise
-    return LinkSummary(n, int(np.unique(person).size), int(sum(x.size for x in det_left)),
-                       int(accepted.sum()), int(queue.sum()), kept,
-                       int(np.unique(person[person >= start]).size))
+    return LinkSummary(n, int(np.unique(person).size),
+                       int(sum(x.size for x in det_left[:2])), int(accepted.sum()),
+                       int(queue.sum()), kept, int(np.unique(person[person >= start]).size),
+                       scored)
 
 
 def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> None:

@@ -139,3 +139,31 @@ def test_adding_a_batch_changes_only_the_ids_it_must(pack: ReferencePack,
         old_ids_by_new.setdefault(after[uid], set()).add(pid)
     assert all(len(old_ids_by_new[after[uid]]) > 1 for uid in changed)
     assert len(changed) <= 0.01 * len(before)
+
+
+def test_incremental_linking_scores_only_the_new_batch_and_keeps_ids(
+        pack: ReferencePack, tmp_path: Path) -> None:
+    state = generate(SynthConfig(0.002, (2023,), 9, tmp_path / "estado"), pack).out
+    later = state / "SIH" / "RDMG2312.dbc"
+    first = [p for p in sorted((state / "SIH").glob("*.dbc")) if p != later]
+    sources = [*first, state / "SIM", state / "SINASC", state / "PNI"]
+    incremental_lake, full_lake = tmp_path / "incremental.duckdb", tmp_path / "full.duckdb"
+    for path in (incremental_lake, full_lake):
+        with Lake(path) as lake:
+            ingest(lake, sources, pack)
+            link(lake)
+            ingest(lake, [later], pack)
+    with Lake(incremental_lake) as lake:
+        before = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+        summary = link(lake, incremental=True)
+        after = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+        scores = evaluate_against_truth(lake, state / "verdade" / "registros.parquet")
+        added = int(lake.scalar("SELECT rows_read FROM batches WHERE file_name = ?",
+                                [later.name]))
+    with Lake(full_lake) as lake:
+        link(lake)
+        full = evaluate_against_truth(lake, state / "verdade" / "registros.parquet")
+    assert summary.scored_records == added == len(after) - len(before)
+    changed = [u for u, pid in before.items() if after[u] != pid]
+    assert len(changed) <= 0.01 * len(before)
+    assert scores.f1 >= full.f1 - 0.005 and scores.precision >= 0.99
