@@ -10,7 +10,9 @@ Spark through Splink's Spark backend.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -71,7 +73,7 @@ def _settings(profile: str, link_type: LinkType) -> Any:
     blocking = [block_on("first_name", "dob_text"), block_on("last_name", "dob_text"),
                 block_on("mother_name", "dob_text"),
                 block_on("first_name", "last_name", "municipality"),
-                block_on("mother_first", "mother_last", "municipality", "sex")]
+                block_on("mother_name", "municipality", "dob_year")]
     return SettingsCreator(link_type=link_type, unique_id_column_name="uid",
                            comparisons=comparisons,
                            blocking_rules_to_generate_predictions=blocking,
@@ -89,7 +91,11 @@ class Predictions:
 
 
 def _load(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[str]:
-    # bounded memory: DuckDB spills to disk beyond this instead of taking the machine
+    # bounded memory: DuckDB spills beyond this, into the system's temporary directory
+    # (its default, ./.tmp, would land in whatever directory the user runs rmds from)
+    spill = Path(tempfile.gettempdir()) / "rmds-duckdb-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{spill}'").fetchall()
     con.execute("SET memory_limit = '4GB'").fetchall()
     names = []
     for k, data in enumerate(tables):
@@ -129,8 +135,11 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5) -> Pre
         linker.training.estimate_probability_two_random_records_match(
             [block_on("cns"), block_on("cpf")], recall=0.6)
         linker.training.estimate_u_using_random_sampling(max_pairs=3e6, seed=1)
-        for rule in (block_on("first_name", "dob_text"), block_on("mother_name"),
-                     block_on("last_name", "municipality")):
+        # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone
+        # would give tens of millions of pairs
+        for rule in (block_on("first_name", "dob_text"),
+                     block_on("first_name", "last_name", "mother_first"),
+                     block_on("mother_name", "dob_text")):
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, fix_u_probabilities=True)
     result = linker.inference.predict(threshold_match_probability=threshold)

@@ -21,7 +21,7 @@ __all__ = ["FEBRL_COLUMNS", "STANDARD_COLUMNS", "febrl_table", "standardise"]
 
 STANDARD_COLUMNS = ("uid", "record_uid", "first_name", "last_name", "middle_names",
                     "full_name", "mother_first", "mother_last", "mother_name", "dob",
-                    "dob_text", "sex", "municipality", "cep5", "cns", "cpf")
+                    "dob_text", "dob_year", "sex", "municipality", "cep5", "cns", "cpf")
 
 _PARTICLES = "' (DA|DE|DO|DOS|DAS|E|DI|DU) '"
 _FOLD = ("regexp_replace(trim(regexp_replace(regexp_replace(' ' || regexp_replace("
@@ -55,7 +55,7 @@ def standardise(con: duckdb.DuckDBPyConnection, source: pa.Table) -> pa.Table:
                    nullif(CASE WHEN strpos(m, ' ') > 0
                                THEN regexp_extract(m, '([^ ]+)$', 1) END, '') AS mother_last,
                    nullif(m, '') AS mother_name,
-                   dob, strftime(dob, '%Y%m%d') AS dob_text,
+                   dob, strftime(dob, '%Y%m%d') AS dob_text, year(dob) AS dob_year,
                    nullif(sex, 'I') AS sex, municipality, nullif(cep5, '') AS cep5,
                    nullif(cns, '') AS cns, nullif(cpf, '') AS cpf
             FROM base ORDER BY uid""")
