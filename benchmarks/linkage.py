@@ -1,6 +1,6 @@
 """Benchmark: person linkage, rmds against the ``recordlinkage`` toolkit in the same run.
 
-    python benchmarks/linkage.py [--scale 0.1] [--skip-large]
+    python benchmarks/linkage.py [--scale 0.075] [--skip-large]
 
 1. FEBRL 4a/4b (two files, 5,000 true pairs): rmds (Splink, FEBRL profile, trained
    unsupervised) and recordlinkage (blocking on given name, surname, birth date and
@@ -106,7 +106,7 @@ print(json.dumps({{"records": summary.records, "persons": summary.persons, "seco
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--scale", type=float, default=0.075)
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
     rmds_seconds, (p, r, f) = rmds_febrl()

@@ -541,18 +541,28 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
 
 
 @link_group.command("evaluate")
-@click.option("--truth", "truth", type=click.Path(path_type=Path, exists=True), required=True,
+@click.option("--truth", "truth", type=click.Path(path_type=Path, exists=True),
               help="Verdade do estado sintético (verdade/registros.parquet).")
+@click.option("--febrl", nargs=2, type=click.Path(path_type=Path, exists=True),
+              help="Dois arquivos FEBRL (p. ex. dataset4a.csv dataset4b.csv): vincula um ao "
+                   "outro e compara com a verdade do rec_id.")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.pass_context
-def link_evaluate(ctx: click.Context, truth: Path, as_json: bool) -> None:
-    """Precisão, sensibilidade (recall) e F1 dos pares e dos grupos contra a verdade."""
+def link_evaluate(ctx: click.Context, truth: Path | None, febrl: tuple[Path, Path] | None,
+                  as_json: bool) -> None:
+    """Precisão, sensibilidade (recall) e F1 dos pares e dos grupos contra uma verdade: a do
+    estado sintético (vinculação do lago) ou a do FEBRL (rec_id)."""
     from rmds.lake.store import Lake
-    from rmds.linkage import evaluate_against_truth
+    from rmds.linkage import evaluate_against_truth, evaluate_febrl
 
-    lake_path = ctx.meta.get("lake_path")
-    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
-        scores = evaluate_against_truth(lake, truth)
+    if bool(truth) == bool(febrl):
+        raise click.UsageError("informe --truth ARQUIVO ou --febrl ARQUIVO_A ARQUIVO_B")
+    if febrl:
+        scores = evaluate_febrl(febrl[0], febrl[1])
+    else:
+        assert truth is not None
+        with Lake(_lake_path(ctx, ctx.meta.get("lake_path")), read_only=True) as lake:
+            scores = evaluate_against_truth(lake, truth)
     if as_json:
         click.echo(json.dumps(scores.as_dict(), indent=2))
         return

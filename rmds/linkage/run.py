@@ -38,7 +38,7 @@ from rmds.linkage.evaluate import Scores, score
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 
-__all__ = ["LinkSummary", "evaluate_against_truth", "link", "record_review"]
+__all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review"]
 
 RECORD_UID = ("source_system || '|' || source_file || '|' || coalesce(record_key, "
               "CAST(source_row AS VARCHAR)) || '|' || role")
@@ -241,3 +241,21 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     predicted = np.array([r[0] for r in rows], dtype=np.int64)
     actual = np.array([r[1] for r in rows], dtype=np.int64)
     return score(predicted, actual)
+
+
+def evaluate_febrl(first: Path, second: Path, accept: float = 0.999) -> Scores:
+    """Two-file linkage of FEBRL files (e.g. ``dataset4a.csv`` and ``dataset4b.csv``) with
+    the FEBRL profile, scored against the truth in ``rec_id`` (``rec-N-org`` and
+    ``rec-N-dup-k`` are the same person N)."""
+    from rmds.linkage.prepare import febrl_table
+
+    a, b = febrl_table(first), febrl_table(second)
+    offset = a.num_rows
+    b = b.set_column(b.column_names.index("uid"), "uid", pc.add(b.column("uid"), offset))
+    pairs = predict([a, b], "febrl", threshold=accept).pairs
+    n = a.num_rows + b.num_rows
+    labels = components(n, pairs.column("uid_l").to_numpy() - 1,
+                        pairs.column("uid_r").to_numpy() - 1)
+    rec_ids = a.column("rec_id").to_pylist() + b.column("rec_id").to_pylist()
+    truth = np.array([int(str(r).split("-")[1]) for r in rec_ids], dtype=np.int64)
+    return score(labels, truth)

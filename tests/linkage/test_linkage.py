@@ -43,6 +43,15 @@ def test_pair_scores_by_hand() -> None:
     assert s.precision == 0.5 and s.recall == pytest.approx(1 / 3, abs=1e-6)
 
 
+def test_cli_evaluates_febrl_two_file_linkage_by_rec_id() -> None:
+    result = CliRunner().invoke(cli, ["link", "evaluate", "--febrl",
+                                      str(FEBRL / "dataset4a.csv"),
+                                      str(FEBRL / "dataset4b.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert scores["true_pairs"] == 5000 and scores["f1"] >= 0.99
+
+
 def test_febrl_4a_4b_two_file_linkage_f1_above_099() -> None:
     a = febrl_table(FEBRL / "dataset4a.csv")
     b = febrl_table(FEBRL / "dataset4b.csv")
