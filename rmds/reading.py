@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rmds.exceptions import FileFormatError, Problem
 from rmds.schema import table
 from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.mapping import QUARANTINE_SCHEMA
@@ -103,6 +104,12 @@ def read_to_parquet(path: Path, out: Path, *, system: str | None = None, canonic
                     writer.close()
                 quarantine_partial.replace(quarantine_path)
                 summary.quarantine_output = quarantine_path
+            reader = source.reader
+            if isinstance(reader, DbfReader) and reader.truncated:
+                raise FileFormatError(f"{path.name}: arquivo truncado; nada foi gravado", [
+                    Problem(path.name, reader.records_in_file + 1, None,
+                            f"cabeçalho anuncia {reader.header.records} registros; o arquivo "
+                            f"tem {reader.records_in_file}")])
             partial.replace(out)
             summary.output = out
         finally:

@@ -102,3 +102,18 @@ def test_read_cli_refuses_unknown_and_leaves_no_output(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "mystery.csv" in result.output and "--system" in result.output
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_read_refuses_a_truncated_dbf_and_writes_nothing(samples_dir: Path,
+                                                         tmp_path: Path) -> None:
+    from rmds.exceptions import FileFormatError
+    from rmds.reading import read_to_parquet
+
+    data = sample_as_dbf(samples_dir, "sim_do_sample.csv")
+    source = tmp_path / "DOAC2016.dbf"
+    source.write_bytes(data[: len(data) * 3 // 4])
+    out = tmp_path / "obitos.parquet"
+    with pytest.raises(FileFormatError) as caught:
+        read_to_parquet(source, out)
+    assert "DOAC2016.dbf" in str(caught.value) and "truncado" in str(caught.value)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
