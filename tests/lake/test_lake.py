@@ -265,3 +265,37 @@ def test_a_large_file_that_breaks_midway_is_rolled_back(state: Path, pack: Refer
         [outcome] = ingest(lake, [big], pack, batch_rows=1000)
     assert outcome.status == "erro" and "RDMG2306.dbf" in (outcome.error or "")
     assert _snapshot(lake_path) == before
+
+
+def test_a_referral_report_refuses_bad_rows_one_by_one(pack: ReferencePack,
+                                                       tmp_path: Path) -> None:
+    header = ("id_solicitacao;consorcio;municipio_solicitante;cnes_prestador;cns_paciente;"
+              "cpf_paciente;nome_paciente;nome_mae;data_nascimento;sexo;tipo_servico;"
+              "especialidade;procedimento_sigtap;data_solicitacao;data_agendamento;"
+              "data_realizacao;situacao;data_cancelamento;data_diagnostico;cid10;passageiros")
+    rows = [
+        "A-1;CISMARG;3106200;1234567;;;JOSE DA SILVA;MARIA DA SILVA;01/02/1960;M;consulta;"
+        "cardiologia;0301010072;10/01/2023;20/01/2023;15/02/2023;realizado;;;;0",
+        "A-2;CISMARG;3199998;1234567;;;ANA SOUZA;RITA SOUZA;03/04/1970;F;exame;"
+        "tomografia;0206010079;11/01/2023;;;solicitado;;;;0",
+        "A-3;CISMARG;3106200;1234567;;;PEDRO LIMA;LUCIA LIMA;05/06/1980;M;cirurgia;"
+        "catarata;0405050372;31/02/2023;;;solicitado;;;;0",
+        "A-4;CISMARG;3106200;1234567;;;JOAO REIS;CLARA REIS;07/08/1990;M;exame;"
+        "ultrassonografia;0205020046;10/03/2023;;05/03/2023;realizado;;;;0",
+    ]
+    path = tmp_path / "relatorio.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with Lake(tmp_path / "lago.duckdb") as lake:
+        [outcome] = ingest(lake, [path], pack)
+        reasons = {(q["source_row"], q["field"]): q["reason"] for q in lake.quarantine()}
+        landed = lake.run("SELECT referral_id, requesting_municipality, performed_date "
+                          "FROM referrals")
+        people = lake.run("SELECT record_key, name FROM identity_records")
+    assert outcome.status == "carregado" and outcome.batch is not None
+    assert outcome.batch["system"] == "CONSORCIO"
+    assert (outcome.batch["rows_read"], outcome.batch["rows_quarantined"]) == (4, 3)
+    assert reasons[(2, "municipio_solicitante")] == "município desconhecido"
+    assert reasons[(3, "data_solicitacao")].startswith("data inválida")
+    assert reasons[(4, "data_realizacao")] == "data anterior à solicitação"
+    assert [r[:2] for r in landed] == [("A-1", "3106200")]
+    assert people == [("A-1", "JOSE DA SILVA")]
