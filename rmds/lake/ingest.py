@@ -263,22 +263,19 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
                                       stop))
     producer.start()
 
+    def take() -> Any:
+        """The reader's next item; an error it hands over is raised here."""
+        item = items.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
     def chunks_of_current() -> Iterator[Chunk]:
-        while True:
-            item = items.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
+        while (item := take()) is not _END:
             yield item
 
     try:
-        while True:
-            item = items.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
+        while (item := take()) is not None:
             if isinstance(item, FileOutcome):
                 add(item)
             elif isinstance(item, _Prepared):

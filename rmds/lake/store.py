@@ -108,10 +108,6 @@ class Lake:
         self.run("COMMIT")
 
     # ----------------------------------------------------------------- queries
-    def batch_by_hash(self, sha256: str) -> dict[str, Any] | None:
-        rows = self._dicts("SELECT * FROM batches WHERE sha256 = ?", [sha256])
-        return rows[0] if rows else None
-
     def batches(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM batches ORDER BY batch_id")
 

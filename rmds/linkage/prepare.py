@@ -17,11 +17,7 @@ import pyarrow.compute
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.lake.store import fetch_arrow
 
-__all__ = ["FEBRL_COLUMNS", "STANDARD_COLUMNS", "febrl_table", "standardise"]
-
-STANDARD_COLUMNS = ("uid", "record_uid", "first_name", "last_name", "middle_names",
-                    "full_name", "mother_first", "mother_last", "mother_name", "dob",
-                    "dob_text", "dob_year", "sex", "municipality", "cep5", "cns", "cpf")
+__all__ = ["FEBRL_COLUMNS", "febrl_table", "standardise"]
 
 _PARTICLES = "' (DA|DE|DO|DOS|DAS|E|DI|DU) '"
 _FOLD = ("regexp_replace(trim(regexp_replace(regexp_replace(' ' || regexp_replace("

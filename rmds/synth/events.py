@@ -356,7 +356,7 @@ class Simulator:
         w_icsap = weights * is_icsap
         w_other = weights * ~is_icsap
         pick = np.where(want, _choice(rng, w_icsap), _choice(rng, w_other))
-        chosen = [ADMISSIONS[i] for i in range(len(ADMISSIONS))]
+        chosen = ADMISSIONS
         stay_mean = np.array([a.mean_stay for a in chosen])[pick]
         stay = rng.poisson(stay_mean)
         high = np.array([a.high_complexity for a in chosen])[pick]
@@ -380,6 +380,8 @@ class Simulator:
         g = self.f.vaccine[muni]
         by_vaccine: dict[str, npt.NDArray[np.float64]] = {}
         parts: list[Arrays] = []
+        born_in = {y: (p.birth[children] >= days(y)) & (p.birth[children] < days(y + 1))
+                   for y in self.years}
         for k, (_, acronym, _, dose, _, offset, _) in enumerate(VACCINE_SCHEDULE):
             cov = r.vaccine_coverage[f"{acronym}_{dose}"]
             u = by_vaccine.setdefault(acronym, rng.random(children.size))
@@ -393,8 +395,6 @@ class Simulator:
                           "schedule": np.full(int(given.sum()), k, np.int16),
                           "facility": self.ubs_for(muni[given]),
                           "probability": prob[given]})
-            born_in = {y: (p.birth[children] >= days(y)) & (p.birth[children] < days(y + 1))
-                       for y in self.years}
             for y, mask in born_in.items():
                 self.events.expect(f"vaccine_{acronym}_{dose}_cohort", y,
                                    float(prob[mask].sum()))

@@ -10,6 +10,7 @@ or missing CNS, a corrupted CNS or CPF. Every deviation is written to the ground
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,7 +181,7 @@ def _typo(rng: np.random.Generator, text: str) -> str:
     return text[:i] + text[i + 1:]  # deletion
 
 
-def _abbreviate(text: str) -> str:
+def _abbreviate(_rng: np.random.Generator, text: str) -> str:
     parts = text.split(" ")
     if len(parts) < 3:
         return text
@@ -192,17 +193,17 @@ def _abbreviate(text: str) -> str:
     return " ".join(parts)
 
 
-def _drop_particles(text: str) -> str:
+def _drop_particles(_rng: np.random.Generator, text: str) -> str:
     return " ".join(w for w in text.split(" ") if w not in names.PARTICLES)
 
 
 def _mutate(rng: np.random.Generator, values: pa.Array, mask: npt.NDArray[np.bool_],
-            fn: object) -> pa.Array:
+            fn: Callable[[np.random.Generator, str], str]) -> pa.Array:
     rows = np.flatnonzero(mask)
     if rows.size == 0:
         return values
     texts = pc.take(values, pa.array(rows)).to_pylist()
-    changed = [fn(rng, t) if fn is _typo else fn(t) for t in texts]  # type: ignore[operator]
+    changed = [fn(rng, t) for t in texts]
     full = values.to_pylist()
     for r, t in zip(rows, changed, strict=True):
         full[r] = t

@@ -361,8 +361,7 @@ class Writer:
                 cmp_ = f"{year}{month:02d}"
                 value = np.round(qty * np.where(np.char.startswith(procs, "03"), 10.0, 6.5), 2)
                 table = pa.table({
-                    "PA_CODUNI": pa.array(self.cnes[fac]), "PA_GESTAO": pa.array(
-                        np.char.add(self.codes6[muni], "")),
+                    "PA_CODUNI": pa.array(self.cnes[fac]), "PA_GESTAO": pa.array(self.codes6[muni]),
                     "PA_CONDIC": pa.array(["EP"] * n), "PA_UFMUN": pa.array(self.codes6[muni]),
                     "PA_TPUPS": pa.array(np.where(kinds[fac] == "ubs", "02", "05")),
                     "PA_TIPPRE": pa.array(["00"] * n), "PA_MN_IND": pa.array(["M"] * n),
@@ -400,7 +399,7 @@ class Writer:
                 "VINC_SUS": pa.array(["1"] * n),
                 "TPGESTAO": pa.array(np.where(kinds == "hospital", "E", "M")),
                 "ESFERA_A": pa.array(["03"] * n),
-                "NAT_JUR": pa.array(np.where(kinds == "policlinica", "1244", "1244")),
+                "NAT_JUR": pa.array(["1244"] * n),
                 "TP_UNID": pa.array([f.unit_type for f in t.facilities]),
                 "QTLEITP1": pa.array((beds * 0.6).astype(int)),
                 "QTLEITP2": pa.array((beds * 0.3).astype(int)),
