@@ -13,7 +13,7 @@ from rich.table import Table
 
 from rmds import __version__
 from rmds.exceptions import RmdsError
-from rmds.fmt import fmt_int
+from rmds.fmt import fmt_decimal, fmt_int
 from rmds.log import configure_logging
 from rmds.settings import SETTINGS, Settings
 from rmds.territory import Level, ReferencePack, Unit, Vintage
@@ -651,6 +651,142 @@ def synth_command(ctx: click.Context, scale: float, years: str, seed: int, out: 
     console.print(table)
     console.print(f"  taxas configuradas e esperadas: {result.out / 'rates.json'}")
     console.print(f"  verdade de referência: {result.out / 'verdade'}")
+
+
+# ---------------------------------------------------------------------------- indicators
+
+_PERIOD_TYPES = click.Choice(["mes", "trimestre", "ano"])
+
+
+@cli.group("indicators")
+def indicators_group() -> None:
+    """Indicadores do planejamento estratégico, por território e período."""
+
+
+@indicators_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+def indicators_list(as_json: bool) -> None:
+    """Lista o catálogo: id, nome, objetivo estratégico, unidade e fonte."""
+    from rmds.indicators.catalog import load_catalog
+
+    catalog = load_catalog()
+    if as_json:
+        click.echo(json.dumps({
+            "objetivos": {o.id: o.text for o in catalog.objectives.values()},
+            "indicadores": [i.as_dict() for i in catalog]}, ensure_ascii=False, indent=2))
+        return
+    table = Table("Id", "Indicador", "Objetivo", "Unidade", "Melhor",
+                  title=f"Catálogo de indicadores ({len(catalog)})")
+    for i in catalog:
+        table.add_row(i.id, i.name, i.objective, i.unit,
+                      "maior" if i.higher_is_better else "menor")
+    console.print(table)
+
+
+@indicators_group.command("compute")
+@_LAKE_OPTION
+@click.option("--years", "years_text", help="Anos (2023 ou 2022-2024); padrão: os do lago.")
+@click.option("--population", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a do pacote "
+              "de referência. Para um estado sintético, use o populacao.csv dele.")
+@click.option("--only", "only", multiple=True, help="Só estes indicadores (repetível).")
+@click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
+@click.pass_context
+def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: str | None,
+                       population: Path | None, only: tuple[str, ...], as_json: bool) -> None:
+    """Calcula o catálogo para todos os níveis e períodos e grava o mart no lago."""
+    from rmds.indicators.compute import compute
+    from rmds.lake.store import Lake
+    from rmds.synth.config import parse_years
+
+    settings: Settings = ctx.obj
+    years = parse_years(years_text) if years_text else None
+    with Lake(_lake_path(ctx, lake_path)) as lake, console.status("calculando") as status:
+        result = compute(lake, _pack(ctx), years=years, population=population,
+                         threshold=settings.small_cell_threshold, only=only or None,
+                         progress=lambda step: status.update(f"indicadores: {step}"))
+    if as_json:
+        click.echo(json.dumps({"execucao": result.run_id, "anos": list(result.years),
+                               "indicadores": result.indicators, "linhas": result.rows,
+                               "segundos": round(result.seconds, 3),
+                               "etapas": result.timings, "avisos": result.notes},
+                              ensure_ascii=False, indent=2))
+        return
+    console.print(f"{result.indicators} indicadores, {fmt_int(result.rows)} células "
+                  f"({result.years[0]}–{result.years[-1]}, todos os níveis e períodos) em "
+                  f"{fmt_decimal(result.seconds, 1)} s")
+    for note in result.notes:
+        console.print(f"  [yellow]aviso:[/] {note}")
+
+
+@indicators_group.command("show")
+@click.argument("indicator_id")
+@_LAKE_OPTION
+@click.option("--level", type=_LEVEL, default="estado", show_default=True)
+@click.option("--period", help="AAAA, AAAA-Tn ou AAAA-MM (padrão: o ano mais recente).")
+@click.option("--public", is_flag=True, help="Forma pública: células pequenas suprimidas.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Saída em CSV.")
+@click.pass_context
+def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | None, level: str,
+                    period: str | None, public: bool, as_json: bool, as_csv: bool) -> None:
+    """Valores de um indicador num nível e período, com intervalo e taxa suavizada."""
+    import csv as csv_module
+    import sys
+
+    from rmds.indicators.catalog import load_catalog
+    from rmds.indicators.mart import values
+    from rmds.lake.store import Lake
+
+    indicator = load_catalog().get(indicator_id)
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        rows = values(lake.con, indicator.id, level, period, public=public)
+    if as_json:
+        click.echo(json.dumps({"indicador": indicator.as_dict(), "valores": rows},
+                              ensure_ascii=False, indent=2, default=str))
+        return
+    if as_csv:
+        writer = csv_module.writer(sys.stdout)
+        if rows:
+            writer.writerow(rows[0].keys())
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row.values()])
+        return
+    shown = rows[0]["period"] if rows else (period or "—")
+    table = Table("Código", "Unidade", "Numerador", "Denominador", "Valor", "IC 95%",
+                  "Suavizado", title=f"{indicator.name} — {indicator.unit} — {shown}")
+    for r in rows:
+        if r["suppressed"] and public:
+            table.add_row(r["unit_code"], r["unit_name"] or "", "", "", "suprimido", "", "")
+            continue
+        table.add_row(
+            r["unit_code"], r["unit_name"] or "", fmt_decimal(r["numerator"], 0),
+            fmt_decimal(r["denominator"], 0), fmt_decimal(r["value"], 2),
+            f"{fmt_decimal(r['ci_low'], 2)} – {fmt_decimal(r['ci_high'], 2)}",
+            fmt_decimal(r["smoothed"], 2))
+    console.print(table)
+    console.print(f"  {indicator.definition}\n  fonte: {indicator.source}")
+
+
+@indicators_group.command("export")
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@_LAKE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="Formato (padrão: pela extensão do arquivo).")
+@click.option("--restricted", is_flag=True,
+              help="Inclui as células pequenas (uso interno; o padrão é a forma pública).")
+@click.pass_context
+def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
+                      fmt: str | None, restricted: bool) -> None:
+    """Exporta o mart de indicadores (CSV ou Parquet), na forma pública por padrão."""
+    from rmds.indicators.mart import export
+    from rmds.lake.store import Lake
+
+    chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
+    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+        rows = export(lake.con, target, chosen, public=not restricted)
+    console.print(f"{fmt_int(rows)} células em {target}"
+                  + (" (forma restrita)" if restricted else " (forma pública)"))
 
 
 # ------------------------------------------------------------------------------ settings

@@ -8,6 +8,8 @@ builtin exception it resembles, so callers may catch either::
     │   ├── ReferencePackMissing (FileNotFoundError)   the reference pack directory is absent
     │   └── MissingExtraError (ImportError)        an optional dependency is not installed
     ├── ReferencePackError (ValueError)            a reference pack failed its checks
+    ├── CatalogError (ValueError)                  an indicator or quality-rule declaration
+    │                                              is invalid (every problem listed)
     ├── TerritoryNotFound (LookupError)            no municipality/region/macro/URS matches
     ├── AmbiguousTerritory (LookupError)           a name matches several territories
     ├── PopulationUnavailable (LookupError)        no population for that year/source
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AmbiguousTerritory",
+    "CatalogError",
     "ConfigurationError",
     "FileFormatError",
     "InputError",
@@ -97,6 +100,10 @@ class _ProblemsError(RmdsError):
 
 class ReferencePackError(_ProblemsError, ValueError):
     """The reference pack failed one or more checks; ``problems`` lists them all."""
+
+
+class CatalogError(_ProblemsError, ValueError):
+    """An indicator or quality-rule declaration is invalid; ``problems`` lists them all."""
 
 
 class TerritoryNotFound(RmdsError, LookupError):

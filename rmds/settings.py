@@ -71,6 +71,16 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="small_cell_threshold",
+        env="RMDS_SMALL_CELL_THRESHOLD",
+        default=5,
+        type="int",
+        help=(
+            "Células pequenas: contagens de 1 até este valor menos um são suprimidas "
+            "(com o valor, o intervalo e a taxa suavizada) em toda saída pública."
+        ),
+    ),
+    Setting(
         name="log_level",
         env="RMDS_LOG_LEVEL",
         default="WARNING",
@@ -156,6 +166,7 @@ class Settings:
     data_home: Path
     lake: Path
     population_source: str
+    small_cell_threshold: int
     log_level: str
     read_batch_rows: int
 
@@ -172,6 +183,7 @@ class Settings:
             lake=(Path(str(values["lake"])) if values["lake"] is not None
                   else Path(str(values["data_home"])) / "lago.duckdb"),
             population_source=str(values["population_source"]),
+            small_cell_threshold=int(str(values["small_cell_threshold"])),
             log_level=str(values["log_level"]),
             read_batch_rows=int(str(values["read_batch_rows"])),
         )

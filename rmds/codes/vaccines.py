@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CALENDAR", "VACCINES", "CalendarDose", "Vaccine", "vaccine"]
+__all__ = ["CALENDAR", "VACCINES", "CalendarDose", "Vaccine", "dose_code", "vaccine"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,24 @@ CALENDAR: tuple[CalendarDose, ...] = (
     _dose("05", "1", "1ª Dose", 274),
     _dose("24", "1", "1ª Dose", 365), _dose("24", "2", "2ª Dose", 456),
 )
+
+
+# dose labels as written in SI-PNI data and FHIR protocolApplied.doseNumberString
+_DOSE_CODES = {fold_label: code for code, fold_label in (
+    ("1", "1a dose"), ("2", "2a dose"), ("3", "3a dose"), ("8", "1o reforco"),
+    ("9", "dose unica"), ("9", "unica"))}
+
+
+def dose_code(label: object) -> str | None:
+    """The SI-PNI dose code of a dose label (``"3ª Dose"`` → ``"3"``, ``"1º Reforço"`` →
+    ``"8"``, ``"Dose única"`` → ``"9"``) or of a dose number (``3`` → ``"3"``)."""
+    if label is None:
+        return None
+    if isinstance(label, int) and not isinstance(label, bool):
+        return str(label) if 1 <= label <= 3 else None
+    text = str(label).strip().casefold()
+    text = text.replace("ª", "a").replace("º", "o").replace("°", "o").replace("ç", "c")
+    text = text.replace("ú", "u")
+    if text.isdigit():
+        return dose_code(int(text))
+    return _DOSE_CODES.get(" ".join(text.split()))

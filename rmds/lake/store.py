@@ -21,7 +21,7 @@ from rmds.sources.mapping import QUARANTINE_SCHEMA
 
 __all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "fetch_arrow"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: deaths/births.registration_date
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
               pa.float64(): "DOUBLE", pa.date32(): "DATE", pa.bool_(): "BOOLEAN"}
 BATCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -96,9 +96,14 @@ class Lake:
         if version is not None and int(version) > SCHEMA_VERSION:
             raise ConfigurationError(f"o lago {self.path} é de uma versão mais nova do rmds "
                                      f"(esquema {version})")
+        outdated = version is not None and int(version) < SCHEMA_VERSION
         self.run("BEGIN TRANSACTION")
         for table in TABLES:
             self.run(_ddl(table))
+            # lakes made by an older rmds gain the columns added since (null there)
+            for column in table.columns if outdated else ():
+                self.run(f'ALTER TABLE "{table.name}" ADD COLUMN IF NOT EXISTS '
+                         f'"{column.name}" {_SQL_TYPES[column.type]}')
         columns = ", ".join(f"{name} {sql}" for name, sql, _ in BATCH_COLUMNS)
         self.run(f"CREATE TABLE IF NOT EXISTS batches ({columns})")
         q = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in QUARANTINE_SCHEMA)

@@ -70,6 +70,8 @@ TABLES: tuple[Table, ...] = (
                "aborto, puerperio_42d, puerperio_1a, nao"),
         Column("birth_weight_g", INT, "peso ao nascer (óbitos fetais e infantis)"),
         Column("gestational_weeks", INT, "semanas de gestação"),
+        Column("registration_date", D, "data de cadastro no SIM (DTCADASTRO), para a "
+               "oportunidade do registro"),
         *_PROVENANCE,
     )),
     Table("births", "Nascidos vivos (SINASC, Declaração de Nascido Vivo)", (
@@ -92,6 +94,8 @@ TABLES: tuple[Table, ...] = (
         Column("apgar1", INT, "Apgar no 1º minuto"),
         Column("apgar5", INT, "Apgar no 5º minuto"),
         Column("congenital_anomaly", B, "anomalia congênita detectada"),
+        Column("registration_date", D, "data de cadastro no SINASC (DTCADASTRO), para a "
+               "oportunidade do registro"),
         *_PROVENANCE,
     )),
     Table("hospitalisations", "Internações (SIH, AIH reduzida)", (

@@ -128,6 +128,7 @@ def _generate(config: SynthConfig, pack: ReferencePack, partial: Path, icsap: se
         step()
         lap(name)
     writer.write_truth(ident.truth_table(people, territory))
+    writer.population()
     counts = {
         "pessoas_base": base_people, "nascimentos": int(events.births["baby"].size),
         "obitos": int(events.deaths["person"].size),

@@ -32,7 +32,7 @@ from rmds.synth.config import VACCINE_SCHEDULE
 from rmds.synth.events import Events, Factors
 from rmds.synth.identity import ErrorRates, Identities, RecordIdentity, render
 from rmds.synth.state import EPOCH, Population, Territory, days
-from rmds.territory import Vintage
+from rmds.territory import AGE_GROUPS, Vintage
 
 __all__ = ["Writer"]
 
@@ -840,6 +840,37 @@ class Writer:
         })
         pq.write_table(missed, folder / "eventos_nao_registrados.parquet")
         self.files.append("verdade/eventos_nao_registrados.parquet")
+
+    def population(self) -> None:
+        """Mid-year (1 July) resident population of each simulated year by municipality, sex
+        and five-year age group, in the reference pack's ``populacao_sexo_faixa5.csv``
+        layout: the denominators for indicators computed on this synthetic state."""
+        p = self.p
+        groups = len(AGE_GROUPS)
+        columns: dict[str, list[object]] = {"cod_ibge7": [], "ano": [], "sexo": []}
+        counts: list[npt.NDArray[np.int64]] = []
+        for year in self.years:
+            mid = days(year, 7, 1)
+            alive = (p.birth <= mid) & (p.death > mid)
+            age = np.floor((mid - p.birth[alive]) / 365.25).astype(np.int64)
+            group = np.minimum(age // 5, groups - 1)
+            sex = p.female[alive].astype(np.int64)  # 0 male, 1 female
+            cell = (p.municipality[alive].astype(np.int64) * 2 + sex) * groups + group
+            table = np.bincount(cell, minlength=len(self.codes7) * 2 * groups).reshape(
+                len(self.codes7), 2, groups)
+            for sex_code in (1, 2):
+                columns["cod_ibge7"] += list(self.codes7)
+                columns["ano"] += [year] * len(self.codes7)
+                columns["sexo"] += [sex_code] * len(self.codes7)
+                counts.append(table[:, sex_code - 1, :])
+        matrix = np.concatenate(counts)
+        data = {name: pa.array(values) for name, values in columns.items()}
+        for k, name in enumerate(AGE_GROUPS):
+            data[f"pop_{name}"] = pa.array(matrix[:, k])
+        data["pop_total"] = pa.array(matrix.sum(axis=1))
+        pacsv.write_csv(pa.table(data), self.out / "populacao.csv",
+                        pacsv.WriteOptions(quoting_style="none"))
+        self.files.append("populacao.csv")
 
 
 def _rank_within(groups: npt.NDArray[np.integer]) -> npt.NDArray[np.int64]:

@@ -44,6 +44,7 @@ def map_sim(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
         "maternal_timing": timing,
         "birth_weight_g": ctx.integer("PESO", 1, 9999),
         "gestational_weeks": ctx.integer("SEMAGESTAC", 0, 50, null_values=("99",)),
+        "registration_date": ctx.date("DTCADASTRO", "%d%m%Y"),
     }
     return ctx.finish(table("deaths"), columns)
 

@@ -38,5 +38,6 @@ def map_sinasc(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
         "apgar1": ctx.integer("APGAR1", 0, 10, null_values=("99",)),
         "apgar5": ctx.integer("APGAR5", 0, 10, null_values=("99",)),
         "congenital_anomaly": pc.equal(anomaly, "true"),
+        "registration_date": ctx.date("DTCADASTRO", "%d%m%Y"),
     }
     return ctx.finish(table("births"), columns)

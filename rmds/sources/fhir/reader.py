@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from rmds.codes.vaccines import vaccine
+from rmds.codes.vaccines import dose_code, vaccine
 from rmds.exceptions import FileFormatError, Problem, UnknownSourceError
 from rmds.schema import table
 from rmds.sources.fhir.validate import (
@@ -303,6 +303,7 @@ class FhirFile:
                 "vaccine_code": known.code if known else code,
                 "vaccine_acronym": known.acronym if known else None,
                 "dose": str(dose) if dose is not None else None,
+                "dose_code": dose_code(dose),
                 "facility_cnes": _cnes((res.get("performer") or [{}])[0].get("actor"))})
         elif rtype == "ServiceRequest":
             rows.add("referrals", {

@@ -1,0 +1,331 @@
+"""The indicator catalog: declarations read from ``catalog.toml`` and checked as a whole.
+
+Every problem in the declarations (a missing field, an unknown input or column, a filter
+that does not parse, an unknown objective) is gathered and reported together as a
+:class:`~rmds.exceptions.CatalogError` before anything runs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rmds.exceptions import CatalogError, Problem
+from rmds.indicators.expr import check_filter
+from rmds.indicators.inputs import INPUTS
+from rmds.territory import AGE_GROUPS
+
+__all__ = ["CATALOG_FILE", "PERIOD_TYPES", "Catalog", "Indicator", "Measure", "Objective",
+           "Semijoin", "load_catalog"]
+
+CATALOG_FILE = Path(__file__).with_name("catalog.toml")
+PERIOD_TYPES = ("mes", "trimestre", "ano")
+METHODS = ("poisson", "wilson")
+AGE_LOWS = tuple(int(g[:2]) for g in AGE_GROUPS)   # 0, 5, …, 80
+
+
+@dataclass(frozen=True)
+class Objective:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Semijoin:
+    """Count only keys that also appear in another input (``among``)."""
+
+    input: str
+    key: str
+    filter: str | None
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A numerator or denominator: events of an input, or the resident population."""
+
+    input: str | None = None
+    date: str | None = None
+    territory: str | None = None
+    filter: str | None = None
+    distinct: str | None = None
+    cumulative: bool = False
+    among: Semijoin | None = None
+    population: bool = False
+    ages: tuple[int, int] | None = None
+    sex: str | None = None
+
+    def describe(self) -> str:
+        if self.population:
+            ages = f", {self.ages[0]} a {self.ages[1]} anos" if self.ages else ""
+            sex = f", sexo {self.sex}" if self.sex else ""
+            return f"população residente{ages}{sex}"
+        text = f"{self.input}"
+        if self.filter:
+            text += f" onde {self.filter}"
+        if self.distinct:
+            text += f" (pessoas distintas por {self.distinct})"
+        if self.cumulative:
+            text += " (acumulado até o fim do período)"
+        return text
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    name: str
+    objective: str
+    source: str
+    definition: str
+    unit: str
+    multiplier: float
+    higher_is_better: bool
+    method: str
+    numerator: Measure
+    denominator: Measure | None
+    periods: tuple[str, ...] = PERIOD_TYPES
+    attribution: str = "residencia"
+
+    @property
+    def kind(self) -> str:
+        if self.denominator is None:
+            return "contagem"
+        return "proporcao" if self.method == "wilson" else "taxa"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "nome": self.name, "objetivo": self.objective,
+            "fonte": self.source, "definicao": self.definition, "unidade": self.unit,
+            "multiplicador": self.multiplier, "maior_melhor": self.higher_is_better,
+            "metodo_intervalo": self.method, "tipo": self.kind,
+            "periodos": list(self.periods), "atribuicao": self.attribution,
+            "numerador": self.numerator.describe(),
+            "denominador": self.denominator.describe() if self.denominator else None,
+        }
+
+
+@dataclass(frozen=True)
+class Catalog:
+    objectives: dict[str, Objective]
+    indicators: dict[str, Indicator]
+
+    def __iter__(self) -> Any:
+        return iter(self.indicators.values())
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    def get(self, indicator_id: str) -> Indicator:
+        try:
+            return self.indicators[indicator_id]
+        except KeyError:
+            known = ", ".join(sorted(self.indicators))
+            raise CatalogError(f"indicador desconhecido: {indicator_id!r}",
+                               [Problem("catálogo", None, "id", f"conhecidos: {known}")]
+                               ) from None
+
+
+class _Checker:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(Problem(self.file, None, where, message))
+
+    def text(self, data: Mapping[str, Any], key: str, where: str,
+             required: bool = True) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.add(f"{where}.{key}", "campo obrigatório ausente")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(f"{where}.{key}", "deve ser um texto não vazio")
+            return None
+        return value
+
+    def column(self, input_name: str, column: str | None, where: str) -> None:
+        if column is not None and column not in INPUTS[input_name].columns:
+            self.add(where, f"coluna {column!r} não existe em {input_name}")
+
+    def measure(self, data: Any, where: str) -> Measure | None:
+        if not isinstance(data, dict):
+            self.add(where, "deve ser uma tabela (input, date, territory, filter)")
+            return None
+        unknown = set(data) - {"input", "date", "territory", "filter", "distinct",
+                               "cumulative", "among", "population", "ages", "sex"}
+        for key in sorted(unknown):
+            self.add(f"{where}.{key}", "campo desconhecido")
+        if data.get("population"):
+            return self._population(data, where)
+        name = self.text(data, "input", where)
+        if name is None:
+            return None
+        if name not in INPUTS:
+            self.add(f"{where}.input", f"entrada desconhecida {name!r}; conhecidas: "
+                     + ", ".join(sorted(INPUTS)))
+            return None
+        date = self.text(data, "date", where)
+        territory = self.text(data, "territory", where)
+        self.column(name, date, f"{where}.date")
+        self.column(name, territory, f"{where}.territory")
+        distinct = self.text(data, "distinct", where, required=False)
+        self.column(name, distinct, f"{where}.distinct")
+        filter_ = self.text(data, "filter", where, required=False)
+        if filter_ is not None:
+            for message in check_filter(filter_, INPUTS[name].columns):
+                self.add(f"{where}.filter", message)
+        among = None
+        if "among" in data:
+            among = self._among(data["among"], f"{where}.among", name)
+        cumulative = data.get("cumulative", False)
+        if not isinstance(cumulative, bool):
+            self.add(f"{where}.cumulative", "deve ser true ou false")
+            cumulative = False
+        return Measure(name, date, territory, filter_, distinct, cumulative, among)
+
+    def _among(self, data: Any, where: str, outer: str) -> Semijoin | None:
+        if not isinstance(data, dict):
+            self.add(where, "deve ser uma tabela (input, key, filter)")
+            return None
+        name = self.text(data, "input", where)
+        key = self.text(data, "key", where)
+        if name is None or key is None:
+            return None
+        if name not in INPUTS:
+            self.add(f"{where}.input", f"entrada desconhecida {name!r}")
+            return None
+        self.column(name, key, f"{where}.key")
+        self.column(outer, key, f"{where}.key")
+        date = self.text(data, "date", where, required=False)
+        self.column(name, date, f"{where}.date")
+        filter_ = self.text(data, "filter", where, required=False)
+        if filter_ is not None:
+            for message in check_filter(filter_, INPUTS[name].columns):
+                self.add(f"{where}.filter", message)
+        return Semijoin(name, key, filter_, date)
+
+    def _population(self, data: Mapping[str, Any], where: str) -> Measure | None:
+        ages = data.get("ages")
+        bounds: tuple[int, int] | None = None
+        if ages is not None:
+            if (not isinstance(ages, list) or len(ages) != 2
+                    or not all(isinstance(a, int) for a in ages)):
+                self.add(f"{where}.ages", "deve ser [primeira, última] idade, inteiros")
+            elif ages[0] not in AGE_LOWS or not (ages[1] + 1 in AGE_LOWS or ages[1] >= 80):
+                self.add(f"{where}.ages", "as idades devem coincidir com as faixas "
+                         "quinquenais da população (0–4, 5–9, …, 80 e mais)")
+            else:
+                bounds = (ages[0], ages[1])
+        sex = data.get("sex")
+        if sex is not None and sex not in ("M", "F"):
+            self.add(f"{where}.sex", "deve ser 'M' ou 'F'")
+            sex = None
+        return Measure(population=True, ages=bounds, sex=sex)
+
+    def indicator(self, data: Any, index: int, objectives: Mapping[str, Objective]
+                  ) -> Indicator | None:
+        where = f"indicator[{index}]"
+        if not isinstance(data, dict):
+            self.add(where, "deve ser uma tabela")
+            return None
+        ident = self.text(data, "id", where)
+        if ident:
+            where = ident
+        fields = {k: self.text(data, k, where) for k in (
+            "name", "objective", "source", "definition", "unit")}
+        if fields["objective"] and fields["objective"] not in objectives:
+            self.add(f"{where}.objective", f"objetivo desconhecido {fields['objective']!r}")
+        multiplier = data.get("multiplier")
+        if not isinstance(multiplier, (int, float)) or multiplier <= 0:
+            self.add(f"{where}.multiplier", "deve ser um número positivo")
+        higher = data.get("higher_is_better")
+        if not isinstance(higher, bool):
+            self.add(f"{where}.higher_is_better", "deve ser true ou false")
+        method = data.get("method")
+        if method not in METHODS:
+            self.add(f"{where}.method", f"deve ser um de {', '.join(METHODS)}")
+        periods = data.get("periods", list(PERIOD_TYPES))
+        if not isinstance(periods, list) or not periods or any(
+                p not in PERIOD_TYPES for p in periods):
+            self.add(f"{where}.periods", f"deve listar períodos entre {PERIOD_TYPES}")
+            periods = list(PERIOD_TYPES)
+        attribution = data.get("attribution", "residencia")
+        if attribution not in ("residencia", "ocorrencia"):
+            self.add(f"{where}.attribution", "deve ser 'residencia' ou 'ocorrencia'")
+        numerator = self.measure(data.get("numerator"), f"{where}.numerator")
+        if numerator is not None and numerator.population:
+            self.add(f"{where}.numerator", "o numerador deve contar eventos")
+        denominator = None
+        if "denominator" in data:
+            denominator = self.measure(data["denominator"], f"{where}.denominator")
+        elif method == "wilson":
+            self.add(f"{where}.denominator", "uma proporção precisa de denominador")
+        known = {"id", "name", "objective", "source", "definition", "unit", "multiplier",
+                 "higher_is_better", "method", "periods", "attribution", "numerator",
+                 "denominator"}
+        for key in sorted(set(data) - known):
+            self.add(f"{where}.{key}", "campo desconhecido")
+        if (ident is None or numerator is None or None in fields.values()
+                or not isinstance(multiplier, (int, float)) or not isinstance(higher, bool)
+                or method not in METHODS):
+            return None
+        return Indicator(
+            id=ident, name=str(fields["name"]), objective=str(fields["objective"]),
+            source=str(fields["source"]), definition=str(fields["definition"]),
+            unit=str(fields["unit"]), multiplier=float(multiplier), higher_is_better=higher,
+            method=str(method), numerator=numerator, denominator=denominator,
+            periods=tuple(p for p in PERIOD_TYPES if p in periods),
+            attribution=str(attribution))
+
+
+def parse_catalog(data: Mapping[str, Any], file: str) -> Catalog:
+    """A catalog from parsed TOML; every problem found is raised together."""
+    check = _Checker(file)
+    objectives: dict[str, Objective] = {}
+    for i, raw in enumerate(data.get("objective", [])):
+        ident = check.text(raw, "id", f"objective[{i}]")
+        text = check.text(raw, "text", f"objective[{i}]")
+        if ident and text:
+            objectives[ident] = Objective(ident, text)
+    indicators: dict[str, Indicator] = {}
+    for i, raw in enumerate(data.get("indicator", [])):
+        indicator = check.indicator(raw, i, objectives)
+        if indicator is None:
+            continue
+        if indicator.id in indicators:
+            check.add(indicator.id, "id repetido no catálogo")
+        indicators[indicator.id] = indicator
+    if not indicators and not check.problems:
+        check.add("indicator", "o catálogo não declara nenhum indicador")
+    if check.problems:
+        raise CatalogError(f"catálogo de indicadores inválido ({file})", check.problems)
+    return Catalog(objectives, indicators)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog from ``path`` (default: the one shipped with rmds)."""
+    if path is None:
+        return _default_catalog()
+    return _read(path)
+
+
+@cache
+def _default_catalog() -> Catalog:
+    return _read(CATALOG_FILE)
+
+
+def _read(path: Path) -> Catalog:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"catálogo não encontrado: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CatalogError(f"catálogo ilegível: {path}",
+                           [Problem(str(path), None, None, str(error))]) from None
+    return parse_catalog(data, path.name)

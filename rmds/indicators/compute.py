@@ -1,0 +1,398 @@
+"""Compute the catalog on the lake: every indicator, territorial level and period.
+
+Counts are made once per municipality and period by the compiled queries, then rolled up to
+health regions, macro-regions, URS, consortia and the state through the membership valid in
+each period's year (the regionalisation vintage). Intervals, smoothing and suppression flags
+are added in one vectorised pass, and the result replaces the lake's ``indicator_values``
+mart in one transaction (a failed computation leaves the previous mart as it was).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from rmds.exceptions import ConfigurationError, InputError, Problem
+from rmds.indicators.catalog import Catalog, Indicator, load_catalog
+from rmds.indicators.compiler import measure_sql
+from rmds.indicators.inputs import materialise_sql
+from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
+from rmds.lake.store import Lake, fetch_arrow
+from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
+from rmds.territory.model import STATE_CODE, slug
+
+__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "span_years"]
+
+MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("indicator_id", "VARCHAR", "indicador (id do catálogo)"),
+    ("level", "VARCHAR", "nível territorial: municipio, regiao, macrorregiao, urs, "
+     "consorcio, estado"),
+    ("unit_code", "VARCHAR", "código da unidade territorial"),
+    ("vintage", "VARCHAR", "regionalização válida no período"),
+    ("period_type", "VARCHAR", "mes, trimestre ou ano"),
+    ("period", "VARCHAR", "AAAA-MM, AAAA-Tn ou AAAA"),
+    ("year", "INTEGER", "ano do período"),
+    ("numerator", "DOUBLE", "numerador"),
+    ("denominator", "DOUBLE", "denominador (nascidos vivos, eventos ou pessoas-ano)"),
+    ("value", "DOUBLE", "valor bruto (numerador / denominador × multiplicador)"),
+    ("ci_low", "DOUBLE", "limite inferior do intervalo de 95%"),
+    ("ci_high", "DOUBLE", "limite superior do intervalo de 95%"),
+    ("smoothed", "DOUBLE", "valor suavizado por Bayes empírico (municípios)"),
+    ("suppressed", "BOOLEAN", "célula pequena: oculta em saídas públicas"),
+    ("run_id", "BIGINT", "cálculo que produziu a linha"),
+)
+RUN_COLUMNS = ("run_id BIGINT, computed_at TIMESTAMP, years VARCHAR, indicators INTEGER, "
+               "rows BIGINT, population_source VARCHAR, small_cell_threshold INTEGER, "
+               "seconds DOUBLE, notes VARCHAR")
+_EVENT_DATES = {"deaths": "death_date", "births": "birth_date",
+                "hospitalisations": "admission_date", "immunisations": "vaccination_date"}
+_LEVELS = (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS, Level.CONSORTIUM,
+           Level.STATE)
+
+
+@dataclass
+class ComputeResult:
+    run_id: int
+    years: tuple[int, ...]
+    indicators: int
+    rows: int
+    seconds: float
+    population_source: str
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def span_years(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+    """The years the lake's events cover (deaths, births, admissions, doses)."""
+    parts = " UNION ALL ".join(
+        f"SELECT min(year({c})) AS lo, max(year({c})) AS hi FROM {t}"
+        for t, c in _EVENT_DATES.items())
+    lo, hi = con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchall()[0]
+    if lo is None:
+        return ()
+    return tuple(range(int(lo), int(hi) + 1))
+
+
+def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``ind_population(municipality, year, sex, age_low, pop)`` from a file in the layout of
+    the reference pack's ``populacao_sexo_faixa5.csv`` (the synthetic state writes one)."""
+    if not path.is_file():
+        raise ConfigurationError(f"arquivo de população não encontrado: {path}")
+    try:
+        header = con.execute(f"SELECT * FROM read_csv('{path}', header = true, "
+                             "all_varchar = true) LIMIT 0").description
+    except duckdb.Error as error:
+        raise InputError(f"arquivo de população ilegível: {path}",
+                         [Problem(str(path), None, None, str(error).splitlines()[0])]
+                         ) from None
+    names = {d[0] for d in header}
+    missing = {"cod_ibge7", "ano", "sexo", "pop_00_04", "pop_80_mais"} - names
+    if missing:
+        raise InputError(f"arquivo de população sem colunas obrigatórias: {path}",
+                         [Problem(str(path), 1, c, "coluna ausente") for c in sorted(missing)])
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE ind_population AS
+            SELECT CAST(cod_ibge7 AS VARCHAR) AS municipality, CAST(ano AS INTEGER) AS year,
+                   CASE CAST(sexo AS VARCHAR) WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS sex,
+                   CAST(substr(grp, 5, 2) AS INTEGER) AS age_low, CAST(pop AS DOUBLE) AS pop
+            FROM (UNPIVOT (SELECT * EXCLUDE (pop_total) FROM read_csv('{path}',
+                  header = true, all_varchar = true))
+                  ON COLUMNS('^pop_') INTO NAME grp VALUE pop)""").fetchall()
+    except duckdb.Error as error:
+        raise InputError(f"arquivo de população com valores inválidos: {path}",
+                         [Problem(str(path), None, None, str(error).splitlines()[0])]
+                         ) from None
+
+
+def _territory_tables(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
+    regions: dict[str, list[str]] = {"municipality": [], "vintage": [], "region": [],
+                                     "macro": []}
+    members: dict[str, list[str]] = {"municipality": [], "vintage": [], "level": [],
+                                     "unit_code": []}
+    consortia = pack.consortium_members
+    for m in pack.municipalities.values():
+        mine = [c for c, codes in consortia.items() if m.ibge7 in codes and c in pack.consortia]
+        for v in Vintage:
+            regions["municipality"].append(m.ibge7)
+            regions["vintage"].append(v.value)
+            regions["region"].append(m.region[v])
+            regions["macro"].append(m.macro[v])
+            codes = [(Level.MUNICIPALITY, m.ibge7), (Level.REGION, m.region[v]),
+                     (Level.MACRO, m.macro[v]), (Level.URS, slug(m.urs)),
+                     (Level.STATE, STATE_CODE)] + [(Level.CONSORTIUM, c) for c in mine]
+            for level, code in codes:
+                members["municipality"].append(m.ibge7)
+                members["vintage"].append(v.value)
+                members["level"].append(level.value)
+                members["unit_code"].append(code)
+    units: dict[str, list[str]] = {"level": [], "unit_code": [], "vintage": [], "name": []}
+    for v in Vintage:
+        for level in _LEVELS:
+            for code, unit in pack.units(level, v).items():
+                units["level"].append(level.value)
+                units["unit_code"].append(code)
+                units["vintage"].append(v.value)
+                units["name"].append(unit.name)
+    for name, data in (("ind_regions", regions), ("ind_membership", members),
+                       ("ind_unit_names", units)):
+        con.register("rmds_incoming", pa.table(data))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rmds_incoming"
+                    ).fetchall()
+        con.unregister("rmds_incoming")
+    # units that have at least one member municipality
+    con.execute("""CREATE OR REPLACE TEMP TABLE ind_units AS
+        SELECT DISTINCT m.level, m.unit_code, m.vintage, coalesce(n.name, m.unit_code) AS name
+        FROM ind_membership m LEFT JOIN ind_unit_names n
+        ON n.level = m.level AND n.unit_code = m.unit_code AND n.vintage = m.vintage"""
+                ).fetchall()
+
+
+def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
+              population_years: Sequence[int]) -> list[str]:
+    notes: list[str] = []
+    first, last = min(population_years), max(population_years)
+    cal: dict[str, list[object]] = {"month": [], "period_type": [], "period": []}
+    per: dict[str, list[object]] = {k: [] for k in (
+        "period_type", "period", "year", "vintage", "months", "last_month",
+        "population_year")}
+
+    def period(kind: str, label: str, year: int, months: int, last_month: dt.date) -> None:
+        per["period_type"].append(kind)
+        per["period"].append(label)
+        per["year"].append(year)
+        per["vintage"].append(vintage_for_year(year).value)
+        per["months"].append(months)
+        per["last_month"].append(last_month)
+        per["population_year"].append(min(max(year, first), last))
+
+    for year in years:
+        if not first <= year <= last:
+            notes.append(f"população de {year} indisponível: usada a de "
+                         f"{min(max(year, first), last)}")
+        period("ano", f"{year}", year, 12, dt.date(year, 12, 1))
+        for q in range(1, 5):
+            period("trimestre", f"{year}-T{q}", year, 3, dt.date(year, 3 * q, 1))
+        for month in range(1, 13):
+            day = dt.date(year, month, 1)
+            period("mes", f"{year}-{month:02d}", year, 1, day)
+            for kind, label in (("mes", f"{year}-{month:02d}"),
+                                ("trimestre", f"{year}-T{(month - 1) // 3 + 1}"),
+                                ("ano", f"{year}")):
+                cal["month"].append(day)
+                cal["period_type"].append(kind)
+                cal["period"].append(label)
+    for name, data in (("ind_calendar", cal), ("ind_periods", per)):
+        con.register("rmds_incoming", pa.table(data))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rmds_incoming"
+                    ).fetchall()
+        con.unregister("rmds_incoming")
+    return notes
+
+
+def _prepare_inputs(con: duckdb.DuckDBPyConnection, pack: ReferencePack,
+                    needed: set[str]) -> None:
+    codes = sorted(pack.icsap.codes)
+    con.register("rmds_incoming", pa.table({"codeset": ["icsap"] * len(codes),
+                                            "code": codes}))
+    con.execute("CREATE OR REPLACE TEMP TABLE ind_codesets AS SELECT * FROM rmds_incoming"
+                ).fetchall()
+    con.unregister("rmds_incoming")
+    # residence and birth date of FHIR patients: the only fields read from the protected
+    # identity table, and only into counts
+    con.execute("""CREATE OR REPLACE TEMP TABLE ind_fhir_patients AS
+        SELECT record_key AS patient_key, any_value(residence_municipality)
+               AS residence_municipality, any_value(birth_date) AS birth_date
+        FROM identity_records WHERE source_system = 'FHIR' AND role = 'paciente'
+        GROUP BY record_key""").fetchall()
+    for name in sorted(needed):
+        con.execute(materialise_sql(name)).fetchall()
+
+
+def _inputs_of(indicators: Sequence[Indicator]) -> set[str]:
+    needed: set[str] = set()
+    for indicator in indicators:
+        for measure in (indicator.numerator, indicator.denominator):
+            if measure is not None and measure.input:
+                needed.add(measure.input)
+                if measure.among:
+                    needed.add(measure.among.input)
+    return needed
+
+
+def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
+    """Value, interval, smoothed value and suppression flag for every cell."""
+    ids = table.column("indicator_id").to_numpy(zero_copy_only=False)
+    levels = table.column("level").to_numpy(zero_copy_only=False)
+    periods = table.column("period").to_numpy(zero_copy_only=False)
+    k = table.column("numerator").to_numpy(zero_copy_only=False).astype(np.float64)
+    n_raw = table.column("denominator").to_numpy(zero_copy_only=False)
+    n = np.where(np.isnan(n_raw.astype(np.float64)), 1.0, n_raw.astype(np.float64))
+    size = len(k)
+    value = np.full(size, np.nan)
+    low = np.full(size, np.nan)
+    high = np.full(size, np.nan)
+    smooth = np.full(size, np.nan)
+    hidden = np.zeros(size, np.bool_)
+    # rows are ordered by indicator: work on each indicator's slice
+    boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts = np.r_[0, boundaries]
+    ends = np.r_[boundaries, size]
+    for start, end in zip(starts, ends, strict=True):
+        if start == end:
+            continue
+        indicator = catalog.get(str(ids[start]))
+        s = slice(start, end)
+        mult = indicator.multiplier
+        kk, nn = k[s], n[s]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value[s] = np.where(nn > 0, kk / nn * mult, np.nan)
+        if indicator.method == "wilson":
+            lo, hi = wilson_interval(kk, nn)
+        else:
+            lo, hi = poisson_interval(kk, nn)
+        low[s], high[s] = lo * mult, hi * mult
+        den = indicator.denominator
+        hidden[s] = suppressed(kk, nn if den is not None else None, threshold,
+                               event_denominator=den is not None and not den.population)
+        if den is None:
+            continue
+        municipal = np.flatnonzero(levels[s] == Level.MUNICIPALITY.value) + start
+        if municipal.size == 0:
+            continue
+        order = municipal[np.argsort(periods[municipal], kind="stable")]
+        cuts = np.flatnonzero(periods[order][1:] != periods[order][:-1]) + 1
+        for group in np.split(order, cuts):
+            smooth[group] = eb_smooth(k[group], n[group],
+                                      proportion=indicator.method == "wilson") * mult
+    return (table.append_column("value", pa.array(value, from_pandas=True))
+            .append_column("ci_low", pa.array(low, from_pandas=True))
+            .append_column("ci_high", pa.array(high, from_pandas=True))
+            .append_column("smoothed", pa.array(smooth, from_pandas=True))
+            .append_column("suppressed", pa.array(hidden)))
+
+
+def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
+            years: Sequence[int] | None = None, population: Path | None = None,
+            threshold: int = 5, only: Sequence[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> ComputeResult:
+    """Compute the catalog (or the indicators in ``only``) for ``years`` (default: the
+    years the lake covers) and replace the mart with the result."""
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+        if progress:
+            progress(name)
+
+    catalog = catalog or load_catalog()
+    chosen = [catalog.get(i) for i in only] if only else list(catalog)
+    con = lake.con
+    span = tuple(years) if years else span_years(con)
+    if not span:
+        raise ConfigurationError("o lago não tem eventos: carregue arquivos com 'rmds "
+                                 "ingest' antes de calcular indicadores")
+    population_path = population or pack.directory / "populacao_sexo_faixa5.csv"
+    load_population(con, population_path)
+    population_years = [int(r[0]) for r in con.execute(
+        "SELECT DISTINCT year FROM ind_population ORDER BY 1").fetchall()]
+    if not population_years:
+        raise InputError(f"arquivo de população vazio: {population_path}")
+    _territory_tables(con, pack)
+    notes = _calendar(con, span, population_years)
+    _prepare_inputs(con, pack, _inputs_of(chosen))
+    lap("preparo")
+    start, end = dt.date(span[0], 1, 1), dt.date(span[-1] + 1, 1, 1)
+    con.execute("CREATE OR REPLACE TEMP TABLE ind_counts (indicator VARCHAR, role VARCHAR, "
+                "municipality VARCHAR, period_type VARCHAR, period VARCHAR, n DOUBLE)"
+                ).fetchall()
+    for indicator in chosen:
+        kinds = ", ".join(f"'{p}'" for p in indicator.periods)
+        measures = [("numerator", indicator.numerator)]
+        if indicator.denominator is not None:
+            measures.append(("denominator", indicator.denominator))
+        for role, measure in measures:
+            sql = measure_sql(measure, start, end)
+            con.execute(f"INSERT INTO ind_counts SELECT '{indicator.id}', '{role}', "
+                        f"municipality, period_type, period, n FROM ({sql}) q "
+                        f"WHERE period_type IN ({kinds})").fetchall()
+    lap("contagens")
+    con.register("rmds_incoming", pa.table({
+        "indicator": [i.id for i in chosen],
+        "periods": [list(i.periods) for i in chosen],
+        "has_denominator": [i.denominator is not None for i in chosen]}))
+    con.execute("CREATE OR REPLACE TEMP TABLE ind_list AS SELECT * FROM rmds_incoming"
+                ).fetchall()
+    con.unregister("rmds_incoming")
+    con.execute("""CREATE OR REPLACE TEMP TABLE ind_rolled AS
+        SELECT k.indicator, k.role, t.level, t.unit_code, k.period_type, k.period,
+               sum(k.n) AS n
+        FROM ind_counts k
+        JOIN ind_periods p ON p.period_type = k.period_type AND p.period = k.period
+        JOIN ind_membership t ON t.municipality = k.municipality AND t.vintage = p.vintage
+        GROUP BY ALL""").fetchall()
+    grid = fetch_arrow(con, """
+        SELECT g.indicator AS indicator_id, u.level, u.unit_code, p.vintage, p.period_type,
+               p.period, CAST(p.year AS INTEGER) AS year,
+               coalesce(num.n, 0) AS numerator,
+               CASE WHEN g.has_denominator THEN coalesce(den.n, 0) END AS denominator
+        FROM ind_list g
+        JOIN ind_periods p ON list_contains(g.periods, p.period_type)
+        JOIN ind_units u ON u.vintage = p.vintage
+        LEFT JOIN ind_rolled num ON num.role = 'numerator' AND num.indicator = g.indicator
+             AND num.level = u.level AND num.unit_code = u.unit_code
+             AND num.period_type = p.period_type AND num.period = p.period
+        LEFT JOIN ind_rolled den ON den.role = 'denominator' AND den.indicator = g.indicator
+             AND den.level = u.level AND den.unit_code = u.unit_code
+             AND den.period_type = p.period_type AND den.period = p.period
+        ORDER BY g.indicator, u.level, u.unit_code, p.period_type, p.period""")
+    lap("agregacao")
+    mart = _statistics(grid, catalog, threshold)
+    lap("estatisticas")
+    run_id = _write(lake, mart, span, len(chosen), str(population_path), threshold,
+                    notes, sum(timings.values()), only is not None)
+    lap("gravacao")
+    return ComputeResult(run_id, span, len(chosen), mart.num_rows, sum(timings.values()),
+                         str(population_path), notes, timings)
+
+
+def _write(lake: Lake, mart: pa.Table, years: Sequence[int], indicators: int,
+           population: str, threshold: int, notes: list[str], seconds: float,
+           partial: bool) -> int:
+    con = lake.con
+    columns = ", ".join(f"{name} {sql}" for name, sql, _ in MART_COLUMNS)
+    lake.run("BEGIN TRANSACTION")
+    try:
+        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_values ({columns})")
+        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_runs ({RUN_COLUMNS})")
+        lake.run("CREATE OR REPLACE TABLE indicator_units AS SELECT * FROM ind_units")
+        run_id = int(lake.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM indicator_runs"))
+        if partial:
+            ids = pa.array(sorted(set(mart.column("indicator_id").to_pylist())))
+            con.register("rmds_ids", pa.table({"id": ids}))
+            lake.run("DELETE FROM indicator_values WHERE indicator_id IN "
+                     "(SELECT id FROM rmds_ids)")
+            con.unregister("rmds_ids")
+        else:
+            lake.run("DELETE FROM indicator_values")
+        lake.insert("indicator_values", mart.append_column(
+            "run_id", pa.array(np.full(mart.num_rows, run_id, np.int64))))
+        lake.run("INSERT INTO indicator_runs VALUES (?, current_timestamp, ?, ?, ?, ?, ?, ?, ?)",
+                 [run_id, f"{years[0]}–{years[-1]}", indicators, mart.num_rows, population,
+                  threshold, round(seconds, 3), "; ".join(notes)])
+        lake.run("COMMIT")
+    except BaseException:
+        lake.run("ROLLBACK")
+        raise
+    return run_id

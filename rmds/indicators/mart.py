@@ -1,0 +1,91 @@
+"""Reading the indicator mart: one indicator's values, and exports, public or restricted.
+
+Public output (``public=True``) is what anyone may see: the counts, value, interval and
+smoothed value of a suppressed cell are blank (NULL), and the cell says it was suppressed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rmds.exceptions import ConfigurationError
+from rmds.indicators.catalog import PERIOD_TYPES
+
+__all__ = ["PUBLIC_MASKED", "export", "has_mart", "latest_period", "select_sql", "values"]
+
+PUBLIC_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoothed")
+
+
+def has_mart(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_name = 'indicator_values'").fetchall()[0][0]
+    return bool(found)
+
+
+def _require(con: duckdb.DuckDBPyConnection) -> None:
+    if not has_mart(con):
+        raise ConfigurationError("o lago ainda não tem indicadores calculados: rode "
+                                 "'rmds indicators compute'")
+
+
+def select_sql(public: bool, where: str = "TRUE") -> str:
+    """The mart with unit names; in public form, suppressed cells are blank."""
+    cols = ", ".join(
+        f"CASE WHEN v.suppressed THEN NULL ELSE v.{c} END AS {c}" if public else f"v.{c}"
+        for c in PUBLIC_MASKED)
+    return (
+        "SELECT v.indicator_id, v.level, v.unit_code, u.name AS unit_name, v.vintage, "
+        f"v.period_type, v.period, v.year, {cols}, v.suppressed "
+        "FROM indicator_values v LEFT JOIN indicator_units u ON u.level = v.level "
+        "AND u.unit_code = v.unit_code AND u.vintage = v.vintage "
+        f"WHERE {where}")
+
+
+def latest_period(con: duckdb.DuckDBPyConnection, period_type: str = "ano") -> str | None:
+    _require(con)
+    rows = con.execute("SELECT max(period) FROM indicator_values WHERE period_type = ?",
+                       [period_type]).fetchall()
+    return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def period_type_of(period: str) -> str:
+    if "-T" in period:
+        return "trimestre"
+    return "mes" if "-" in period else "ano"
+
+
+def values(con: duckdb.DuckDBPyConnection, indicator_id: str, level: str,
+           period: str | None = None, *, public: bool = False,
+           unit_code: str | None = None) -> list[dict[str, Any]]:
+    """One indicator's cells at one level and period (default: the latest year)."""
+    _require(con)
+    period = period or latest_period(con)
+    if period is None:
+        return []
+    if period_type_of(period) not in PERIOD_TYPES:
+        raise ConfigurationError(f"período inválido: {period!r}")
+    where = "v.indicator_id = ? AND v.level = ? AND v.period = ?"
+    params: list[Any] = [indicator_id, level, period]
+    if unit_code is not None:
+        where += " AND v.unit_code = ?"
+        params.append(unit_code)
+    cursor = con.execute(select_sql(public, where) + " ORDER BY v.value DESC NULLS LAST, "
+                         "v.unit_code", params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def export(con: duckdb.DuckDBPyConnection, target: Path, fmt: str, *,
+           public: bool = True) -> int:
+    """The whole mart as one CSV or Parquet file; public form unless asked otherwise."""
+    _require(con)
+    if fmt not in ("csv", "parquet"):
+        raise ConfigurationError(f"formato desconhecido: {fmt} (use csv ou parquet)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+    sql = select_sql(public) + " ORDER BY indicator_id, level, unit_code, period"
+    con.execute(f"COPY ({sql}) TO '{target}' ({options})").fetchall()
+    return int(con.execute("SELECT count(*) FROM indicator_values").fetchall()[0][0])
