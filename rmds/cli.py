@@ -789,6 +789,78 @@ def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
                   + (" (forma restrita)" if restricted else " (forma pública)"))
 
 
+# ------------------------------------------------------------------------------- quality
+
+
+@cli.group("quality")
+def quality_group() -> None:
+    """Diagnóstico da maturidade dos dados de cada município."""
+
+
+@quality_group.command("report")
+@_LAKE_OPTION
+@click.option("--municipio", "municipality", help="Código IBGE (7 dígitos) ou nome.")
+@click.option("--population", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a do pacote.")
+@click.option("--limit", type=int, default=30, show_default=True,
+              help="Municípios listados (os de menor nota primeiro).")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def quality_report_command(ctx: click.Context, lake_path: Path | None,
+                           municipality: str | None, population: Path | None, limit: int,
+                           as_json: bool) -> None:
+    """Mede as regras de qualidade e mostra a nota de maturidade (0–100), o nível e o que
+    puxa a nota para baixo."""
+    from rmds.lake.store import Lake
+    from rmds.quality.report import municipality_report, quality_report
+    from rmds.quality.rules import DIMENSIONS
+
+    pack = _pack(ctx)
+    code = None
+    if municipality:
+        code = pack.find(municipality, Level.MUNICIPALITY).code
+    with Lake(_lake_path(ctx, lake_path)) as lake:
+        with console.status("medindo as regras de qualidade"):
+            result = quality_report(lake, pack, population=population)
+        rows = municipality_report(lake.con, code)
+    if as_json:
+        click.echo(json.dumps({"municipios": result.municipalities,
+                               "avaliados": result.evaluated, "por_nivel": result.by_level,
+                               "regras_nao_avaliadas": result.skipped,
+                               "diagnostico": rows if code else rows[:limit]},
+                              ensure_ascii=False, indent=2, default=str))
+        return
+    for rule, why in result.skipped.items():
+        console.print(f"  [yellow]regra não avaliada:[/] {rule}: {why}")
+    if code:
+        r = rows[0]
+        console.print(f"[bold]{r['name']} ({r['municipality']})[/]: nota "
+                      f"{fmt_decimal(r['score'], 1)} — maturidade {r['level']}")
+        for dim, label in DIMENSIONS.items():
+            console.print(f"  {label}: {fmt_decimal(r['score_' + dim], 1)}")
+        table = Table("Regra", "Registros", "Valor (%)", "Limite IC (%)", "Nota",
+                      title="Regras")
+        for v in r.get("rules", []):
+            table.add_row(v["rule_id"], fmt_decimal(v["records"], 0),
+                          fmt_decimal(v["value"], 1), fmt_decimal(v["bound"], 1),
+                          fmt_decimal(v["score"], 0))
+        console.print(table)
+        for item in r["explanation"]:
+            console.print(f"  − {item['nome']}: {fmt_decimal(item['valor'], 1)}% "
+                          f"({item['meta']}); {fmt_decimal(item['pontos_perdidos'], 1)} "
+                          "pontos a menos")
+        return
+    levels = ", ".join(f"{k}: {v}" for k, v in result.by_level.items())
+    console.print(f"{result.municipalities} municípios — {levels}")
+    table = Table("Código", "Município", "Nota", "Nível", "O que mais pesa",
+                  title=f"Maturidade dos dados: os {limit} de menor nota")
+    for r in rows[:limit]:
+        worst = r["explanation"][0]["nome"] if r["explanation"] else ""
+        table.add_row(r["municipality"], r["name"], fmt_decimal(r["score"], 1), r["level"],
+                      worst)
+    console.print(table)
+
+
 # ------------------------------------------------------------------------------ settings
 
 

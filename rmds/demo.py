@@ -1,6 +1,7 @@
 """The demo: what rmds can do today, run end to end on the reference pack.
 
-Steps are added as they are built (synthetic state, ingestion, linkage, indicators, web).
+Steps are added as they are built: reference pack, territory, DATASUS samples, synthetic
+state, ingestion, linkage, indicators and data quality (the web comes next).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rmds.fmt import fmt_int
+from rmds.fmt import fmt_decimal, fmt_int
 from rmds.territory import Level, ReferencePack, Vintage
 from rmds.territory.check import check_pack
 
@@ -58,7 +59,7 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     _read_samples(pack, console)
     if workdir is not None:
         _synthetic_state_into_lake(pack, console, workdir, scale)
-    console.print("[dim]Próximas etapas (indicadores → web) ainda não construídas.[/]")
+    console.print("[dim]Próxima etapa (web: API e páginas) ainda não construída.[/]")
 
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
@@ -121,6 +122,68 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
         console.print(top)
     shutil.rmtree(workdir / "estado.partial", ignore_errors=True)
     _link(console, lake_path, state_dir)
+    _indicators(pack, console, lake_path, state_dir)
+    _quality(pack, console, lake_path, state_dir)
+
+
+def _indicators(pack: ReferencePack, console: Console, lake_path: Path, state_dir: Path
+                ) -> None:
+    from rmds.indicators.catalog import load_catalog
+    from rmds.indicators.compute import compute
+    from rmds.indicators.mart import values
+    from rmds.lake.store import Lake
+    from rmds.settings import get_setting
+
+    catalog = load_catalog()
+    console.print(f"8. Calculando {len(catalog)} indicadores para município, região, "
+                  "macrorregião, URS, consórcio e estado, por mês, trimestre e ano")
+    threshold = int(str(get_setting("small_cell_threshold")))
+    with Lake(lake_path) as lake:
+        result = compute(lake, pack, population=state_dir / "populacao.csv",
+                         threshold=threshold)
+        year = str(result.years[-1])
+        table = Table("Indicador", "Unidade", "Valor", "IC 95%",
+                      title=f"Minas Gerais (estado sintético), {year}")
+        for ident in ("mortalidade_infantil", "razao_mortalidade_materna",
+                      "prenatal_7_consultas", "partos_cesareos", "cobertura_penta_d3",
+                      "cobertura_triplice_viral_d1", "icsap_proporcao",
+                      "internacao_fora_regiao", "obitos_causa_mal_definida"):
+            row = values(lake.con, ident, "estado", year)[0]
+            table.add_row(catalog.get(ident).name, catalog.get(ident).unit,
+                          fmt_decimal(row["value"], 1),
+                          f"{fmt_decimal(row['ci_low'], 1)} – {fmt_decimal(row['ci_high'], 1)}")
+        hidden = lake.scalar("SELECT count(*) FROM indicator_values WHERE suppressed")
+    console.print(f"   {fmt_int(result.rows)} células em {fmt_decimal(result.seconds, 1)} s; "
+                  f"{fmt_int(int(hidden))} células pequenas (< {threshold}) suprimidas nas "
+                  "saídas públicas")
+    console.print(table)
+
+
+def _quality(pack: ReferencePack, console: Console, lake_path: Path, state_dir: Path
+             ) -> None:
+    import csv
+
+    from rmds.lake.store import Lake
+    from rmds.quality.report import municipality_report, quality_report
+
+    console.print("9. Diagnóstico de maturidade dos dados dos 853 municípios")
+    with Lake(lake_path) as lake:
+        result = quality_report(lake, pack, population=state_dir / "populacao.csv")
+        rows = municipality_report(lake.con)
+    with (state_dir / "verdade" / "municipios.csv").open(encoding="utf-8") as handle:
+        degraded = {r["cod_ibge7"] for r in csv.DictReader(handle)
+                    if r["qualidade_degradada"] == "true"}
+    flagged = {r["municipality"] for r in rows if r["level"] not in ("avançada", "sem dados")}
+    levels = ", ".join(f"{k}: {v}" for k, v in sorted(result.by_level.items()))
+    console.print(f"   níveis: {levels}")
+    console.print(f"   contra o gerador: {len(flagged & degraded)} de {len(degraded)} municípios "
+                  f"degradados sinalizados; {len(flagged - degraded)} sinalizados sem estar "
+                  "(nesta escala, muitos municípios têm poucos registros)")
+    worst = Table("Município", "Nota", "Nível", "O que mais pesa", title="Menores notas")
+    for r in rows[:5]:
+        worst.add_row(f"{r['name']} ({r['municipality']})", fmt_decimal(r["score"], 1),
+                      r["level"], r["explanation"][0]["nome"] if r["explanation"] else "")
+    console.print(worst)
 
 
 def _link(console: Console, lake_path: Path, state_dir: Path) -> None:

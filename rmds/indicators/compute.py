@@ -28,7 +28,8 @@ from rmds.lake.store import Lake, fetch_arrow
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 from rmds.territory.model import STATE_CODE, slug
 
-__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "span_years"]
+__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "prepare_inputs",
+           "prepare_territory", "span_years"]
 
 MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("indicator_id", "VARCHAR", "indicador (id do catálogo)"),
@@ -112,7 +113,7 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                          ) from None
 
 
-def _territory_tables(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
+def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
     regions: dict[str, list[str]] = {"municipality": [], "vintage": [], "region": [],
                                      "macro": []}
     members: dict[str, list[str]] = {"municipality": [], "vintage": [], "level": [],
@@ -197,7 +198,7 @@ def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
     return notes
 
 
-def _prepare_inputs(con: duckdb.DuckDBPyConnection, pack: ReferencePack,
+def prepare_inputs(con: duckdb.DuckDBPyConnection, pack: ReferencePack,
                     needed: set[str]) -> None:
     codes = sorted(pack.icsap.codes)
     con.register("rmds_incoming", pa.table({"codeset": ["icsap"] * len(codes),
@@ -309,9 +310,9 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         "SELECT DISTINCT year FROM ind_population ORDER BY 1").fetchall()]
     if not population_years:
         raise InputError(f"arquivo de população vazio: {population_path}")
-    _territory_tables(con, pack)
+    prepare_territory(con, pack)
     notes = _calendar(con, span, population_years)
-    _prepare_inputs(con, pack, _inputs_of(chosen))
+    prepare_inputs(con, pack, _inputs_of(chosen))
     lap("preparo")
     start, end = dt.date(span[0], 1, 1), dt.date(span[-1] + 1, 1, 1)
     con.execute("CREATE OR REPLACE TEMP TABLE ind_counts (indicator VARCHAR, role VARCHAR, "

@@ -3,8 +3,8 @@
 A filter is one boolean SQL expression over the columns of an input (no subqueries, no
 ``*``). Besides the usual operators (``=``, ``<>``, ``<``, ``BETWEEN``, ``IN``, ``IS NULL``,
 ``AND``, ``OR``, ``NOT``) it may call a short list of portable functions (``left``,
-``substring``, ``length``, ``coalesce``, ``upper``, ``lower``, ``trim``, ``abs``) and two
-of rmds's own:
+``right``, ``substring``, ``length``, ``coalesce``, ``upper``, ``lower``, ``trim``, ``abs``,
+``cast``, ``year``, ``month`` and ``datediff(end, start)`` in days) and two of rmds's own:
 
 * ``cid_between(column, 'I00', 'I99')``: the 3-character CID-10 category of ``column``
   is in the (inclusive) range;
@@ -28,8 +28,8 @@ __all__ = ["CODESETS", "check_filter", "columns_of", "compile_filter"]
 
 CODESETS = ("icsap",)
 _FUNCTIONS: tuple[type[Any], ...] = (
-    exp.Left, exp.Substring, exp.Length, exp.Coalesce, exp.Upper, exp.Lower, exp.Trim,
-    exp.Abs)
+    exp.Left, exp.Right, exp.Substring, exp.Length, exp.Coalesce, exp.Upper, exp.Lower,
+    exp.Trim, exp.Abs, exp.Cast, exp.DateDiff, exp.Year, exp.Month)
 _OWN = {"cid_between": 3, "in_codeset": 2}
 _FORBIDDEN: tuple[type[Any], ...] = (exp.Query, exp.Subquery, exp.Star,
                                                  exp.Placeholder)

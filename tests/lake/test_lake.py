@@ -49,7 +49,7 @@ def test_ingesting_twice_gives_the_same_rows_and_every_batch_reconciles(
         first = ingest(lake, [state], pack)
     assert {o.status for o in first} == {"carregado", "não reconhecido"}
     skipped = [o.path.name for o in first if o.status == "não reconhecido"]
-    assert sorted(skipped) == ["manifest.json", "municipios.csv", "rates.json"]
+    assert sorted(skipped) == ["manifest.json", "municipios.csv", "populacao.csv", "rates.json"]
     once = _snapshot(path)
     with Lake(path) as lake:
         second = ingest(lake, [state], pack)

@@ -1,0 +1,273 @@
+"""The municipal data-maturity diagnosis: rules measured per municipality, rolled up into a
+score from 0 to 100, a level, and what pulls the score down.
+
+Each rule's value is measured per municipality of residence. It scores 100 at its target or
+better and 0 at its limit or worse; to be fair to small municipalities, the score is taken
+from the end of the 95% interval nearest the target (the lower Wilson bound of a share of
+bad records, the upper Poisson bound of a coverage ratio), so a municipality only loses
+points where the evidence says so. The municipal score is the weighted mean of the rules it
+has data for; the explanation lists the rules that take the most points away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from rmds.indicators.compute import load_population, prepare_inputs, prepare_territory
+from rmds.indicators.expr import compile_filter
+from rmds.indicators.inputs import INPUTS
+from rmds.indicators.stats import poisson_interval, wilson_interval
+from rmds.lake.store import Lake, fetch_arrow
+from rmds.linkage.run import RECORD_UID
+from rmds.quality.rules import DIMENSIONS, RECORD_KEYS, Rule, load_rules
+from rmds.territory import ReferencePack
+
+__all__ = ["LEVELS", "QualityResult", "level_of", "municipality_report", "quality_report"]
+
+LEVELS = ((85.0, "avançada"), (70.0, "intermediária"), (50.0, "básica"), (0.0, "inicial"))
+
+
+def level_of(score: float | None) -> str:
+    if score is None or np.isnan(score):
+        return "sem dados"
+    return next(name for floor, name in LEVELS if score >= floor)
+
+
+@dataclass
+class QualityResult:
+    municipalities: int
+    evaluated: int
+    rules: int
+    skipped: dict[str, str] = field(default_factory=dict)
+    by_level: dict[str, int] = field(default_factory=dict)
+
+
+def _share_sql(rule: Rule) -> str:
+    assert rule.input and rule.territory
+    relation = INPUTS[rule.input].relation
+    return (f"SELECT x.{rule.territory} AS municipality, count(*) AS n, "
+            f"count(*) FILTER (WHERE coalesce({compile_filter(rule.bad, 'x')}, FALSE)) AS k "
+            f"FROM {relation} x WHERE x.{rule.territory} IS NOT NULL "
+            f"AND {compile_filter(rule.filter, 'x')} GROUP BY 1")
+
+
+def _duplicates_sql(rule: Rule) -> str:
+    records = (f"SELECT residence_municipality AS municipality, source_file, record_key, "
+               f"{RECORD_UID} AS record_uid FROM identity_records "
+               f"WHERE source_system = '{rule.system}' AND role = '{rule.role}' "
+               "AND residence_municipality IS NOT NULL")
+    join, extra = "", ""
+    if rule.same and rule.input:
+        key = RECORD_KEYS[rule.input]
+        join = (f" JOIN {rule.input} i ON i.source_file = r.source_file "
+                f"AND i.{key} = r.record_key")
+        extra = ", " + ", ".join(f"coalesce(CAST(i.{c} AS VARCHAR), '')" for c in rule.same)
+    return (
+        f"SELECT r.municipality, count(*) AS n, count(*) - count(DISTINCT concat_ws('|', "
+        f"CAST(l.person_id AS VARCHAR){extra})) AS k FROM ({records}) r "
+        f"JOIN person_links l ON l.record_uid = r.record_uid{join} GROUP BY 1")
+
+
+def _coverage_sql(rule: Rule) -> str:
+    assert rule.input and rule.territory
+    relation = INPUTS[rule.input].relation
+    date = {"births": "birth_date", "deaths": "death_date"}[rule.input]
+    where = (f"x.{rule.territory} IS NOT NULL AND {compile_filter(rule.filter, 'x')} "
+             "AND year(x." + date + ") IN (SELECT DISTINCT year FROM ind_population)")
+    if rule.expected_by == "fecundidade":
+        return f"""
+        WITH obs AS (SELECT x.{rule.territory} AS municipality, year(x.{date}) AS year,
+                            count(*) AS n FROM {relation} x WHERE {where} GROUP BY ALL),
+             women AS (SELECT municipality, year, sum(pop) AS w FROM ind_population
+                       WHERE sex = 'F' AND age_low BETWEEN 10 AND 45 GROUP BY ALL),
+             rate AS (SELECT o.year, sum(o.n) / (SELECT sum(w) FROM women
+                      WHERE women.year = o.year) AS r FROM obs o GROUP BY o.year)
+        SELECT w.municipality, coalesce(sum(o.n), 0) AS n, sum(w.w * rate.r) AS expected
+        FROM women w JOIN rate ON rate.year = w.year
+        LEFT JOIN obs o ON o.municipality = w.municipality AND o.year = w.year
+        GROUP BY 1"""
+    return f"""
+        WITH obs AS (SELECT x.{rule.territory} AS municipality, year(x.{date}) AS year,
+                            CASE x.sex WHEN 'M' THEN 'M' WHEN 'F' THEN 'F' END AS sex,
+                            least(floor(x.age_years / 5) * 5, 80) AS age_low, count(*) AS n
+                     FROM {relation} x WHERE {where} AND x.age_years IS NOT NULL
+                     GROUP BY ALL),
+             rate AS (SELECT p.year, p.sex, p.age_low,
+                             coalesce(sum(o.n), 0) / sum(p.pop) AS r
+                      FROM (SELECT year, sex, age_low, sum(pop) AS pop FROM ind_population
+                            GROUP BY ALL) p
+                      LEFT JOIN (SELECT year, sex, age_low, sum(n) AS n FROM obs GROUP BY ALL) o
+                      ON o.year = p.year AND o.sex = p.sex AND o.age_low = p.age_low
+                      WHERE p.year IN (SELECT DISTINCT year FROM obs) GROUP BY ALL)
+        SELECT p.municipality, (SELECT coalesce(sum(n), 0) FROM obs
+                                WHERE obs.municipality = p.municipality) AS n,
+               sum(p.pop * rate.r) AS expected
+        FROM ind_population p JOIN rate ON rate.year = p.year AND rate.sex = p.sex
+             AND rate.age_low = p.age_low
+        GROUP BY 1"""
+
+
+def _has_links(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_name = 'person_links'").fetchall()[0][0]
+    return bool(found) and bool(con.execute("SELECT count(*) FROM person_links").fetchall()[0][0])
+
+
+def _measure(con: duckdb.DuckDBPyConnection, rule: Rule) -> pa.Table:
+    if rule.kind == "cobertura":
+        return fetch_arrow(con, _coverage_sql(rule))
+    if rule.kind == "duplicidade":
+        return fetch_arrow(con, _duplicates_sql(rule))
+    return fetch_arrow(con, _share_sql(rule))
+
+
+def _score(rule: Rule, n: np.ndarray, k_or_expected: np.ndarray, k: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value %, bound %, score) for one rule's municipalities."""
+    if rule.kind == "cobertura":
+        observed, expected = n, k_or_expected
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(expected > 0, observed / expected * 100, np.nan)
+        _, high = poisson_interval(observed, expected)
+        bound = high * 100
+        share = (bound - rule.limit) / (rule.target - rule.limit)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(n > 0, k / n * 100, np.nan)
+        low, _ = wilson_interval(k, n)
+        bound = low * 100
+        share = (rule.limit - bound) / (rule.limit - rule.target)
+    score = np.clip(share, 0, 1) * 100
+    return value, bound, np.where(np.isnan(bound), np.nan, score)
+
+
+def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None = None,
+                   rules: Sequence[Rule] | None = None) -> QualityResult:
+    """Measure every rule, score every municipality and store both in the lake
+    (``quality_values``, ``quality_scores``), replacing the previous diagnosis."""
+    rules = tuple(rules or load_rules())
+    con = lake.con
+    load_population(con, population or pack.directory / "populacao_sexo_faixa5.csv")
+    prepare_territory(con, pack)
+    prepare_inputs(con, pack, {r.input for r in rules if r.input and r.kind != "duplicidade"})
+    linked = _has_links(con)
+    codes = sorted(pack.municipalities)
+    index = {code: i for i, code in enumerate(codes)}
+    columns: dict[str, list[Any]] = {k: [] for k in (
+        "rule_id", "municipality", "records", "failing", "expected", "value", "bound",
+        "score")}
+    skipped: dict[str, str] = {}
+    scores = np.full((len(codes), len(rules)), np.nan)
+    for j, rule in enumerate(rules):
+        if rule.kind == "duplicidade" and not linked:
+            skipped[rule.id] = "vinculação ainda não rodou (rmds link)"
+            continue
+        table = _measure(con, rule)
+        munis = [index.get(m, -1) for m in table.column("municipality").to_pylist()]
+        keep = np.array(munis) >= 0 if munis else np.zeros(0, np.bool_)
+        n = np.asarray(table.column("n").to_numpy(zero_copy_only=False), np.float64)[keep]
+        if rule.kind == "cobertura":
+            other = np.asarray(table.column("expected").to_numpy(zero_copy_only=False),
+                               np.float64)[keep]
+            k = np.zeros_like(n)
+        else:
+            k = np.asarray(table.column("k").to_numpy(zero_copy_only=False), np.float64)[keep]
+            other = k
+        value, bound, score = _score(rule, n, other, k)
+        rows = np.array(munis, np.int64)[keep]
+        scores[rows, j] = score
+        columns["rule_id"] += [rule.id] * rows.size
+        columns["municipality"] += [codes[i] for i in rows]
+        columns["records"] += n.tolist()
+        columns["failing"] += (k.tolist() if rule.kind != "cobertura" else [None] * rows.size)
+        columns["expected"] += (other.tolist() if rule.kind == "cobertura"
+                                else [None] * rows.size)
+        columns["value"] += value.tolist()
+        columns["bound"] += bound.tolist()
+        columns["score"] += score.tolist()
+    weights = np.array([r.weight for r in rules])
+    values_table = pa.table(columns)
+    summary = _summaries(codes, rules, scores, weights, values_table).append_column(
+        "name", pa.array([pack.municipalities[c].name for c in codes]))
+    lake.run("BEGIN TRANSACTION")
+    try:
+        for name, data in (("quality_values", values_table), ("quality_scores", summary)):
+            con.register("rmds_incoming", data)
+            lake.run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM rmds_incoming")
+            con.unregister("rmds_incoming")
+        lake.run("COMMIT")
+    except BaseException:
+        lake.run("ROLLBACK")
+        raise
+    levels = summary.column("level").to_pylist()
+    return QualityResult(len(codes), sum(1 for lv in levels if lv != "sem dados"), len(rules),
+                         skipped, {lv: levels.count(lv) for lv in sorted(set(levels))})
+
+
+def _summaries(codes: list[str], rules: Sequence[Rule], scores: np.ndarray,
+               weights: np.ndarray, values: pa.Table) -> pa.Table:
+    measured = {(r, m): (v, b) for r, m, v, b in zip(
+        values.column("rule_id").to_pylist(), values.column("municipality").to_pylist(),
+        values.column("value").to_pylist(), values.column("bound").to_pylist(), strict=True)}
+    total: list[float | None] = []
+    dims: dict[str, list[float | None]] = {d: [] for d in DIMENSIONS}
+    explanations: list[str] = []
+    for i, code in enumerate(codes):
+        row = scores[i]
+        ok = ~np.isnan(row)
+        total.append(float(np.sum(row[ok] * weights[ok]) / weights[ok].sum())
+                     if ok.any() else None)
+        for dim in DIMENSIONS:
+            mask = ok & np.array([r.dimension == dim for r in rules])
+            dims[dim].append(float(np.sum(row[mask] * weights[mask]) / weights[mask].sum())
+                             if mask.any() else None)
+        lost = []
+        if ok.any():
+            for j in np.flatnonzero(ok):
+                points = weights[j] * (100 - row[j]) / weights[ok].sum()
+                if points >= 0.5:
+                    rule = rules[j]
+                    value, bound = measured[(rule.id, code)]
+                    lost.append({"regra": rule.id, "nome": rule.name,
+                                 "dimensao": rule.dimension, "pontos_perdidos": round(points, 1),
+                                 "valor": None if value is None else round(value, 1),
+                                 "limite_ic": None if bound is None else round(bound, 1),
+                                 "meta": rule.goal()})
+        lost.sort(key=lambda item: -float(item["pontos_perdidos"]))  # type: ignore[arg-type]
+        explanations.append(json.dumps(lost, ensure_ascii=False))
+    return pa.table({
+        "municipality": codes,
+        "score": pa.array(total, pa.float64()),
+        "level": [level_of(s) for s in total],
+        **{f"score_{d}": pa.array(v, pa.float64()) for d, v in dims.items()},
+        "explanation": explanations,
+    })
+
+
+def municipality_report(con: duckdb.DuckDBPyConnection, code: str | None = None
+                        ) -> list[dict[str, Any]]:
+    """The stored diagnosis, worst first (or one municipality's, with its rule values)."""
+    where, params = ("WHERE s.municipality = ?", [code]) if code else ("", [])
+    cursor = con.execute(
+        f"SELECT * FROM quality_scores s {where} ORDER BY s.score NULLS LAST, s.municipality",
+        params)
+    names = [d[0] for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        item = dict(zip(names, row, strict=True))
+        item["explanation"] = json.loads(item["explanation"])
+        out.append(item)
+    if code and out:
+        cursor = con.execute("SELECT * FROM quality_values WHERE municipality = ? "
+                             "ORDER BY rule_id", [code])
+        names = [d[0] for d in cursor.description]
+        out[0]["rules"] = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    return out

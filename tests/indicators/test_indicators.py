@@ -1,0 +1,382 @@
+"""Every indicator of the catalog against a small hand-built lake, worked out by hand.
+
+The lake holds 2023 events of residents of Alfenas (A), Alterosa (B, same health region) and
+Uberlândia (C, another macro-region); a population file gives A 100 people in every
+five-year group of each sex (3,400 in all; 1,600 aged 30–69; 2,600 aged 20 or more),
+B 50 per group and C 200 per group. Each case below says how its answer is counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rmds.indicators.catalog import load_catalog
+from rmds.indicators.compute import ComputeResult, compute
+from rmds.indicators.mart import export, values
+from rmds.lake.store import Lake
+from rmds.territory import ReferencePack
+from tests.indicators.helpers import (
+    ALFENAS,
+    ALPINOPOLIS,
+    ALTEROSA,
+    BH,
+    UBERLANDIA,
+    d,
+    insert,
+    write_population,
+)
+
+A, B, C = ALFENAS, ALTEROSA, UBERLANDIA
+
+
+def _births() -> list[dict[str, Any]]:
+    base = {"residence_municipality": A, "birth_weight_g": 3200, "gestational_weeks": 39,
+            "prenatal_visits": 8, "delivery_type": "vaginal", "mother_age": 25}
+    dates = ["2023-01-10"] * 4 + ["2023-04-05"] * 3 + ["2023-07-01"] * 3
+    rows = [{**base, "record_id": f"A{i + 1}", "birth_date": d(day)}
+            for i, day in enumerate(dates)]
+    # b7 3 visits; b8 unknown visits but band 4 (7+); b9 unknown; b10 exactly 7
+    rows[6]["prenatal_visits"] = 3
+    rows[7].update(prenatal_visits=None, prenatal_band="4")
+    rows[8].update(prenatal_visits=None, prenatal_band=None)
+    rows[9]["prenatal_visits"] = 7
+    # weights: 2,400 and 2,499 are low, 2,500 is not; b10 has no weight
+    rows[0]["birth_weight_g"], rows[1]["birth_weight_g"] = 2400, 2499
+    rows[2]["birth_weight_g"], rows[9]["birth_weight_g"] = 2500, None
+    # gestation: 36 and 30 weeks preterm; b3 unknown weeks but band 4 (32–36) preterm;
+    # b4 unknown weeks and band (out of the denominator)
+    rows[0]["gestational_weeks"], rows[1]["gestational_weeks"] = 36, 30
+    rows[2].update(gestational_weeks=None, gestation_band="4")
+    rows[3].update(gestational_weeks=None, gestation_band=None)
+    for row in rows[:4]:
+        row["delivery_type"] = "cesareo"
+    rows[0]["mother_age"], rows[1]["mother_age"] = 15, 19
+    rows[2]["mother_age"], rows[3]["mother_age"] = 20, 10
+    rows += [{**base, "record_id": f"B{i}", "residence_municipality": B,
+              "birth_date": d("2023-02-01")} for i in range(5)]
+    rows.append({**base, "record_id": "A2022", "birth_date": d("2022-06-01")})
+    return rows
+
+
+def _deaths() -> list[dict[str, Any]]:
+    def death(day: str, **kw: Any) -> dict[str, Any]:
+        return {"residence_municipality": A, "death_date": d(day), "death_type": "nao_fetal",
+                **kw}
+
+    return [
+        death("2023-01-20", age_years=0, age_days=3, sex="M", underlying_cause="P070"),
+        death("2023-02-01", age_years=0, age_days=10, sex="F", underlying_cause="P369"),
+        death("2023-05-03", age_years=0, age_days=100, sex="M", underlying_cause="J189"),
+        death("2023-06-01", death_type="fetal", underlying_cause="P964"),
+        death("2023-08-08", age_years=30, sex="F", underlying_cause="O15"),    # maternal
+        death("2023-08-08", age_years=35, sex="F", underlying_cause="O96"),    # late: not
+        death("2023-08-08", age_years=50, sex="M", underlying_cause="I219"),   # NCD 30–69
+        death("2023-08-08", age_years=70, sex="M", underlying_cause="C349"),   # NCD, 70
+        death("2023-08-08", age_years=45, sex="F", underlying_cause="R99"),    # ill-defined
+        death("2023-08-08", age_years=60, sex="M", underlying_cause="J440"),   # NCD 30–69
+        death("2023-08-08", age_years=40, sex="M", underlying_cause="E149"),   # NCD 30–69
+        death("2023-08-08", age_years=29, sex="F", underlying_cause="C509"),   # NCD, 29
+    ]
+
+
+def _hospitalisations() -> list[dict[str, Any]]:
+    def aih(n: int, diagnosis: str, facility: str, residence: str = A, **kw: Any
+            ) -> dict[str, Any]:
+        return {"aih_number": f"{n}", "residence_municipality": residence,
+                "facility_municipality": facility, "admission_date": d("2023-03-15"),
+                "main_diagnosis": diagnosis, "admission_character": "02", "died": False,
+                **kw}
+
+    surgery = "0407020039"
+    return [
+        aih(1, "I10", A),                                                   # ICSAP
+        aih(2, "E149", A),                                                  # ICSAP
+        aih(3, "K359", BH, procedure_performed=surgery),                    # urgent, away
+        aih(4, "S720", B, admission_character="01",
+            procedure_performed="0408050632"),                              # elective, in B
+        aih(5, "O800", A),                                                  # childbirth
+        aih(6, "I219", BH, died=True),                                      # AMI, died
+        aih(7, "I219", A),                                                  # AMI
+        aih(8, "I64", A),                                                   # stroke, ICSAP
+        aih(9, "I639", A, died=True),                                       # stroke, ICSAP
+        aih(10, "K359", A, admission_character="01", procedure_performed=surgery),
+        aih(11, "I10", A, residence=B),
+        aih(12, "S720", C, residence=C, admission_character="01",
+            procedure_performed="0408050632"),
+        aih(13, "K359", ALPINOPOLIS),                                       # other region
+    ]
+
+
+def _immunisations() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def doses(acronym: str, dose: str, age: int, count: int) -> None:
+        for _ in range(count):
+            rows.append({"record_id": f"v{len(rows)}", "vaccine_acronym": acronym,
+                         "dose_code": dose, "age_years": age, "residence_municipality": A,
+                         "vaccination_date": d("2023-06-01"), "source_system": "PNI"})
+
+    doses("BCG", "9", 0, 3)
+    doses("BCG", "9", 1, 1)        # out of the target age
+    doses("PENTA", "3", 0, 4)
+    doses("PENTA", "2", 0, 2)      # not the scheme's last dose
+    doses("VIP", "3", 0, 5)
+    doses("PNM10V", "2", 0, 6)
+    doses("PNM10V", "8", 1, 2)
+    doses("FA", "1", 0, 7)
+    doses("FA", "1", 1, 1)
+    doses("SCR", "1", 1, 8)
+    doses("SCR", "1", 0, 1)
+    doses("SCR", "2", 1, 9)
+    doses("ROTA", "2", 0, 1)
+    # meningococcal C only as FHIR Immunization: residence and age come from the Patient
+    for patient in ("f1", "f2", "f3"):
+        rows.append({"record_id": f"imm-{patient}", "patient_key": patient,
+                     "vaccine_acronym": "MENC", "dose_code": "2", "source_system": "FHIR",
+                     "vaccination_date": d("2023-06-01")})
+    return rows
+
+
+def _patients() -> list[dict[str, Any]]:
+    def patient(key: str, residence: str, born: str = "1960-01-01") -> dict[str, Any]:
+        return {"record_key": key, "role": "paciente", "source_system": "FHIR",
+                "residence_municipality": residence, "birth_date": d(born)}
+
+    return [patient("f1", A, "2023-01-01"), patient("f2", A, "2023-01-01"),
+            patient("f3", B, "2023-01-01"), patient("p1", A), patient("p2", A),
+            patient("p3", A), patient("p4", A), patient("p5", B)]
+
+
+def _primary_care(lake: Lake) -> None:
+    insert(lake, "conditions", [
+        {"patient_key": "p1", "code": "I10", "onset_date": d("2020-01-01")},
+        {"patient_key": "p2", "code": "I10", "onset_date": d("2023-03-01")},
+        {"patient_key": "p3", "code": "I10", "onset_date": d("2024-02-01")},
+        {"patient_key": "p4", "code": "E119", "onset_date": d("2022-05-05")},
+        {"patient_key": "p1", "code": "E11", "onset_date": d("2021-01-01")},
+        {"patient_key": "p5", "code": "I10", "onset_date": d("2020-01-01")},
+    ])
+    bp, a1c = "8480-6", "4548-4"
+    insert(lake, "observations", [
+        {"patient_key": "p1", "component_code": bp, "effective_date": d("2023-02-10")},
+        {"patient_key": "p1", "component_code": bp, "effective_date": d("2023-08-01")},
+        {"patient_key": "p2", "component_code": bp, "effective_date": d("2023-02-15")},
+        {"patient_key": "p3", "component_code": bp, "effective_date": d("2023-05-01")},
+        {"patient_key": "p4", "component_code": a1c, "effective_date": d("2023-07-07")},
+    ])
+    insert(lake, "encounters", [
+        {"patient_key": "p1", "encounter_class": "AMB", "reason_code": "I10",
+         "encounter_date": d("2023-02-10")},
+        {"patient_key": "p2", "encounter_class": "AMB", "reason_code": "I10",
+         "encounter_date": d("2023-04-01")},
+        {"patient_key": "p4", "encounter_class": "AMB", "reason_code": "E11",
+         "encounter_date": d("2023-07-07")},
+        {"patient_key": "p1", "encounter_class": "AMB", "reason_code": "J45",
+         "encounter_date": d("2023-05-05")},
+        {"patient_key": "p2", "encounter_class": "EMER", "reason_code": "I10",
+         "encounter_date": d("2023-09-09")},
+    ])
+
+
+@pytest.fixture(scope="module")
+def lake_path(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[Path, ComputeResult]:
+    folder = tmp_path_factory.mktemp("indicators")
+    population = folder / "populacao.csv"
+    write_population(population, {A: 100, B: 50, C: 200})
+    path = folder / "lago.duckdb"
+    with Lake(path) as lake:
+        insert(lake, "births", _births())
+        insert(lake, "deaths", _deaths())
+        insert(lake, "hospitalisations", _hospitalisations())
+        insert(lake, "immunisations", _immunisations())
+        insert(lake, "identity_records", _patients())
+        _primary_care(lake)
+        result = compute(lake, pack, years=(2022, 2023), population=population, threshold=5)
+    return path, result
+
+
+# (indicator, numerator, denominator, value) for Alfenas in 2023, worked out by hand
+CASES: list[tuple[str, float, float | None, float]] = [
+    # infant deaths: 3, 10 and 100 days old; the fetal death is not counted; 10 births
+    ("mortalidade_infantil", 3, 10, 3 / 10 * 1000),
+    ("mortalidade_neonatal", 2, 10, 2 / 10 * 1000),          # 3 and 10 days
+    ("mortalidade_neonatal_precoce", 1, 10, 1 / 10 * 1000),  # 3 days
+    ("mortalidade_pos_neonatal", 1, 10, 1 / 10 * 1000),      # 100 days
+    # O15 counts, O96 (late maternal death) does not
+    ("razao_mortalidade_materna", 1, 10, 1 / 10 * 100_000),
+    # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69
+    ("mortalidade_prematura_dcnt", 3, 1600, 3 / 1600 * 100_000),
+    # one R99 among 11 non-fetal deaths
+    ("obitos_causa_mal_definida", 1, 11, 1 / 11 * 100),
+    # six with 8 visits, one with band 4, one with exactly 7 → 8 of 10
+    ("prenatal_7_consultas", 8, 10, 80.0),
+    # 2,400 and 2,499 g among the 9 with weight
+    ("baixo_peso_ao_nascer", 2, 9, 2 / 9 * 100),
+    # 36 and 30 weeks, and band 4; nine births have weeks or band
+    ("nascimentos_pre_termo", 3, 9, 3 / 9 * 100),
+    ("partos_cesareos", 4, 10, 40.0),
+    ("maes_adolescentes", 3, 10, 30.0),                      # mothers of 15, 19 and 10
+    ("cobertura_bcg", 3, 10, 30.0),                          # the dose at 1 year is out
+    ("cobertura_penta_d3", 4, 10, 40.0),                     # D2 is not the last dose
+    ("cobertura_polio_d3", 5, 10, 50.0),
+    ("cobertura_pneumo_d2", 6, 10, 60.0),
+    ("cobertura_pneumo_reforco", 2, 10, 20.0),
+    ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
+    ("cobertura_triplice_viral_d1", 8, 10, 80.0),            # the dose under 1 is out
+    ("cobertura_triplice_viral_d2", 9, 10, 90.0),
+    ("cobertura_rotavirus_d2", 1, 10, 10.0),
+    # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
+    # Patient lives in Alterosa)
+    ("cobertura_meningo_c_d2", 2, 10, 20.0),
+    # I10, E14, I64, I63 among 10 admissions of residents that are not childbirth
+    ("icsap_proporcao", 4, 10, 40.0),
+    ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
+    ("taxa_internacao", 11, 3400, 11 / 3400 * 1000),         # 11 admissions of residents
+    ("letalidade_iam", 1, 2, 50.0),
+    ("letalidade_avc", 1, 2, 50.0),
+    # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
+    ("internacao_fora_regiao", 3, 11, 3 / 11 * 100),
+    ("internacao_fora_macrorregiao", 2, 11, 2 / 11 * 100),
+    # by occurrence: the elective surgery done in Alfenas (the resident's other one was
+    # done in Alterosa)
+    ("cirurgias_eletivas", 1, None, 1.0),
+    ("cirurgias_eletivas_taxa", 2, 3400, 2 / 3400 * 10_000),  # by residence: 2
+    # hypertensive by the end of 2023: p1 and p2 (p3's onset is in 2024); p1 measured,
+    # p2's measurement came before the diagnosis
+    ("aps_hipertensao_pa_aferida", 1, 2, 50.0),
+    # diabetic: p4 and p1; only p4 had HbA1c
+    ("aps_diabetes_hba1c", 1, 2, 50.0),
+    # AMB encounters for I10 (2) and E11 (1); J45 and the emergency visit are out
+    ("aps_atendimentos_cronicos", 3, 2600, 3 / 2600 * 1000),
+]
+
+
+def test_every_indicator_has_a_hand_worked_case() -> None:
+    assert {c[0] for c in CASES} == set(load_catalog().indicators)
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize(("indicator", "numerator", "denominator", "expected"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_indicator_by_hand(lake_path: tuple[Path, ComputeResult], indicator: str,
+                          numerator: float, denominator: float | None,
+                          expected: float) -> None:
+    path, _ = lake_path
+    with Lake(path, read_only=True) as lake:
+        [row] = values(lake.con, indicator, "municipio", "2023", unit_code=A)
+    assert row["numerator"] == pytest.approx(numerator)
+    if denominator is None:
+        assert row["denominator"] is None
+    else:
+        assert row["denominator"] == pytest.approx(denominator)
+    assert row["value"] == pytest.approx(expected)
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+
+
+def _one(path: Path, indicator: str, level: str, period: str, unit: str) -> dict[str, Any]:
+    with Lake(path, read_only=True) as lake:
+        [row] = values(lake.con, indicator, level, period, unit_code=unit)
+    return row
+
+
+def test_rollup_to_region_macro_and_state(lake_path: tuple[Path, ComputeResult]) -> None:
+    path, _ = lake_path
+    # region 31001 = Alfenas + Alterosa: 15 births, 3 infant deaths
+    row = _one(path, "mortalidade_infantil", "regiao", "2023", "31001")
+    assert (row["numerator"], row["denominator"]) == (3, 15)
+    assert row["value"] == pytest.approx(200.0)
+    # admissions: 11 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
+    row = _one(path, "taxa_internacao", "regiao", "2023", "31001")
+    assert row["value"] == pytest.approx(12 / 5100 * 1000)
+    # elective surgeries by occurrence: Alfenas 1 + Alterosa 1; the state adds Uberlândia
+    assert _one(path, "cirurgias_eletivas", "regiao", "2023", "31001")["value"] == 2
+    assert _one(path, "cirurgias_eletivas", "estado", "2023", "31")["value"] == 3
+    assert _one(path, "cirurgias_eletivas", "macrorregiao", "2023", "3113")["value"] == 1
+    # the URS of Alfenas covers both; a consortium level exists for every member roster
+    assert _one(path, "partos_cesareos", "urs", "2023", "alfenas")["denominator"] == 15
+
+
+def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
+    path, _ = lake_path
+    # January: the death at 3 days (20 Jan) over the 4 births of January
+    assert _one(path, "mortalidade_infantil", "municipio", "2023-01", A)["value"] == 250.0
+    # March holds all admissions; a month is 1/12 of the year's person-years
+    row = _one(path, "icsap_taxa", "municipio", "2023-03", A)
+    assert row["denominator"] == pytest.approx(3400 / 12)
+    assert row["value"] == pytest.approx(4 / (3400 / 12) * 10_000)
+    assert _one(path, "icsap_taxa", "municipio", "2023-04", A)["numerator"] == 0
+    # first quarter: p2's diagnosis (1 March) is within it; p1 measured in February
+    row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T1", A)
+    assert (row["numerator"], row["denominator"]) == (1, 2)
+    # p1 measured twice in 2023 counts once
+    row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T3", A)
+    assert row["numerator"] == 1
+
+
+def test_the_regionalisation_of_each_year(lake_path: tuple[Path, ComputeResult]) -> None:
+    path, result = lake_path
+    with Lake(path, read_only=True) as lake:
+        macros = dict(lake.run(
+            "SELECT period, count(DISTINCT unit_code) FROM indicator_values "
+            "WHERE level = 'macrorregiao' AND period_type = 'ano' GROUP BY 1"))
+        vintages = dict(lake.run("SELECT DISTINCT period, vintage FROM indicator_values "
+                                 "WHERE period_type = 'ano'"))
+    assert macros == {"2022": 14, "2023": 16}
+    assert vintages == {"2022": "dtsus_2019_22", "2023": "pdr_atual"}
+    # 2022 has no population in the file: the nearest year is used, and said
+    assert any("2022" in note and "2023" in note for note in result.notes)
+
+
+def test_small_numbers_smoothing_and_suppression(lake_path: tuple[Path, ComputeResult],
+                                                 tmp_path: Path) -> None:
+    path, _ = lake_path
+    with Lake(path, read_only=True) as lake:
+        restricted = values(lake.con, "mortalidade_infantil", "municipio", "2023")
+        public = values(lake.con, "mortalidade_infantil", "municipio", "2023", public=True)
+        target = tmp_path / "publico.csv"
+        export(lake.con, target, "csv", public=True)
+        full = tmp_path / "restrito.csv"
+        export(lake.con, full, "csv", public=False)
+    alfenas = next(r for r in restricted if r["unit_code"] == A)
+    alterosa = next(r for r in restricted if r["unit_code"] == B)
+    # 3 deaths is a small cell; 0 deaths is not
+    assert alfenas["suppressed"] and not alterosa["suppressed"]
+    # pooled rate of the municipalities with births: 3 / 15; Alfenas (300) is pulled
+    # towards it, never past it
+    pooled = 3 / 15 * 1000
+    assert pooled <= alfenas["smoothed"] <= alfenas["value"]
+    assert 0 <= alterosa["smoothed"] <= pooled
+    public_alfenas = next(r for r in public if r["unit_code"] == A)
+    assert public_alfenas["suppressed"]
+    assert all(public_alfenas[k] is None for k in (
+        "numerator", "denominator", "value", "ci_low", "ci_high", "smoothed"))
+    with target.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    hidden = [r for r in rows if r["suppressed"] == "true"]
+    assert hidden, "the fixture has small cells"
+    assert all(r[k] == "" for r in hidden for k in ("numerator", "value", "smoothed",
+                                                    "ci_low", "ci_high", "denominator"))
+    with full.open(encoding="utf-8") as handle:
+        restricted_rows = [r for r in csv.DictReader(handle) if r["suppressed"] == "true"]
+    assert len(restricted_rows) == len(hidden)
+    assert all(r["numerator"] != "" for r in restricted_rows)
+
+
+def test_intervals_are_exact_poisson_and_wilson(lake_path: tuple[Path, ComputeResult]
+                                                ) -> None:
+    path, _ = lake_path
+    # Garwood interval for 3 events: [0.6187, 8.7673]; over 10 births × 1,000
+    row = _one(path, "mortalidade_infantil", "municipio", "2023", A)
+    assert row["ci_low"] == pytest.approx(61.87, abs=0.01)
+    assert row["ci_high"] == pytest.approx(876.73, abs=0.01)
+    # Wilson for 4 of 10: [0.1682, 0.6873]
+    row = _one(path, "partos_cesareos", "municipio", "2023", A)
+    assert row["ci_low"] == pytest.approx(16.82, abs=0.01)
+    assert row["ci_high"] == pytest.approx(68.73, abs=0.01)
+    assert not math.isnan(row["smoothed"])
