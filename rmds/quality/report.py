@@ -234,14 +234,14 @@ def _summaries(codes: list[str], rules: Sequence[Rule], scores: np.ndarray,
             for j in np.flatnonzero(ok):
                 points = weights[j] * (100 - row[j]) / weights[ok].sum()
                 if points >= 0.5:
-                    rule = rules[j]
+                    rule = rules[int(j)]
                     value, bound = measured[(rule.id, code)]
                     lost.append({"regra": rule.id, "nome": rule.name,
                                  "dimensao": rule.dimension, "pontos_perdidos": round(points, 1),
                                  "valor": None if value is None else round(value, 1),
                                  "limite_ic": None if bound is None else round(bound, 1),
                                  "meta": rule.goal()})
-        lost.sort(key=lambda item: -float(item["pontos_perdidos"]))  # type: ignore[arg-type]
+        lost.sort(key=lambda item: -float(str(item["pontos_perdidos"])))
         explanations.append(json.dumps(lost, ensure_ascii=False))
     return pa.table({
         "municipality": codes,

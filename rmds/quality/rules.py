@@ -84,10 +84,9 @@ def _rule(raw: Any, index: int, problems: list[Problem], file: str) -> Rule | No
     if len(numbers) == 3 and kind != "cobertura" and numbers["target"] > numbers["limit"]:
         add("limit", "limit fica acima de target (menor é melhor)")
     name = raw.get("input")
-    if kind != "duplicidade" or name is not None:
-        if name not in INPUTS:
-            add("input", f"entrada desconhecida {name!r}")
-            name = None
+    if (kind != "duplicidade" or name is not None) and name not in INPUTS:
+        add("input", f"entrada desconhecida {name!r}")
+        name = None
     columns = INPUTS[name].columns if name else frozenset()
     if kind != "duplicidade" and name:
         territory = raw.get("territory")
