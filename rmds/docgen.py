@@ -13,7 +13,8 @@ import click
 
 from rmds.settings import SETTINGS
 
-__all__ = ["cli_reference", "schema_reference", "settings_reference", "write_docs"]
+__all__ = ["catalog_reference", "cli_reference", "schema_reference", "settings_reference",
+           "write_docs"]
 
 
 def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
@@ -69,11 +70,55 @@ def schema_reference() -> str:
     return "\n".join(parts)
 
 
+def catalog_reference() -> str:
+    """The indicator catalog, its inputs, the mart and the quality rules, from the
+    declarations."""
+    from rmds.indicators.catalog import load_catalog
+    from rmds.indicators.compute import MART_COLUMNS
+    from rmds.indicators.inputs import INPUTS
+    from rmds.quality.rules import DIMENSIONS, load_rules
+
+    catalog = load_catalog()
+    parts = ["# Catálogo de indicadores e regras de qualidade\n",
+             "Gerado por `python -m rmds.docgen` a partir de `rmds/indicators/catalog.toml` e "
+             "`rmds/quality/rules.toml`. Veja `docs/indicators.md` para o método.\n",
+             "## Objetivos estratégicos (Planejamento Estratégico SES-MG 2023–2026)\n",
+             "| id | objetivo |", "|---|---|"]
+    parts += [f"| {o.id} | {o.text} |" for o in catalog.objectives.values()]
+    parts.append(f"\n## Indicadores ({len(catalog)})\n")
+    for i in catalog:
+        better = "maior é melhor" if i.higher_is_better else "menor é melhor"
+        parts += [
+            f"### `{i.id}` — {i.name}\n",
+            f"- objetivo: {i.objective}; unidade: {i.unit} (× {i.multiplier:g}); {better}; "
+            f"intervalo: {i.method}; atribuição: {i.attribution}",
+            f"- definição: {i.definition}",
+            f"- fonte: {i.source}",
+            f"- numerador: `{i.numerator.describe()}`",
+            f"- denominador: `{i.denominator.describe()}`" if i.denominator
+            else "- denominador: nenhum (contagem)", ""]
+    parts += ["## Entradas e colunas derivadas\n",
+              "Os filtros usam as colunas das tabelas canônicas (`docs/schema.md`) e estas:\n",
+              "| entrada | coluna derivada | descrição |", "|---|---|---|"]
+    for item in INPUTS.values():
+        parts += [f"| `{item.name}` | `{c}` | {text} |" for c, text in item.derived]
+    parts += ["\n## Mart `indicator_values`\n", "| coluna | tipo | descrição |", "|---|---|---|"]
+    parts += [f"| `{name}` | {sql} | {text} |" for name, sql, text in MART_COLUMNS]
+    parts += ["\n## Regras de qualidade\n",
+              "| id | sistema | dimensão | regra | tipo | meta | limite | peso |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in load_rules():
+        parts.append(f"| `{r.id}` | {r.system} | {DIMENSIONS[r.dimension]} | {r.name} | "
+                     f"{r.kind} | {r.target:g}% | {r.limit:g}% | {r.weight:g} |")
+    return "\n".join(parts) + "\n"
+
+
 def write_docs(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (("cli.md", cli_reference()), ("settings.md", settings_reference()),
-                       ("schema.md", schema_reference())):
+                       ("schema.md", schema_reference()),
+                       ("catalog.md", catalog_reference())):
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

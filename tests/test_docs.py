@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmds.docgen import cli_reference, schema_reference, settings_reference
+from rmds.docgen import catalog_reference, cli_reference, schema_reference, settings_reference
 from rmds.settings import SETTINGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -23,3 +23,8 @@ def test_settings_reference_is_up_to_date() -> None:
 def test_schema_reference_is_up_to_date() -> None:
     assert (DOCS / "schema.md").read_text(encoding="utf-8") == schema_reference(), (
         "docs/schema.md is stale: run `python -m rmds.docgen`")
+
+
+def test_catalog_reference_is_up_to_date() -> None:
+    assert (DOCS / "catalog.md").read_text(encoding="utf-8") == catalog_reference(), (
+        "docs/catalog.md is stale: run `python -m rmds.docgen`")

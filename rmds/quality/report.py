@@ -3,7 +3,7 @@ score from 0 to 100, a level, and what pulls the score down.
 
 Each rule's value is measured per municipality of residence. It scores 100 at its target or
 better and 0 at its limit or worse; to be fair to small municipalities, the score is taken
-from the end of the 95% interval nearest the target (the lower Wilson bound of a share of
+from the end of the 99% interval nearest the target (the lower Wilson bound of a share of
 bad records, the upper Poisson bound of a coverage ratio), so a municipality only loses
 points where the evidence says so. The municipal score is the weighted mean of the rules it
 has data for; the explanation lists the rules that take the most points away.
@@ -30,8 +30,13 @@ from rmds.linkage.run import RECORD_UID
 from rmds.quality.rules import DIMENSIONS, RECORD_KEYS, Rule, load_rules
 from rmds.territory import ReferencePack
 
-__all__ = ["LEVELS", "QualityResult", "level_of", "municipality_report", "quality_report"]
+__all__ = ["CONFIDENCE", "LEVELS", "QualityResult", "level_of", "municipality_report",
+           "quality_report"]
 
+# the interval a rule's score is read from: 99%, so that a municipality with a handful of
+# records is not marked down by chance (at 95%, a few good municipalities of each synthetic
+# state were)
+CONFIDENCE = 0.99
 LEVELS = ((85.0, "avançada"), (70.0, "intermediária"), (50.0, "básica"), (0.0, "inicial"))
 
 
@@ -60,6 +65,9 @@ def _share_sql(rule: Rule) -> str:
 
 
 def _duplicates_sql(rule: Rule) -> str:
+    """Records counted once per source key (a FHIR Patient re-sent in many bundles is one
+    registration); a record is a duplicate when its person already has one with the same
+    values of ``same``."""
     records = (f"SELECT residence_municipality AS municipality, source_file, record_key, "
                f"{RECORD_UID} AS record_uid FROM identity_records "
                f"WHERE source_system = '{rule.system}' AND role = '{rule.role}' "
@@ -69,11 +77,14 @@ def _duplicates_sql(rule: Rule) -> str:
         key = RECORD_KEYS[rule.input]
         join = (f" JOIN {rule.input} i ON i.source_file = r.source_file "
                 f"AND i.{key} = r.record_key")
-        extra = ", " + ", ".join(f"coalesce(CAST(i.{c} AS VARCHAR), '')" for c in rule.same)
+        extra = ", " + ", ".join(f"coalesce(CAST(i.{c} AS VARCHAR), '') AS s_{c}"
+                                 for c in rule.same)
+    same = "".join(f", s_{c}" for c in rule.same)
     return (
-        f"SELECT r.municipality, count(*) AS n, count(*) - count(DISTINCT concat_ws('|', "
-        f"CAST(l.person_id AS VARCHAR){extra})) AS k FROM ({records}) r "
-        f"JOIN person_links l ON l.record_uid = r.record_uid{join} GROUP BY 1")
+        f"SELECT municipality, count(*) AS n, count(*) - count(DISTINCT concat_ws('|', "
+        f"CAST(person_id AS VARCHAR){same})) AS k FROM ("
+        f"SELECT DISTINCT r.municipality, r.record_key, l.person_id{extra} FROM ({records}) r "
+        f"JOIN person_links l ON l.record_uid = r.record_uid{join}) GROUP BY 1")
 
 
 def _coverage_sql(rule: Rule) -> str:
@@ -136,13 +147,13 @@ def _score(rule: Rule, n: np.ndarray, k_or_expected: np.ndarray, k: np.ndarray
         observed, expected = n, k_or_expected
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(expected > 0, observed / expected * 100, np.nan)
-        _, high = poisson_interval(observed, expected)
+        _, high = poisson_interval(observed, expected, CONFIDENCE)
         bound = high * 100
         share = (bound - rule.limit) / (rule.target - rule.limit)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(n > 0, k / n * 100, np.nan)
-        low, _ = wilson_interval(k, n)
+        low, _ = wilson_interval(k, n, CONFIDENCE)
         bound = low * 100
         share = (rule.limit - bound) / (rule.limit - rule.target)
     score = np.clip(share, 0, 1) * 100
