@@ -91,6 +91,17 @@ class Events:
         self.expected[name][year] = self.expected[name].get(year, 0.0) + value
 
 
+def _term_mean(shortfall: npt.NDArray[np.float64], low_share: float) -> float:
+    """The mean term birth weight that puts ``low_share`` of births under 2,500 g, given
+    each birth's shortfall from it (weight ~ normal(mean − shortfall, 400 g))."""
+    from scipy import optimize, stats
+
+    def excess(mean: float) -> float:
+        return float(stats.norm.cdf((2500 - (mean - shortfall)) / 400).mean() - low_share)
+
+    return float(optimize.brentq(excess, 2000, 5000)) if shortfall.size else 3300.0
+
+
 def _choice(rng: np.random.Generator, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     """One draw per row of a (n × k) weight matrix."""
     cum = np.cumsum(weights, axis=1)
@@ -249,8 +260,11 @@ class Simulator:
         preterm = rng.random(n) < preterm_p
         weeks = np.where(preterm, 36 - np.minimum(rng.exponential(2.2, n), 14),
                          np.clip(rng.normal(39.2, 1.1, n), 37, 42)).astype(np.int16)
-        mean_weight = 3250 - np.maximum(0, 39 - weeks) * 240 - 60 * dep
-        weight = np.clip(rng.normal(mean_weight, 420), 350, 5500).astype(np.int16)
+        # weight falls 170 g a week below 39 weeks; the term mean is set so that the
+        # state's share under 2,500 g is the configured one
+        shortfall = np.maximum(0, 39 - weeks) * 170 + 60 * dep
+        weight = np.clip(_term_mean(shortfall, r.low_birth_weight_share)
+                         - shortfall + rng.normal(0, 400, n), 350, 5500).astype(np.int16)
         p7 = np.minimum(r.prenatal_7plus_share * self.f.prenatal[muni], 0.99)
         seven = rng.random(n) < p7
         visits = np.where(seven, 7 + rng.poisson(2.0, n), rng.integers(0, 7, n)).astype(

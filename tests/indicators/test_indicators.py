@@ -380,3 +380,34 @@ def test_intervals_are_exact_poisson_and_wilson(lake_path: tuple[Path, ComputeRe
     assert row["ci_low"] == pytest.approx(16.82, abs=0.01)
     assert row["ci_high"] == pytest.approx(68.73, abs=0.01)
     assert not math.isnan(row["smoothed"])
+
+
+def test_indicator_commands(lake_path: tuple[Path, ComputeResult], tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from rmds.cli import cli
+
+    path, _ = lake_path
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["indicators", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.output)["indicadores"]) == len(load_catalog())
+    shown = runner.invoke(cli, ["indicators", "show", "partos_cesareos", "--lake", str(path),
+                                "--level", "regiao", "--period", "2023", "--json"])
+    assert shown.exit_code == 0, shown.output
+    [region] = [r for r in json.loads(shown.output)["valores"] if r["unit_code"] == "31001"]
+    assert (region["numerator"], region["denominator"]) == (4, 15)
+    as_csv = runner.invoke(cli, ["indicators", "show", "mortalidade_infantil", "--lake",
+                                 str(path), "--level", "municipio", "--period", "2023",
+                                 "--public", "--csv"])
+    assert as_csv.exit_code == 0
+    rows = list(csv.DictReader(as_csv.output.splitlines()))
+    alfenas = next(r for r in rows if r["unit_code"] == A)
+    assert alfenas["suppressed"] == "True" and alfenas["value"] == ""
+    target = tmp_path / "mart.parquet"
+    exported = runner.invoke(cli, ["indicators", "export", str(target), "--lake", str(path)])
+    assert exported.exit_code == 0 and target.stat().st_size > 0
+    unknown = runner.invoke(cli, ["indicators", "show", "nao_existe", "--lake", str(path)])
+    assert unknown.exit_code == 2 and "indicador desconhecido" in unknown.output

@@ -251,6 +251,23 @@ def test_hospitalisation_rate_matches_configured_rate(state: Path, rates: dict[s
     assert 40 < rate < 80  # admissions per 1,000 inhabitants, plausible for SUS-MG
 
 
+def test_birth_outcomes_match_configured_shares(state: Path, rates: dict[str, Any],
+                                                pack: ReferencePack) -> None:
+    municipalities = pack.ibge6_to_7_table()
+    parts = []
+    for path in sorted((state / "SINASC").glob("DNMG*.dbc")):
+        with open_source(path) as source:
+            parts += [result.accepted for result, _ in map_file(source, municipalities)]
+    births = pa.concat_tables(parts)
+    weights = births.column("birth_weight_g").drop_null().to_numpy()
+    configured = rates["configurado"]
+    assert abs((weights < 2500).mean() - configured["low_birth_weight_share"]) < 0.015
+    weeks = births.column("gestational_weeks").drop_null().to_numpy()
+    assert abs((weeks < 37).mean() - configured["preterm_share"]) < 0.015
+    caesarean = pc.mean(pc.equal(births.column("delivery_type"), "cesareo")).as_py()
+    assert abs(caesarean - configured["caesarean_share"]) < 0.03
+
+
 def _vaccinated(state: Path, truth: pa.Table, acronym: str, dose: str) -> set[int]:
     people: set[int] = set()
     lookup = {(f, r): p for f, r, p in zip(truth.column("file").to_pylist(),
