@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -20,8 +21,6 @@ from rmds.quality.rules import load_rules, parse_rules
 from rmds.synth import SynthConfig, generate
 from rmds.territory import ReferencePack
 from tests.indicators.helpers import ALFENAS, ALTEROSA, d, insert, write_population
-
-import numpy as np
 
 
 def test_rules_are_declared_per_system_and_checked_together() -> None:
