@@ -1,0 +1,214 @@
+"""Users, roles, territorial scopes, passwords, sessions and login throttling.
+
+Passwords are hashed with scrypt (``hashlib.scrypt``, n=2¹⁴, r=8, p=1, 16-byte salt).
+Session tokens are random (32 bytes); only their SHA-256 is stored, and they expire
+(``SESSION_HOURS``). After ``MAX_FAILURES`` wrong passwords a user is locked for
+``LOCK_MINUTES``; every failure is also slowed down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from rmds.exceptions import ConfigurationError, RmdsError
+from rmds.store.db import SESSIONS, USERS, Store
+
+__all__ = ["AuthError", "Role", "User", "add_user", "authenticate", "disable_user",
+           "hash_password", "list_users", "login", "user_for_token", "verify_password"]
+
+SESSION_HOURS = 8
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class AuthError(RmdsError, PermissionError):
+    """Wrong credentials, a locked or disabled user, or an expired session."""
+
+
+class Role(StrEnum):
+    ADMIN = "administrador"
+    STATE_ANALYST = "analista_estadual"
+    REGIONAL = "gestor_regional"
+    MUNICIPAL = "gestor_municipal"
+    CONSORTIUM = "gestor_consorcio"
+    PROFESSIONAL = "profissional_saude"
+    PUBLIC = "publico"
+
+    @property
+    def label(self) -> str:
+        return {"administrador": "Administrador", "analista_estadual": "Analista estadual",
+                "gestor_regional": "Gestor regional (URS)",
+                "gestor_municipal": "Gestor municipal",
+                "gestor_consorcio": "Gestor de consórcio",
+                "profissional_saude": "Profissional de saúde",
+                "publico": "Público"}[self.value]
+
+    @property
+    def scope_level(self) -> str | None:
+        """The territorial level a role is scoped to (``None``: the whole state)."""
+        return {"gestor_regional": "urs", "gestor_municipal": "municipio",
+                "gestor_consorcio": "consorcio",
+                "profissional_saude": "municipio"}.get(self.value)
+
+    @property
+    def is_state(self) -> bool:
+        return self in (Role.ADMIN, Role.STATE_ANALYST)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    scope_level: str | None
+    scope_code: str | None
+    active: bool = True
+
+    @property
+    def scope(self) -> str:
+        if self.scope_level is None:
+            return "estado"
+        return f"{self.scope_level}:{self.scope_code}"
+
+
+PUBLIC_USER = User(0, "publico", Role.PUBLIC, None, None)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:   # SQLite gives naive datetimes back
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n),
+                               r=int(r), p=int(p), dklen=len(digest) // 2)
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def _user(row: sa.Row[tuple[object, ...]]) -> User:
+    m = row._mapping
+    return User(int(m["id"]), str(m["username"]), Role(m["role"]), m["scope_level"],
+                m["scope_code"], bool(m["active"]))
+
+
+def add_user(store: Store, username: str, password: str, role: Role,
+             scope_code: str | None = None) -> User:
+    if role is Role.PUBLIC:
+        raise ConfigurationError("o papel 'publico' não tem usuários (é o acesso sem login)")
+    if len(password) < 10:
+        raise ConfigurationError("a senha deve ter ao menos 10 caracteres")
+    if role.scope_level is not None and not scope_code:
+        raise ConfigurationError(f"o papel {role.value} exige um território "
+                                 f"({role.scope_level}) em --territorio")
+    if role.scope_level is None:
+        scope_code = None
+    with store.engine.begin() as c:
+        exists = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        if exists:
+            raise ConfigurationError(f"usuário já existe: {username}")
+        c.execute(USERS.insert().values(
+            username=username, password_hash=hash_password(password), role=role.value,
+            scope_level=role.scope_level, scope_code=scope_code, active=True,
+            failed_logins=0, created_at=_now()))
+        row = c.execute(USERS.select().where(USERS.c.username == username)).one()
+    return _user(row)
+
+
+def list_users(store: Store) -> list[User]:
+    with store.engine.connect() as c:
+        return [_user(r) for r in c.execute(USERS.select().order_by(USERS.c.username))]
+
+
+def disable_user(store: Store, username: str) -> None:
+    with store.engine.begin() as c:
+        done = c.execute(USERS.update().where(USERS.c.username == username)
+                         .values(active=False)).rowcount
+        user = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        if user:
+            c.execute(SESSIONS.delete().where(SESSIONS.c.user_id == user[0]))
+    if not done:
+        raise ConfigurationError(f"usuário não encontrado: {username}")
+
+
+def authenticate(store: Store, username: str, password: str) -> User:
+    """The user, if the password is right and the user is active and not locked."""
+    now = _now()
+    with store.engine.begin() as c:
+        row = c.execute(USERS.select().where(USERS.c.username == username)).first()
+        if row is None:
+            hash_password(password)           # same cost as a real check
+            raise AuthError("usuário ou senha incorretos")
+        locked = _aware(row._mapping["locked_until"])
+        if locked is not None and locked > now:
+            raise AuthError("muitas tentativas: usuário bloqueado por alguns minutos")
+        if not verify_password(password, row._mapping["password_hash"]):
+            failures = int(row._mapping["failed_logins"]) + 1
+            values: dict[str, object] = {"failed_logins": failures}
+            if failures >= MAX_FAILURES:
+                values = {"failed_logins": 0,
+                          "locked_until": now + dt.timedelta(minutes=LOCK_MINUTES)}
+            c.execute(USERS.update().where(USERS.c.id == row._mapping["id"]).values(**values))
+            raise AuthError("usuário ou senha incorretos")
+        if not row._mapping["active"]:
+            raise AuthError("usuário desativado")
+        c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
+                  .values(failed_logins=0, locked_until=None))
+    return _user(row)
+
+
+def login(store: Store, username: str, password: str) -> tuple[str, User]:
+    """A new session token for the user."""
+    user = authenticate(store, username, password)
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    with store.engine.begin() as c:
+        c.execute(SESSIONS.delete().where(SESSIONS.c.expires_at < now))
+        c.execute(SESSIONS.insert().values(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
+            created_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
+    return token, user
+
+
+def user_for_token(store: Store, token: str) -> User | None:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with store.engine.connect() as c:
+        row = c.execute(
+            sa.select(USERS, SESSIONS.c.expires_at).join(SESSIONS,
+                                                         SESSIONS.c.user_id == USERS.c.id)
+            .where(SESSIONS.c.token_hash == digest)).first()
+    if row is None:
+        return None
+    expires = _aware(row._mapping["expires_at"])
+    if expires is None or expires < _now() or not row._mapping["active"]:
+        return None
+    return _user(row)
+
+
+def logout(store: Store, token: str) -> None:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with store.engine.begin() as c:
+        c.execute(SESSIONS.delete().where(SESSIONS.c.token_hash == digest))

@@ -1,0 +1,88 @@
+"""Tables of the operational store and opening it (migrations included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from rmds.exceptions import ConfigurationError
+
+__all__ = ["AUDIT", "METADATA", "SESSIONS", "USERS", "Store", "open_store"]
+
+METADATA = sa.MetaData()
+
+USERS = sa.Table(
+    "users", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("scope_level", sa.String(20)),
+    sa.Column("scope_code", sa.String(40)),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+SESSIONS = sa.Table(
+    "sessions", METADATA,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+AUDIT = sa.Table(
+    "audit_log", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("username", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("resource", sa.String(400), nullable=False),
+    sa.Column("territory", sa.String(80)),
+    sa.Column("origin", sa.String(80)),
+    sa.Column("reason", sa.String(400)),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Store:
+    """An open operational store."""
+
+    def __init__(self, engine: sa.Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate to the latest schema) the store at ``url``."""
+    try:
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except sa.exc.SQLAlchemyError as error:
+        raise ConfigurationError(f"não foi possível abrir o banco operacional {url}: "
+                                 f"{str(error).splitlines()[0]}") from None
+    return Store(engine, url)
