@@ -861,6 +861,127 @@ def quality_report_command(ctx: click.Context, lake_path: Path | None,
     console.print(table)
 
 
+# ------------------------------------------------------------------------------- service
+
+
+@cli.command("serve")
+@_LAKE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: int) -> None:
+    """Sobe a API REST e as páginas web (painel, município, qualidade, cargas)."""
+    import uvicorn
+
+    from rmds.api.app import create_app
+    from rmds.store import open_store
+
+    settings: Settings = ctx.obj
+    app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx))
+    console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
+                  f"{settings.store.split('@')[-1]})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+_ROLES = click.Choice(["administrador", "analista_estadual", "gestor_regional",
+                       "gestor_municipal", "gestor_consorcio", "profissional_saude"])
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Usuários do serviço: papéis e territórios."""
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", "role", type=_ROLES, required=True, help="Papel do usuário.")
+@click.option("--territorio", "territory",
+              help="Território do papel: município (IBGE 7), URS (código) ou consórcio (sigla).")
+@click.option("--password", prompt="Senha", hide_input=True, confirmation_prompt=True,
+              envvar="RMDS_NEW_PASSWORD", help="Senha (ou variável RMDS_NEW_PASSWORD).")
+@click.pass_context
+def users_add(ctx: click.Context, username: str, role: str, territory: str | None,
+              password: str) -> None:
+    """Cria um usuário."""
+    from rmds.store import open_store
+    from rmds.store.audit import record
+    from rmds.store.auth import Role, add_user
+
+    settings: Settings = ctx.obj
+    store = open_store(settings.store)
+    chosen = Role(role)
+    if territory and chosen.scope_level:
+        pack = _pack(ctx)
+        level = Level(chosen.scope_level)
+        if level is Level.MUNICIPALITY:
+            territory = pack.find(territory, Level.MUNICIPALITY).code
+        elif territory not in pack.units(level):
+            raise RmdsCommandError(f"{level.label} desconhecido(a): {territory}")
+    user = add_user(store, username, password, chosen, territory)
+    record(store, username="cli", role="administrador", action="escrita",
+           resource=f"users add {username}", territory=user.scope, origin="cli")
+    console.print(f"usuário {user.username} criado: {chosen.label}, território {user.scope}")
+
+
+@users_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """Lista os usuários."""
+    from rmds.store import open_store
+    from rmds.store.auth import list_users
+
+    settings: Settings = ctx.obj
+    users = list_users(open_store(settings.store))
+    if as_json:
+        click.echo(json.dumps([{"usuario": u.username, "papel": u.role.value,
+                                "escopo": u.scope, "ativo": u.active} for u in users],
+                              ensure_ascii=False, indent=2))
+        return
+    table = Table("Usuário", "Papel", "Território", "Ativo")
+    for u in users:
+        table.add_row(u.username, u.role.label, u.scope, "sim" if u.active else "não")
+    console.print(table)
+
+
+@users_group.command("disable")
+@click.argument("username")
+@click.pass_context
+def users_disable(ctx: click.Context, username: str) -> None:
+    """Desativa um usuário (e encerra suas sessões)."""
+    from rmds.store import open_store
+    from rmds.store.audit import record
+    from rmds.store.auth import disable_user
+
+    settings: Settings = ctx.obj
+    store = open_store(settings.store)
+    disable_user(store, username)
+    record(store, username="cli", role="administrador", action="escrita",
+           resource=f"users disable {username}", origin="cli")
+    console.print(f"usuário {username} desativado")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Trilha de auditoria encadeada por hash."""
+
+
+@audit_group.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Confere a cadeia de hashes da trilha; código de saída 1 se foi adulterada."""
+    from rmds.store import open_store
+    from rmds.store.audit import verify
+
+    settings: Settings = ctx.obj
+    result = verify(open_store(settings.store))
+    if result.ok:
+        console.print(f"[green]OK[/]: {result.message}")
+        return
+    err_console.print(f"[red]trilha adulterada[/]: {result.message}")
+    raise SystemExit(1)
+
+
 # ------------------------------------------------------------------------------ settings
 
 

@@ -60,6 +60,15 @@ SETTINGS: tuple[Setting, ...] = (
         help="Arquivo DuckDB do lago de dados. Padrão: lago.duckdb dentro de data_home.",
     ),
     Setting(
+        name="store",
+        env="RMDS_STORE",
+        default=None,
+        type="str",
+        help=("Banco operacional (usuários, sessões, auditoria): URL SQLAlchemy, p. ex. "
+              "postgresql+psycopg://usuario@host/banco. Padrão: SQLite operacional.db "
+              "dentro de data_home."),
+    ),
+    Setting(
         name="population_source",
         env="RMDS_POPULATION_SOURCE",
         default="datasus",
@@ -165,6 +174,7 @@ class Settings:
     reference_dir: Path
     data_home: Path
     lake: Path
+    store: str
     population_source: str
     small_cell_threshold: int
     log_level: str
@@ -182,6 +192,8 @@ class Settings:
             data_home=Path(str(values["data_home"])),
             lake=(Path(str(values["lake"])) if values["lake"] is not None
                   else Path(str(values["data_home"])) / "lago.duckdb"),
+            store=(str(values["store"]) if values["store"] is not None
+                   else f"sqlite:///{Path(str(values['data_home'])) / 'operacional.db'}"),
             population_source=str(values["population_source"]),
             small_cell_threshold=int(str(values["small_cell_threshold"])),
             log_level=str(values["log_level"]),

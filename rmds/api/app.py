@@ -1,0 +1,363 @@
+"""The FastAPI application: the JSON API under ``/api``, FHIR ingestion at ``/fhir`` and the
+web pages.
+
+Every error, whatever raised it, answers with one JSON shape::
+
+    {"erro": {"status": 404, "tipo": "nao_encontrado", "mensagem": "...", "detalhes": []}}
+
+(pages answer HTML). Authentication: ``Authorization: Bearer <token>`` from
+``POST /api/sessao``, or the ``rmds_sessao`` cookie set by the login page. Without it the
+caller is the public: aggregates only, small cells suppressed. Every read of restricted data
+and every write goes to the hash-chained audit log.
+"""
+
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rmds import __version__
+from rmds.api.service import DataService, Scope
+from rmds.exceptions import CatalogError, ConfigurationError, InputError, RmdsError
+from rmds.indicators.catalog import PERIOD_TYPES
+from rmds.store import Store
+from rmds.store.audit import record
+from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, login, logout, user_for_token
+from rmds.territory import Level, ReferencePack, Vintage
+
+__all__ = ["create_app"]
+
+COOKIE = "rmds_sessao"
+LEVELS = tuple(level.value for level in Level)
+_TYPES = {400: "requisicao_invalida", 401: "nao_autenticado", 403: "proibido",
+          404: "nao_encontrado", 405: "metodo_nao_permitido", 409: "conflito",
+          422: "requisicao_invalida", 429: "muitas_tentativas", 500: "erro_interno"}
+
+
+def error_body(status: int, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return {"erro": {"status": status, "tipo": _TYPES.get(status, "erro"),
+                     "mensagem": message, "detalhes": details or []}}
+
+
+class Credentials(BaseModel):
+    usuario: str = Field(min_length=1, max_length=80)
+    senha: str = Field(min_length=1, max_length=200)
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per client address per ``window`` seconds."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
+        self.limit, self.window = limit, window
+        self.failures: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def check(self, origin: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            q = self.failures[origin]
+            while q and now - q[0] > self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                raise HTTPException(429, "muitas tentativas de login; aguarde um minuto")
+
+    def fail(self, origin: str) -> None:
+        with self.lock:
+            self.failures[origin].append(time.monotonic())
+
+
+def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
+    data = DataService(lake_path, pack)
+    throttle = LoginThrottle()
+    write_lock = threading.Lock()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        data.close()
+
+    app = FastAPI(title="rmds — Rede Mineira de Dados em Saúde", version=__version__,
+                  description="API de indicadores, qualidade dos dados e cargas do SUS-MG.",
+                  lifespan=lifespan)
+    app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.state.data = data
+    app.state.store = store
+
+    # ------------------------------------------------------------------ errors
+    def wants_html(request: Request) -> bool:
+        path = request.url.path
+        return not (path.startswith("/api") or path.startswith("/fhir")
+                    or path.startswith("/openapi"))
+
+    def respond(request: Request, status: int, message: str,
+                details: list[Any] | None = None) -> Response:
+        if wants_html(request):
+            from rmds.web.pages import error_page
+
+            return error_page(request, status, message)
+        return JSONResponse(error_body(status, message, details), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "erro"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "recurso não encontrado"
+        if exc.status_code == 405:
+            message = "método não permitido"
+        response = respond(request, exc.status_code, message)
+        if exc.status_code == 401 and not wants_html(request):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = [{"campo": ".".join(str(p) for p in e.get("loc", ())),
+                    "mensagem": e.get("msg", "")} for e in exc.errors()]
+        return respond(request, 422, "parâmetros inválidos", details)
+
+    @app.exception_handler(RmdsError)
+    async def rmds_error(request: Request, exc: RmdsError) -> Response:
+        status = 404 if isinstance(exc, (CatalogError, LookupError)) else (
+            401 if isinstance(exc, AuthError) else 400)
+        details = [str(p) for p in getattr(exc, "problems", ())]
+        return respond(request, status, str(exc).splitlines()[0], details)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return respond(request, 500, "erro interno; a equipe foi avisada pelo log")
+
+    # ---------------------------------------------------------------- identity
+    def current_user(request: Request) -> User:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        token = token or request.cookies.get(COOKIE)
+        if not token:
+            return PUBLIC_USER
+        user = user_for_token(store, token)
+        if user is None:
+            raise HTTPException(401, "sessão inválida ou expirada; entre novamente")
+        return user
+
+    def origin(request: Request) -> str:
+        return request.client.host if request.client else "desconhecido"
+
+    def audit(request: Request, user: User, action: str, territory: str | None = None,
+              reason: str | None = None) -> None:
+        resource = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        record(store, username=user.username, role=user.role.value, action=action,
+               resource=resource, territory=territory, origin=origin(request),
+               reason=reason or request.headers.get("x-motivo"))
+
+    def require(user: User, *roles: Role) -> None:
+        if user.role is Role.PUBLIC:
+            raise HTTPException(401, "é preciso entrar para ver este recurso")
+        if user.role not in roles:
+            raise HTTPException(403, "seu papel não dá acesso a este recurso")
+
+    UserDep = Annotated[User, Depends(current_user)]
+    app.state.current_user = current_user
+    app.state.audit = audit
+
+    def level_param(nivel: str) -> str:
+        if nivel not in LEVELS:
+            raise HTTPException(422, f"nível inválido: {nivel} (use {', '.join(LEVELS)})")
+        return nivel
+
+    def period_param(periodo: str | None) -> str:
+        period = periodo or data.latest_year()
+        if period is None:
+            raise HTTPException(404, "ainda não há indicadores calculados no lago")
+        import re
+
+        if not re.fullmatch(r"\d{4}(-T[1-4]|-(0[1-9]|1[0-2]))?", period):
+            raise HTTPException(422, f"período inválido: {period} (AAAA, AAAA-Tn, AAAA-MM)")
+        return period
+
+    # --------------------------------------------------------------------- API
+    @app.get("/api/saude", tags=["serviço"])
+    def health() -> dict[str, str]:
+        """Serviço no ar (sem acesso a dados)."""
+        return {"status": "ok", "versao": __version__}
+
+    @app.post("/api/sessao", tags=["acesso"])
+    def create_session(request: Request, credentials: Credentials) -> dict[str, Any]:
+        """Entra com usuário e senha; devolve um token de sessão (expira em 8 horas)."""
+        where = origin(request)
+        throttle.check(where)
+        try:
+            token, user = login(store, credentials.usuario, credentials.senha)
+        except AuthError:
+            throttle.fail(where)
+            raise
+        record(store, username=user.username, role=user.role.value, action="login",
+               resource="/api/sessao", origin=where)
+        return {"token": token, "usuario": user.username, "papel": user.role.value,
+                "escopo": user.scope}
+
+    @app.delete("/api/sessao", tags=["acesso"])
+    def end_session(request: Request, user: UserDep) -> dict[str, str]:
+        """Sai (o token deixa de valer)."""
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else \
+            request.cookies.get(COOKIE)
+        if token:
+            logout(store, token)
+        return {"status": "encerrada"}
+
+    @app.get("/api/eu", tags=["acesso"])
+    def me(user: UserDep) -> dict[str, Any]:
+        """Quem está chamando: papel e território."""
+        return {"usuario": user.username, "papel": user.role.value,
+                "papel_nome": user.role.label, "escopo": user.scope}
+
+    @app.get("/api/territorio/{nivel}", tags=["território"])
+    def territory(nivel: str, vintage: Vintage = Vintage.PDR_CURRENT) -> list[dict[str, str]]:
+        """Unidades de um nível territorial."""
+        return data.units(level_param(nivel), vintage)
+
+    @app.get("/api/indicadores", tags=["indicadores"])
+    def catalog() -> dict[str, Any]:
+        """O catálogo: indicadores e objetivos estratégicos."""
+        return {"objetivos": {o.id: o.text for o in data.catalog.objectives.values()},
+                "indicadores": [i.as_dict() for i in data.catalog]}
+
+    @app.get("/api/indicadores/{indicador}", tags=["indicadores"])
+    def indicator(indicador: str) -> dict[str, Any]:
+        """Definição, fonte e método de um indicador."""
+        return data.catalog.get(indicador).as_dict()
+
+    def _cells_response(request: Request, user: User, rows: list[dict[str, Any]],
+                        restricted: bool, **extra: Any) -> dict[str, Any]:
+        if restricted:
+            audit(request, user, "leitura_restrita")
+        return {**extra, "forma": "restrita" if restricted else "publica", "valores": rows}
+
+    @app.get("/api/indicadores/{indicador}/valores", tags=["indicadores"])
+    def indicator_values(request: Request, indicador: str, user: UserDep,
+                         nivel: str = "estado", periodo: str | None = None,
+                         unidade: str | None = None) -> dict[str, Any]:
+        """Valores num nível e período (padrão: o ano mais recente), com intervalo de 95% e
+        taxa suavizada; células pequenas suprimidas fora do território do usuário."""
+        level, period = level_param(nivel), period_param(periodo)
+        rows, restricted = data.cells(indicador, level, period, data.scope(user), unidade)
+        return _cells_response(request, user, rows, restricted, indicador=indicador,
+                               nivel=level, periodo=period)
+
+    @app.get("/api/indicadores/{indicador}/serie", tags=["indicadores"])
+    def indicator_series(request: Request, indicador: str, user: UserDep,
+                         nivel: str = "estado", unidade: str = "31",
+                         tipo: str = "mes") -> dict[str, Any]:
+        """Série de uma unidade por mês, trimestre ou ano."""
+        if tipo not in PERIOD_TYPES:
+            raise HTTPException(422, f"tipo de período inválido: {tipo}")
+        rows, restricted = data.series(indicador, level_param(nivel), unidade, tipo,
+                                       data.scope(user))
+        return _cells_response(request, user, rows, restricted, indicador=indicador,
+                               nivel=nivel, unidade=unidade, tipo=tipo)
+
+    @app.get("/api/indicadores/{indicador}/ranking", tags=["indicadores"])
+    def indicator_ranking(request: Request, indicador: str, user: UserDep,
+                          nivel: str = "municipio", periodo: str | None = None,
+                          limite: Annotated[int, Query(ge=1, le=1000)] = 50
+                          ) -> dict[str, Any]:
+        """Unidades ordenadas da melhor para a pior, segundo a direção do indicador."""
+        level, period = level_param(nivel), period_param(periodo)
+        rows, restricted = data.ranking(indicador, level, period, data.scope(user))
+        return _cells_response(request, user, rows[:limite], restricted, indicador=indicador,
+                               nivel=level, periodo=period)
+
+    @app.get("/api/mapa/{indicador}", tags=["indicadores"])
+    def indicator_map(request: Request, indicador: str, user: UserDep,
+                      nivel: str = "municipio", periodo: str | None = None
+                      ) -> dict[str, Any]:
+        """Valor da unidade de cada município (para colorir o mapa de MG)."""
+        level, period = level_param(nivel), period_param(periodo)
+        scope = data.scope(user)
+        cells = data.by_municipality(indicador, level, period, scope)
+        restricted = any(c["suppressed"] and c["value"] is not None for c in cells.values())
+        if restricted:
+            audit(request, user, "leitura_restrita")
+        return {"indicador": indicador, "nivel": level, "periodo": period,
+                "municipios": {m: {"unidade": c["unit_code"], "valor": c["value"],
+                                   "suprimido": c["suppressed"]} for m, c in cells.items()}}
+
+    @app.get("/api/qualidade", tags=["qualidade"])
+    def quality() -> list[dict[str, Any]]:
+        """Nota de maturidade dos dados de cada município, do menor para o maior."""
+        return data.quality_ranking()
+
+    @app.get("/api/qualidade/{municipio}", tags=["qualidade"])
+    def quality_detail(request: Request, municipio: str, user: UserDep) -> dict[str, Any]:
+        """Diagnóstico completo (regras, contagens) de um município do seu território."""
+        if user.role is Role.PUBLIC:
+            raise HTTPException(401, "é preciso entrar para ver o diagnóstico detalhado")
+        if not data.scope(user).covers(Level.MUNICIPALITY.value, municipio):
+            raise HTTPException(403, "este município não está no seu território")
+        detail = data.quality_detail(municipio)
+        if detail is None:
+            raise HTTPException(404, "município sem diagnóstico (rode 'rmds quality report')")
+        audit(request, user, "leitura_restrita", territory=municipio)
+        return detail
+
+    @app.get("/api/cargas", tags=["cargas"])
+    def batches(request: Request, user: UserDep) -> list[dict[str, Any]]:
+        """Lotes carregados no lago (analistas)."""
+        require(user, Role.ADMIN, Role.STATE_ANALYST)
+        audit(request, user, "leitura_restrita")
+        return data.batches()
+
+    @app.get("/api/quarentena", tags=["cargas"])
+    def quarantine(request: Request, user: UserDep,
+                   limite: Annotated[int, Query(ge=1, le=10_000)] = 200
+                   ) -> list[dict[str, Any]]:
+        """Linhas recusadas e o motivo (analistas; podem conter dados pessoais)."""
+        require(user, Role.ADMIN, Role.STATE_ANALYST)
+        audit(request, user, "leitura_dados_pessoais")
+        return data.quarantine(limite)
+
+    @app.post("/fhir", tags=["FHIR"])
+    def fhir_bundle(request: Request, user: UserDep,
+                    bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Recebe um Bundle FHIR R4 (collection, transaction ou batch) e o carrega no lago
+        pelo mesmo caminho de `rmds ingest`: recursos inválidos vão para a quarentena."""
+        require(user, Role.ADMIN, Role.STATE_ANALYST, Role.PROFESSIONAL)
+        if bundle.get("resourceType") != "Bundle":
+            raise HTTPException(422, "o corpo deve ser um recurso FHIR Bundle")
+        import orjson
+
+        from rmds.lake.ingest import ingest
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"bundle-{int(time.time() * 1000)}.json"
+            path.write_bytes(orjson.dumps(bundle))
+            try:
+                with write_lock:
+                    outcomes = ingest(data.lake, [path], pack)
+            except InputError as error:
+                raise HTTPException(422, str(error).splitlines()[0]) from None
+        audit(request, user, "escrita", reason="POST /fhir")
+        out = []
+        for o in outcomes:
+            batch = o.batch or {}
+            out.append({"situacao": o.status, "lote": batch.get("batch_id"),
+                        "lidas": batch.get("rows_read"), "aceitas": batch.get("rows_accepted"),
+                        "quarentena": batch.get("rows_quarantined"), "erro": o.error})
+        return {"lotes": out}
+
+    # ------------------------------------------------------------------- pages
+    from rmds.web.pages import register
+
+    register(app, data, store, current_user, audit)
+    _ = (Scope, ConfigurationError)
+    return app

@@ -1,0 +1,288 @@
+"""What the API and the pages read: the lake's mart and diagnosis, by scope.
+
+The lake is opened once by the service; every request reads through its own DuckDB cursor.
+Indicator cells are read from the mart in the restricted form and then masked: a suppressed
+cell keeps its numbers only for users whose territorial scope covers that unit (state roles:
+everything; municipal manager and health professional: their municipality; regional
+manager: the municipalities of their URS and the URS; consortium manager: the member
+municipalities and the consortium). Everyone else, the public included, sees it blank.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rmds.indicators.catalog import Catalog, load_catalog
+from rmds.indicators.mart import PUBLIC_MASKED, has_mart, period_type_of, select_sql
+from rmds.lake.store import Lake
+from rmds.store.auth import Role, User
+from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
+from rmds.territory.model import STATE_CODE, slug
+
+__all__ = ["DataService", "Scope"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The units whose restricted cells a user may read (``everything`` for state roles)."""
+
+    everything: bool
+    units: frozenset[tuple[str, str]] = frozenset()
+
+    def covers(self, level: str, code: str) -> bool:
+        return self.everything or (level, code) in self.units
+
+
+@dataclass
+class DataService:
+    lake_path: Path
+    pack: ReferencePack
+    catalog: Catalog = field(default_factory=load_catalog)
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    _run: tuple[float, int] = (0.0, -1)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.lake = Lake(self.lake_path)
+
+    def close(self) -> None:
+        self.lake.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.lake.con.cursor()
+
+    # ------------------------------------------------------------------ territory
+    @cached_property
+    def municipalities(self) -> dict[str, str]:
+        return {code: m.name for code, m in self.pack.municipalities.items()}
+
+    def parent_of(self, level: str, vintage: Vintage) -> dict[str, list[str]]:
+        """municipality → codes of the units of ``level`` it belongs to."""
+        key = ("parent", level, vintage)
+        if key not in self._cache:
+            out: dict[str, list[str]] = {}
+            consortia = self.pack.consortium_members
+            for code, m in self.pack.municipalities.items():
+                if level == Level.MUNICIPALITY.value:
+                    out[code] = [code]
+                elif level == Level.REGION.value:
+                    out[code] = [m.region[vintage]]
+                elif level == Level.MACRO.value:
+                    out[code] = [m.macro[vintage]]
+                elif level == Level.URS.value:
+                    out[code] = [slug(m.urs)]
+                elif level == Level.CONSORTIUM.value:
+                    out[code] = [c for c, members in consortia.items()
+                                 if code in members and c in self.pack.consortia]
+                else:
+                    out[code] = [STATE_CODE]
+            self._cache[key] = out
+        result: dict[str, list[str]] = self._cache[key]
+        return result
+
+    def scope(self, user: User) -> Scope:
+        if user.role.is_state:
+            return Scope(True)
+        if user.role is Role.PUBLIC or user.scope_code is None:
+            return Scope(False)
+        code = user.scope_code
+        units: set[tuple[str, str]] = set()
+        if user.scope_level == Level.MUNICIPALITY.value:
+            units.add((Level.MUNICIPALITY.value, code))
+        else:
+            level = str(user.scope_level)
+            units.add((level, code))
+            for v in Vintage:
+                for muni, parents in self.parent_of(level, v).items():
+                    if code in parents:
+                        units.add((Level.MUNICIPALITY.value, muni))
+        return Scope(False, frozenset(units))
+
+    def units(self, level: str, vintage: Vintage = Vintage.PDR_CURRENT) -> list[dict[str, str]]:
+        return [{"codigo": u.code, "nome": u.name}
+                for u in self.pack.units(Level(level), vintage).values()]
+
+    # ---------------------------------------------------------------------- mart
+    def run_id(self) -> int:
+        """The mart's latest computation (checked at most once a second)."""
+        checked, run = self._run
+        if time.monotonic() - checked > 1.0:
+            cur = self.cursor()
+            run = -1
+            if has_mart(cur):
+                run = int(cur.execute("SELECT coalesce(max(run_id), -1) FROM indicator_runs"
+                                      ).fetchall()[0][0])
+            self._run = (time.monotonic(), run)
+        return run
+
+    def periods(self, period_type: str = "ano") -> list[str]:
+        key = ("periods", self.run_id(), period_type)
+        if key not in self._cache:
+            cur = self.cursor()
+            rows = cur.execute("SELECT DISTINCT period FROM indicator_values WHERE "
+                               "period_type = ? ORDER BY 1", [period_type]).fetchall() \
+                if has_mart(cur) else []
+            self._cache[key] = [r[0] for r in rows]
+        result: list[str] = self._cache[key]
+        return result
+
+    def _restricted(self, indicator: str, level: str, period: str) -> list[dict[str, Any]]:
+        key = ("cells", self.run_id(), indicator, level, period)
+        cached = self._cache.get(key)
+        if cached is None:
+            cur = self.cursor()
+            if not has_mart(cur):
+                return []
+            result = cur.execute(
+                select_sql(False, "v.indicator_id = ? AND v.level = ? AND v.period = ?")
+                + " ORDER BY v.unit_code", [indicator, level, period])
+            names = [d[0] for d in result.description]
+            cached = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+            with self._lock:
+                if len(self._cache) > 5000:
+                    self._cache.clear()
+                self._cache[key] = cached
+        return list(cached)
+
+    def cells(self, indicator: str, level: str, period: str, scope: Scope,
+              unit: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """Cells of one indicator, level and period, masked for ``scope``; and whether any
+        restricted (suppressed but shown) cell is in the answer."""
+        self.catalog.get(indicator)
+        rows = self._restricted(indicator, level, period)
+        if unit is not None:
+            rows = [r for r in rows if r["unit_code"] == unit]
+        restricted = False
+        out = []
+        for row in rows:
+            if row["suppressed"]:
+                if scope.covers(level, row["unit_code"]):
+                    restricted = True
+                else:
+                    row = {**row, **dict.fromkeys(PUBLIC_MASKED)}
+            out.append(row)
+        return out, restricted
+
+    def unit_cells(self, level: str, unit: str, scope: Scope
+                   ) -> tuple[dict[tuple[str, str], dict[str, Any]], bool]:
+        """Every cell of one unit (all indicators and periods), masked for ``scope``:
+        (indicator, period) → cell."""
+        key = ("unit", self.run_id(), level, unit)
+        rows = self._cache.get(key)
+        if rows is None:
+            cur = self.cursor()
+            if not has_mart(cur):
+                return {}, False
+            result = cur.execute(select_sql(False, "v.level = ? AND v.unit_code = ?"),
+                                 [level, unit])
+            names = [d[0] for d in result.description]
+            rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+            self._cache[key] = rows
+        covered = scope.covers(level, unit)
+        out, restricted = {}, False
+        for row in rows:
+            if row["suppressed"]:
+                if covered:
+                    restricted = True
+                else:
+                    row = {**row, **dict.fromkeys(PUBLIC_MASKED)}
+            out[(row["indicator_id"], row["period"])] = row
+        return out, restricted
+
+    def series(self, indicator: str, level: str, unit: str, period_type: str,
+               scope: Scope) -> tuple[list[dict[str, Any]], bool]:
+        self.catalog.get(indicator)
+        restricted = False
+        out = []
+        for period in self.periods(period_type):
+            rows, shown = self.cells(indicator, level, period, scope, unit)
+            restricted |= shown
+            out += rows
+        return out, restricted
+
+    def ranking(self, indicator: str, level: str, period: str, scope: Scope
+                ) -> tuple[list[dict[str, Any]], bool]:
+        rows, restricted = self.cells(indicator, level, period, scope)
+        best_first = self.catalog.get(indicator).higher_is_better
+        known = [r for r in rows if r["value"] is not None]
+        known.sort(key=lambda r: r["value"], reverse=best_first)
+        hidden = [r for r in rows if r["value"] is None]
+        return [{**r, "posicao": i + 1} for i, r in enumerate(known)] + hidden, restricted
+
+    def by_municipality(self, indicator: str, level: str, period: str, scope: Scope
+                        ) -> dict[str, dict[str, Any]]:
+        """Each municipality's cell of the unit it belongs to (for the map)."""
+        rows, _ = self.cells(indicator, level, period, scope)
+        by_unit = {r["unit_code"]: r for r in rows}
+        year = int(period[:4])
+        parents = self.parent_of(level, vintage_for_year(year))
+        out = {}
+        for muni, codes in parents.items():
+            for code in codes:
+                if code in by_unit:
+                    out[muni] = by_unit[code]
+                    break
+        return out
+
+    # ------------------------------------------------------------------- quality
+    def _table_exists(self, cur: duckdb.DuckDBPyConnection, name: str) -> bool:
+        return bool(cur.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                "table_name = ?", [name]).fetchall()[0][0])
+
+    def quality_ranking(self) -> list[dict[str, Any]]:
+        cur = self.cursor()
+        if not self._table_exists(cur, "quality_scores"):
+            return []
+        rows = cur.execute("SELECT municipality, name, score, level, explanation FROM "
+                           "quality_scores ORDER BY score NULLS LAST, municipality").fetchall()
+        import json
+
+        out = []
+        for code, name, score, level, explanation in rows:
+            reasons = json.loads(explanation)
+            out.append({"municipio": code, "nome": name, "nota": score, "nivel": level,
+                        "o_que_mais_pesa": [r["nome"] for r in reasons[:3]]})
+        return out
+
+    def quality_detail(self, code: str) -> dict[str, Any] | None:
+        from rmds.quality.report import municipality_report
+
+        cur = self.cursor()
+        if not self._table_exists(cur, "quality_scores"):
+            return None
+        rows = municipality_report(cur, code)
+        return rows[0] if rows else None
+
+    # --------------------------------------------------------------------- loads
+    def batches(self) -> list[dict[str, Any]]:
+        cur = self.cursor()
+        result = cur.execute("SELECT * FROM batches ORDER BY batch_id")
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+
+    def quarantine(self, limit: int = 200) -> list[dict[str, Any]]:
+        cur = self.cursor()
+        result = cur.execute("SELECT * FROM quarantine ORDER BY batch_id, source_row LIMIT ?",
+                             [limit])
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+
+    def latest_year(self) -> str | None:
+        years = self.periods("ano")
+        return years[-1] if years else None
+
+
+def period_kind(period: str) -> str:
+    return period_type_of(period)
+
+
+def sequence(items: Sequence[str]) -> list[str]:
+    return list(items)

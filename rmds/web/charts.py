@@ -1,0 +1,120 @@
+"""SVG drawn on the server: the choropleth map of MG and small line charts.
+
+The municipal mesh of the reference pack is projected once (equirectangular, scaled by the
+cosine of the state's mean latitude) into SVG paths rounded to the pixel; a map of any level
+colours each municipality by the value of the unit it belongs to, so regions, macro-regions,
+URS and consortia need no meshes of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from functools import cache
+from html import escape
+from pathlib import Path
+
+__all__ = ["MapMesh", "classes", "line_chart", "mesh"]
+
+WIDTH = 760
+# from best to worst (the legend reads in the indicator's direction)
+PALETTE = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027")
+MISSING = "#d9d9d9"
+
+
+class MapMesh:
+    def __init__(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rings: dict[str, list[list[tuple[float, float]]]] = {}
+        self.names: dict[str, str] = {}
+        for feature in data["features"]:
+            code = str(feature["properties"]["id"])
+            self.names[code] = str(feature["properties"].get("name", code))
+            geometry = feature["geometry"]
+            polygons = ([geometry["coordinates"]] if geometry["type"] == "Polygon"
+                        else geometry["coordinates"])
+            rings[code] = [[(float(x), float(y)) for x, y in ring]
+                           for polygon in polygons for ring in polygon]
+        xs = [x for rs in rings.values() for r in rs for x, _ in r]
+        ys = [y for rs in rings.values() for r in rs for _, y in r]
+        lon0, lat0, lat1 = min(xs), min(ys), max(ys)
+        k = math.cos(math.radians((lat0 + lat1) / 2))
+        scale = WIDTH / ((max(xs) - lon0) * k)
+        self.height = round((lat1 - lat0) * scale)
+        self.paths: dict[str, str] = {}
+        for code, rs in rings.items():
+            parts = []
+            for ring in rs:
+                points: list[str] = []
+                for x, y in ring:
+                    point = f"{(x - lon0) * k * scale:.0f},{(lat1 - y) * scale:.0f}"
+                    if not points or points[-1] != point:
+                        points.append(point)
+                if len(points) > 2:
+                    parts.append("M" + "L".join(points) + "Z")
+            self.paths[code] = "".join(parts)
+
+    def svg(self, fills: Mapping[str, str], titles: Mapping[str, str]) -> str:
+        body = "".join(
+            f'<path d="{d}" fill="{fills.get(code, MISSING)}" data-municipio="{code}">'
+            f"<title>{escape(titles.get(code, self.names.get(code, code)))}</title></path>"
+            for code, d in self.paths.items())
+        return (f'<svg class="mapa" viewBox="0 0 {WIDTH} {self.height}" role="img" '
+                f'aria-label="Mapa de Minas Gerais" xmlns="http://www.w3.org/2000/svg">'
+                f'<g stroke="#ffffff" stroke-width="0.3">{body}</g></svg>')
+
+
+@cache
+def mesh(path: Path) -> MapMesh:
+    return MapMesh(path)
+
+
+def classes(values: Sequence[float], higher_is_better: bool
+            ) -> tuple[list[float], list[str]]:
+    """Quintile breaks and the colours of the classes, from the lowest values up."""
+    ordered = sorted(values)
+    if not ordered:
+        return [], []
+    breaks = [ordered[min(len(ordered) - 1, int(len(ordered) * q / 5))] for q in range(1, 5)]
+    colours = list(PALETTE[::-1] if higher_is_better else PALETTE)
+    return breaks, colours
+
+
+def colour(value: float | None, breaks: Sequence[float], colours: Sequence[str]) -> str:
+    if value is None or not colours:
+        return MISSING
+    index = sum(1 for b in breaks if value > b)
+    return colours[index]
+
+
+def line_chart(points: Sequence[tuple[str, float | None, float | None, float | None]],
+               width: int = 520, height: int = 160) -> str:
+    """(label, value, low, high) → an SVG line with its 95% band."""
+    known = [(i, v, lo, hi) for i, (_, v, lo, hi) in enumerate(points) if v is not None]
+    if not known:
+        return '<p class="vazio">Sem dados para a série.</p>'
+    top = max(max(v, hi if hi is not None else v) for _, v, _, hi in known) or 1.0
+    n = max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return 30 + i * (width - 40) / n
+
+    def y(v: float) -> float:
+        return height - 20 - v / top * (height - 30)
+
+    band = ""
+    bounds = [(i, lo, hi) for i, _, lo, hi in known if lo is not None and hi is not None]
+    if len(bounds) == len(known):
+        upper = " ".join(f"{x(i):.1f},{y(hi):.1f}" for i, _, hi in bounds)
+        lower = " ".join(f"{x(i):.1f},{y(lo):.1f}" for i, lo, _ in reversed(bounds))
+        band = f'<polygon points="{upper} {lower}" fill="#c6dbef" opacity="0.7"/>'
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v, _, _ in known)
+    labels = "".join(
+        f'<text x="{x(i):.1f}" y="{height - 4}" font-size="9" text-anchor="middle">'
+        f"{escape(points[i][0])}</text>" for i in range(0, len(points),
+                                                       max(1, len(points) // 8)))
+    return (f'<svg class="serie" viewBox="0 0 {width} {height}" role="img" '
+            f'xmlns="http://www.w3.org/2000/svg">{band}'
+            f'<polyline points="{line}" fill="none" stroke="#08519c" stroke-width="2"/>'
+            f"{labels}</svg>")

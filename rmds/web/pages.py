@@ -1,0 +1,195 @@
+"""The pages: Painel, Município, Qualidade, Cargas, login and each role's home."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from rmds.api.service import DataService
+from rmds.fmt import fmt_decimal, fmt_int
+from rmds.store import Store
+from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, login, logout
+from rmds.territory import Level, vintage_for_year
+from rmds.web.charts import MISSING, classes, colour, line_chart, mesh
+
+__all__ = ["error_page", "register"]
+
+HERE = Path(__file__).parent
+ENV = Environment(loader=FileSystemLoader(HERE / "templates"),
+                  autoescape=select_autoescape(["html"]))
+ENV.filters["num"] = lambda v, places=1: fmt_decimal(v, places) if v is not None else "—"
+ENV.filters["int"] = lambda v: fmt_int(int(v)) if v is not None else "—"
+LEVEL_LABELS = {level.value: level.label for level in Level}
+QUALITY_COLOURS = {"avançada": "#1a9850", "intermediária": "#a6d96a", "básica": "#fdae61",
+                   "inicial": "#d73027", "sem dados": MISSING}
+COOKIE = "rmds_sessao"
+
+
+def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(ENV.get_template(name).render(**context), status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    return render("erro.html", status=status, user=PUBLIC_USER, status_code=status,
+                  message=message, levels=LEVEL_LABELS)
+
+
+def register(app: FastAPI, data: DataService, store: Store,
+             current_user: Callable[[Request], User],
+             audit: Callable[..., None]) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def viewer(request: Request) -> User:
+        try:
+            return current_user(request)
+        except HTTPException:
+            return PUBLIC_USER
+
+    def page(name: str, request: Request, user: User, **context: Any) -> HTMLResponse:
+        return render(name, user=user, levels=LEVEL_LABELS, path=request.url.path, **context)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def painel(request: Request, indicador: str = "mortalidade_infantil",
+               nivel: str = "municipio", periodo: str | None = None) -> Response:
+        user = viewer(request)
+        if nivel not in LEVEL_LABELS:
+            raise HTTPException(422, f"nível inválido: {nivel}")
+        ind = data.catalog.get(indicador)
+        years = data.periods("ano")
+        quarters = data.periods("trimestre")
+        months = data.periods("mes")
+        period = periodo or (years[-1] if years else None)
+        if period is None:
+            return page("vazio.html", request, user)
+        if period not in years + quarters + months:
+            raise HTTPException(404, f"período sem dados: {period}")
+        scope = data.scope(user)
+        rows, restricted = data.ranking(indicador, nivel, period, scope)
+        cells = data.by_municipality(indicador, nivel, period, scope)
+        values = [float(r["value"]) for r in rows if r["value"] is not None]
+        breaks, colours = classes(values, ind.higher_is_better)
+        fills, titles = {}, {}
+        names = {r["unit_code"]: r["unit_name"] or r["unit_code"] for r in rows}
+        for muni, cell in cells.items():
+            fills[muni] = colour(cell["value"], breaks, colours)
+            shown = ("suprimido" if cell["suppressed"] and cell["value"] is None
+                     else fmt_decimal(cell["value"], 2) if cell["value"] is not None else "—")
+            titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
+                           f"{names.get(cell['unit_code'], cell['unit_code'])}: {shown}"
+        if restricted:
+            audit(request, user, "leitura_restrita")
+        series, _ = data.series(indicador, "estado", "31", "mes", scope)
+        chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
+                            for r in series])
+        legend = []
+        bounds = [min(values, default=0.0), *breaks, max(values, default=0.0)]
+        for i, c in enumerate(colours):
+            legend.append((c, bounds[i], bounds[i + 1]))
+        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
+        return page("painel.html", request, user, ind=ind, catalog=list(data.catalog),
+                    nivel=nivel, period=period, years=years, quarters=quarters,
+                    months=months, rows=rows, svg=svg, legend=legend, chart=chart,
+                    vintage=vintage_for_year(int(period[:4])).label,
+                    restricted=restricted)
+
+    @app.get("/municipio/{codigo}", response_class=HTMLResponse, include_in_schema=False)
+    def municipio(request: Request, codigo: str, periodo: str | None = None) -> Response:
+        user = viewer(request)
+        if codigo not in data.municipalities:
+            raise HTTPException(404, f"município não encontrado: {codigo}")
+        year = periodo or data.latest_year()
+        if year is None:
+            return page("vazio.html", request, user)
+        m = data.pack.municipalities[codigo]
+        vintage = vintage_for_year(int(year[:4]))
+        region, state = m.region[vintage], "31"
+        scope = data.scope(user)
+        own, r1 = data.unit_cells("municipio", codigo, scope)
+        reg, r2 = data.unit_cells("regiao", region, scope)
+        est, _ = data.unit_cells("estado", state, scope)
+        restricted = r1 or r2
+        quarters = data.periods("trimestre")
+        table = []
+        for ind in data.catalog:
+            trend = [(q, (own.get((ind.id, q)) or {}).get("value"), None, None)
+                     for q in quarters]
+            table.append({"ind": ind, "own": own.get((ind.id, year)),
+                          "region": reg.get((ind.id, year)),
+                          "state": est.get((ind.id, year)),
+                          "trend": line_chart(trend, 160, 40)})
+        if restricted:
+            audit(request, user, "leitura_restrita", territory=codigo)
+        quality = next((q for q in data.quality_ranking() if q["municipio"] == codigo), None)
+        return page("municipio.html", request, user, m=m, year=year, table=table,
+                    region_name=m.region_name[vintage], quality=quality)
+
+    @app.get("/qualidade", response_class=HTMLResponse, include_in_schema=False)
+    def qualidade(request: Request) -> Response:
+        user = viewer(request)
+        ranking = data.quality_ranking()
+        fills = {q["municipio"]: QUALITY_COLOURS.get(q["nivel"], MISSING) for q in ranking}
+        titles = {q["municipio"]: f"{q['nome']}: {fmt_decimal(q['nota'], 1)} ({q['nivel']})"
+                  for q in ranking}
+        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
+        return page("qualidade.html", request, user, ranking=ranking, svg=svg,
+                    colours=QUALITY_COLOURS)
+
+    @app.get("/cargas", response_class=HTMLResponse, include_in_schema=False)
+    def cargas(request: Request) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            return RedirectResponse("/entrar?proxima=/cargas", status_code=303)
+        if user.role not in (Role.ADMIN, Role.STATE_ANALYST):
+            raise HTTPException(403, "a página de cargas é só para analistas")
+        audit(request, user, "leitura_restrita")
+        return page("cargas.html", request, user, batches=data.batches(),
+                    quarantine=data.quarantine(50))
+
+    @app.get("/entrar", response_class=HTMLResponse, include_in_schema=False)
+    def entrar(request: Request, proxima: str = "/inicio") -> Response:
+        return page("entrar.html", request, viewer(request), proxima=proxima, message=None)
+
+    @app.post("/entrar", response_class=HTMLResponse, include_in_schema=False)
+    def entrar_post(request: Request, usuario: str = Form(...), senha: str = Form(...),
+                    proxima: str = Form("/inicio")) -> Response:
+        try:
+            token, user = login(store, usuario, senha)
+        except AuthError as error:
+            return page("entrar.html", request, PUBLIC_USER, proxima=proxima,
+                        message=str(error))
+        audit(request, user, "login")
+        target = proxima if proxima.startswith("/") and not proxima.startswith("//") \
+            else "/inicio"
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+        return response
+
+    @app.get("/sair", include_in_schema=False)
+    def sair(request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        if token:
+            logout(store, token)
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/inicio", response_class=HTMLResponse, include_in_schema=False)
+    def inicio(request: Request) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            return RedirectResponse("/entrar", status_code=303)
+        units: list[tuple[str, str]] = []
+        if user.scope_level == Level.MUNICIPALITY.value and user.scope_code:
+            units = [(user.scope_code, data.municipalities.get(user.scope_code, ""))]
+        elif user.scope_level and user.scope_code:
+            for v in (vintage_for_year(2023),):
+                parents = data.parent_of(user.scope_level, v)
+                units = sorted((m, data.municipalities[m]) for m, codes in parents.items()
+                               if user.scope_code in codes)
+        return page("inicio.html", request, user, units=units)
