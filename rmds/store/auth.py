@@ -157,26 +157,32 @@ def disable_user(store: Store, username: str) -> None:
 def authenticate(store: Store, username: str, password: str) -> User:
     """The user, if the password is right and the user is active and not locked."""
     now = _now()
-    with store.engine.begin() as c:
+    problem: str | None = None
+    with store.engine.begin() as c:        # committed even when the login fails
         row = c.execute(USERS.select().where(USERS.c.username == username)).first()
         if row is None:
             hash_password(password)           # same cost as a real check
-            raise AuthError("usuário ou senha incorretos")
-        locked = _aware(row._mapping["locked_until"])
-        if locked is not None and locked > now:
-            raise AuthError("muitas tentativas: usuário bloqueado por alguns minutos")
-        if not verify_password(password, row._mapping["password_hash"]):
-            failures = int(row._mapping["failed_logins"]) + 1
-            values: dict[str, object] = {"failed_logins": failures}
-            if failures >= MAX_FAILURES:
-                values = {"failed_logins": 0,
-                          "locked_until": now + dt.timedelta(minutes=LOCK_MINUTES)}
-            c.execute(USERS.update().where(USERS.c.id == row._mapping["id"]).values(**values))
-            raise AuthError("usuário ou senha incorretos")
-        if not row._mapping["active"]:
-            raise AuthError("usuário desativado")
-        c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
-                  .values(failed_logins=0, locked_until=None))
+            problem = "usuário ou senha incorretos"
+        else:
+            locked = _aware(row._mapping["locked_until"])
+            if locked is not None and locked > now:
+                problem = "muitas tentativas: usuário bloqueado por alguns minutos"
+            elif not verify_password(password, row._mapping["password_hash"]):
+                failures = int(row._mapping["failed_logins"]) + 1
+                values: dict[str, object] = {"failed_logins": failures}
+                if failures >= MAX_FAILURES:
+                    values = {"failed_logins": 0,
+                              "locked_until": now + dt.timedelta(minutes=LOCK_MINUTES)}
+                c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
+                          .values(**values))
+                problem = "usuário ou senha incorretos"
+            elif not row._mapping["active"]:
+                problem = "usuário desativado"
+            else:
+                c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
+                          .values(failed_logins=0, locked_until=None))
+    if problem is not None or row is None:
+        raise AuthError(problem or "usuário ou senha incorretos")
     return _user(row)
 
 
