@@ -19,6 +19,7 @@ demo: setup
 
 test: setup
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check rmds tests benchmarks
 	$(BIN)/mypy

@@ -8,6 +8,8 @@ import pytest
 
 from rmds.territory import ReferencePack
 
+pytest_plugins = ["tests.service_fixtures"]
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 

@@ -17,7 +17,7 @@ from rmds.store import Store
 from rmds.store.audit import verify
 from rmds.store.auth import MAX_FAILURES
 from rmds.store.db import AUDIT, SESSIONS
-from tests.api.conftest import PASSWORD, token
+from tests.service_fixtures import PASSWORD, token
 
 BH, UDI = "3106200", "3170206"
 CELL_KEYS = {"indicator_id", "level", "unit_code", "unit_name", "vintage", "period_type",
