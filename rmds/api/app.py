@@ -51,8 +51,8 @@ def error_body(status: int, message: str, details: list[Any] | None = None) -> d
 
 
 class Credentials(BaseModel):
-    usuario: str = Field(min_length=1, max_length=80)
-    senha: str = Field(min_length=1, max_length=200)
+    usuario: str = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f\x7f]+$")
+    senha: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
 
 
 class LoginThrottle:

@@ -159,7 +159,9 @@ def register(app: FastAPI, data: DataService, store: Store,
     def entrar_post(request: Request, usuario: str = Form(...), senha: str = Form(...),
                     proxima: str = Form("/inicio")) -> Response:
         try:
-            token, user = login(store, usuario, senha)
+            if any(ord(ch) < 32 for ch in usuario) or "\x00" in senha:
+                raise AuthError("usuário ou senha incorretos")
+            token, user = login(store, usuario[:80], senha[:200])
         except AuthError as error:
             return page("entrar.html", request, PUBLIC_USER, proxima=proxima,
                         message=str(error))

@@ -56,7 +56,9 @@ def browser() -> Iterator[Browser]:
 
 
 def _fills(page: Page) -> list[str]:
-    return page.eval_on_selector_all("#mapa svg path", "ps => ps.map(p => p.getAttribute('fill'))")
+    fills = page.eval_on_selector_all("#mapa svg path",
+                                      "ps => ps.map(p => p.getAttribute('fill'))")
+    return [str(f) for f in fills]
 
 
 def _shot(page: Page, name: str) -> None:
