@@ -880,7 +880,10 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx))
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
                   f"{settings.store.split('@')[-1]})")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        app.state.data.close()
 
 
 _ROLES = click.Choice(["administrador", "analista_estadual", "gestor_regional",

@@ -11,16 +11,18 @@ caller is the public: aggregates only, small cells suppressed. Every read of res
 and every write goes to the hash-chained audit log.
 """
 
+import gzip
 import tempfile
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -82,14 +84,10 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
     throttle = LoginThrottle()
     write_lock = threading.Lock()
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        data.close()
-
+    # the lake stays open for the app's life (an ASGI lifespan may run more than once, as
+    # in tests); whoever created the app closes it (``app.state.data.close()``)
     app = FastAPI(title="rmds — Rede Mineira de Dados em Saúde", version=__version__,
-                  description="API de indicadores, qualidade dos dados e cargas do SUS-MG.",
-                  lifespan=lifespan)
+                  description="API de indicadores, qualidade dos dados e cargas do SUS-MG.")
     app.add_middleware(GZipMiddleware, minimum_size=2000)
     app.state.data = data
     app.state.store = store
@@ -138,6 +136,42 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
         return respond(request, 500, "erro interno; a equipe foi avisada pelo log")
 
     # ---------------------------------------------------------------- identity
+    def _token(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        return token or request.cookies.get(COOKIE)
+
+    async def api_user(request: Request) -> User:
+        """The caller; the store is only consulted when a token is given."""
+        if not _token(request):
+            return PUBLIC_USER
+        return await run_in_threadpool(current_user, request)
+
+    responses: dict[tuple[Any, ...], tuple[bytes, bytes, bool]] = {}
+
+    async def cached(request: Request, user: User,
+                     produce: Callable[[], tuple[dict[str, Any], bool]]) -> Response:
+        """Answer from the encoded-response cache (per request, scope and mart run), and
+        audit a restricted answer every time it is served."""
+        scope_key = ("estado" if user.role.is_state else
+                     "publico" if user.role is Role.PUBLIC else user.scope)
+        key = (request.url.path, tuple(sorted(request.query_params.multi_items())),
+               scope_key, data.run_id())
+        hit = responses.get(key)
+        if hit is None:
+            body, restricted = await run_in_threadpool(produce)
+            raw = orjson.dumps(body, default=str)
+            hit = (raw, gzip.compress(raw, compresslevel=5), restricted)
+            if len(responses) > 20_000:
+                responses.clear()
+            responses[key] = hit
+        if hit[2]:
+            await run_in_threadpool(audit, request, user, "leitura_restrita")
+        if "gzip" in request.headers.get("accept-encoding", "") and len(hit[0]) > 2000:
+            return Response(hit[1], media_type="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(hit[0], media_type="application/json")
+
     def current_user(request: Request) -> User:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else None
@@ -165,7 +199,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
         if user.role not in roles:
             raise HTTPException(403, "seu papel não dá acesso a este recurso")
 
-    UserDep = Annotated[User, Depends(current_user)]
+    UserDep = Annotated[User, Depends(api_user)]
     app.state.current_user = current_user
     app.state.audit = audit
 
@@ -186,7 +220,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
 
     # --------------------------------------------------------------------- API
     @app.get("/api/saude", tags=["serviço"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         """Serviço no ar (sem acesso a dados)."""
         return {"status": "ok", "versao": __version__}
 
@@ -237,60 +271,78 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
         """Definição, fonte e método de um indicador."""
         return data.catalog.get(indicador).as_dict()
 
-    def _cells_response(request: Request, user: User, rows: list[dict[str, Any]],
-                        restricted: bool, **extra: Any) -> dict[str, Any]:
-        if restricted:
-            audit(request, user, "leitura_restrita")
-        return {**extra, "forma": "restrita" if restricted else "publica", "valores": rows}
+    def _cells_body(rows: list[dict[str, Any]], restricted: bool, **extra: Any
+                    ) -> tuple[dict[str, Any], bool]:
+        return {**extra, "forma": "restrita" if restricted else "publica",
+                "valores": rows}, restricted
 
     @app.get("/api/indicadores/{indicador}/valores", tags=["indicadores"])
-    def indicator_values(request: Request, indicador: str, user: UserDep,
-                         nivel: str = "estado", periodo: str | None = None,
-                         unidade: str | None = None) -> dict[str, Any]:
+    async def indicator_values(request: Request, indicador: str, user: UserDep,
+                               nivel: str = "estado", periodo: str | None = None,
+                               unidade: str | None = None) -> Response:
         """Valores num nível e período (padrão: o ano mais recente), com intervalo de 95% e
         taxa suavizada; células pequenas suprimidas fora do território do usuário."""
         level, period = level_param(nivel), period_param(periodo)
-        rows, restricted = data.cells(indicador, level, period, data.scope(user), unidade)
-        return _cells_response(request, user, rows, restricted, indicador=indicador,
-                               nivel=level, periodo=period)
+        data.catalog.get(indicador)
+
+        def produce() -> tuple[dict[str, Any], bool]:
+            rows, restricted = data.cells(indicador, level, period, data.scope(user), unidade)
+            return _cells_body(rows, restricted, indicador=indicador, nivel=level,
+                               periodo=period)
+
+        return await cached(request, user, produce)
 
     @app.get("/api/indicadores/{indicador}/serie", tags=["indicadores"])
-    def indicator_series(request: Request, indicador: str, user: UserDep,
-                         nivel: str = "estado", unidade: str = "31",
-                         tipo: str = "mes") -> dict[str, Any]:
+    async def indicator_series(request: Request, indicador: str, user: UserDep,
+                               nivel: str = "estado", unidade: str = "31",
+                               tipo: str = "mes") -> Response:
         """Série de uma unidade por mês, trimestre ou ano."""
         if tipo not in PERIOD_TYPES:
             raise HTTPException(422, f"tipo de período inválido: {tipo}")
-        rows, restricted = data.series(indicador, level_param(nivel), unidade, tipo,
-                                       data.scope(user))
-        return _cells_response(request, user, rows, restricted, indicador=indicador,
-                               nivel=nivel, unidade=unidade, tipo=tipo)
+        level = level_param(nivel)
+        data.catalog.get(indicador)
+
+        def produce() -> tuple[dict[str, Any], bool]:
+            rows, restricted = data.series(indicador, level, unidade, tipo, data.scope(user))
+            return _cells_body(rows, restricted, indicador=indicador, nivel=level,
+                               unidade=unidade, tipo=tipo)
+
+        return await cached(request, user, produce)
 
     @app.get("/api/indicadores/{indicador}/ranking", tags=["indicadores"])
-    def indicator_ranking(request: Request, indicador: str, user: UserDep,
-                          nivel: str = "municipio", periodo: str | None = None,
-                          limite: Annotated[int, Query(ge=1, le=1000)] = 50
-                          ) -> dict[str, Any]:
+    async def indicator_ranking(request: Request, indicador: str, user: UserDep,
+                                nivel: str = "municipio", periodo: str | None = None,
+                                limite: Annotated[int, Query(ge=1, le=1000)] = 50
+                                ) -> Response:
         """Unidades ordenadas da melhor para a pior, segundo a direção do indicador."""
         level, period = level_param(nivel), period_param(periodo)
-        rows, restricted = data.ranking(indicador, level, period, data.scope(user))
-        return _cells_response(request, user, rows[:limite], restricted, indicador=indicador,
-                               nivel=level, periodo=period)
+        data.catalog.get(indicador)
+
+        def produce() -> tuple[dict[str, Any], bool]:
+            rows, restricted = data.ranking(indicador, level, period, data.scope(user))
+            return _cells_body(rows[:limite], restricted, indicador=indicador, nivel=level,
+                               periodo=period)
+
+        return await cached(request, user, produce)
 
     @app.get("/api/mapa/{indicador}", tags=["indicadores"])
-    def indicator_map(request: Request, indicador: str, user: UserDep,
-                      nivel: str = "municipio", periodo: str | None = None
-                      ) -> dict[str, Any]:
+    async def indicator_map(request: Request, indicador: str, user: UserDep,
+                            nivel: str = "municipio", periodo: str | None = None
+                            ) -> Response:
         """Valor da unidade de cada município (para colorir o mapa de MG)."""
         level, period = level_param(nivel), period_param(periodo)
-        scope = data.scope(user)
-        cells = data.by_municipality(indicador, level, period, scope)
-        restricted = any(c["suppressed"] and c["value"] is not None for c in cells.values())
-        if restricted:
-            audit(request, user, "leitura_restrita")
-        return {"indicador": indicador, "nivel": level, "periodo": period,
-                "municipios": {m: {"unidade": c["unit_code"], "valor": c["value"],
-                                   "suprimido": c["suppressed"]} for m, c in cells.items()}}
+        data.catalog.get(indicador)
+
+        def produce() -> tuple[dict[str, Any], bool]:
+            cells = data.by_municipality(indicador, level, period, data.scope(user))
+            restricted = any(c["suppressed"] and c["value"] is not None
+                             for c in cells.values())
+            return {"indicador": indicador, "nivel": level, "periodo": period,
+                    "municipios": {m: {"unidade": c["unit_code"], "valor": c["value"],
+                                       "suprimido": c["suppressed"]}
+                                   for m, c in cells.items()}}, restricted
+
+        return await cached(request, user, produce)
 
     @app.get("/api/qualidade", tags=["qualidade"])
     def quality() -> list[dict[str, Any]]:
@@ -334,8 +386,6 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack) -> FastAPI:
         require(user, Role.ADMIN, Role.STATE_ANALYST, Role.PROFESSIONAL)
         if bundle.get("resourceType") != "Bundle":
             raise HTTPException(422, "o corpo deve ser um recurso FHIR Bundle")
-        import orjson
-
         from rmds.lake.ingest import ingest
 
         with tempfile.TemporaryDirectory() as folder:

@@ -135,22 +135,28 @@ class DataService:
         return result
 
     def _restricted(self, indicator: str, level: str, period: str) -> list[dict[str, Any]]:
-        key = ("cells", self.run_id(), indicator, level, period)
-        cached = self._cache.get(key)
-        if cached is None:
-            cur = self.cursor()
-            if not has_mart(cur):
-                return []
-            result = cur.execute(
-                select_sql(False, "v.indicator_id = ? AND v.level = ? AND v.period = ?")
-                + " ORDER BY v.unit_code", [indicator, level, period])
-            names = [d[0] for d in result.description]
-            cached = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+        """Restricted cells of one indicator, level and period. The whole indicator is read
+        in one query the first time and kept, indexed by level and period."""
+        key = ("indicator", self.run_id(), indicator)
+        table = self._cache.get(key)
+        if table is None:
             with self._lock:
-                if len(self._cache) > 5000:
-                    self._cache.clear()
-                self._cache[key] = cached
-        return list(cached)
+                table = self._cache.get(key)
+                if table is None:
+                    cur = self.cursor()
+                    if not has_mart(cur):
+                        return []
+                    result = cur.execute(select_sql(False, "v.indicator_id = ?")
+                                         + " ORDER BY v.unit_code", [indicator])
+                    names = [d[0] for d in result.description]
+                    table = {}
+                    for values in result.fetchall():
+                        row = dict(zip(names, values, strict=True))
+                        table.setdefault((row["level"], row["period"]), []).append(row)
+                    if len(self._cache) > 5000:
+                        self._cache.clear()
+                    self._cache[key] = table
+        return list(table.get((level, period), []))
 
     def cells(self, indicator: str, level: str, period: str, scope: Scope,
               unit: str | None = None) -> tuple[list[dict[str, Any]], bool]:
