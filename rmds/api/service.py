@@ -10,6 +10,7 @@ municipalities and the consortium). Everyone else, the public included, sees it 
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ class DataService:
 
     def __post_init__(self) -> None:
         self.lake = Lake(self.lake_path)
+        self._names: list[str] = []
+        self.ready = False
 
     def close(self) -> None:
         self.lake.close()
@@ -134,9 +137,9 @@ class DataService:
         result: list[str] = self._cache[key]
         return result
 
-    def _restricted(self, indicator: str, level: str, period: str) -> list[dict[str, Any]]:
-        """Restricted cells of one indicator, level and period. The whole indicator is read
-        in one query the first time and kept, indexed by level and period."""
+    def _indicator_table(self, indicator: str) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
+        """All restricted cells of one indicator, read in one query and kept as tuples,
+        indexed by (level, period)."""
         key = ("indicator", self.run_id(), indicator)
         table = self._cache.get(key)
         if table is None:
@@ -144,19 +147,33 @@ class DataService:
                 table = self._cache.get(key)
                 if table is None:
                     cur = self.cursor()
-                    if not has_mart(cur):
-                        return []
-                    result = cur.execute(select_sql(False, "v.indicator_id = ?")
-                                         + " ORDER BY v.unit_code", [indicator])
-                    names = [d[0] for d in result.description]
                     table = {}
-                    for values in result.fetchall():
-                        row = dict(zip(names, values, strict=True))
-                        table.setdefault((row["level"], row["period"]), []).append(row)
-                    if len(self._cache) > 5000:
-                        self._cache.clear()
+                    if has_mart(cur):
+                        result = cur.execute(select_sql(False, "v.indicator_id = ?")
+                                             + " ORDER BY v.unit_code", [indicator])
+                        self._names = [d[0] for d in result.description]
+                        level_at = self._names.index("level")
+                        period_at = self._names.index("period")
+                        for values in result.fetchall():
+                            table.setdefault((values[level_at], values[period_at]),
+                                             []).append(values)
                     self._cache[key] = table
-        return list(table.get((level, period), []))
+        result_table: dict[tuple[str, str], list[tuple[Any, ...]]] = table
+        return result_table
+
+    def _restricted(self, indicator: str, level: str, period: str) -> list[dict[str, Any]]:
+        rows = self._indicator_table(indicator).get((level, period), [])
+        return [dict(zip(self._names, r, strict=True)) for r in rows]
+
+    def warm(self) -> None:
+        """Read every indicator of the mart ahead of the first requests."""
+        for indicator in self.catalog:
+            self._indicator_table(indicator.id)
+        # hundreds of thousands of long-lived tuples: keep them out of the cyclic garbage
+        # collector's scans, which otherwise pause every request now and then
+        gc.collect()
+        gc.freeze()
+        self.ready = True
 
     def cells(self, indicator: str, level: str, period: str, scope: Scope,
               unit: str | None = None) -> tuple[list[dict[str, Any]], bool]:

@@ -1,0 +1,192 @@
+"""Benchmark: the indicator and map endpoints under concurrent clients, against a trivial
+endpoint of the same app (the framework's ceiling), in the same run.
+
+    python benchmarks/api.py [--lake LAGO] [--clients 50] [--seconds 20]
+
+The server is ``rmds serve`` (one uvicorn process) on the lake of
+``benchmarks/indicators.py`` (full-scale synthetic state, 2023, catalog computed) unless
+``--lake`` names another. The load comes from ``wrk`` (Debian package ``wrk``; one thread,
+``--clients`` keep-alive connections, a Lua script drawing a random indicator, level and
+period from the whole catalog for every request); without ``wrk`` a Python client (asyncio +
+httpx) is used, which on a 2-core machine saturates before the server does, and the script
+says so. Each scenario runs for ``--seconds``:
+
+* ``saude``: ``GET /api/saude`` (no data: the ceiling);
+* ``valores``: ``GET /api/indicadores/{id}/valores`` at a random level and period;
+* ``mapa``: ``GET /api/mapa/{id}`` at a random level and period;
+* ``ranking``: ``GET /api/indicadores/{id}/ranking`` of municipalities.
+
+Printed: requests/s, p50/p95/p99 latency, and the ratio of each scenario's throughput to the
+ceiling's. Target (issue #8): p95 under 50 ms at 50 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rmds.indicators.catalog import load_catalog  # noqa: E402
+
+LEVELS = ("municipio", "regiao", "macrorregiao", "urs", "consorcio", "estado")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def scenario(base: str, name: str, clients: int, seconds: float, periods: list[str]
+                   ) -> tuple[float, list[float], int]:
+    catalog = [i.id for i in load_catalog()]
+    rng = random.Random(7)
+
+    def url() -> str:
+        ind = rng.choice(catalog)
+        period = rng.choice(periods)
+        if name == "saude":
+            return "/api/saude"
+        if name == "valores":
+            return f"/api/indicadores/{ind}/valores?nivel={rng.choice(LEVELS)}&periodo={period}"
+        if name == "mapa":
+            return f"/api/mapa/{ind}?nivel={rng.choice(LEVELS)}&periodo={period}"
+        return f"/api/indicadores/{ind}/ranking?nivel=municipio&periodo={period}&limite=50"
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.get(url(), headers={"accept-encoding": "gzip"})
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    return len(latencies) / elapsed, latencies, errors
+
+
+LUA = """
+local inds = {%(inds)s}
+local levels = {%(levels)s}
+local periods = {%(periods)s}
+math.randomseed(7)
+request = function()
+  local i = inds[math.random(#inds)]
+  local n = levels[math.random(#levels)]
+  local p = periods[math.random(#periods)]
+  local path = %(path)s
+  return wrk.format("GET", path, {["Accept-Encoding"] = "gzip"})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%f %%f %%f %%f %%d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.timeout))
+end
+"""
+PATHS = {
+    "saude": '"/api/saude"',
+    "valores": '"/api/indicadores/" .. i .. "/valores?nivel=" .. n .. "&periodo=" .. p',
+    "mapa": '"/api/mapa/" .. i .. "?nivel=" .. n .. "&periodo=" .. p',
+    "ranking": '"/api/indicadores/" .. i .. "/ranking?nivel=municipio&periodo=" .. p',
+}
+
+
+def run_wrk(base: str, name: str, clients: int, seconds: float, periods: list[str]
+            ) -> tuple[float, float, float, float, int]:
+    def quoted(items: list[str]) -> str:
+        return ", ".join(f'"{x}"' for x in items)
+
+    script = LUA % {"inds": quoted([i.id for i in load_catalog()]),
+                    "levels": quoted(list(LEVELS)), "periods": quoted(periods),
+                    "path": PATHS[name]}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "-s",
+                          handle.name, base], capture_output=True, text=True, check=True)
+    Path(handle.name).unlink()
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT"))
+    rate, p50, p95, p99, errors = line.split()[1:]
+    return float(rate), float(p50), float(p95), float(p99), int(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", type=Path,
+                        default=Path.home() / ".cache" / "rmds-bench" / "indicadores"
+                        / "lago.duckdb")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    if not args.lake.exists():
+        sys.exit(f"lago não encontrado: {args.lake} (rode benchmarks/indicators.py antes)")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "RMDS_STORE": f"sqlite:///{folder}/op.db"}
+        server = subprocess.Popen([sys.executable, "-m", "rmds.cli", "serve", "--lake",
+                                   str(args.lake), "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL)
+        try:
+            started = time.perf_counter()
+            for _ in range(3000):          # up, and the mart read into memory
+                try:
+                    if httpx.get(f"{base}/api/saude").json().get("aquecido"):
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            print(f"servidor pronto, mart em memória, em {time.perf_counter() - started:.1f} s")
+            periods = [p for p in ["2023", "2023-T1", "2023-T2", "2023-T3", "2023-T4"]
+                       + [f"2023-{m:02d}" for m in range(1, 13)]]
+            print(f"servidor: rmds serve (1 processo) em {base}; lago {args.lake}; "
+                  f"{args.clients} clientes simultâneos, {args.seconds:g} s por cenário")
+            has_wrk = shutil.which("wrk") is not None
+            print("gerador de carga: " + ("wrk" if has_wrk else
+                  "cliente Python (httpx); sem wrk, o cliente satura antes do servidor"))
+            ceiling = None
+            for name in ("saude", "valores", "mapa", "ranking"):
+                if has_wrk:
+                    rate, p50, p95, p99, errors = run_wrk(base, name, args.clients,
+                                                          args.seconds, periods)
+                else:
+                    rate, latencies, errors = asyncio.run(
+                        scenario(base, name, args.clients, args.seconds, periods))
+                    ms = np.array(latencies) * 1000
+                    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
+                ceiling = ceiling or rate
+                print(f"{name:8s} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+                      f"p99 {p99:6.1f} ms  erros {errors}  "
+                      f"({rate / ceiling:.2f}× o teto /api/saude)"
+                      + ("" if name == "saude" else
+                         f"  meta p95 < 50 ms: {'cumprida' if p95 < 50 else 'NÃO cumprida'}"))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
