@@ -73,7 +73,7 @@ def users(store: Store) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def app(service_lake: Path, store: Store, users: dict[str, str], pack: ReferencePack
         ) -> FastAPI:
-    return create_app(service_lake, store, pack)
+    return create_app(service_lake, store, pack, warm=False)
 
 
 @pytest.fixture(scope="session")

@@ -165,14 +165,15 @@ class DataService:
         rows = self._indicator_table(indicator).get((level, period), [])
         return [dict(zip(self._names, r, strict=True)) for r in rows]
 
-    def warm(self) -> None:
+    def warm(self, freeze: bool = True) -> None:
         """Read every indicator of the mart ahead of the first requests."""
         for indicator in self.catalog:
             self._indicator_table(indicator.id)
         # hundreds of thousands of long-lived tuples: keep them out of the cyclic garbage
         # collector's scans, which otherwise pause every request now and then
-        gc.collect()
-        gc.freeze()
+        if freeze:
+            gc.collect()
+            gc.freeze()
         self.ready = True
 
     def cells(self, indicator: str, level: str, period: str, scope: Scope,

@@ -251,3 +251,14 @@ def test_pages_render_in_portuguese(client: TestClient, path: str) -> None:
     assert r.status_code == 200
     assert '<html lang="pt-BR">' in r.text
     assert "https://" not in r.text.split("<main>")[0]   # nothing fetched from elsewhere
+
+
+def test_the_warmed_service_answers_the_same(client: TestClient) -> None:
+    url = "/api/indicadores/partos_cesareos/valores?nivel=regiao"
+    cold = client.get(url).json()
+    data = client.app.state.data  # type: ignore[attr-defined]
+    data.warm(freeze=False)
+    assert data.ready
+    assert client.get(url + "&unidade=31016").json()["valores"] == [
+        r for r in cold["valores"] if r["unit_code"] == "31016"]
+    assert client.get("/api/saude").json()["aquecido"] is True
