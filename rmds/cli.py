@@ -994,8 +994,13 @@ def settings_command(ctx: click.Context) -> None:
     """Mostra as configurações em vigor e de onde vêm."""
     settings: Settings = ctx.obj
     table = Table("Configuração", "Variável", "Valor")
+    import re
+
     for setting in SETTINGS:
-        table.add_row(setting.name, setting.env, str(getattr(settings, setting.name)))
+        value = str(getattr(settings, setting.name))
+        if setting.name == "store":           # never show a database password
+            value = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", value)
+        table.add_row(setting.name, setting.env, value)
     console.print(table)
 
 

@@ -1,7 +1,7 @@
 """The demo: what rmds can do today, run end to end on the reference pack.
 
 Steps are added as they are built: reference pack, territory, DATASUS samples, synthetic
-state, ingestion, linkage, indicators and data quality (the web comes next).
+state, ingestion, linkage, indicators, data quality and the web service.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     _read_samples(pack, console)
     if workdir is not None:
         _synthetic_state_into_lake(pack, console, workdir, scale)
-    console.print("[dim]Próxima etapa (web: API e páginas) ainda não construída.[/]")
+    console.print("[dim]Ainda não construídos: carteira estratégica (#9) e consórcios e "
+                  "filas (#10).[/]")
 
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
@@ -124,6 +125,52 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
     _link(console, lake_path, state_dir)
     _indicators(pack, console, lake_path, state_dir)
     _quality(pack, console, lake_path, state_dir)
+    _web(pack, console, lake_path, workdir)
+
+
+def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) -> None:
+    """The service on the demo lake: a demo analyst, every page and the main endpoints
+    answered in-process; the command that serves them is printed."""
+    import secrets
+    import warnings
+
+    with warnings.catch_warnings():      # starlette's notice about its httpx client
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    from rmds.api.app import create_app
+    from rmds.store import open_store
+    from rmds.store.auth import Role, add_user, list_users
+
+    console.print("10. Serviço web: API REST e páginas (painel, município, qualidade, cargas)")
+    store_url = f"sqlite:///{workdir / 'operacional.db'}"
+    store = open_store(store_url)
+    password = None
+    if not any(u.username == "analista.demo" for u in list_users(store)):
+        password = secrets.token_urlsafe(12)
+        add_user(store, "analista.demo", password, Role.STATE_ANALYST)
+    app = create_app(lake_path, store, pack, warm=False)
+    pages = workdir / "paginas"
+    pages.mkdir(exist_ok=True)
+    checks = Table("Endereço", "Situação", "Tamanho")
+    with TestClient(app) as client:
+        for path, name in (("/", "painel"), ("/?nivel=macrorregiao&indicador=partos_cesareos",
+                                              "painel-macrorregioes"),
+                           ("/municipio/3106200", "municipio-belo-horizonte"),
+                           ("/qualidade", "qualidade"),
+                           ("/api/indicadores/mortalidade_infantil/valores?nivel=regiao",
+                            None), ("/api/qualidade", None)):
+            response = client.get(path)
+            checks.add_row(path, str(response.status_code), fmt_int(len(response.content)))
+            if name:
+                (pages / f"{name}.html").write_text(response.text, encoding="utf-8")
+    app.state.data.close()
+    console.print(checks)
+    console.print(f"   páginas salvas em {pages}")
+    if password:
+        console.print(f"   usuário analista.demo criado; senha (mostrada só agora): {password}")
+    console.print(f"   para abrir no navegador: RMDS_STORE={store_url} .venv/bin/rmds serve "
+                  f"--lake {lake_path}  → http://127.0.0.1:8000/")
 
 
 def _indicators(pack: ReferencePack, console: Console, lake_path: Path, state_dir: Path
