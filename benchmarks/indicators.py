@@ -100,6 +100,9 @@ class Evaluator:
             this = self.value(node.this)
             options = [self.value(e) for e in node.expressions]
             return self._known(this.isin(options), this)
+        if isinstance(node, exp.DateDiff):
+            end, start = self.value(node.this), self.value(node.expression)
+            return (pd.to_datetime(end) - pd.to_datetime(start)).dt.days
         if isinstance(node, exp.Left):
             return self.value(node.this).str[: int(node.expression.name)]
         if isinstance(node, exp.Right):
@@ -184,7 +187,7 @@ class PandasCatalog:
         age = np.floor((i["vaccination_date"] - birth).dt.days / 365.25)
         i["age_years"] = i["age_years"].fillna(age)
         out = {"deaths": frames["deaths"], "births": frames["births"],
-               "hospitalisations": h, "immunisations": i}
+               "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"]}
         for name in ("conditions", "observations", "encounters"):
             out[name] = frames[name].merge(patients[["patient_key", "residence_municipality"]],
                                            on="patient_key", how="left")
@@ -207,9 +210,10 @@ class PandasCatalog:
                 part = part.loc[first.notna() & (first <= part[m.date])]
             else:
                 part = part.loc[part[m.among.key].isin(chosen[m.among.key])]
+        column = m.distinct or m.sum
         return pd.DataFrame({"municipality": part[m.territory].to_numpy(),
                              "d": part[m.date].to_numpy(),
-                             "k": part[m.distinct].to_numpy() if m.distinct else None})
+                             "k": part[column].to_numpy() if column else None})
 
     def counts(self, m: Measure) -> Frame:
         if m.population:
@@ -243,7 +247,8 @@ class PandasCatalog:
         out = []
         for kind in PERIODS:
             grouped = events.assign(period=keys[kind]).groupby(["municipality", "period"])
-            n = grouped["k"].nunique() if m.distinct else grouped.size()
+            n = (grouped["k"].nunique() if m.distinct else
+                 grouped["k"].sum() if m.sum else grouped.size())
             frame = n.rename("n").reset_index()
             frame["period_type"] = kind
             out.append(frame)
@@ -292,6 +297,8 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
         "conditions": "patient_key, code, onset_date",
         "observations": "patient_key, component_code, effective_date",
         "encounters": "patient_key, encounter_class, reason_code, encounter_date",
+        "referrals": "requesting_municipality, service_type, status, requested_date, "
+                     "performed_date, diagnosis_date, passengers",
     }
     frames = {name: con.sql(f"SELECT {cols} FROM {name}").df()
               for name, cols in columns.items()}

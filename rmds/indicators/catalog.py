@@ -53,6 +53,7 @@ class Measure:
     territory: str | None = None
     filter: str | None = None
     distinct: str | None = None
+    sum: str | None = None
     cumulative: bool = False
     among: Semijoin | None = None
     population: bool = False
@@ -69,6 +70,8 @@ class Measure:
             text += f" onde {self.filter}"
         if self.distinct:
             text += f" (pessoas distintas por {self.distinct})"
+        if self.sum:
+            text += f" (soma de {self.sum})"
         if self.cumulative:
             text += " (acumulado até o fim do período)"
         return text
@@ -157,7 +160,7 @@ class _Checker:
         if not isinstance(data, dict):
             self.add(where, "deve ser uma tabela (input, date, territory, filter)")
             return None
-        unknown = set(data) - {"input", "date", "territory", "filter", "distinct",
+        unknown = set(data) - {"input", "date", "territory", "filter", "distinct", "sum",
                                "cumulative", "among", "population", "ages", "sex"}
         for key in sorted(unknown):
             self.add(f"{where}.{key}", "campo desconhecido")
@@ -176,6 +179,10 @@ class _Checker:
         self.column(name, territory, f"{where}.territory")
         distinct = self.text(data, "distinct", where, required=False)
         self.column(name, distinct, f"{where}.distinct")
+        total = self.text(data, "sum", where, required=False)
+        self.column(name, total, f"{where}.sum")
+        if total and (distinct or data.get("cumulative")):
+            self.add(f"{where}.sum", "sum não combina com distinct nem cumulative")
         filter_ = self.text(data, "filter", where, required=False)
         if filter_ is not None:
             for message in check_filter(filter_, INPUTS[name].columns):
@@ -187,7 +194,7 @@ class _Checker:
         if not isinstance(cumulative, bool):
             self.add(f"{where}.cumulative", "deve ser true ou false")
             cumulative = False
-        return Measure(name, date, territory, filter_, distinct, cumulative, among)
+        return Measure(name, date, territory, filter_, distinct, total, cumulative, among)
 
     def _among(self, data: Any, where: str, outer: str) -> Semijoin | None:
         if not isinstance(data, dict):

@@ -33,7 +33,8 @@ def _events(measure: Measure, start: dt.date, end: dt.date, *, from_start: bool 
     """``SELECT municipality, d[, k] FROM input WHERE …`` for one measure."""
     assert measure.input and measure.date and measure.territory
     relation = INPUTS[measure.input].relation
-    key = f", x.{measure.distinct} AS k" if measure.distinct else ""
+    key = f", x.{measure.distinct} AS k" if measure.distinct else (
+        f", x.{measure.sum} AS k" if measure.sum else "")
     lower = f"x.{measure.date} >= DATE '{start.isoformat()}' AND " if from_start else ""
     where = (f"{lower}x.{measure.date} < DATE '{end.isoformat()}' "
              f"AND x.{measure.territory} IS NOT NULL AND x.{measure.date} IS NOT NULL "
@@ -91,9 +92,10 @@ def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
             "SELECT e.municipality, c.period_type, c.period, count(DISTINCT e.k) AS n FROM ("
             f"SELECT DISTINCT municipality, date_trunc('month', d) AS month, k FROM ({events}) "
             "s) e JOIN ind_calendar c ON c.month = e.month GROUP BY ALL")
+    counted = "coalesce(sum(k), 0)" if measure.sum else "count(*)"
     return (
         "SELECT e.municipality, c.period_type, c.period, sum(e.n) AS n FROM ("
-        f"SELECT municipality, date_trunc('month', d) AS month, count(*) AS n "
+        f"SELECT municipality, date_trunc('month', d) AS month, {counted} AS n "
         f"FROM ({events}) s GROUP BY ALL) e "
         "JOIN ind_calendar c ON c.month = e.month GROUP BY ALL")
 

@@ -142,6 +142,31 @@ def _immunisations() -> list[dict[str, Any]]:
     return rows
 
 
+def _referrals() -> list[dict[str, Any]]:
+    def ref(n: str, service: str, status: str, performed: str | None = None,
+            diagnosed: str | None = None, passengers: int | None = None) -> dict[str, Any]:
+        return {"referral_id": n, "consortium": "CISMARG", "requesting_municipality": A,
+                "service_type": service, "status": status,
+                "requested_date": d("2023-01-02"),
+                "performed_date": d(performed) if performed else None,
+                "diagnosis_date": d(diagnosed) if diagnosed else None,
+                "passengers": passengers}
+
+    return [
+        ref("r1", "consulta", "realizado", "2023-03-10"),
+        ref("r2", "exame", "realizado", "2023-04-10"),
+        ref("r3", "consulta", "cancelado"),
+        ref("r4", "transporte", "realizado", "2023-05-05", passengers=3),
+        ref("r5", "transporte", "realizado", "2023-06-06", passengers=2),
+        ref("r6", "transporte", "cancelado", passengers=4),
+        ref("o1", "oncologia", "realizado", "2023-02-20", "2023-01-10"),   # 41 days
+        ref("o2", "oncologia", "realizado", "2023-05-01", "2023-02-01"),   # 89 days
+        ref("o3", "oncologia", "solicitado", None, "2023-03-01"),          # still waiting
+        ref("o4", "oncologia", "cancelado", None, "2023-03-05"),           # cancelled
+        ref("o5", "oncologia", "realizado", "2023-05-31", "2023-04-01"),   # 60 days
+    ]
+
+
 def _patients() -> list[dict[str, Any]]:
     def patient(key: str, residence: str, born: str = "1960-01-01") -> dict[str, Any]:
         return {"record_key": key, "role": "paciente", "source_system": "FHIR",
@@ -197,6 +222,7 @@ def lake_path(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
         insert(lake, "immunisations", _immunisations())
         insert(lake, "identity_records", _patients())
         _primary_care(lake)
+        insert(lake, "referrals", _referrals())
         result = compute(lake, pack, years=(2022, 2023), population=population, threshold=5)
     return path, result
 
@@ -254,6 +280,12 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("aps_diabetes_hba1c", 1, 2, 50.0),
     # AMB encounters for I10 (2) and E11 (1); J45 and the emergency visit are out
     ("aps_atendimentos_cronicos", 3, 2600, 3 / 2600 * 1000),
+    # consortium services done: two consultations/exams, two trips, three oncology starts
+    ("consorcio_producao", 7, 3400, 7 / 3400 * 1000),
+    # diagnosed: o1 (41 days), o2 (89), o3 (waiting), o5 (60); o4 was cancelled
+    ("oncologia_tratamento_60_dias", 2, 4, 50.0),
+    ("transporte_viagens", 2, None, 2.0),                    # the cancelled trip is out
+    ("transporte_pessoas", 5, None, 5.0),                    # 3 + 2 people
 ]
 
 
