@@ -985,6 +985,93 @@ def audit_verify(ctx: click.Context) -> None:
     raise SystemExit(1)
 
 
+# ----------------------------------------------------------------------------- consortia
+
+
+@cli.group("consortia")
+def consortia_group() -> None:
+    """Consórcios intermunicipais: rol de membros, produção, esperas e filas."""
+
+
+@consortia_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_LAKE_OPTION
+@click.pass_context
+def consortia_import(ctx: click.Context, file: Path, lake_path: Path | None) -> None:
+    """Importa um rol de consórcios (sigla, nome, cod_ibge7, inicio, fim): linhas ruins são
+    recusadas uma a uma; as demais substituem os membros dos consórcios listados."""
+    from rmds.consortia.roster import import_roster
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path)) as lake:
+        result = import_roster(lake, file, _pack(ctx))
+    console.print(f"{fmt_int(result.accepted)} vínculos importados de {result.file} para "
+                  f"{len(result.consortia)} consórcios: {', '.join(result.consortia)}")
+    for problem in result.refused:
+        err_console.print(f"  [yellow]recusada[/] {problem}")
+    if result.refused:
+        raise SystemExit(1)
+
+
+@consortia_group.command("list")
+@_LAKE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def consortia_list_command(ctx: click.Context, lake_path: Path | None, as_json: bool) -> None:
+    """Consórcios conhecidos e o quanto o rol está completo."""
+    from rmds.consortia.report import consortia_list
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path)) as lake:
+        listing = consortia_list(lake.con, _pack(ctx))
+    if as_json:
+        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+        return
+    if listing["rol"]["aviso"]:
+        console.print(f"[yellow]{listing['rol']['aviso']}[/]")
+    table = Table("Sigla", "Nome", "Municípios conhecidos")
+    for c in listing["consorcios"]:
+        table.add_row(c["sigla"], c["nome"], str(c["municipios_conhecidos"]))
+    console.print(table)
+
+
+@consortia_group.command("report")
+@click.argument("sigla")
+@_LAKE_OPTION
+@click.option("--year", type=int, help="Ano (padrão: o da data mais recente dos dados).")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def consortia_report(ctx: click.Context, sigla: str, lake_path: Path | None,
+                     year: int | None, as_json: bool) -> None:
+    """Um consórcio: membros, população coberta, produção, esperas e fila."""
+    from rmds.consortia.report import consortium_overview
+    from rmds.lake.store import Lake
+
+    with Lake(_lake_path(ctx, lake_path)) as lake:
+        overview = consortium_overview(lake.con, _pack(ctx), sigla, year)
+    if as_json:
+        click.echo(json.dumps(overview, ensure_ascii=False, indent=2, default=str))
+        return
+    if overview["rol"]["aviso"]:
+        console.print(f"[yellow]{overview['rol']['aviso']}[/]")
+    console.print(f"[bold]{overview['sigla']}[/] {overview['nome']} — {overview['ano']}, "
+                  f"{len(overview['membros'])} membros, dados até "
+                  f"{overview['data_de_referencia']}")
+    waits = Table("Serviço", "Realizados", "Espera mediana (dias)", "p90 (dias)",
+                  title="Espera da solicitação ao atendimento")
+    for w in overview["esperas"]:
+        waits.add_row(w["tipo"], fmt_int(w["realizados"]),
+                      fmt_decimal(w["espera_mediana_dias"], 0),
+                      fmt_decimal(w["espera_p90_dias"], 0))
+    console.print(waits)
+    line = Table("Serviço", "Na fila", "Idade mediana", "p90", "Mais antigo",
+                 title="Fila na data dos dados")
+    for q in overview["fila"]:
+        line.add_row(q["tipo"], fmt_int(q["na_fila"]), fmt_decimal(q["idade_mediana_dias"], 0),
+                     fmt_decimal(q["idade_p90_dias"], 0), str(q["mais_antigo_dias"]))
+    console.print(line)
+
+
 # ------------------------------------------------------------------------------ settings
 
 

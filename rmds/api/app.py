@@ -11,6 +11,7 @@ caller is the public: aggregates only, small cells suppressed. Every read of res
 and every write goes to the hash-chained audit log.
 """
 
+import datetime as dt
 import gzip
 import tempfile
 import threading
@@ -80,7 +81,7 @@ class LoginThrottle:
 
 
 def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
-               warm: bool = True) -> FastAPI:
+               warm: bool = True, threshold: int = 5) -> FastAPI:
     """The app; with ``warm`` the mart is read into memory in the background at once."""
     data = DataService(lake_path, pack)
     if warm:
@@ -383,6 +384,65 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         require(user, Role.ADMIN, Role.STATE_ANALYST)
         audit(request, user, "leitura_dados_pessoais")
         return data.quarantine(limite)
+
+    # --------------------------------------------------------------- consortia
+    def _mask_small(items: list[dict[str, Any]], count_key: str) -> list[dict[str, Any]]:
+        out = []
+        for item in items:
+            if 0 < item[count_key] < threshold:
+                item = {k: (v if k == "tipo" else None) for k, v in item.items()}
+                item["suprimido"] = True
+            out.append(item)
+        return out
+
+    @app.get("/api/consorcios", tags=["consórcios"])
+    def consortia() -> dict[str, Any]:
+        """Consórcios conhecidos e quão completo é o rol (aviso a mostrar)."""
+        from rmds.consortia.report import consortia_list
+
+        return consortia_list(data.cursor(), pack)
+
+    @app.get("/api/consorcios/{sigla}", tags=["consórcios"])
+    def consortium(sigla: str, user: UserDep,
+                   ano: Annotated[int | None, Query(ge=2000, le=2100)] = None
+                   ) -> dict[str, Any]:
+        """Membros, população coberta, produção, esperas (mediana e p90) e fila por tipo de
+        serviço. Público: contagens pequenas suprimidas."""
+        from rmds.consortia.report import consortium_overview
+
+        overview = consortium_overview(data.cursor(), pack, sigla, ano)
+        if not data.scope(user).covers(Level.CONSORTIUM.value, sigla):
+            overview["esperas"] = _mask_small(overview["esperas"], "realizados")
+            overview["fila"] = _mask_small(overview["fila"], "na_fila")
+        return overview
+
+    @app.get("/api/filas", tags=["consórcios"])
+    def queue_view(request: Request, user: UserDep, consorcio: str | None = None,
+                   municipio: str | None = None,
+                   limite: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+        """Encaminhamentos na fila (sem identificação de pacientes), só dos municípios do
+        território do usuário."""
+        from rmds.consortia.queues import data_date, queue, queue_items
+
+        if user.role is Role.PUBLIC:
+            raise HTTPException(401, "é preciso entrar para ver as filas")
+        allowed = data.municipalities_of(user)
+        chosen: set[str] | None = None if allowed is None else set(allowed)
+        if municipio is not None:
+            if allowed is not None and municipio not in allowed:
+                raise HTTPException(403, "este município não está no seu território")
+            chosen = {municipio}
+        if consorcio is not None:
+            if user.role is Role.CONSORTIUM and consorcio != user.scope_code:
+                raise HTTPException(403, "este consórcio não é o seu")
+            members = {m.municipality for m in data.memberships()
+                       if m.consortium == consorcio}
+            chosen = members if chosen is None else chosen & members
+        cursor = data.cursor()
+        at = data_date(cursor) or dt.date.today()
+        audit(request, user, "leitura_restrita", territory=consorcio or municipio)
+        return {"data_de_referencia": at.isoformat(), "resumo": queue(cursor, at, chosen),
+                "itens": queue_items(cursor, at, chosen, limite)}
 
     @app.post("/fhir", tags=["FHIR"])
     def fhir_bundle(request: Request, user: UserDep,

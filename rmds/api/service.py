@@ -10,6 +10,7 @@ municipalities and the consortium). Everyone else, the public included, sees it 
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import threading
 import time
@@ -67,12 +68,27 @@ class DataService:
     def municipalities(self) -> dict[str, str]:
         return {code: m.name for code, m in self.pack.municipalities.items()}
 
-    def parent_of(self, level: str, vintage: Vintage) -> dict[str, list[str]]:
-        """municipality → codes of the units of ``level`` it belongs to."""
-        key = ("parent", level, vintage)
+    def memberships(self) -> list[Any]:
+        from rmds.consortia.roster import memberships
+
+        key = ("memberships", self.run_id())
+        if key not in self._cache:
+            self._cache[key] = memberships(self.cursor(), self.pack)
+        result: list[Any] = self._cache[key]
+        return result
+
+    def parent_of(self, level: str, vintage: Vintage, year: int | None = None
+                  ) -> dict[str, list[str]]:
+        """municipality → codes of the units of ``level`` it belongs to (consortia: in
+        ``year``, or ever when no year is given)."""
+        key = ("parent", level, vintage, year, self.run_id())
         if key not in self._cache:
             out: dict[str, list[str]] = {}
-            consortia = self.pack.consortium_members
+            consortia: dict[str, list[str]] = {}
+            if level == Level.CONSORTIUM.value:
+                for m in self.memberships():
+                    if year is None or m.valid_in(dt.date(year, 1, 1), dt.date(year, 12, 31)):
+                        consortia.setdefault(m.municipality, []).append(m.consortium)
             for code, m in self.pack.municipalities.items():
                 if level == Level.MUNICIPALITY.value:
                     out[code] = [code]
@@ -83,13 +99,20 @@ class DataService:
                 elif level == Level.URS.value:
                     out[code] = [slug(m.urs)]
                 elif level == Level.CONSORTIUM.value:
-                    out[code] = [c for c, members in consortia.items()
-                                 if code in members and c in self.pack.consortia]
+                    out[code] = sorted(set(consortia.get(code, [])))
                 else:
                     out[code] = [STATE_CODE]
             self._cache[key] = out
         result: dict[str, list[str]] = self._cache[key]
         return result
+
+    def municipalities_of(self, user: User) -> frozenset[str] | None:
+        """The municipalities whose individual referrals a user may see (``None``: all)."""
+        if user.role.is_state:
+            return None
+        scope = self.scope(user)
+        return frozenset(code for level, code in scope.units
+                         if level == Level.MUNICIPALITY.value)
 
     def scope(self, user: User) -> Scope:
         if user.role.is_state:
@@ -247,7 +270,7 @@ class DataService:
         rows, _ = self.cells(indicator, level, period, scope)
         by_unit = {r["unit_code"]: r for r in rows}
         year = int(period[:4])
-        parents = self.parent_of(level, vintage_for_year(year))
+        parents = self.parent_of(level, vintage_for_year(year), year)
         out = {}
         for muni, codes in parents.items():
             for code in codes:

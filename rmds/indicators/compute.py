@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -114,26 +115,38 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
+    """Regions, memberships at every level (consortia with their validity dates) and unit
+    names, as temporary tables of the connection."""
+    from rmds.consortia.roster import consortium_names, memberships
+
     regions: dict[str, list[str]] = {"municipality": [], "vintage": [], "region": [],
                                      "macro": []}
-    members: dict[str, list[str]] = {"municipality": [], "vintage": [], "level": [],
-                                     "unit_code": []}
-    consortia = pack.consortium_members
+    members: dict[str, list[Any]] = {"municipality": [], "vintage": [], "level": [],
+                                     "unit_code": [], "valid_from": [], "valid_to": []}
+    consortia: dict[str, list[tuple[str, dt.date | None, dt.date | None]]] = {}
+    for item in memberships(con, pack):
+        consortia.setdefault(item.municipality, []).append(
+            (item.consortium, item.valid_from, item.valid_to))
     for m in pack.municipalities.values():
-        mine = [c for c, codes in consortia.items() if m.ibge7 in codes and c in pack.consortia]
         for v in Vintage:
             regions["municipality"].append(m.ibge7)
             regions["vintage"].append(v.value)
             regions["region"].append(m.region[v])
             regions["macro"].append(m.macro[v])
-            codes = [(Level.MUNICIPALITY, m.ibge7), (Level.REGION, m.region[v]),
-                     (Level.MACRO, m.macro[v]), (Level.URS, slug(m.urs)),
-                     (Level.STATE, STATE_CODE)] + [(Level.CONSORTIUM, c) for c in mine]
-            for level, code in codes:
+            codes: list[tuple[Level, str, dt.date | None, dt.date | None]] = [
+                (Level.MUNICIPALITY, m.ibge7, None, None), (Level.REGION, m.region[v], None, None),
+                (Level.MACRO, m.macro[v], None, None), (Level.URS, slug(m.urs), None, None),
+                (Level.STATE, STATE_CODE, None, None)]
+            codes += [(Level.CONSORTIUM, c, start, end)
+                      for c, start, end in consortia.get(m.ibge7, [])]
+            for level, code, start, end in codes:
                 members["municipality"].append(m.ibge7)
                 members["vintage"].append(v.value)
                 members["level"].append(level.value)
                 members["unit_code"].append(code)
+                members["valid_from"].append(start)
+                members["valid_to"].append(end)
+    names = consortium_names(con, pack)
     units: dict[str, list[str]] = {"level": [], "unit_code": [], "vintage": [], "name": []}
     for v in Vintage:
         for level in _LEVELS:
@@ -142,7 +155,17 @@ def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> No
                 units["unit_code"].append(code)
                 units["vintage"].append(v.value)
                 units["name"].append(unit.name)
-    for name, data in (("ind_regions", regions), ("ind_membership", members),
+        for code, name in names.items():
+            if code not in pack.consortia:
+                units["level"].append(Level.CONSORTIUM.value)
+                units["unit_code"].append(code)
+                units["vintage"].append(v.value)
+                units["name"].append(name)
+    for name, data in (("ind_regions", regions), ("ind_membership", pa.table({
+            **{k: pa.array(members[k], pa.string()) for k in (
+                "municipality", "vintage", "level", "unit_code")},
+            "valid_from": pa.array(members["valid_from"], pa.date32()),
+            "valid_to": pa.array(members["valid_to"], pa.date32())})),
                        ("ind_unit_names", units)):
         con.register("rmds_incoming", pa.table(data))
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rmds_incoming"
@@ -163,7 +186,7 @@ def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
     cal: dict[str, list[object]] = {"month": [], "period_type": [], "period": []}
     per: dict[str, list[object]] = {k: [] for k in (
         "period_type", "period", "year", "vintage", "months", "last_month",
-        "population_year")}
+        "population_year", "first_day", "last_day")}
 
     def period(kind: str, label: str, year: int, months: int, last_month: dt.date) -> None:
         per["period_type"].append(kind)
@@ -173,6 +196,13 @@ def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
         per["months"].append(months)
         per["last_month"].append(last_month)
         per["population_year"].append(min(max(year, first), last))
+        start = dt.date(last_month.year, last_month.month, 1)
+        start = dt.date(start.year - (1 if start.month <= months - 1 else 0),
+                        (start.month - months) % 12 + 1, 1)
+        per["first_day"].append(start)
+        following = dt.date(last_month.year + last_month.month // 12,
+                            last_month.month % 12 + 1, 1)
+        per["last_day"].append(following - dt.timedelta(days=1))
 
     for year in years:
         if not first <= year <= last:
@@ -342,6 +372,8 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         FROM ind_counts k
         JOIN ind_periods p ON p.period_type = k.period_type AND p.period = k.period
         JOIN ind_membership t ON t.municipality = k.municipality AND t.vintage = p.vintage
+             AND (t.valid_from IS NULL OR t.valid_from <= p.last_day)
+             AND (t.valid_to IS NULL OR t.valid_to >= p.first_day)
         GROUP BY ALL""").fetchall()
     grid = fetch_arrow(con, """
         SELECT g.indicator AS indicator_id, u.level, u.unit_code, p.vintage, p.period_type,

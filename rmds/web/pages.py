@@ -92,7 +92,13 @@ def register(app: FastAPI, data: DataService, store: Store,
         for i, c in enumerate(colours):
             legend.append((c, bounds[i], bounds[i + 1]))
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
-        return page("painel.html", request, user, ind=ind, catalog=list(data.catalog),
+        notice = None
+        if nivel == Level.CONSORTIUM.value:
+            from rmds.consortia.roster import roster_status
+
+            notice = roster_status(data.cursor(), data.pack)["aviso"] or None
+        return page("painel.html", request, user, ind=ind, notice=notice,
+                    catalog=list(data.catalog),
                     nivel=nivel, period=period, years=years, quarters=quarters,
                     months=months, rows=rows, svg=svg, legend=legend, chart=chart,
                     vintage=vintage_for_year(int(period[:4])).label,
@@ -139,6 +145,48 @@ def register(app: FastAPI, data: DataService, store: Store,
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
         return page("qualidade.html", request, user, ranking=ranking, svg=svg,
                     colours=QUALITY_COLOURS)
+
+    @app.get("/consorcios", response_class=HTMLResponse, include_in_schema=False)
+    def consorcios(request: Request) -> Response:
+        from rmds.consortia.report import consortia_list
+
+        return page("consorcios.html", request, viewer(request),
+                    listing=consortia_list(data.cursor(), data.pack))
+
+    @app.get("/consorcio/{sigla}", response_class=HTMLResponse, include_in_schema=False)
+    def consorcio(request: Request, sigla: str) -> Response:
+        from rmds.consortia.report import consortium_overview
+
+        user = viewer(request)
+        overview = consortium_overview(data.cursor(), data.pack, sigla)
+        members = {m["municipio"] for m in overview["membros"]}
+        fills = {code: "#08519c" for code in members}
+        titles = {code: f"{data.municipalities[code]} — membro" for code in members}
+        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
+        covered = data.scope(user).covers(Level.CONSORTIUM.value, sigla)
+        small = 5
+        for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
+            if not covered:
+                overview[key] = [item if not 0 < item[count] < small else
+                                 {"tipo": item["tipo"], "suprimido": True}
+                                 for item in overview[key]]
+        return page("consorcio.html", request, user, c=overview, svg=svg)
+
+    @app.get("/filas", response_class=HTMLResponse, include_in_schema=False)
+    def filas(request: Request) -> Response:
+        from rmds.consortia.queues import data_date, queue, queue_items
+
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            return RedirectResponse("/entrar?proxima=/filas", status_code=303)
+        allowed = data.municipalities_of(user)
+        cursor = data.cursor()
+        at = data_date(cursor)
+        audit(request, user, "leitura_restrita")
+        items = queue_items(cursor, at, allowed, 300) if at else []
+        summary = queue(cursor, at, allowed) if at else []
+        return page("filas.html", request, user, items=items, summary=summary, at=at,
+                    names=data.municipalities)
 
     @app.get("/cargas", response_class=HTMLResponse, include_in_schema=False)
     def cargas(request: Request) -> Response:

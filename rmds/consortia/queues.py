@@ -1,0 +1,95 @@
+"""How long people wait, and who is still waiting: referrals of the consortia.
+
+* Waiting time: days from request to service, for referrals done in the period, by service
+  type — median and 90th percentile (linear interpolation between order statistics, as
+  ``numpy.percentile`` and DuckDB's ``quantile_cont``).
+* Queue at a date: referrals requested up to that date and neither done nor cancelled by it;
+  its size and age (days since request: median, 90th percentile, oldest).
+
+The reference date defaults to the data's own date (the latest date in the referral table),
+not the calendar: a queue is measured as of what has been reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import Any
+
+import duckdb
+
+__all__ = ["data_date", "queue", "queue_items", "waits"]
+
+SERVICE_TYPES = ("consulta", "exame", "cirurgia", "oncologia", "transporte")
+
+
+def _where(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:
+    if municipalities is None:
+        return "TRUE", []
+    codes = sorted(municipalities)
+    if not codes:
+        return "FALSE", []
+    return f"requesting_municipality IN ({', '.join('?' * len(codes))})", list(codes)
+
+
+def data_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    row = con.execute("SELECT greatest(max(requested_date), max(scheduled_date), "
+                      "max(performed_date), max(cancelled_date)) FROM referrals").fetchall()
+    value = row[0][0] if row else None
+    return value if isinstance(value, dt.date) else None
+
+
+def waits(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
+          municipalities: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Median and 90th percentile of days waited, by service type, for services done in
+    ``[start, end]``."""
+    where, params = _where(municipalities)
+    rows = con.execute(
+        "SELECT service_type, count(*) AS done, "
+        "quantile_cont(performed_date - requested_date, 0.5) AS median_days, "
+        "quantile_cont(performed_date - requested_date, 0.9) AS p90_days "
+        "FROM referrals WHERE status = 'realizado' AND performed_date IS NOT NULL "
+        "AND requested_date IS NOT NULL AND performed_date BETWEEN ? AND ? "
+        f"AND {where} GROUP BY 1 ORDER BY 1", [start, end, *params]).fetchall()
+    return [{"tipo": r[0], "realizados": int(r[1]), "espera_mediana_dias": float(r[2]),
+             "espera_p90_dias": float(r[3])} for r in rows]
+
+
+def _waiting(at: dt.date) -> tuple[str, list[Any]]:
+    """Requested by ``at``, not done and not cancelled by then (a cancellation without a
+    date counts as before)."""
+    return ("requested_date <= ? AND (performed_date IS NULL OR performed_date > ?) "
+            "AND (cancelled_date IS NULL OR cancelled_date > ?) "
+            "AND NOT (coalesce(status, '') = 'cancelado' AND cancelled_date IS NULL)",
+            [at, at, at])
+
+
+def queue(con: duckdb.DuckDBPyConnection, at: dt.date,
+          municipalities: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Size and age of the queue on ``at``, by service type."""
+    where, params = _where(municipalities)
+    waiting, wparams = _waiting(at)
+    rows = con.execute(
+        "SELECT service_type, count(*), quantile_cont(? - requested_date, 0.5), "
+        "quantile_cont(? - requested_date, 0.9), max(? - requested_date) FROM referrals "
+        f"WHERE ({waiting}) AND {where} GROUP BY 1 ORDER BY 1",
+        [at, at, at, *wparams, *params]).fetchall()
+    return [{"tipo": r[0], "na_fila": int(r[1]), "idade_mediana_dias": float(r[2]),
+             "idade_p90_dias": float(r[3]), "mais_antigo_dias": int(r[4])} for r in rows]
+
+
+def queue_items(con: duckdb.DuckDBPyConnection, at: dt.date,
+                municipalities: Collection[str] | None = None, limit: int = 500
+                ) -> list[dict[str, Any]]:
+    """The referrals waiting on ``at``, oldest first (no patient identifiers)."""
+    where, params = _where(municipalities)
+    waiting, wparams = _waiting(at)
+    cursor = con.execute(
+        "SELECT referral_id AS solicitacao, consortium AS consorcio, "
+        "requesting_municipality AS municipio, service_type AS tipo, specialty AS "
+        "especialidade, procedure AS procedimento, requested_date AS solicitada_em, "
+        "scheduled_date AS agendada_para, ? - requested_date AS espera_dias "
+        f"FROM referrals WHERE ({waiting}) AND {where} "
+        "ORDER BY requested_date, referral_id LIMIT ?", [at, *wparams, *params, limit])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
