@@ -1,7 +1,8 @@
 """The demo: what rmds can do today, run end to end on the reference pack.
 
 Steps are added as they are built: reference pack, territory, DATASUS samples, synthetic
-state, ingestion, linkage, indicators, data quality and the web service.
+state, ingestion, linkage, indicators, data quality and the web service (consortia
+and queues included).
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     _read_samples(pack, console)
     if workdir is not None:
         _synthetic_state_into_lake(pack, console, workdir, scale)
-    console.print("[dim]Ainda não construídos: carteira estratégica (#9) e consórcios e "
-                  "filas (#10).[/]")
+    console.print("[dim]Ainda não construída: a carteira estratégica (#9).[/]")
 
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
@@ -158,8 +158,10 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
                                               "painel-macrorregioes"),
                            ("/municipio/3106200", "municipio-belo-horizonte"),
                            ("/qualidade", "qualidade"),
+                           ("/consorcio/CISMARG", "consorcio-cismarg"),
                            ("/api/indicadores/mortalidade_infantil/valores?nivel=regiao",
-                            None), ("/api/qualidade", None)):
+                            None), ("/api/qualidade", None),
+                           ("/api/consorcios/CONVALES", None)):
             response = client.get(path)
             checks.add_row(path, str(response.status_code), fmt_int(len(response.content)))
             if name:
