@@ -96,6 +96,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     app.add_middleware(GZipMiddleware, minimum_size=2000)
     app.state.data = data
     app.state.store = store
+    app.state.throttle = throttle
 
     # ------------------------------------------------------------------ errors
     def wants_html(request: Request) -> bool:
