@@ -887,7 +887,8 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
 
 
 _ROLES = click.Choice(["administrador", "analista_estadual", "gestor_regional",
-                       "gestor_municipal", "gestor_consorcio", "profissional_saude"])
+                       "gestor_municipal", "gestor_consorcio", "profissional_saude",
+                       "escritorio_estrategia", "gerente_projeto"])
 
 
 @cli.group("users")
@@ -899,7 +900,8 @@ def users_group() -> None:
 @click.argument("username")
 @click.option("--role", "role", type=_ROLES, required=True, help="Papel do usuário.")
 @click.option("--territorio", "territory",
-              help="Território do papel: município (IBGE 7), URS (código) ou consórcio (sigla).")
+              help="Território do papel: município (IBGE 7), URS (código), consórcio (sigla) "
+              "ou, para gerente de projeto, o id do projeto.")
 @click.option("--password", prompt="Senha", hide_input=True, confirmation_prompt=True,
               envvar="RMDS_NEW_PASSWORD", help="Senha (ou variável RMDS_NEW_PASSWORD).")
 @click.pass_context
@@ -913,7 +915,12 @@ def users_add(ctx: click.Context, username: str, role: str, territory: str | Non
     settings: Settings = ctx.obj
     store = open_store(settings.store)
     chosen = Role(role)
-    if territory and chosen.scope_level:
+    if territory and chosen.scope_level == "projeto":
+        from rmds.portfolio.plan import load_plan
+
+        if territory not in {p.id for p in load_plan().projects}:
+            raise RmdsCommandError(f"projeto desconhecido: {territory}")
+    elif territory and chosen.scope_level:
         pack = _pack(ctx)
         level = Level(chosen.scope_level)
         if level is Level.MUNICIPALITY:
@@ -1070,6 +1077,133 @@ def consortia_report(ctx: click.Context, sigla: str, lake_path: Path | None,
         line.add_row(q["tipo"], fmt_int(q["na_fila"]), fmt_decimal(q["idade_mediana_dias"], 0),
                      fmt_decimal(q["idade_p90_dias"], 0), str(q["mais_antigo_dias"]))
     console.print(line)
+
+
+# ----------------------------------------------------------------------------- portfolio
+
+_CLI_USER_NOTE = "Alterações pela linha de comando entram na auditoria como 'cli'."
+
+
+def _portfolio_store(ctx: click.Context) -> Any:
+    from rmds.portfolio.service import load_into_store
+    from rmds.store import open_store
+
+    settings: Settings = ctx.obj
+    store = open_store(settings.store)
+    load_into_store(store)
+    return store
+
+
+def _cli_user() -> Any:
+    from rmds.store.auth import Role, User
+
+    return User(0, "cli", Role.STRATEGY_OFFICE, None, None)
+
+
+@cli.group("portfolio")
+def portfolio_group() -> None:
+    """Carteira estratégica: projetos, marcos, status semanal, pontos críticos."""
+
+
+@portfolio_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def portfolio_list(ctx: click.Context, as_json: bool) -> None:
+    """Os projetos da carteira, com situação e marcos atrasados."""
+    from rmds.portfolio.service import STATUSES, board
+
+    projects = board(_portfolio_store(ctx))
+    if as_json:
+        click.echo(json.dumps(projects, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("Id", "Projeto", "Unidade", "Objetivos", "Situação", "%", "Atrasados",
+                  title=f"Carteira estratégica ({len(projects)} projetos)")
+    for p in projects:
+        table.add_row(p["id"], p["name"], p["unit"], ", ".join(p["objectives"]),
+                      STATUSES.get(p["current_status"], "—"),
+                      "" if p["percent"] is None else str(p["percent"]),
+                      str(p["late_milestones"]))
+    console.print(table)
+
+
+@portfolio_group.command("status")
+@click.argument("project_id")
+@click.option("--situacao", type=click.Choice(["no_prazo", "atencao", "atrasado", "concluido",
+                                               "suspenso"]), required=True)
+@click.option("--percentual", type=click.IntRange(0, 100), required=True)
+@click.option("--nota", default="", help="Nota curta da semana.")
+@click.option("--semana", type=click.DateTime(["%Y-%m-%d"]), help="Uma data da semana.")
+@click.pass_context
+def portfolio_status(ctx: click.Context, project_id: str, situacao: str, percentual: int,
+                     nota: str, semana: Any) -> None:
+    """Registra o status semanal de um projeto."""
+    from rmds.portfolio.service import add_status
+
+    add_status(_portfolio_store(ctx), _cli_user(), project_id, situacao, percentual, nota,
+               semana.date() if semana else None)
+    console.print(f"status registrado para {project_id}. {_CLI_USER_NOTE}")
+
+
+@portfolio_group.command("milestone")
+@click.argument("milestone_id", type=int)
+@click.option("--due", type=click.DateTime(["%Y-%m-%d"]), help="Prazo.")
+@click.option("--done", type=click.DateTime(["%Y-%m-%d"]), help="Data de conclusão.")
+@click.pass_context
+def portfolio_milestone(ctx: click.Context, milestone_id: int, due: Any, done: Any) -> None:
+    """Define o prazo ou a conclusão de um marco."""
+    from rmds.portfolio.service import set_milestone
+
+    set_milestone(_portfolio_store(ctx), _cli_user(), milestone_id,
+                  due=due.date() if due else None, done=done.date() if done else None)
+    console.print(f"marco {milestone_id} atualizado. {_CLI_USER_NOTE}")
+
+
+@portfolio_group.command("critical")
+@click.argument("project_id")
+@click.argument("description")
+@click.option("--unidade", required=True, help="Sigla da unidade responsável.")
+@click.option("--gravidade", type=click.Choice(["baixa", "media", "alta"]), default="media",
+              show_default=True)
+@click.option("--escalar", is_flag=True, help="Leva o ponto à pauta do colegiado.")
+@click.pass_context
+def portfolio_critical(ctx: click.Context, project_id: str, description: str, unidade: str,
+                       gravidade: str, escalar: bool) -> None:
+    """Abre um ponto crítico (e, com --escalar, leva-o ao colegiado)."""
+    from rmds.portfolio.service import add_critical_point, escalate
+
+    store = _portfolio_store(ctx)
+    point = add_critical_point(store, _cli_user(), project_id, description, unidade,
+                               gravidade)
+    if escalar:
+        escalate(store, _cli_user(), point)
+    console.print(f"ponto crítico {point} aberto{' e escalado' if escalar else ''}.")
+
+
+@portfolio_group.command("report")
+@click.option("--semana", type=click.DateTime(["%Y-%m-%d"]), help="Uma data da semana.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--pdf", "pdf_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def portfolio_report(ctx: click.Context, semana: Any, html_path: Path | None,
+                     pdf_path: Path | None, as_json: bool) -> None:
+    """Relatório semanal de monitoramento (HTML e PDF)."""
+    from rmds.portfolio.pdf import html_to_pdf
+    from rmds.portfolio.service import STATUSES, weekly_report
+    from rmds.web.pages import ENV
+
+    report = weekly_report(_portfolio_store(ctx), semana.date() if semana else None)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        return
+    html = ENV.get_template("relatorio.html").render(r=report, statuses=STATUSES)
+    if html_path:
+        html_path.write_text(html, encoding="utf-8")
+    if pdf_path:
+        pdf_path.write_bytes(html_to_pdf(html))
+    console.print(f"semana {report['semana']}: {len(report['atualizacoes'])} status, "
+                  f"{len(report['marcos_atrasados'])} marcos atrasados, "
+                  f"{len(report['pauta_colegiado'])} pontos na pauta do colegiado")
 
 
 # ------------------------------------------------------------------------------ settings

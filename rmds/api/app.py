@@ -84,6 +84,9 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
                warm: bool = True, threshold: int = 5) -> FastAPI:
     """The app; with ``warm`` the mart is read into memory in the background at once."""
     data = DataService(lake_path, pack)
+    from rmds.portfolio.service import load_into_store
+
+    load_into_store(store)            # the plan's projects and milestones (idempotent)
     if warm:
         threading.Thread(target=data.warm, name="rmds-warm", daemon=True).start()
     throttle = LoginThrottle()
@@ -132,8 +135,11 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
 
     @app.exception_handler(RmdsError)
     async def rmds_error(request: Request, exc: RmdsError) -> Response:
+        from rmds.portfolio.service import PortfolioError
+
         status = 404 if isinstance(exc, (CatalogError, LookupError)) else (
-            401 if isinstance(exc, AuthError) else 400)
+            401 if isinstance(exc, AuthError) else
+            403 if isinstance(exc, PortfolioError) else 400)
         details = [str(p) for p in getattr(exc, "problems", ())]
         return respond(request, status, str(exc).splitlines()[0], details)
 
@@ -444,6 +450,106 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         audit(request, user, "leitura_restrita", territory=consorcio or municipio)
         return {"data_de_referencia": at.isoformat(), "resumo": queue(cursor, at, chosen),
                 "itens": queue_items(cursor, at, chosen, limite)}
+
+    # --------------------------------------------------------------- portfolio
+    class StatusIn(BaseModel):
+        situacao: str = Field(pattern=r"^(no_prazo|atencao|atrasado|concluido|suspenso)$")
+        percentual: int = Field(ge=0, le=100)
+        nota: str = Field(max_length=1000, pattern=r"^[^\x00]*$")
+        semana: dt.date | None = None
+
+    class MilestoneIn(BaseModel):
+        prazo: dt.date | None = None
+        concluido_em: dt.date | None = None
+
+    class CriticalIn(BaseModel):
+        descricao: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00]+$")
+        unidade_responsavel: str = Field(min_length=1, max_length=40,
+                                         pattern=r"^[A-Za-z0-9-]+$")
+        gravidade: str = Field(pattern=r"^(baixa|media|alta)$")
+
+    class ResolutionIn(BaseModel):
+        resolucao: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00]+$")
+
+    def reader(user: User) -> None:
+        if user.role is Role.PUBLIC:
+            raise HTTPException(401, "a carteira é vista por quem entra no rmds")
+
+    @app.get("/api/carteira", tags=["carteira"])
+    def portfolio_board(user: UserDep) -> dict[str, Any]:
+        """Todos os projetos, com situação, percentual e marcos atrasados."""
+        from rmds.portfolio.plan import load_plan
+        from rmds.portfolio.service import board
+
+        reader(user)
+        plan = load_plan()
+        return {"missao": plan.mission, "visao": plan.vision, "valores": list(plan.values),
+                "objetivos": {o.id: {"texto": o.text, "grupo": o.group}
+                              for o in plan.objectives.values()},
+                "projetos_anunciados": plan.projects_announced,
+                "projetos": orjson.loads(orjson.dumps(board(store), default=str))}
+
+    @app.get("/api/carteira/projetos/{projeto}", tags=["carteira"])
+    def portfolio_project(projeto: str, user: UserDep) -> dict[str, Any]:
+        """Um projeto: marcos, status semanais, pontos críticos, entregas."""
+        from rmds.portfolio.service import project
+
+        reader(user)
+        return dict(orjson.loads(orjson.dumps(project(store, projeto), default=str)))
+
+    @app.post("/api/carteira/projetos/{projeto}/status", tags=["carteira"])
+    def portfolio_status(projeto: str, body: StatusIn, user: UserDep) -> dict[str, str]:
+        """Status da semana (gerente do projeto ou escritório de estratégia)."""
+        from rmds.portfolio.service import add_status
+
+        reader(user)
+        add_status(store, user, projeto, body.situacao, body.percentual, body.nota,
+                   body.semana)
+        return {"status": "registrado"}
+
+    @app.put("/api/carteira/marcos/{marco}", tags=["carteira"])
+    def portfolio_milestone(marco: int, body: MilestoneIn, user: UserDep) -> dict[str, str]:
+        """Prazo ou conclusão de um marco."""
+        from rmds.portfolio.service import set_milestone
+
+        reader(user)
+        set_milestone(store, user, marco, due=body.prazo, done=body.concluido_em)
+        return {"status": "registrado"}
+
+    @app.post("/api/carteira/projetos/{projeto}/pontos-criticos", tags=["carteira"])
+    def portfolio_critical(projeto: str, body: CriticalIn, user: UserDep) -> dict[str, int]:
+        """Abre um ponto crítico."""
+        from rmds.portfolio.service import add_critical_point
+
+        reader(user)
+        return {"id": add_critical_point(store, user, projeto, body.descricao,
+                                         body.unidade_responsavel, body.gravidade)}
+
+    @app.post("/api/carteira/pontos-criticos/{ponto}/escalar", tags=["carteira"])
+    def portfolio_escalate(ponto: int, user: UserDep) -> dict[str, str]:
+        """Leva o ponto crítico à pauta compartilhada do colegiado."""
+        from rmds.portfolio.service import escalate
+
+        reader(user)
+        escalate(store, user, ponto)
+        return {"status": "escalado"}
+
+    @app.post("/api/carteira/pontos-criticos/{ponto}/resolver", tags=["carteira"])
+    def portfolio_resolve(ponto: int, body: ResolutionIn, user: UserDep) -> dict[str, str]:
+        """Registra a resolução de um ponto crítico."""
+        from rmds.portfolio.service import resolve
+
+        reader(user)
+        resolve(store, user, ponto, body.resolucao)
+        return {"status": "resolvido"}
+
+    @app.get("/api/carteira/relatorio", tags=["carteira"])
+    def portfolio_report(user: UserDep, semana: dt.date | None = None) -> dict[str, Any]:
+        """Relatório de monitoramento da semana."""
+        from rmds.portfolio.service import weekly_report
+
+        reader(user)
+        return dict(orjson.loads(orjson.dumps(weekly_report(store, semana), default=str)))
 
     @app.post("/fhir", tags=["FHIR"])
     def fhir_bundle(request: Request, user: UserDep,

@@ -117,7 +117,8 @@ class DataService:
     def scope(self, user: User) -> Scope:
         if user.role.is_state:
             return Scope(True)
-        if user.role is Role.PUBLIC or user.scope_code is None:
+        if (user.role is Role.PUBLIC or user.scope_code is None
+                or user.scope_level not in {level.value for level in Level}):
             return Scope(False)
         code = user.scope_code
         units: set[tuple[str, str]] = set()

@@ -32,6 +32,7 @@ AGE_LOWS = tuple(int(g[:2]) for g in AGE_GROUPS)   # 0, 5, …, 80
 class Objective:
     id: str
     text: str
+    group: str = ""       # SUS or SES
 
 
 @dataclass(frozen=True)
@@ -298,8 +299,11 @@ def parse_catalog(data: Mapping[str, Any], file: str) -> Catalog:
     for i, raw in enumerate(data.get("objective", [])):
         ident = check.text(raw, "id", f"objective[{i}]")
         text = check.text(raw, "text", f"objective[{i}]")
+        group = raw.get("group", "")
+        if group not in ("", "SUS", "SES"):
+            check.add(f"objective[{i}].group", "deve ser SUS ou SES")
         if ident and text:
-            objectives[ident] = Objective(ident, text)
+            objectives[ident] = Objective(ident, text, str(group))
     indicators: dict[str, Indicator] = {}
     for i, raw in enumerate(data.get("indicator", [])):
         indicator = check.indicator(raw, i, objectives)

@@ -39,6 +39,8 @@ class Role(StrEnum):
     MUNICIPAL = "gestor_municipal"
     CONSORTIUM = "gestor_consorcio"
     PROFESSIONAL = "profissional_saude"
+    STRATEGY_OFFICE = "escritorio_estrategia"
+    PROJECT_MANAGER = "gerente_projeto"
     PUBLIC = "publico"
 
     @property
@@ -48,6 +50,8 @@ class Role(StrEnum):
                 "gestor_municipal": "Gestor municipal",
                 "gestor_consorcio": "Gestor de consórcio",
                 "profissional_saude": "Profissional de saúde",
+                "escritorio_estrategia": "Escritório de estratégia (AEST)",
+                "gerente_projeto": "Gerente de projeto",
                 "publico": "Público"}[self.value]
 
     @property
@@ -55,7 +59,8 @@ class Role(StrEnum):
         """The territorial level a role is scoped to (``None``: the whole state)."""
         return {"gestor_regional": "urs", "gestor_municipal": "municipio",
                 "gestor_consorcio": "consorcio",
-                "profissional_saude": "municipio"}.get(self.value)
+                "profissional_saude": "municipio",
+                "gerente_projeto": "projeto"}.get(self.value)
 
     @property
     def is_state(self) -> bool:

@@ -188,6 +188,85 @@ def register(app: FastAPI, data: DataService, store: Store,
         return page("filas.html", request, user, items=items, summary=summary, at=at,
                     names=data.municipalities)
 
+    def _reader(request: Request) -> User | Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            return RedirectResponse(f"/entrar?proxima={request.url.path}", status_code=303)
+        return user
+
+    @app.get("/carteira", response_class=HTMLResponse, include_in_schema=False)
+    def carteira(request: Request) -> Response:
+        from rmds.portfolio.plan import load_plan
+        from rmds.portfolio.service import STATUSES, board
+
+        user = _reader(request)
+        if isinstance(user, Response):
+            return user
+        projects = board(store)
+        by_objective: dict[str, list[dict[str, Any]]] = {}
+        for project in projects:
+            for objective in project["objectives"]:
+                by_objective.setdefault(objective, []).append(project)
+        return page("carteira.html", request, user, plan=load_plan(), projects=projects,
+                    by_objective=by_objective, statuses=STATUSES)
+
+    @app.get("/carteira/projeto/{projeto}", response_class=HTMLResponse,
+             include_in_schema=False)
+    def carteira_projeto(request: Request, projeto: str) -> Response:
+        from rmds.portfolio.service import STATUSES, can_edit, project
+
+        user = _reader(request)
+        if isinstance(user, Response):
+            return user
+        item = project(store, projeto)
+        year = data.latest_year()
+        state, _ = data.unit_cells("estado", "31", data.scope(user))
+        quarters = data.periods("trimestre")
+        indicators = []
+        for ident in item["indicators"]:
+            ind = data.catalog.get(ident)
+            trend = [(q, (state.get((ident, q)) or {}).get("value"), None, None)
+                     for q in quarters]
+            indicators.append({"ind": ind, "cell": state.get((ident, year or "")),
+                               "trend": line_chart(trend, 160, 40)})
+        return page("projeto.html", request, user, p=item, statuses=STATUSES,
+                    indicators=indicators, year=year, editable=can_edit(user, projeto))
+
+    @app.get("/carteira/pauta", response_class=HTMLResponse, include_in_schema=False)
+    def carteira_pauta(request: Request) -> Response:
+        from rmds.portfolio.service import weekly_report
+
+        user = _reader(request)
+        if isinstance(user, Response):
+            return user
+        return page("pauta.html", request, user, report=weekly_report(store))
+
+    def _report_html(semana: str | None) -> str:
+        import datetime as dt
+
+        from rmds.portfolio.service import STATUSES, weekly_report
+
+        week = dt.date.fromisoformat(semana) if semana else None
+        return ENV.get_template("relatorio.html").render(r=weekly_report(store, week),
+                                                          statuses=STATUSES)
+
+    @app.get("/carteira/relatorio", response_class=HTMLResponse, include_in_schema=False)
+    def carteira_relatorio(request: Request, semana: str | None = None) -> Response:
+        user = _reader(request)
+        if isinstance(user, Response):
+            return user
+        return HTMLResponse(_report_html(semana))
+
+    @app.get("/carteira/relatorio.pdf", include_in_schema=False)
+    def carteira_relatorio_pdf(request: Request, semana: str | None = None) -> Response:
+        from rmds.portfolio.pdf import html_to_pdf
+
+        user = _reader(request)
+        if isinstance(user, Response):
+            return user
+        return Response(html_to_pdf(_report_html(semana)), media_type="application/pdf",
+                        headers={"Content-Disposition": "inline; filename=relatorio.pdf"})
+
     @app.get("/cargas", response_class=HTMLResponse, include_in_schema=False)
     def cargas(request: Request) -> Response:
         user = viewer(request)

@@ -124,3 +124,26 @@ def test_the_public_painel_hides_small_cells(server: str, browser: Browser) -> N
     page.goto(f"{server}/cargas")
     assert page.url.endswith("/entrar?proxima=/cargas")
     page.close()
+
+
+def test_portfolio_board_and_project_page(server: str, browser: Browser, store: Store) -> None:
+    engine = store.engine.dialect.name
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/carteira")
+    assert page.url.endswith("/entrar?proxima=/carteira")
+    page.fill("#campo-usuario", "ana")
+    page.fill("#campo-senha", PASSWORD)
+    page.click("#botao-entrar")
+    page.wait_for_url(f"{server}/carteira")
+    cards = page.locator(".cartao")
+    projects = set(cards.evaluate_all("cs => cs.map(c => c.dataset.projeto)"))
+    assert len(projects) == 18
+    assert page.locator("section.objetivo[data-objetivo='OE04']").count() == 1
+    _shot(page, f"07-carteira-{engine}")
+    with page.expect_navigation():
+        page.click(".cartao[data-projeto='projeto-aurora'] >> nth=0")
+    assert "Projeto Aurora" in page.inner_text("#titulo")
+    assert page.locator("#marcos tbody tr").count() == 5
+    assert page.locator("#indicadores tbody tr").count() == 4
+    _shot(page, f"08-projeto-aurora-{engine}")
+    page.close()

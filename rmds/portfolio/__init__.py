@@ -1,0 +1,1 @@
+"""The strategic portfolio of SES-MG: the plan, weekly status, milestones, critical points."""
