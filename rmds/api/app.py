@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
@@ -471,6 +472,8 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     class ResolutionIn(BaseModel):
         resolucao: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00]+$")
 
+    RowId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
     def reader(user: User) -> None:
         if user.role is Role.PUBLIC:
             raise HTTPException(401, "a carteira é vista por quem entra no rmds")
@@ -508,7 +511,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         return {"status": "registrado"}
 
     @app.put("/api/carteira/marcos/{marco}", tags=["carteira"])
-    def portfolio_milestone(marco: int, body: MilestoneIn, user: UserDep) -> dict[str, str]:
+    def portfolio_milestone(marco: RowId, body: MilestoneIn, user: UserDep) -> dict[str, str]:
         """Prazo ou conclusão de um marco."""
         from rmds.portfolio.service import set_milestone
 
@@ -526,7 +529,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
                                          body.unidade_responsavel, body.gravidade)}
 
     @app.post("/api/carteira/pontos-criticos/{ponto}/escalar", tags=["carteira"])
-    def portfolio_escalate(ponto: int, user: UserDep) -> dict[str, str]:
+    def portfolio_escalate(ponto: RowId, user: UserDep) -> dict[str, str]:
         """Leva o ponto crítico à pauta compartilhada do colegiado."""
         from rmds.portfolio.service import escalate
 
@@ -535,7 +538,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         return {"status": "escalado"}
 
     @app.post("/api/carteira/pontos-criticos/{ponto}/resolver", tags=["carteira"])
-    def portfolio_resolve(ponto: int, body: ResolutionIn, user: UserDep) -> dict[str, str]:
+    def portfolio_resolve(ponto: RowId, body: ResolutionIn, user: UserDep) -> dict[str, str]:
         """Registra a resolução de um ponto crítico."""
         from rmds.portfolio.service import resolve
 
