@@ -1,8 +1,8 @@
 """The demo: what rmds can do today, run end to end on the reference pack.
 
 Steps are added as they are built: reference pack, territory, DATASUS samples, synthetic
-state, ingestion, linkage, indicators, data quality and the web service (consortia
-and queues included).
+state, ingestion, linkage, indicators, data quality and the web service (consortia,
+queues and the strategic portfolio included).
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     _read_samples(pack, console)
     if workdir is not None:
         _synthetic_state_into_lake(pack, console, workdir, scale)
-    console.print("[dim]Ainda não construída: a carteira estratégica (#9).[/]")
 
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
@@ -140,15 +139,17 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
 
     from rmds.api.app import create_app
     from rmds.store import open_store
-    from rmds.store.auth import Role, add_user, list_users
+    from rmds.store.auth import Role, add_user, list_users, login, set_password
 
     console.print("10. Serviço web: API REST e páginas (painel, município, qualidade, cargas)")
     store_url = f"sqlite:///{workdir / 'operacional.db'}"
     store = open_store(store_url)
-    password = None
-    if not any(u.username == "analista.demo" for u in list_users(store)):
-        password = secrets.token_urlsafe(12)
+    password = secrets.token_urlsafe(12)      # a new one on every demo run
+    if any(u.username == "analista.demo" for u in list_users(store)):
+        set_password(store, "analista.demo", password)
+    else:
         add_user(store, "analista.demo", password, Role.STATE_ANALYST)
+    token, _ = login(store, "analista.demo", password)
     app = create_app(lake_path, store, pack, warm=False)
     pages = workdir / "paginas"
     pages.mkdir(exist_ok=True)
@@ -159,18 +160,20 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
                            ("/municipio/3106200", "municipio-belo-horizonte"),
                            ("/qualidade", "qualidade"),
                            ("/consorcio/CISMARG", "consorcio-cismarg"),
+                           ("/api/carteira", None),
                            ("/api/indicadores/mortalidade_infantil/valores?nivel=regiao",
                             None), ("/api/qualidade", None),
                            ("/api/consorcios/CONVALES", None)):
-            response = client.get(path)
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"}
+                                  if path.startswith("/api/carteira") else {})
             checks.add_row(path, str(response.status_code), fmt_int(len(response.content)))
             if name:
                 (pages / f"{name}.html").write_text(response.text, encoding="utf-8")
     app.state.data.close()
     console.print(checks)
     console.print(f"   páginas salvas em {pages}")
-    if password:
-        console.print(f"   usuário analista.demo criado; senha (mostrada só agora): {password}")
+    console.print(f"   usuário analista.demo (analista estadual); senha desta demonstração: "
+                  f"{password}")
     console.print(f"   para abrir no navegador: RMDS_STORE={store_url} .venv/bin/rmds serve "
                   f"--lake {lake_path}  → http://127.0.0.1:8000/")
 

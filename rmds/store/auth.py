@@ -21,7 +21,8 @@ from rmds.exceptions import ConfigurationError, RmdsError
 from rmds.store.db import SESSIONS, USERS, Store
 
 __all__ = ["AuthError", "Role", "User", "add_user", "authenticate", "disable_user",
-           "hash_password", "list_users", "login", "user_for_token", "verify_password"]
+           "hash_password", "list_users", "login", "set_password", "user_for_token",
+           "verify_password"]
 
 SESSION_HOURS = 8
 MAX_FAILURES = 5
@@ -141,6 +142,19 @@ def add_user(store: Store, username: str, password: str, role: Role,
             failed_logins=0, created_at=_now()))
         row = c.execute(USERS.select().where(USERS.c.username == username)).one()
     return _user(row)
+
+
+def set_password(store: Store, username: str, password: str) -> None:
+    """Replace a user's password (and end their sessions)."""
+    if len(password) < 10:
+        raise ConfigurationError("a senha deve ter ao menos 10 caracteres")
+    with store.engine.begin() as c:
+        row = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        if row is None:
+            raise ConfigurationError(f"usuário não encontrado: {username}")
+        c.execute(USERS.update().where(USERS.c.id == row[0]).values(
+            password_hash=hash_password(password), failed_logins=0, locked_until=None))
+        c.execute(SESSIONS.delete().where(SESSIONS.c.user_id == row[0]))
 
 
 def list_users(store: Store) -> list[User]:
