@@ -18,9 +18,40 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["data_date", "queue", "queue_items", "waits"]
+__all__ = ["REFERRALS", "data_date", "queue", "queue_items", "waits"]
 
 SERVICE_TYPES = ("consulta", "exame", "cirurgia", "oncologia", "transporte")
+
+
+def _consolidated() -> str:
+    """One row per referral: the rows of a consortium report, a FHIR ServiceRequest and the
+    Appointments based on it are merged (earliest request, latest schedule, service and
+    cancellation; done beats cancelled beats scheduled beats requested); the requesting
+    municipality falls back on the FHIR Patient's residence."""
+    from rmds.schema import table
+
+    special = {
+        "referral_id": "coalesce(r.referral_id, r.source_file || ':' || "
+                       "CAST(r.source_row AS VARCHAR))",
+        "requesting_municipality": "coalesce(max(r.requesting_municipality), "
+                                   "max(p.residence_municipality))",
+        "requested_date": "min(r.requested_date)",
+        "status": "CASE WHEN bool_or(r.status = 'realizado') THEN 'realizado' "
+                  "WHEN bool_or(r.status = 'cancelado') THEN 'cancelado' "
+                  "WHEN bool_or(r.status = 'agendado') THEN 'agendado' ELSE max(r.status) END",
+        "source_file": "min(r.source_file)", "source_row": "min(r.source_row)",
+        "batch_id": "min(r.batch_id)",
+    }
+    columns = ", ".join(f'{special.get(c.name, f"max(r.{c.name})")} AS "{c.name}"'
+                        for c in table("referrals").columns)
+    return (f"(SELECT {columns} FROM referrals r LEFT JOIN (SELECT record_key, "
+            "any_value(residence_municipality) AS residence_municipality FROM "
+            "identity_records WHERE source_system = 'FHIR' AND role = 'paciente' "
+            "GROUP BY 1) p ON r.source_system = 'FHIR' AND p.record_key = r.patient_key "
+            "GROUP BY 1)")
+
+
+REFERRALS = _consolidated()
 
 
 def _where(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:
@@ -34,7 +65,7 @@ def _where(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:
 
 def data_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     row = con.execute("SELECT greatest(max(requested_date), max(scheduled_date), "
-                      "max(performed_date), max(cancelled_date)) FROM referrals").fetchall()
+                      f"max(performed_date), max(cancelled_date)) FROM {REFERRALS}").fetchall()
     value = row[0][0] if row else None
     return value if isinstance(value, dt.date) else None
 
@@ -48,7 +79,7 @@ def waits(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
         "SELECT service_type, count(*) AS done, "
         "quantile_cont(performed_date - requested_date, 0.5) AS median_days, "
         "quantile_cont(performed_date - requested_date, 0.9) AS p90_days "
-        "FROM referrals WHERE status = 'realizado' AND performed_date IS NOT NULL "
+        f"FROM {REFERRALS} WHERE status = 'realizado' AND performed_date IS NOT NULL "
         "AND requested_date IS NOT NULL AND performed_date BETWEEN ? AND ? "
         f"AND {where} GROUP BY 1 ORDER BY 1", [start, end, *params]).fetchall()
     return [{"tipo": r[0], "realizados": int(r[1]), "espera_mediana_dias": float(r[2]),
@@ -71,7 +102,7 @@ def queue(con: duckdb.DuckDBPyConnection, at: dt.date,
     waiting, wparams = _waiting(at)
     rows = con.execute(
         "SELECT service_type, count(*), quantile_cont(? - requested_date, 0.5), "
-        "quantile_cont(? - requested_date, 0.9), max(? - requested_date) FROM referrals "
+        f"quantile_cont(? - requested_date, 0.9), max(? - requested_date) FROM {REFERRALS} "
         f"WHERE ({waiting}) AND {where} GROUP BY 1 ORDER BY 1",
         [at, at, at, *wparams, *params]).fetchall()
     return [{"tipo": r[0], "na_fila": int(r[1]), "idade_mediana_dias": float(r[2]),
@@ -89,7 +120,7 @@ def queue_items(con: duckdb.DuckDBPyConnection, at: dt.date,
         "requesting_municipality AS municipio, service_type AS tipo, specialty AS "
         "especialidade, procedure AS procedimento, requested_date AS solicitada_em, "
         "scheduled_date AS agendada_para, ? - requested_date AS espera_dias "
-        f"FROM referrals WHERE ({waiting}) AND {where} "
+        f"FROM {REFERRALS} WHERE ({waiting}) AND {where} "
         "ORDER BY requested_date, referral_id LIMIT ?", [at, *wparams, *params, limit])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

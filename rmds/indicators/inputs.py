@@ -8,7 +8,9 @@ An input is a canonical table (:mod:`rmds.schema`) plus derived columns:
   regionalisation valid in the year of admission;
 * immunisations: ``residence_municipality`` and ``age_years`` filled, for doses sent as FHIR
   Immunization, from the Patient resource the dose refers to;
-* conditions, observations, encounters: ``residence_municipality`` of the Patient referred to.
+* conditions, observations, encounters: ``residence_municipality`` of the Patient referred to;
+* referrals: one row per referral (report rows, ServiceRequest and Appointments merged, see
+  :data:`rmds.consortia.queues.REFERRALS`).
 
 The Patient's residence and birth date come from the protected identity table; only these two
 fields leave it, and only into counts.
@@ -96,4 +98,8 @@ def materialise_sql(name: str) -> str:
         return (f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT x.*, "
                 "p.residence_municipality FROM {name} x LEFT JOIN ind_fhir_patients p "
                 "ON p.patient_key = x.patient_key").replace("{name}", name)
+    if name == "referrals":
+        from rmds.consortia.queues import REFERRALS
+
+        return f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {REFERRALS}"
     return f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT * FROM {name}"

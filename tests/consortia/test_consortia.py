@@ -193,3 +193,54 @@ def test_each_manager_sees_only_their_queue(client: TestClient, store: Store,
     public = client.get("/api/consorcios/CISMARG").json()
     for item in public["fila"]:
         assert item.get("suprimido") or item["na_fila"] >= 5
+
+
+def _bundle(*resources: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in resources]})
+
+
+def test_fhir_service_request_and_appointments_make_one_referral(
+        pack: ReferencePack, tmp_path: Path) -> None:
+    from rmds.lake.ingest import ingest
+
+    patient = {"resourceType": "Patient", "id": "pac-1", "gender": "female",
+               "birthDate": "1970-01-01", "address": [{"city": A}]}
+
+    def request(rid: str, authored: str) -> dict[str, Any]:
+        return {"resourceType": "ServiceRequest", "id": rid, "status": "active",
+                "intent": "order", "subject": {"reference": "Patient/pac-1"},
+                "category": [{"coding": [{"code": "consulta"}]}], "authoredOn": authored}
+
+    def appointment(aid: str, based: str, status: str, start: str) -> dict[str, Any]:
+        return {"resourceType": "Appointment", "id": aid, "status": status,
+                "basedOn": [{"reference": f"ServiceRequest/{based}"}], "start": start,
+                "participant": [{"actor": {"reference": "Patient/pac-1"},
+                                 "status": "accepted"}]}
+
+    first = tmp_path / "lote1.json"
+    first.write_text(_bundle(patient, request("sr-1", "2023-05-01"),
+                             request("sr-2", "2023-05-02"),
+                             appointment("ap-1", "sr-1", "booked", "2023-06-10T09:00:00Z"),
+                             appointment("ap-2", "sr-2", "cancelled", "2023-06-11T09:00:00Z")),
+                     encoding="utf-8")
+    second = tmp_path / "lote2.json"
+    second.write_text(_bundle(appointment("ap-3", "sr-1", "fulfilled", "2023-06-10T09:00:00Z")),
+                      encoding="utf-8")
+    with Lake(tmp_path / "lago.duckdb") as lake:
+        ingest(lake, [first], pack)
+        # sr-1 booked for 10 June; sr-2's appointment was cancelled: still waiting, unbooked
+        items = {i["solicitacao"]: i for i in queue_items(lake.con, dt.date(2023, 6, 1))}
+        assert set(items) == {"sr-1", "sr-2"}
+        assert items["sr-1"]["agendada_para"] == dt.date(2023, 6, 10)
+        assert items["sr-2"]["agendada_para"] is None
+        assert items["sr-1"]["municipio"] == A          # from the Patient's residence
+        ingest(lake, [second], pack)
+        # sr-1 was done on 10 June, 40 days after the request; sr-2 keeps waiting
+        done = waits(lake.con, dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+        assert done == [{"tipo": "consulta", "realizados": 1, "espera_mediana_dias": 40.0,
+                         "espera_p90_dias": 40.0}]
+        assert [i["solicitacao"] for i in queue_items(lake.con, dt.date(2023, 6, 30))] == [
+            "sr-2"]

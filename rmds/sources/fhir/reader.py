@@ -43,10 +43,17 @@ GENDER = {"male": "M", "female": "F", "other": "I", "unknown": "I"}
 SERVICE_STATUS = {"active": "solicitado", "draft": "solicitado", "on-hold": "solicitado",
                   "completed": "realizado", "revoked": "cancelado",
                   "entered-in-error": None, "unknown": None}
+# an Appointment brings the scheduling of the ServiceRequest it is based on
+# (a cancelled or missed appointment leaves the request waiting: it does not cancel it)
+APPOINTMENT_STATUS = {"proposed": "agendado", "pending": "agendado", "booked": "agendado",
+                      "arrived": "agendado", "checked-in": "agendado", "waitlist": "solicitado",
+                      "fulfilled": "realizado", "cancelled": "solicitado",
+                      "noshow": "solicitado", "entered-in-error": None}
 TABLE_OF = {"Patient": "identity_records", "Encounter": "encounters",
             "Condition": "conditions", "Observation": "observations",
             "Procedure": "procedures", "Immunization": "immunisations",
-            "ServiceRequest": "referrals", "Organization": "organizations",
+            "ServiceRequest": "referrals", "Appointment": "referrals",
+            "Organization": "organizations",
             "Location": "organizations"}
 
 
@@ -315,6 +322,20 @@ class FhirFile:
                 "status": SERVICE_STATUS.get(str(res.get("status"))),
                 "diagnosis": _first_code(res.get("reasonCode"), CID10_SYSTEMS),
                 "provider_cnes": _cnes((res.get("performer") or [{}])[0])})
+        elif rtype == "Appointment":
+            based = res.get("basedOn") or []
+            patient = next((p.get("actor") for p in res.get("participant") or ()
+                            if isinstance(p, dict) and isinstance(p.get("actor"), dict)
+                            and str(p["actor"].get("reference", "")).startswith(
+                                ("Patient/", "urn:uuid:"))), None)
+            status = APPOINTMENT_STATUS.get(str(res.get("status")))
+            start = _day(res.get("start")) if status in ("agendado", "realizado") else None
+            rows.add("referrals", {
+                **base, "referral_id": (_ref_id(based[0], resolve) if based else None) or rid,
+                "patient_key": _ref_id(patient, resolve),
+                "scheduled_date": start,
+                "performed_date": start if status == "realizado" else None,
+                "status": status})
         else:  # Organization, Location
             cnes = next((i.get("value") for i in res.get("identifier") or ()
                          if isinstance(i, dict) and i.get("system") in CNES_SYSTEMS), None)

@@ -142,6 +142,19 @@ RESOURCE_TYPES: dict[str, Spec] = {
                "intent": frozenset({"proposal", "plan", "directive", "order",
                                     "original-order", "reflex-order", "filler-order",
                                     "instance-order", "option"})}),
+    "Appointment": _spec(
+        "identifier status cancelationReason serviceCategory serviceType specialty "
+        "appointmentType reasonCode reasonReference priority description "
+        "supportingInformation start end minutesDuration slot created comment "
+        "patientInstruction basedOn participant requestedPeriod",
+        required="status participant",
+        lists="identifier serviceCategory serviceType specialty reasonCode reasonReference "
+              "supportingInformation slot basedOn participant requestedPeriod",
+        primitives={"status": "code", "start": "dateTime", "end": "dateTime",
+                    "created": "dateTime"},
+        codes={"status": frozenset({"proposed", "pending", "booked", "arrived", "fulfilled",
+                                    "cancelled", "noshow", "entered-in-error", "checked-in",
+                                    "waitlist"})}),
     "Organization": _spec(
         "identifier active type name alias telecom address partOf contact endpoint",
         lists="identifier type alias telecom address contact endpoint",
