@@ -38,7 +38,7 @@ from rmds.indicators.catalog import Indicator, Measure, load_catalog  # noqa: E4
 from rmds.indicators.compute import compute  # noqa: E402
 from rmds.indicators.stats import eb_smooth, poisson_interval, wilson_interval  # noqa: E402
 from rmds.lake.store import Lake  # noqa: E402
-from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year  # noqa: E402
+from rmds.territory import Level, ReferencePack, vintage_for_year  # noqa: E402
 from rmds.territory.model import STATE_CODE, slug  # noqa: E402
 
 Frame = Any  # pandas ships no type information here
@@ -392,7 +392,6 @@ def main() -> None:
     print(f"meta da issue #7: catálogo inteiro em menos de 60 s — rmds {rmds_seconds:.1f} s "
           f"({'cumprida' if rmds_seconds < 60 else 'NÃO cumprida'}); pico de memória "
           f"{peak:.1f} GB")
-    _ = Vintage
 
 
 if __name__ == "__main__":

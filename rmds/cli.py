@@ -877,7 +877,8 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     from rmds.store import open_store
 
     settings: Settings = ctx.obj
-    app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx))
+    app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx),
+                     threshold=settings.small_cell_threshold)
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
                   f"{settings.store.split('@')[-1]})")
     try:

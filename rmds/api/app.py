@@ -32,8 +32,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rmds import __version__
-from rmds.api.service import DataService, Scope
-from rmds.exceptions import CatalogError, ConfigurationError, InputError, RmdsError
+from rmds.api.service import DataService
+from rmds.exceptions import CatalogError, InputError, RmdsError
 from rmds.indicators.catalog import PERIOD_TYPES
 from rmds.store import Store
 from rmds.store.audit import record
@@ -584,6 +584,5 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     # ------------------------------------------------------------------- pages
     from rmds.web.pages import register
 
-    register(app, data, store, current_user, audit)
-    _ = (Scope, ConfigurationError)
+    register(app, data, store, current_user, audit, threshold)
     return app

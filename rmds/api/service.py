@@ -14,7 +14,6 @@ import datetime as dt
 import gc
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import duckdb
 
 from rmds.indicators.catalog import Catalog, load_catalog
-from rmds.indicators.mart import PUBLIC_MASKED, has_mart, period_type_of, select_sql
+from rmds.indicators.mart import PUBLIC_MASKED, has_mart, select_sql
 from rmds.lake.store import Lake
 from rmds.store.auth import Role, User
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
@@ -327,10 +326,3 @@ class DataService:
         years = self.periods("ano")
         return years[-1] if years else None
 
-
-def period_kind(period: str) -> str:
-    return period_type_of(period)
-
-
-def sequence(items: Sequence[str]) -> list[str]:
-    return list(items)

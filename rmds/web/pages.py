@@ -42,7 +42,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 def register(app: FastAPI, data: DataService, store: Store,
              current_user: Callable[[Request], User],
-             audit: Callable[..., None]) -> None:
+             audit: Callable[..., None], threshold: int = 5) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def viewer(request: Request) -> User:
@@ -164,7 +164,7 @@ def register(app: FastAPI, data: DataService, store: Store,
         titles = {code: f"{data.municipalities[code]} — membro" for code in members}
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
         covered = data.scope(user).covers(Level.CONSORTIUM.value, sigla)
-        small = 5
+        small = threshold
         for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
             if not covered:
                 overview[key] = [item if not 0 < item[count] < small else
