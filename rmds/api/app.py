@@ -394,15 +394,6 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         return data.quarantine(limite)
 
     # --------------------------------------------------------------- consortia
-    def _mask_small(items: list[dict[str, Any]], count_key: str) -> list[dict[str, Any]]:
-        out = []
-        for item in items:
-            if 0 < item[count_key] < threshold:
-                item = {k: (v if k == "tipo" else None) for k, v in item.items()}
-                item["suprimido"] = True
-            out.append(item)
-        return out
-
     @app.get("/api/consorcios", tags=["consórcios"])
     def consortia() -> dict[str, Any]:
         """Consórcios conhecidos e quão completo é o rol (aviso a mostrar)."""
@@ -416,12 +407,11 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
                    ) -> dict[str, Any]:
         """Membros, população coberta, produção, esperas (mediana e p90) e fila por tipo de
         serviço. Público: contagens pequenas suprimidas."""
-        from rmds.consortia.report import consortium_overview
+        from rmds.consortia.report import consortium_overview, public_form
 
         overview = consortium_overview(data.cursor(), pack, sigla, ano)
         if not data.scope(user).covers(Level.CONSORTIUM.value, sigla):
-            overview["esperas"] = _mask_small(overview["esperas"], "realizados")
-            overview["fila"] = _mask_small(overview["fila"], "na_fila")
+            overview = public_form(overview, threshold)
         return overview
 
     @app.get("/api/filas", tags=["consórcios"])

@@ -22,11 +22,11 @@ from typing import Any
 import duckdb
 
 from rmds.indicators.catalog import Catalog, load_catalog
+from rmds.indicators.compute import placements
 from rmds.indicators.mart import PUBLIC_MASKED, has_mart, select_sql
-from rmds.lake.store import Lake
+from rmds.lake.store import Lake, table_exists
 from rmds.store.auth import Role, User
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
-from rmds.territory.model import STATE_CODE, slug
 
 __all__ = ["DataService", "Scope"]
 
@@ -82,26 +82,14 @@ class DataService:
         ``year``, or ever when no year is given)."""
         key = ("parent", level, vintage, year, self.run_id())
         if key not in self._cache:
-            out: dict[str, list[str]] = {}
-            consortia: dict[str, list[str]] = {}
-            if level == Level.CONSORTIUM.value:
-                for m in self.memberships():
-                    if year is None or m.valid_in(dt.date(year, 1, 1), dt.date(year, 12, 31)):
-                        consortia.setdefault(m.municipality, []).append(m.consortium)
-            for code, m in self.pack.municipalities.items():
-                if level == Level.MUNICIPALITY.value:
-                    out[code] = [code]
-                elif level == Level.REGION.value:
-                    out[code] = [m.region[vintage]]
-                elif level == Level.MACRO.value:
-                    out[code] = [m.macro[vintage]]
-                elif level == Level.URS.value:
-                    out[code] = [slug(m.urs)]
-                elif level == Level.CONSORTIUM.value:
-                    out[code] = sorted(set(consortia.get(code, [])))
-                else:
-                    out[code] = [STATE_CODE]
-            self._cache[key] = out
+            consortia: dict[str, list[Any]] = {}
+            for m in self.memberships():
+                if year is None or m.valid_in(dt.date(year, 1, 1), dt.date(year, 12, 31)):
+                    consortia.setdefault(m.municipality, []).append(m)
+            self._cache[key] = {
+                code: sorted({unit for lvl, unit, _, _ in placements(
+                    m, vintage, consortia.get(code, [])) if lvl.value == level})
+                for code, m in self.pack.municipalities.items()}
         result: dict[str, list[str]] = self._cache[key]
         return result
 
@@ -280,13 +268,9 @@ class DataService:
         return out
 
     # ------------------------------------------------------------------- quality
-    def _table_exists(self, cur: duckdb.DuckDBPyConnection, name: str) -> bool:
-        return bool(cur.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                                "table_name = ?", [name]).fetchall()[0][0])
-
     def quality_ranking(self) -> list[dict[str, Any]]:
         cur = self.cursor()
-        if not self._table_exists(cur, "quality_scores"):
+        if not table_exists(cur, "quality_scores"):
             return []
         rows = cur.execute("SELECT municipality, name, score, level, explanation FROM "
                            "quality_scores ORDER BY score NULLS LAST, municipality").fetchall()
@@ -303,7 +287,7 @@ class DataService:
         from rmds.quality.report import municipality_report
 
         cur = self.cursor()
-        if not self._table_exists(cur, "quality_scores"):
+        if not table_exists(cur, "quality_scores"):
             return None
         rows = municipality_report(cur, code)
         return rows[0] if rows else None

@@ -10,16 +10,15 @@ import duckdb
 from rmds.consortia.queues import data_date, queue, waits
 from rmds.consortia.roster import consortium_names, memberships, roster_status
 from rmds.exceptions import TerritoryNotFound
+from rmds.indicators.mart import has_mart
 from rmds.territory import ReferencePack
 
-__all__ = ["consortia_list", "consortium_overview"]
+__all__ = ["consortia_list", "consortium_overview", "public_form"]
 
 
 def _mart_cell(con: duckdb.DuckDBPyConnection, indicator: str, sigla: str, period: str
                ) -> tuple[float | None, float | None, float | None]:
-    found = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                        "table_name = 'indicator_values'").fetchall()[0][0]
-    if not found:
+    if not has_mart(con):
         return None, None, None
     rows = con.execute("SELECT numerator, denominator, value FROM indicator_values WHERE "
                        "indicator_id = ? AND level = 'consorcio' AND unit_code = ? AND "
@@ -67,3 +66,14 @@ def consortium_overview(con: duckdb.DuckDBPyConnection, pack: ReferencePack, sig
         "rol": roster_status(con, pack),
         "fonte_dos_membros": sorted({m.source for m in everyone}),
     }
+
+
+def public_form(overview: dict[str, Any], threshold: int) -> dict[str, Any]:
+    """The overview as the public sees it: waits and queues counted from 1 to
+    ``threshold − 1`` keep only their service type and say they were suppressed."""
+    out = dict(overview)
+    for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
+        out[key] = [{**{k: (v if k == "tipo" else None) for k, v in item.items()},
+                     "suprimido": True} if 0 < item[count] < threshold else item
+                    for item in overview[key]]
+    return out

@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from rmds.exceptions import InputError, Problem
-from rmds.lake.store import Lake
+from rmds.lake.store import Lake, table_exists
 from rmds.territory import ReferencePack
 
 __all__ = ["EXPECTED_CONSORTIA", "ImportResult", "Membership", "import_roster", "memberships",
@@ -58,13 +58,8 @@ class ImportResult:
     refused: list[Problem] = field(default_factory=list)
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                            "table_name = ?", [table]).fetchall()[0][0])
-
-
 def imported(con: duckdb.DuckDBPyConnection) -> tuple[list[Membership], dict[str, str]]:
-    if not _has(con, "consortium_memberships"):
+    if not table_exists(con, "consortium_memberships"):
         return [], {}
     rows = con.execute("SELECT consortium, municipality, valid_from, valid_to, source FROM "
                        "consortium_memberships ORDER BY 1, 2, 3").fetchall()

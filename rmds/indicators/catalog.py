@@ -20,7 +20,7 @@ from rmds.indicators.inputs import INPUTS
 from rmds.territory import AGE_GROUPS
 
 __all__ = ["CATALOG_FILE", "PERIOD_TYPES", "Catalog", "Indicator", "Measure", "Objective",
-           "Semijoin", "load_catalog"]
+           "Semijoin", "load_catalog", "read_declarations"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
 PERIOD_TYPES = ("mes", "trimestre", "ano")
@@ -331,12 +331,17 @@ def _default_catalog() -> Catalog:
     return _read(CATALOG_FILE)
 
 
-def _read(path: Path) -> Catalog:
+def read_declarations(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file of declarations (catalog, quality rules, plan), or a CatalogError that
+    names the file and, for bad TOML, the line."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CatalogError(f"catálogo não encontrado: {path}") from None
+        raise CatalogError(f"{what}: arquivo não encontrado: {path}") from None
     except tomllib.TOMLDecodeError as error:
-        raise CatalogError(f"catálogo ilegível: {path}",
+        raise CatalogError(f"{what}: arquivo ilegível: {path}",
                            [Problem(str(path), None, None, str(error))]) from None
-    return parse_catalog(data, path.name)
+
+
+def _read(path: Path) -> Catalog:
+    return parse_catalog(read_declarations(path, "catálogo de indicadores"), path.name)

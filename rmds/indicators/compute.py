@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from rmds.consortia.roster import Membership, consortium_names, memberships
 from rmds.exceptions import ConfigurationError, InputError, Problem
 from rmds.indicators.catalog import Catalog, Indicator, load_catalog
 from rmds.indicators.compiler import measure_sql
@@ -27,10 +28,10 @@ from rmds.indicators.inputs import materialise_sql
 from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
-from rmds.territory.model import STATE_CODE, slug
+from rmds.territory.model import STATE_CODE, Municipality, slug
 
-__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "prepare_inputs",
-           "prepare_territory", "span_years"]
+__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "placements",
+           "prepare_inputs", "prepare_territory", "span_years"]
 
 MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("indicator_id", "VARCHAR", "indicador (id do catálogo)"),
@@ -114,32 +115,40 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                          ) from None
 
 
+Placement = tuple[Level, str, dt.date | None, dt.date | None]
+
+
+def placements(municipality: Municipality, vintage: Vintage,
+               consortia: Sequence[Membership] = ()) -> list[Placement]:
+    """The units a municipality belongs to at every level in a vintage, as (level, code,
+    valid from, valid to); only consortium memberships carry dates."""
+    out: list[Placement] = [
+        (Level.MUNICIPALITY, municipality.ibge7, None, None),
+        (Level.REGION, municipality.region[vintage], None, None),
+        (Level.MACRO, municipality.macro[vintage], None, None),
+        (Level.URS, slug(municipality.urs), None, None),
+        (Level.STATE, STATE_CODE, None, None)]
+    return out + [(Level.CONSORTIUM, c.consortium, c.valid_from, c.valid_to)
+                  for c in consortia]
+
+
 def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
     """Regions, memberships at every level (consortia with their validity dates) and unit
     names, as temporary tables of the connection."""
-    from rmds.consortia.roster import consortium_names, memberships
-
     regions: dict[str, list[str]] = {"municipality": [], "vintage": [], "region": [],
                                      "macro": []}
     members: dict[str, list[Any]] = {"municipality": [], "vintage": [], "level": [],
                                      "unit_code": [], "valid_from": [], "valid_to": []}
-    consortia: dict[str, list[tuple[str, dt.date | None, dt.date | None]]] = {}
+    consortia: dict[str, list[Membership]] = {}
     for item in memberships(con, pack):
-        consortia.setdefault(item.municipality, []).append(
-            (item.consortium, item.valid_from, item.valid_to))
+        consortia.setdefault(item.municipality, []).append(item)
     for m in pack.municipalities.values():
         for v in Vintage:
             regions["municipality"].append(m.ibge7)
             regions["vintage"].append(v.value)
             regions["region"].append(m.region[v])
             regions["macro"].append(m.macro[v])
-            codes: list[tuple[Level, str, dt.date | None, dt.date | None]] = [
-                (Level.MUNICIPALITY, m.ibge7, None, None), (Level.REGION, m.region[v], None, None),
-                (Level.MACRO, m.macro[v], None, None), (Level.URS, slug(m.urs), None, None),
-                (Level.STATE, STATE_CODE, None, None)]
-            codes += [(Level.CONSORTIUM, c, start, end)
-                      for c, start, end in consortia.get(m.ibge7, [])]
-            for level, code, start, end in codes:
+            for level, code, start, end in placements(m, v, consortia.get(m.ibge7, [])):
                 members["municipality"].append(m.ibge7)
                 members["vintage"].append(v.value)
                 members["level"].append(level.value)

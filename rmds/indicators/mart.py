@@ -13,6 +13,7 @@ import duckdb
 
 from rmds.exceptions import ConfigurationError
 from rmds.indicators.catalog import PERIOD_TYPES
+from rmds.lake.store import table_exists
 
 __all__ = ["PUBLIC_MASKED", "export", "has_mart", "latest_period", "select_sql", "values"]
 
@@ -20,9 +21,7 @@ PUBLIC_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoo
 
 
 def has_mart(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_name = 'indicator_values'").fetchall()[0][0]
-    return bool(found)
+    return table_exists(con, "indicator_values")
 
 
 def _require(con: duckdb.DuckDBPyConnection) -> None:

@@ -19,7 +19,7 @@ from rmds.schema import TABLES, Table
 from rmds.schema.tables import PROTECTED
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
-__all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "fetch_arrow"]
+__all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "fetch_arrow", "table_exists"]
 
 SCHEMA_VERSION = 2  # 2: deaths/births.registration_date
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
@@ -57,6 +57,14 @@ def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     method = getattr(relation, "to_arrow_table", None) or relation.arrow
     table: pa.Table = method()
     return table
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the lake has a table (or view) called ``name``; derived tables such as the
+    indicator mart or the diagnosis exist only once something has computed them."""
+    found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                        [name]).fetchall()
+    return bool(found[0][0])
 
 
 def _ddl(table: Table) -> str:

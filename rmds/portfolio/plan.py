@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from rmds.exceptions import CatalogError, Problem
-from rmds.indicators.catalog import Objective, load_catalog
+from rmds.indicators.catalog import Objective, load_catalog, read_declarations
 
 __all__ = ["PLAN_FILE", "Plan", "ProjectPlan", "load_plan"]
 
@@ -41,7 +40,7 @@ class Plan:
 
 @cache
 def load_plan(path: Path = PLAN_FILE) -> Plan:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = read_declarations(path, "plano estratégico")
     catalog = load_catalog()
     problems: list[Problem] = []
     projects = []

@@ -25,7 +25,7 @@ from rmds.indicators.compute import load_population, prepare_inputs, prepare_ter
 from rmds.indicators.expr import compile_filter
 from rmds.indicators.inputs import INPUTS
 from rmds.indicators.stats import poisson_interval, wilson_interval
-from rmds.lake.store import Lake, fetch_arrow
+from rmds.lake.store import Lake, fetch_arrow, table_exists
 from rmds.linkage.run import RECORD_UID
 from rmds.quality.rules import DIMENSIONS, RECORD_KEYS, Rule, load_rules
 from rmds.territory import ReferencePack
@@ -127,9 +127,8 @@ def _coverage_sql(rule: Rule) -> str:
 
 
 def _has_links(con: duckdb.DuckDBPyConnection) -> bool:
-    found = con.execute("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_name = 'person_links'").fetchall()[0][0]
-    return bool(found) and bool(con.execute("SELECT count(*) FROM person_links").fetchall()[0][0])
+    return table_exists(con, "person_links") and bool(
+        con.execute("SELECT count(*) FROM person_links").fetchall()[0][0])
 
 
 def _measure(con: duckdb.DuckDBPyConnection, rule: Rule) -> pa.Table:

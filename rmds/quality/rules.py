@@ -3,13 +3,13 @@ catalog (every problem reported together)."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from rmds.exceptions import CatalogError, Problem
+from rmds.indicators.catalog import read_declarations
 from rmds.indicators.expr import check_filter
 from rmds.indicators.inputs import INPUTS
 
@@ -152,11 +152,4 @@ def _default() -> tuple[Rule, ...]:
 
 
 def _read(path: Path) -> tuple[Rule, ...]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"regras não encontradas: {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise CatalogError(f"regras ilegíveis: {path}",
-                           [Problem(str(path), None, None, str(error))]) from None
-    return parse_rules(data, path.name)
+    return parse_rules(read_declarations(path, "regras de qualidade"), path.name)

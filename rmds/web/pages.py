@@ -155,7 +155,7 @@ def register(app: FastAPI, data: DataService, store: Store,
 
     @app.get("/consorcio/{sigla}", response_class=HTMLResponse, include_in_schema=False)
     def consorcio(request: Request, sigla: str) -> Response:
-        from rmds.consortia.report import consortium_overview
+        from rmds.consortia.report import consortium_overview, public_form
 
         user = viewer(request)
         overview = consortium_overview(data.cursor(), data.pack, sigla)
@@ -163,13 +163,8 @@ def register(app: FastAPI, data: DataService, store: Store,
         fills = {code: "#08519c" for code in members}
         titles = {code: f"{data.municipalities[code]} — membro" for code in members}
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
-        covered = data.scope(user).covers(Level.CONSORTIUM.value, sigla)
-        small = threshold
-        for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
-            if not covered:
-                overview[key] = [item if not 0 < item[count] < small else
-                                 {"tipo": item["tipo"], "suprimido": True}
-                                 for item in overview[key]]
+        if not data.scope(user).covers(Level.CONSORTIUM.value, sigla):
+            overview = public_form(overview, threshold)
         return page("consorcio.html", request, user, c=overview, svg=svg)
 
     @app.get("/filas", response_class=HTMLResponse, include_in_schema=False)
