@@ -111,8 +111,25 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                   ON COLUMNS('^pop_') INTO NAME grp VALUE pop)""").fetchall()
     except duckdb.Error as error:
         raise InputError(f"arquivo de população com valores inválidos: {path}",
-                         [Problem(str(path), None, None, str(error).splitlines()[0])]
+                         _bad_population_cells(con, path, sorted(
+                             n for n in names if n.startswith("pop_") or n in ("ano",)))
+                         or [Problem(str(path), None, None, str(error).splitlines()[0])]
                          ) from None
+
+
+def _bad_population_cells(con: duckdb.DuckDBPyConnection, path: Path,
+                          columns: Sequence[str]) -> list[Problem]:
+    """Each value that is not a number, by line (the header is line 1) and column."""
+    checks = " UNION ALL ".join(
+        f"SELECT line, '{c}' AS field, \"{c}\" AS value FROM rows "
+        f"WHERE \"{c}\" IS NOT NULL AND TRY_CAST(\"{c}\" AS DOUBLE) IS NULL"
+        for c in columns)
+    found = con.execute(
+        f"WITH rows AS (SELECT row_number() OVER () + 1 AS line, * FROM read_csv('{path}', "
+        f"header = true, all_varchar = true)) {checks} ORDER BY line, field LIMIT 50"
+    ).fetchall()
+    return [Problem(str(path), int(line), field, f"valor não numérico: {value!r}")
+            for line, field, value in found]
 
 
 Placement = tuple[Level, str, dt.date | None, dt.date | None]

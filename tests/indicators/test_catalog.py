@@ -4,6 +4,7 @@ engine; the statistics of small numbers."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,3 +113,18 @@ def test_suppression_threshold() -> None:
     hidden = suppressed(np.array([0.0, 1.0, 4.0, 5.0, 9.0]),
                         np.array([10.0, 10.0, 10.0, 10.0, 3.0]), 5, event_denominator=True)
     assert hidden.tolist() == [False, True, True, False, True]
+
+
+def test_a_bad_population_file_names_the_row_and_field(tmp_path: Path) -> None:
+    import duckdb
+
+    from rmds.exceptions import InputError
+    from rmds.indicators.compute import load_population
+
+    path = tmp_path / "populacao.csv"
+    path.write_text("cod_ibge7,ano,sexo,pop_00_04,pop_80_mais,pop_total\n"
+                    "3100104,2023,1,10,2,12\n3100104,2023,2,abc,1,2\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_population(duckdb.connect(), path)
+    [problem] = caught.value.problems
+    assert (problem.row, problem.field) == (3, "pop_00_04") and "abc" in problem.message
