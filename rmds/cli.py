@@ -368,6 +368,7 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
                             rows=progress.tasks[0].fields["rows"] + rows)
 
         outcomes = ingest(lake, list(paths), pack, batch_rows=settings.read_batch_rows,
+                          whole_file_bytes=settings.ingest_whole_file_mb << 20,
                           progress=read, done=lambda _o: progress.advance(task))
     failed = [o for o in outcomes if o.status == "erro"]
     if as_json:

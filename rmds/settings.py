@@ -104,6 +104,14 @@ SETTINGS: tuple[Setting, ...] = (
         type="int",
         help="Linhas por lote (record batch) ao ler arquivos DATASUS; limita a memória usada.",
     ),
+    Setting(
+        name="ingest_whole_file_mb",
+        env="RMDS_INGEST_WHOLE_FILE_MB",
+        default=256,
+        type="int",
+        help="Na carga, arquivos de até este tamanho (MB, descomprimidos) são lidos inteiros em "
+             "memória, vários ao mesmo tempo; os maiores são lidos em lotes, um por vez.",
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -179,6 +187,7 @@ class Settings:
     small_cell_threshold: int
     log_level: str
     read_batch_rows: int
+    ingest_whole_file_mb: int
 
     @classmethod
     def resolve(
@@ -198,4 +207,5 @@ class Settings:
             small_cell_threshold=int(str(values["small_cell_threshold"])),
             log_level=str(values["log_level"]),
             read_batch_rows=int(str(values["read_batch_rows"])),
+            ingest_whole_file_mb=int(str(values["ingest_whole_file_mb"])),
         )

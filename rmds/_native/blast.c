@@ -1,80 +1,50 @@
 /*
- * PKWare DCL "implode" decompression for DATASUS .dbc files, streaming file to file.
+ * PKWare DCL "implode" decompression for DATASUS .dbc files.
  *
  * Written for rmds after the format as documented by Mark Adler's blast.c (zlib
  * contrib): a byte saying whether literals are Huffman coded, a byte with the dictionary
  * size (4, 5 or 6 → 1, 2 or 4 KiB), then LSB-first codes: a 0 bit and a literal, or a 1
  * bit, a length code and a distance code; length 519 ends the stream. Huffman codes are
  * stored bit-inverted.
+ *
+ * Unlike blast.c, which reads one bit at a time, this decoder keeps 64 bits in hand and
+ * decodes each Huffman code with one table lookup (the tables are built by running the
+ * canonical bit-by-bit decoder over every possible bit pattern, so both agree by
+ * construction). The input is in memory; the output goes to memory (the whole DBF) or,
+ * through a window-sized buffer, to a file. No global state: calls may run in parallel
+ * threads (ctypes releases the GIL).
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAXBITS 13
 #define WINDOW 4096
-#define OUTSIZE (1 << 20)
-#define INSIZE (1 << 16)
+#define FILEBUF (1 << 22)
 
-typedef struct {
-    FILE *in;
-    uint8_t inbuf[INSIZE];
-    size_t inpos, inlen;
-    int eof;
-    uint32_t bitbuf;
-    int bitcnt;
-    FILE *out;
-    uint8_t obuf[OUTSIZE];
-    size_t opos;       /* bytes in obuf */
-    uint64_t total;    /* bytes produced */
-    int error;
-} state;
+/* error codes shared with rmds/sources/datasus/dbc.py */
+#define E_LITMODE -1
+#define E_DICT -2
+#define E_DIST -3
+#define E_TRUNCATED -10
+#define E_CODE -11
+#define E_WRITE -20
+#define E_FULL -21
+#define E_OPEN -30
+#define E_HEADER -31
+#define E_MEMORY -32
 
 typedef struct {
     short count[MAXBITS + 1];
     short symbol[256];
 } huffman;
 
-static int next_byte(state *s)
-{
-    if (s->inpos == s->inlen) {
-        s->inlen = fread(s->inbuf, 1, INSIZE, s->in);
-        s->inpos = 0;
-        if (s->inlen == 0) { s->eof = 1; return -1; }
-    }
-    return s->inbuf[s->inpos++];
-}
-
-static int bits(state *s, int need)
-{
-    uint32_t val = s->bitbuf;
-    while (s->bitcnt < need) {
-        int byte = next_byte(s);
-        if (byte < 0) { s->error = -10; return 0; }
-        val |= (uint32_t)byte << s->bitcnt;
-        s->bitcnt += 8;
-    }
-    s->bitbuf = val >> need;
-    s->bitcnt -= need;
-    return (int)(val & ((1u << need) - 1));
-}
-
-static int decode(state *s, const huffman *h)
-{
-    int code = 0, first = 0, index = 0;
-    for (int len = 1; len <= MAXBITS; len++) {
-        code |= bits(s, 1) ^ 1;
-        if (s->error) return -1;
-        int count = h->count[len];
-        if (code < first + count) return h->symbol[index + (code - first)];
-        index += count;
-        first += count;
-        first <<= 1;
-        code <<= 1;
-    }
-    s->error = -11;
-    return -1;
-}
+/* one lookup table: entry = symbol << 4 | code length (0: invalid pattern) */
+typedef struct {
+    int bits;
+    uint16_t *entry;
+} table;
 
 static void construct(huffman *h, const uint8_t *rep, int n)
 {
@@ -96,23 +66,37 @@ static void construct(huffman *h, const uint8_t *rep, int n)
         if (length[symbol] != 0) h->symbol[offs[length[symbol]]++] = (short)symbol;
 }
 
-static int flush(state *s)
+/* the canonical decoder, one bit at a time, over the bits of `pattern` (LSB first) */
+static int slow_decode(const huffman *h, uint32_t pattern, int *used)
 {
-    /* write all but the last WINDOW bytes, which stay as history */
-    if (s->opos <= WINDOW) return 0;
-    size_t keep = WINDOW, write = s->opos - keep;
-    if (fwrite(s->obuf, 1, write, s->out) != write) return -20;
-    memmove(s->obuf, s->obuf + write, keep);
-    s->opos = keep;
+    int code = 0, first = 0, index = 0;
+    for (int len = 1; len <= MAXBITS; len++) {
+        code |= (int)((pattern >> (len - 1)) & 1) ^ 1;
+        int count = h->count[len];
+        if (code < first + count) {
+            *used = len;
+            return h->symbol[index + (code - first)];
+        }
+        index += count;
+        first += count;
+        first <<= 1;
+        code <<= 1;
+    }
+    *used = 0;
     return 0;
 }
 
-static inline int put(state *s, uint8_t byte)
+static void build_table(table *t, const huffman *h)
 {
-    if (s->opos == OUTSIZE && flush(s)) return -20;
-    s->obuf[s->opos++] = byte;
-    s->total++;
-    return 0;
+    int longest = 0;
+    for (int len = 1; len <= MAXBITS; len++)
+        if (h->count[len]) longest = len;
+    t->bits = longest;
+    for (uint32_t pattern = 0; pattern < (1u << longest); pattern++) {
+        int used;
+        int symbol = slow_decode(h, pattern, &used);
+        t->entry[pattern] = (uint16_t)(used ? (symbol << 4) | used : 0);
+    }
 }
 
 static const uint8_t litlen[] = {
@@ -127,83 +111,184 @@ static const uint8_t distlen[] = {2, 20, 53, 230, 247, 151, 248};
 static const short base[16] = {3, 2, 4, 5, 6, 7, 8, 9, 10, 12, 16, 24, 40, 72, 136, 264};
 static const char extra[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
 
-static int explode(state *s)
+static uint16_t lit_entries[1 << MAXBITS], len_entries[1 << MAXBITS],
+    dist_entries[1 << MAXBITS];
+static table littab = {0, lit_entries}, lentab = {0, len_entries},
+             disttab = {0, dist_entries};
+static volatile int tables_ready = 0;
+
+/* Build the lookup tables once; called from the module's init (under the GIL, before any
+ * thread can decode) and again, harmlessly, by the first decoding call. */
+void rmds_explode_init(void)
 {
-    static huffman litcode, lencode, distcode;
-    static int built = 0;
-    if (!built) {
-        construct(&litcode, litlen, sizeof(litlen));
-        construct(&lencode, lenlen, sizeof(lenlen));
-        construct(&distcode, distlen, sizeof(distlen));
-        built = 1;
-    }
-    int lit = bits(s, 8);
-    if (s->error) return s->error;
-    if (lit > 1) return -1;
-    int dict = bits(s, 8);
-    if (s->error) return s->error;
-    if (dict < 4 || dict > 6) return -2;
-    for (;;) {
-        if (bits(s, 1)) {
-            int symbol = decode(s, &lencode);
-            if (s->error) return s->error;
-            int len = base[symbol] + bits(s, extra[symbol]);
-            if (s->error) return s->error;
-            if (len == 519) break;
-            int shift = len == 2 ? 2 : dict;
-            int dist = decode(s, &distcode) << shift;
-            if (s->error) return s->error;
-            dist += bits(s, shift);
-            if (s->error) return s->error;
-            dist++;
-            if ((uint64_t)dist > s->total) return -3;
-            while (len--) {
-                if (s->opos == OUTSIZE && flush(s)) return -20;
-                s->obuf[s->opos] = s->obuf[s->opos - dist];
-                s->opos++;
-                s->total++;
-            }
-        } else {
-            int symbol = lit ? decode(s, &litcode) : bits(s, 8);
-            if (s->error) return s->error;
-            if (put(s, (uint8_t)symbol)) return -20;
-        }
-    }
-    if (fwrite(s->obuf, 1, s->opos, s->out) != s->opos) return -20;
-    return 0;
+    if (tables_ready) return;
+    huffman h;
+    construct(&h, litlen, sizeof(litlen));
+    build_table(&littab, &h);
+    construct(&h, lenlen, sizeof(lenlen));
+    build_table(&lentab, &h);
+    construct(&h, distlen, sizeof(distlen));
+    build_table(&disttab, &h);
+    tables_ready = 1;
 }
 
-/* Decompress a .dbc into a .dbf. Returns 0, or a negative error:
- * -30 cannot open, -31 short header, -1..-3 / -10 / -11 corrupt stream, -20 write error. */
+typedef struct {
+    const uint8_t *in;
+    size_t inlen, inpos;
+    uint64_t buf;
+    int cnt;
+    size_t phantom;   /* zero bytes supplied past the end of the input */
+} bits;
+
+static inline void refill(bits *b)
+{
+    if (b->inpos + 8 <= b->inlen) {
+        uint64_t word;
+        memcpy(&word, b->in + b->inpos, 8);   /* little-endian hosts (x86-64, arm64) */
+        b->buf |= word << b->cnt;
+        b->inpos += (size_t)(63 - b->cnt) >> 3;
+        b->cnt |= 56;
+        return;
+    }
+    while (b->cnt <= 56) {
+        uint64_t byte = 0;
+        if (b->inpos < b->inlen) byte = b->in[b->inpos++];
+        else b->phantom++;
+        b->buf |= byte << b->cnt;
+        b->cnt += 8;
+    }
+}
+
+static inline uint32_t take(bits *b, int n)
+{
+    uint32_t value = (uint32_t)(b->buf & ((1ull << n) - 1));
+    b->buf >>= n;
+    b->cnt -= n;
+    return value;
+}
+
+/* bits consumed past the real end of the input: the stream is truncated */
+static inline int overrun(const bits *b) { return b->phantom && (size_t)b->cnt < b->phantom * 8; }
+
+/* Decompress `in` into `out` (capacity `cap`). With `sink` NULL, `out` holds the whole
+ * result (E_FULL if it does not fit); otherwise `out` is a work buffer flushed to `sink`,
+ * keeping the last WINDOW bytes as history. Returns the bytes produced or an error. */
+static int64_t explode(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
+                       FILE *sink)
+{
+    rmds_explode_init();
+    bits b = {in, inlen, 0, 0, 0, 0};
+    refill(&b);
+    uint32_t coded = take(&b, 8);
+    uint32_t dict = take(&b, 8);
+    if (overrun(&b)) return E_TRUNCATED;
+    if (coded > 1) return E_LITMODE;
+    if (dict < 4 || dict > 6) return E_DICT;
+    size_t pos = 0;        /* bytes in `out` */
+    uint64_t flushed = 0;  /* bytes already written to the sink */
+    const uint32_t litmask = (1u << littab.bits) - 1, lenmask = (1u << lentab.bits) - 1,
+                   distmask = (1u << disttab.bits) - 1;
+    for (;;) {
+        if (sink && pos + 520 + 16 > cap) {
+            size_t write = pos - WINDOW;
+            if (fwrite(out, 1, write, sink) != write) return E_WRITE;
+            memmove(out, out + write, WINDOW);
+            pos = WINDOW;
+            flushed += write;
+        }
+        refill(&b);
+        if (b.phantom && overrun(&b)) return E_TRUNCATED;
+        if (b.buf & 1) {
+            take(&b, 1);
+            uint16_t e = lentab.entry[b.buf & lenmask];
+            if (!(e & 15)) return E_CODE;
+            take(&b, e & 15);
+            int symbol = e >> 4;
+            uint32_t len = (uint32_t)base[symbol] + take(&b, extra[symbol]);
+            if (len == 519) {
+                if (b.phantom && overrun(&b)) return E_TRUNCATED;
+                break;
+            }
+            refill(&b);
+            e = disttab.entry[b.buf & distmask];
+            if (!(e & 15)) return E_CODE;
+            take(&b, e & 15);
+            uint32_t shift = len == 2 ? 2 : dict;
+            uint64_t dist = ((uint64_t)(e >> 4) << shift) + take(&b, (int)shift) + 1;
+            if (b.phantom && overrun(&b)) return E_TRUNCATED;
+            if (dist > flushed + pos) return E_DIST;
+            if (!sink && pos + len > cap) return E_FULL;
+            uint8_t *to = out + pos;
+            const uint8_t *from = to - dist;
+            if (dist >= 8 && (sink || pos + len + 8 <= cap)) {
+                for (uint32_t k = 0; k < len; k += 8) memcpy(to + k, from + k, 8);
+            } else {
+                for (uint32_t k = 0; k < len; k++) to[k] = from[k];
+            }
+            pos += len;
+        } else if (pos >= cap) {
+            return E_FULL;   /* a literal with no room left (memory mode only) */
+        } else if (coded) {
+            take(&b, 1);
+            uint16_t e = littab.entry[b.buf & litmask];
+            if (!(e & 15)) return E_CODE;
+            take(&b, e & 15);
+            out[pos++] = (uint8_t)(e >> 4);
+        } else {
+            /* uncoded literals: a 0 bit and 8 bits; take up to six from the 57+ in hand */
+            int n = 0;
+            while (n < 6 && !(b.buf & 1) && pos < cap) {
+                out[pos++] = (uint8_t)(b.buf >> 1);
+                b.buf >>= 9;
+                b.cnt -= 9;
+                n++;
+            }
+        }
+    }
+    if (sink) {
+        if (fwrite(out, 1, pos, sink) != pos) return E_WRITE;
+        return (int64_t)(flushed + pos);
+    }
+    return (int64_t)pos;
+}
+
+/* Decompress an implode stream held in memory into `out` (capacity `cap`). Returns the
+ * bytes produced, or a negative error (E_FULL: more output than `cap`). */
+int64_t rmds_explode(const uint8_t *in, int64_t inlen, uint8_t *out, int64_t cap)
+{
+    if (inlen < 0 || cap < 0) return E_MEMORY;
+    return explode(in, (size_t)inlen, out, (size_t)cap, NULL);
+}
+
+/* Decompress a .dbc into a .dbf on disk (for files too large to hold decompressed).
+ * Returns 0 or a negative error. */
 int rmds_dbc_to_dbf(const char *source, const char *target)
 {
-    static state s;  /* large buffers: not on the stack; one call at a time per process */
-    memset(&s, 0, sizeof(s));
     FILE *in = fopen(source, "rb");
-    if (!in) return -30;
-    FILE *out = fopen(target, "wb");
-    if (!out) { fclose(in); return -30; }
-    uint8_t head[10];
+    if (!in) return E_OPEN;
     int rc = 0;
-    if (fread(head, 1, 10, in) != 10) { rc = -31; goto done; }
-    size_t header_length = (size_t)head[8] | ((size_t)head[9] << 8);
-    if (header_length < 32) { rc = -31; goto done; }
-    {
-        uint8_t buffer[65536];
-        if (header_length > sizeof(buffer)) { rc = -31; goto done; }
-        memcpy(buffer, head, 10);
-        if (fread(buffer + 10, 1, header_length - 10, in) != header_length - 10) {
-            rc = -31; goto done;
-        }
-        if (fwrite(buffer, 1, header_length, out) != header_length) { rc = -20; goto done; }
-        uint8_t crc[4];
-        if (fread(crc, 1, 4, in) != 4) { rc = -31; goto done; }
-    }
-    s.in = in;
-    s.out = out;
-    rc = explode(&s);
+    uint8_t *data = NULL, *work = NULL;
+    FILE *out = NULL;
+    if (fseek(in, 0, SEEK_END) != 0) { rc = E_OPEN; goto done; }
+    long size = ftell(in);
+    if (size < 14) { rc = E_HEADER; goto done; }
+    rewind(in);
+    data = malloc((size_t)size);
+    work = malloc(FILEBUF);
+    if (!data || !work) { rc = E_MEMORY; goto done; }
+    if (fread(data, 1, (size_t)size, in) != (size_t)size) { rc = E_OPEN; goto done; }
+    size_t header_length = (size_t)data[8] | ((size_t)data[9] << 8);
+    if (header_length < 32 || header_length + 4 > (size_t)size) { rc = E_HEADER; goto done; }
+    out = fopen(target, "wb");
+    if (!out) { rc = E_OPEN; goto done; }
+    if (fwrite(data, 1, header_length, out) != header_length) { rc = E_WRITE; goto done; }
+    int64_t produced = explode(data + header_length + 4, (size_t)size - header_length - 4,
+                               work, FILEBUF, out);
+    if (produced < 0) rc = (int)produced;
 done:
+    if (out && fclose(out) != 0 && rc == 0) rc = E_WRITE;
     fclose(in);
-    if (fclose(out) != 0 && rc == 0) rc = -20;
+    free(data);
+    free(work);
     return rc;
 }

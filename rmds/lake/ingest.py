@@ -1,10 +1,12 @@
 """``rmds ingest``: load files into the lake, atomically and idempotently.
 
 For each file: its SHA-256 decides whether it was loaded already (then it is skipped);
-otherwise it is read batch by batch, mapped to canonical rows and quarantine, and written
-inside one DuckDB transaction with its row in ``batches``. A failure — a truncated DBC, a
-wrong header, a crash, a kill — rolls the transaction back: the lake stays as it was before
-that file. Identification fields go to the protected ``identity_records`` table only.
+otherwise it is read (only the columns the mappers use are decoded), mapped to canonical
+rows and quarantine, and written inside a DuckDB transaction with its row in ``batches``.
+A file that fails — a truncated DBC, a wrong header — leaves nothing of itself; a crash or a
+kill rolls the open transaction back: the lake stays as it was before those files, and the
+next run loads them. Identification fields go to the protected ``identity_records`` table
+only.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import hashlib
 import os
 import queue
 import signal
+import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ from rmds.sources.fhir import Validator, detect_fhir, open_fhir
 from rmds.sources.fhir.reader import Chunk
 from rmds.sources.identity import identity_rows
 from rmds.sources.mapping import MapContext
-from rmds.sources.registry import SYSTEMS, open_source
+from rmds.sources.registry import SYSTEMS, open_source, used_columns
 from rmds.territory import ReferencePack
 
 __all__ = ["FileOutcome", "expand_paths", "ingest"]
@@ -96,6 +101,8 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
                 f"{', '.join(missing)}", [Problem(path.name, 1, c, "coluna ausente no "
                                                   "cabeçalho") for c in missing])
     kind = "CSV" if isinstance(source.reader, CsvReader) else "DATASUS"
+    if isinstance(source.reader, DbfReader):
+        source.reader.select(used_columns(system.code, source.columns))
 
     def generate() -> Iterator[Chunk]:
         with source:
@@ -121,14 +128,15 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
     return kind, system.code, source.layout, generate()
 
 
-SMALL_FILE_BYTES = 4 << 20      # files up to this size are read whole before writing
-GROUP_ROWS = 250_000            # small files share a transaction up to this many rows
+WHOLE_FILE_BYTES = 256 << 20   # files up to this decoded size are read whole, in parallel
+GROUP_ROWS = 1_000_000          # files share a transaction up to this many rows
 GROUP_FILES = 1_000
+STAGE_ROWS = 250_000            # rows of small files gathered before one insert per table
 
 
 @dataclass
 class _Prepared:
-    """A small file read and mapped in memory, ready to be written."""
+    """A file read and mapped whole in memory, ready to be written."""
 
     path: Path
     digest: str
@@ -160,14 +168,61 @@ class _Large:
 _END = object()
 
 
+def decoded_size(path: Path) -> int:
+    """The bytes a file occupies once decoded: a DBC's DBF size from its header, else the
+    file size."""
+    size = path.stat().st_size
+    if path.suffix.lower() != ".dbc":
+        return size
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if len(head) < 12:
+        return size
+    records, header_length, record_length = struct.unpack("<IHH", head[4:12])
+    return int(header_length + records * record_length)
+
+
+class _Reader:
+    """Reads files for the writer: whole files on a pool of threads (the decoders release
+    the GIL, so each core works on a file), large files streamed one at a time."""
+
+    def __init__(self, pack: ReferencePack, loaded: dict[str, dict[str, Any]],
+                 batch_rows: int) -> None:
+        self.pack = pack
+        self.municipalities = pack.ibge6_to_7_table()
+        self.validator = Validator(pack)
+        self.loaded = loaded
+        self.batch_rows = batch_rows
+
+    def failure(self, path: Path, error: RmdsError, from_folder: bool) -> FileOutcome:
+        status = ("não reconhecido" if from_folder and isinstance(error, UnknownSourceError)
+                  else "erro")
+        return FileOutcome(path, status, error=str(error),
+                           problems=list(getattr(error, "problems", []) or []))
+
+    def whole(self, path: Path, from_folder: bool) -> FileOutcome | _Prepared:
+        """Read, validate and map a whole file (runs on a pool thread)."""
+        digest = sha256_of(path)
+        if digest in self.loaded:
+            return FileOutcome(path, "ignorado", self.loaded[digest])
+        started, clock = dt.datetime.now(), time.perf_counter()
+        try:
+            kind, system, layout, chunks = _chunks(path, self.pack, self.municipalities,
+                                                   self.validator, self.batch_rows)
+            return _Prepared(path, digest, kind, system, layout, list(chunks),
+                             time.perf_counter() - clock, started)
+        except RmdsError as error:
+            return self.failure(path, error, from_folder)
+
+
 def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, Any]],
-             pack: ReferencePack, batch_rows: int, out: queue.Queue[Any],
-             stop: threading.Event) -> None:
-    """Read, decode and map files ahead of the writer (a second core works while DuckDB
-    writes). Puts FileOutcome, _Prepared, or _Large followed by its chunks and _END."""
-    municipalities = pack.ibge6_to_7_table()
-    validator = Validator(pack)
+             pack: ReferencePack, batch_rows: int, whole_file_bytes: int,
+             out: queue.Queue[Any], stop: threading.Event) -> None:
+    """Read, decode and map files ahead of the writer, in file order. Puts FileOutcome,
+    _Prepared, or _Large followed by its chunks and _END."""
+    reader = _Reader(pack, loaded, batch_rows)
     seen: set[str] = set()
+    workers = max(1, min(4, os.cpu_count() or 1))
 
     def put(item: Any) -> None:
         while not stop.is_set():
@@ -178,40 +233,57 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
                 continue
         raise _Stopped
 
+    def emit(item: FileOutcome | _Prepared) -> None:
+        if isinstance(item, _Prepared):
+            if item.digest in seen:  # the same content twice in this run
+                item = FileOutcome(item.path, "ignorado", None)
+            else:
+                seen.add(item.digest)
+        put(item)
+
+    def stream(path: Path, from_folder: bool) -> None:
+        digest = sha256_of(path)
+        if digest in loaded or digest in seen:
+            put(FileOutcome(path, "ignorado", loaded.get(digest)))
+            return
+        seen.add(digest)
+        started, clock = dt.datetime.now(), time.perf_counter()
+        streaming = False
+        try:
+            kind, system, layout, chunks = _chunks(path, pack, reader.municipalities,
+                                                   reader.validator, batch_rows)
+            put(_Large(path, digest, kind, system, layout, started, clock))
+            streaming = True
+            for chunk in chunks:
+                put(chunk)
+            put(_END)
+        except RmdsError as error:
+            # streaming: the writer drops what it wrote of the file
+            put(error if streaming else reader.failure(path, error, from_folder))
+
     try:
-        for path in expand_paths(paths):
-            from_folder = path not in named
-            if not path.is_file():
-                put(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
-                continue
-            digest = sha256_of(path)
-            if digest in loaded or digest in seen:
-                put(FileOutcome(path, "ignorado", loaded.get(digest)))
-                continue
-            seen.add(digest)
-            started, clock = dt.datetime.now(), time.perf_counter()
-            small = path.stat().st_size <= SMALL_FILE_BYTES
-            streaming = False
+        with ThreadPoolExecutor(workers, thread_name_prefix="rmds-ingest-read") as pool:
+            pending: deque[Future[FileOutcome | _Prepared]] = deque()
             try:
-                kind, system, layout, chunks = _chunks(path, pack, municipalities, validator,
-                                                       batch_rows)
-                if small:
-                    put(_Prepared(path, digest, kind, system, layout, list(chunks),
-                                  time.perf_counter() - clock, started))
-                    continue
-                put(_Large(path, digest, kind, system, layout, started, clock))
-                streaming = True
-                for chunk in chunks:
-                    put(chunk)
-                put(_END)
-            except RmdsError as error:
-                if streaming:  # the writer rolls the file's transaction back
-                    put(error)
-                    continue
-                status = ("não reconhecido" if from_folder and isinstance(
-                    error, UnknownSourceError) else "erro")
-                put(FileOutcome(path, status, error=str(error),
-                                problems=list(getattr(error, "problems", []) or [])))
+                for path in expand_paths(paths):
+                    from_folder = path not in named
+                    if not path.is_file():
+                        while pending:
+                            emit(pending.popleft().result())
+                        put(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
+                    elif decoded_size(path) <= whole_file_bytes:
+                        pending.append(pool.submit(reader.whole, path, from_folder))
+                        while len(pending) > 2 * workers:
+                            emit(pending.popleft().result())
+                    else:
+                        while pending:
+                            emit(pending.popleft().result())
+                        stream(path, from_folder)
+                while pending:
+                    emit(pending.popleft().result())
+            finally:
+                for future in pending:
+                    future.cancel()
         put(None)
     except _Stopped:
         return
@@ -225,42 +297,34 @@ class _Stopped(Exception):
 
 
 def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
-           batch_rows: int = 65_536,
+           batch_rows: int = 65_536, whole_file_bytes: int = WHOLE_FILE_BYTES,
            progress: Callable[[Path, int], None] | None = None,
            done: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
     """Load files (and the files under folders) into the lake; one batch per file.
 
-    Large files are streamed, each in its own transaction. Small files (FHIR bundles, CSV
-    reports) are read and validated whole first, then written a few hundred to a
-    transaction, each still its own batch: a failure loses no committed batch and leaves
-    no partial one. Files found under a folder that are not a known source are reported as
-    ``não reconhecido`` and skipped; a file named explicitly that cannot be read is an error.
-    Reading and mapping run in a second thread, ahead of the writer.
+    Files are read, validated and mapped on a pool of threads, ahead of the writer, in
+    order: whole when their decoded size is at most ``whole_file_bytes``, else streamed in
+    batches of ``batch_rows`` (bounded memory). Several files share a transaction (up to
+    ``GROUP_ROWS`` rows), each still its own batch: a file that fails has its rows removed
+    before the commit, and a crash or kill rolls the whole transaction back, so no batch is
+    ever partly in the lake and no committed batch is lost. Files found under a folder that
+    are not a known source are reported as ``não reconhecido`` and skipped; a file named
+    explicitly that cannot be read is an error.
     """
     outcomes: list[FileOutcome] = []
-    group: list[_Prepared] = []
-    group_rows = 0
 
     def add(outcome: FileOutcome) -> None:
         outcomes.append(outcome)
         if done:
             done(outcome)
 
-    def flush() -> None:
-        nonlocal group_rows
-        group_rows = 0
-        if group:
-            for outcome in _write_group(lake, group):
-                add(outcome)
-            group.clear()
-
     given = list(paths)
     loaded = {b["sha256"]: b for b in lake.batches()}
     items: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
     producer = threading.Thread(target=_produce, name="rmds-ingest-reader", daemon=True,
-                                args=(given, set(given), loaded, pack, batch_rows, items,
-                                      stop))
+                                args=(given, set(given), loaded, pack, batch_rows,
+                                      whole_file_bytes, items, stop))
     producer.start()
 
     def take() -> Any:
@@ -274,24 +338,19 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
         while (item := take()) is not _END:
             yield item
 
+    writer = _Writer(lake, add, progress)
     try:
         while (item := take()) is not None:
             if isinstance(item, FileOutcome):
-                add(item)
+                writer.outcome(item)
             elif isinstance(item, _Prepared):
-                if progress:
-                    progress(item.path, item.rows)
-                group.append(item)
-                group_rows += item.rows
-                if group_rows >= GROUP_ROWS or len(group) >= GROUP_FILES:
-                    flush()
+                writer.prepared(item)
             else:
-                flush()
-                large: _Large = item
-                add(_stream_file(lake, large.path, large.digest, large.kind, large.system,
-                                 large.layout, chunks_of_current(), large.started,
-                                 large.clock, progress))
-        flush()
+                writer.stream(item, chunks_of_current())
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
     finally:
         stop.set()
         producer.join(timeout=5)
@@ -299,7 +358,7 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
 
 
 def _kill_point(count: int) -> None:
-    """Fault injection for the crash test: SIGKILL after ``count`` chunks were written."""
+    """Fault injection for the crash test: SIGKILL after ``count`` inserts."""
     limit = int(os.environ.get(FAULT_ENV, "0") or 0)
     if limit and count >= limit:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -342,62 +401,121 @@ def _record_batches(lake: Lake, rows: list[dict[str, Any]]) -> None:
     lake.insert("batches", data)
 
 
-def _write_group(lake: Lake, group: list[_Prepared]) -> list[FileOutcome]:
-    lake.run("BEGIN TRANSACTION")
-    try:
-        first = _next_batch_id(lake)
-        pending: dict[str, list[pa.Table]] = {}
-        for k, prepared in enumerate(group):
-            for chunk in prepared.chunks:
-                for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
-                    if data.num_rows:
-                        pending.setdefault(name, []).append(_with_batch(data, first + k))
-        for count, (name, parts) in enumerate(pending.items(), start=1):
-            lake.insert(name, pa.concat_tables(parts, promote_options="none"))
-            _kill_point(count)
-        rows = []
-        for k, prepared in enumerate(group):
-            counts = _Counts()
-            for chunk in prepared.chunks:
-                counts.add(chunk)
-            rows.append(_batch_row(first + k, prepared.path, prepared.digest, prepared.kind,
-                                   prepared.system, prepared.layout, counts, prepared.started,
-                                   prepared.seconds))
-        _record_batches(lake, rows)
-        lake.run("COMMIT")
-    except BaseException:
-        lake.run("ROLLBACK")
-        raise
-    return [FileOutcome(p.path, "carregado", row) for p, row in zip(group, rows, strict=True)]
+class _Writer:
+    """Writes batches into the lake, several files to a transaction.
 
+    Outcomes are reported in file order once their transaction commits: a file reported
+    ``carregado`` is in the lake."""
 
-def _stream_file(lake: Lake, path: Path, digest: str, kind: str, system: str, layout: str,
-                 chunks: Iterator[Chunk], started: dt.datetime, clock: float,
-                 progress: Callable[[Path, int], None] | None) -> FileOutcome:
-    lake.run("BEGIN TRANSACTION")
-    try:
-        batch_id = _next_batch_id(lake)
+    def __init__(self, lake: Lake, add: Callable[[FileOutcome], None],
+                 progress: Callable[[Path, int], None] | None) -> None:
+        self.lake = lake
+        self.add = add
+        self.progress = progress
+        self.open = False
+        self.next_id = 0
+        self.rows = 0
+        self.files = 0
+        self.inserts = 0   # for the fault injection of the crash test
+        self.staged: dict[str, list[pa.Table]] = {}
+        self.staged_rows = 0
+        self.records: list[dict[str, Any]] = []
+        self.outcomes: list[FileOutcome] = []
+
+    def _begin(self) -> None:
+        if not self.open:
+            self.lake.run("BEGIN TRANSACTION")
+            self.open = True
+            self.next_id = _next_batch_id(self.lake)
+
+    def outcome(self, outcome: FileOutcome) -> None:
+        if self.open:
+            self.outcomes.append(outcome)
+        else:
+            self.add(outcome)
+
+    def _insert(self, name: str, data: pa.Table) -> None:
+        self.lake.insert(name, data)
+        self.inserts += 1
+        _kill_point(self.inserts)
+
+    def _flush_staged(self) -> None:
+        for name, parts in self.staged.items():
+            self._insert(name, pa.concat_tables(parts, promote_options="none"))
+        self.staged.clear()
+        self.staged_rows = 0
+
+    def _landed(self, path: Path, row: dict[str, Any]) -> None:
+        self.records.append(row)
+        self.outcomes.append(FileOutcome(path, "carregado", row))
+        self.rows += int(row["rows_read"])
+        self.files += 1
+        if self.rows >= GROUP_ROWS or self.files >= GROUP_FILES:
+            self.commit()
+
+    def prepared(self, item: _Prepared) -> None:
+        self._begin()
+        batch_id = self.next_id
+        self.next_id += 1
         counts = _Counts()
-        for n, chunk in enumerate(chunks, start=1):
+        for chunk in item.chunks:
+            counts.add(chunk)
             for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
                 if data.num_rows:
-                    lake.insert(name, _with_batch(data, batch_id))
-            counts.add(chunk)
-            if progress:
-                progress(path, chunk.rows_in)
-            _kill_point(n)
-        row = _batch_row(batch_id, path, digest, kind, system, layout, counts, started,
-                         time.perf_counter() - clock)
-        _record_batches(lake, [row])
-        lake.run("COMMIT")
-    except RmdsError as error:
-        lake.run("ROLLBACK")
-        return FileOutcome(path, "erro", error=str(error),
-                           problems=list(getattr(error, "problems", []) or []))
-    except BaseException:
-        lake.run("ROLLBACK")
-        raise
-    return FileOutcome(path, "carregado", row)
+                    self.staged.setdefault(name, []).append(_with_batch(data, batch_id))
+                    self.staged_rows += data.num_rows
+        if self.progress:
+            self.progress(item.path, counts.read)
+        if self.staged_rows >= STAGE_ROWS:
+            self._flush_staged()
+        self._landed(item.path, _batch_row(batch_id, item.path, item.digest, item.kind,
+                                           item.system, item.layout, counts, item.started,
+                                           item.seconds))
+
+    def stream(self, item: _Large, chunks: Iterator[Chunk]) -> None:
+        self._begin()
+        self._flush_staged()
+        batch_id = self.next_id
+        counts = _Counts()
+        touched: set[str] = set()
+        try:
+            for chunk in chunks:
+                for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
+                    if data.num_rows:
+                        touched.add(name)
+                        self._insert(name, _with_batch(data, batch_id))
+                counts.add(chunk)
+                if self.progress:
+                    self.progress(item.path, chunk.rows_in)
+        except RmdsError as error:
+            # the file's rows leave the open transaction; the other files stay
+            for name in sorted(touched):
+                self.lake.run(f'DELETE FROM "{name}" WHERE batch_id = ?', [batch_id])
+            self.outcomes.append(FileOutcome(item.path, "erro", error=str(error), problems=list(
+                getattr(error, "problems", []) or [])))
+            return
+        self.next_id += 1
+        self._landed(item.path, _batch_row(batch_id, item.path, item.digest, item.kind,
+                                           item.system, item.layout, counts, item.started,
+                                           time.perf_counter() - item.clock))
+
+    def commit(self) -> None:
+        if not self.open:
+            return
+        self._flush_staged()
+        if self.records:
+            _record_batches(self.lake, self.records)
+        self.lake.run("COMMIT")
+        self.open = False
+        outcomes, self.outcomes, self.records = self.outcomes, [], []
+        self.rows = self.files = 0
+        for outcome in outcomes:
+            self.add(outcome)
+
+    def abort(self) -> None:
+        if self.open:
+            self.lake.run("ROLLBACK")
+            self.open = False
 
 
 def _with_batch(data: pa.Table, batch_id: int) -> pa.Table:

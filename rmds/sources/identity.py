@@ -61,9 +61,10 @@ IDENTITY_SPECS: dict[str, tuple[IdentitySpec, ...]] = {
 
 
 def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layout: str,
-                  municipalities: dict[str, str], accepted_rows: pa.Array) -> pa.Table | None:
+                  municipalities: dict[str, str], accepted_rows: pa.Array, *,
+                  accessed: set[str] | None = None) -> pa.Table | None:
     """Identity rows of the accepted records of one batch, or None when the file has no
-    identification columns."""
+    identification columns. ``accessed``: a set that receives the source columns read."""
     specs = IDENTITY_SPECS.get(system, ())
     present = set(source.column_names)
     target = table("identity_records")
@@ -71,7 +72,8 @@ def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layo
     for spec in specs:
         if not ({spec.name, spec.mother_name, spec.cns, spec.cpf} - {None}) & present:
             continue
-        ctx = MapContext(source, rows, file, system, layout)  # its problems are not used
+        ctx = MapContext(source, rows, file, system, layout,  # its problems are not used
+                         accessed=accessed)
 
         def col(name: str | None, ctx: MapContext = ctx) -> pa.Array:
             return ctx.text(name) if name else pa.nulls(ctx.n, pa.string())

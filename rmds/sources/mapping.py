@@ -90,6 +90,7 @@ class MapContext:
     system: str
     layout: str
     notes: list[str] = field(default_factory=list)
+    accessed: set[str] | None = None  # when a set, records every source column read
     _problems: list[tuple[pa.Array, str, pa.Array, str]] = field(default_factory=list)
 
     @property
@@ -99,6 +100,8 @@ class MapContext:
     # ----------------------------------------------------------------- primitives
     def raw(self, column: str) -> pa.Array:
         """The column as text, trimmed, blanks null; absent columns are all null."""
+        if self.accessed is not None:
+            self.accessed.add(column)
         if column not in self.source.column_names:
             return pa.nulls(self.n, pa.string())
         values = self.source.column(column).combine_chunks()

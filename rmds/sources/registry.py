@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,12 @@ from rmds.sources.datasus.sia import map_sia
 from rmds.sources.datasus.sih import map_sih
 from rmds.sources.datasus.sim import map_sim
 from rmds.sources.datasus.sinasc import map_sinasc
+from rmds.sources.identity import identity_rows
 from rmds.sources.mapping import MapContext, MapResult
 from rmds.sources.pni import PNI_COLUMNS, map_pni
 
-__all__ = ["SYSTEMS", "SourceFile", "System", "detect_system", "map_file", "open_source"]
+__all__ = ["SYSTEMS", "SourceFile", "System", "detect_system", "map_file", "open_source",
+           "used_columns"]
 
 Mapper = Callable[[MapContext, dict[str, str]], MapResult]
 
@@ -142,6 +145,21 @@ def open_source(path: Path, system: str | None = None, *, encoding: str | None =
     columns = tuple(f.name for f in reader.schema)
     detected = system.upper() if system else detect_system(path, columns)
     return SourceFile(path, reader, detected, columns)
+
+
+@lru_cache(maxsize=256)
+def used_columns(system: str, columns: tuple[str, ...]) -> frozenset[str]:
+    """The columns of a file of ``system`` with ``columns`` that its mapper and the identity
+    extraction read: found by running both on an empty batch, so it cannot drift from the
+    mappers. Readers decode only these."""
+    empty = pa.schema([(c, pa.string()) for c in columns]).empty_table()
+    rows = pa.array([], pa.int64())
+    accessed: set[str] = set()
+    context = MapContext(empty, rows, "", system, "", accessed=accessed)
+    result = SYSTEMS[system].mapper(context, {})
+    identity_rows(empty, rows, "", system, "", {}, result.accepted.column("source_row"),
+                  accessed=accessed)
+    return frozenset(accessed & set(columns))
 
 
 def map_file(source: SourceFile, municipalities: dict[str, str]

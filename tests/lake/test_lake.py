@@ -97,7 +97,7 @@ def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
     if kind == "large file streamed":
         targets = [_big_sih_dbf(state, tmp_path / "RDMG2306.dbf")]
         assert targets[0].stat().st_size > 4 << 20
-        env = {FAULT_ENV: "2", "RMDS_READ_BATCH_ROWS": "1000"}
+        env = {FAULT_ENV: "2", "RMDS_READ_BATCH_ROWS": "1000", "RMDS_INGEST_WHOLE_FILE_MB": "1"}
     else:
         targets = [state / "FHIR" / "bundles", state / "SIH"]
         env = {FAULT_ENV: "1"}
@@ -138,6 +138,31 @@ def test_bad_inputs_get_clear_errors_and_change_nothing(state: Path, pack: Refer
     assert "JSON" in (outcomes["envio.json"].error or "")
     assert "Patient.ndjson" in (outcomes["Patient.ndjson"].error or "")
     assert _snapshot(lake_path) == before
+
+
+def test_a_file_failing_mid_stream_leaves_nothing_and_its_neighbours_land(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """Files share a transaction; one that fails after some of its rows were written (a
+    streamed DBF shorter than its header says) is taken out, the files around it land."""
+    big = _big_sih_dbf(state, tmp_path / "RDMG2306.dbf")
+    data = big.read_bytes()
+    short = tmp_path / "RDMG2307.dbf"
+    short.write_bytes(data[:len(data) * 3 // 4])
+    targets = [state / "SIM" / "DOMG2023.dbc", short, state / "SINASC" / "DNMG2023.dbc"]
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        outcomes = ingest(lake, targets, pack, batch_rows=1000, whole_file_bytes=1 << 20)
+        assert [o.status for o in outcomes] == ["carregado", "erro", "carregado"]
+        assert "RDMG2307.dbf" in (outcomes[1].error or "")
+        assert outcomes[1].problems and outcomes[1].problems[0].row is not None
+        leftovers = lake.scalar("SELECT count(*) FROM hospitalisations") + lake.scalar(
+            "SELECT count(*) FROM quarantine WHERE source_file = 'RDMG2307.dbf'")
+        assert leftovers == 0
+        assert [b["file_name"] for b in lake.batches()] == ["DOMG2023.dbc", "DNMG2023.dbc"]
+        assert [b["batch_id"] for b in lake.batches()] == [1, 2]
+    after = _snapshot(lake_path)
+    assert all(n > 0 for n in (after["counts"]["deaths"],  # type: ignore[index]
+                               after["counts"]["births"]))  # type: ignore[index]
 
 
 def _bundle(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from rmds.exceptions import FileFormatError
-from rmds.sources.datasus.dbc import DbcReader, decompress_dbc
-from rmds.sources.datasus.dbf import DbfReader, read_dbf
+from rmds.sources.datasus.dbc import DbcReader, decompress_dbc, explode_dbc
+from rmds.sources.datasus.dbf import IMAGE_PADDING, DbfReader, read_dbf
 from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
 from rmds.sources.datasus.native import kernels
 from tests.sources.helpers import sample_as_dbf
@@ -203,3 +203,59 @@ def test_unknown_encoding_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError) as info:
         DbfReader(path, encoding="no-such-codec")
     assert "edge.dbf" in str(info.value) and "no-such-codec" in str(info.value)
+
+
+def test_in_memory_and_streaming_decompression_agree(samples_dir: Path, tmp_path: Path
+                                                     ) -> None:
+    if kernels() is None:
+        pytest.skip("C kernels not built")
+    data = sample_as_dbf(samples_dir, "sih_rd_sample.csv")
+    literal = write_dbc(tmp_path / "RDAC1601.dbc", data)  # literal-only stream
+    for source in (samples_dir / "sids_format_test.dbc", literal):  # real: back-references
+        expected = datasus_dbc.decompress_bytes(source.read_bytes())
+        image = explode_dbc(source)
+        assert image is not None
+        assert image[:len(image) - IMAGE_PADDING].tobytes() == expected
+        assert decompress_dbc(source, tmp_path / "x.dbf").read_bytes() == expected
+        with DbcReader(source) as memory, DbcReader(source, memory_limit=0) as streamed:
+            assert memory.read_all().equals(streamed.read_all())
+
+
+def test_truncated_or_corrupt_dbc_streams_are_clear_errors(samples_dir: Path,
+                                                           tmp_path: Path) -> None:
+    if kernels() is None:
+        pytest.skip("C kernels not built")
+    source = samples_dir / "sids_format_test.dbc"
+    data = source.read_bytes()
+    header_length = struct.unpack("<H", data[8:10])[0]
+    cut = tmp_path / "cut.dbc"
+    for keep in (header_length + 4, header_length + 6, header_length + 100, len(data) // 2):
+        cut.write_bytes(data[:keep])
+        for limit in (64 << 20, 0):  # in memory, and through a temporary file
+            with pytest.raises(FileFormatError) as info:
+                DbcReader(cut, memory_limit=limit)
+            assert "cut.dbc" in str(info.value)
+            assert "DBC corrompido" in info.value.problems[0].message
+    # random damage never crashes the decoder: an error or some bytes, never more than fit
+    rng = np.random.default_rng(5)
+    body = np.frombuffer(data, dtype=np.uint8)[header_length + 4:]
+    for _ in range(300):
+        damaged = body.copy()
+        spots = rng.integers(0, len(damaged), 4)
+        damaged[spots] = rng.integers(0, 256, 4).astype(np.uint8)
+        out = np.empty(20_000, dtype=np.uint8)
+        native = kernels()
+        assert native is not None
+        produced = native.explode(damaged.ctypes.data, len(damaged), out.ctypes.data,
+                                  len(out))
+        assert produced <= len(out)
+
+
+def test_a_header_that_understates_the_records_reads_what_it_announces(
+        samples_dir: Path, tmp_path: Path) -> None:
+    data = bytearray(sample_as_dbf(samples_dir, "sim_do_sample.csv"))
+    data[4:8] = struct.pack("<I", 60)  # 100 records in the file
+    dbc = write_dbc(tmp_path / "DOAC2016.dbc", bytes(data))
+    with DbcReader(dbc) as reader:
+        assert reader.read_all().num_rows == 60
+        assert not reader.truncated

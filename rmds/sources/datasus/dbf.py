@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import io
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -37,7 +38,7 @@ import pyarrow as pa
 from rmds.exceptions import FileFormatError, Problem
 from rmds.sources.datasus.native import Kernels, kernels
 
-__all__ = ["DbfField", "DbfHeader", "DbfReader", "read_dbf", "read_dbf_header"]
+__all__ = ["IMAGE_PADDING", "DbfField", "DbfHeader", "DbfReader", "read_dbf", "read_dbf_header"]
 
 U8 = npt.NDArray[np.uint8]
 
@@ -45,6 +46,8 @@ U8 = npt.NDArray[np.uint8]
 _LANGUAGE_DRIVERS = {0x01: "cp437", 0x02: "cp850", 0x03: "cp1252", 0x57: "cp1252",
                      0x64: "cp852", 0x65: "cp866", 0xC8: "cp1250"}
 DEFAULT_ENCODING = "latin-1"
+_HEADER_MAX = 32 + 32 * 2048 + 1   # the largest DBF header (field descriptors) read
+IMAGE_PADDING = 64                # bytes after an in-memory image (C kernels read words)
 MAX_PROBLEM_EXAMPLES = 1000
 
 
@@ -167,10 +170,15 @@ class DbfReader:
 
     def __init__(self, source: Path | str, *, encoding: str | None = None,
                  batch_rows: int = 65_536, columns: Sequence[str] | None = None,
-                 strict: bool = False, name: str | None = None) -> None:
+                 strict: bool = False, name: str | None = None,
+                 image: U8 | None = None) -> None:
+        """``image``: the whole file already in memory (a decompressed DBC) followed by
+        ``IMAGE_PADDING`` bytes of padding; ``source`` then only names it."""
         self.path = Path(source)
         self.name = name or self.path.name
-        self._handle: BinaryIO = self.path.open("rb")
+        self._image = image
+        self._handle: BinaryIO = (io.BytesIO(image[:_HEADER_MAX].tobytes()) if image is not None
+                                  else self.path.open("rb"))
         try:
             self.header = read_dbf_header(self._handle, self.name)
         except BaseException:
@@ -211,11 +219,18 @@ class DbfReader:
         self.rows_read = 0
         self.rows_deleted = 0
         self._problems = _Problems(self.name)
-        file_size = self.path.stat().st_size
+        file_size = (len(image) - IMAGE_PADDING if image is not None
+                     else self.path.stat().st_size)
         available = max(0, file_size - self.header.header_length)
         self.records_in_file = min(self.header.records,
                                    available // self.header.record_length)
         self.truncated = self.records_in_file < self.header.records
+
+    def select(self, columns: Iterable[str]) -> None:
+        """Decode only ``columns`` (those the file has) from now on, in file order."""
+        wanted = set(columns)
+        self.fields = tuple(f for f in self.header.fields if f.name in wanted)
+        self.schema = pa.schema([pa.field(f.name, f.arrow_type) for f in self.fields])
 
     # -------------------------------------------------------------- context manager
     def __enter__(self) -> DbfReader:
@@ -252,8 +267,17 @@ class DbfReader:
         remaining = self.records_in_file
         first_row = 1
         width = header.record_length
+        image_at = header.header_length
         while remaining > 0:
             count = min(self.batch_rows, remaining)
+            if self._image is not None:  # a view of the image: no copy
+                records = self._image[image_at:image_at + count * width].reshape(count, width)
+                image_at += count * width
+                remaining -= count
+                row_numbers = np.arange(first_row, first_row + count, dtype=np.int64)
+                first_row += count
+                yield self._live(records, row_numbers, width)
+                continue
             # 16 bytes of padding after the records: the C kernels read in 8-byte words
             buffer = np.empty(count * width + 16, dtype=np.uint8)
             got = self._handle.readinto(  # type: ignore[attr-defined]
@@ -265,20 +289,25 @@ class DbfReader:
             remaining -= count
             row_numbers = np.arange(first_row, first_row + count, dtype=np.int64)
             first_row += count
-            live = records[:, 0] != 0x2A  # '*' marks a deleted record
-            if not live.all():
-                self.rows_deleted += int((~live).sum())
-                kept = int(live.sum())
-                padded = np.empty(kept * width + 16, dtype=np.uint8)
-                padded[:kept * width].reshape(kept, width)[:] = records[live]
-                records = padded[:kept * width].reshape(kept, width)
-                row_numbers = row_numbers[live]
-            self.rows_read += len(records)
-            yield self._parse(records, row_numbers), pa.array(row_numbers)
+            yield self._live(records, row_numbers, width)
         if self.truncated and self.strict:
             raise FileFormatError(f"{self.name}: arquivo truncado", [Problem(
                 self.name, None, None,
                 f"cabeçalho anuncia {header.records} registros; há {self.records_in_file}")])
+
+    def _live(self, records: U8, row_numbers: npt.NDArray[np.int64],
+              width: int) -> tuple[pa.RecordBatch, pa.Array]:
+        """The batch of the records not deleted, with their physical row numbers."""
+        live = records[:, 0] != 0x2A  # '*' marks a deleted record
+        if not live.all():
+            self.rows_deleted += int((~live).sum())
+            kept = int(live.sum())
+            padded = np.empty(kept * width + 16, dtype=np.uint8)
+            padded[:kept * width].reshape(kept, width)[:] = records[live]
+            records = padded[:kept * width].reshape(kept, width)
+            row_numbers = row_numbers[live]
+        self.rows_read += len(records)
+        return self._parse(records, row_numbers), pa.array(row_numbers)
 
     def read_all(self) -> pa.Table:
         return pa.Table.from_batches(list(self.iter_batches()), schema=self.schema)

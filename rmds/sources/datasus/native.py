@@ -23,6 +23,7 @@ _I = ctypes.c_int64
 class Kernels:
     parse_batch: ctypes._NamedFuncPointer
     dbc_to_dbf: ctypes._NamedFuncPointer
+    explode: ctypes._NamedFuncPointer
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +39,12 @@ def _load() -> Kernels | None:
     dbc_to_dbf = library.rmds_dbc_to_dbf
     dbc_to_dbf.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     dbc_to_dbf.restype = ctypes.c_int
-    return Kernels(parse_batch, dbc_to_dbf)
+    explode = library.rmds_explode
+    explode.argtypes = [_P, _I, _P, _I]
+    explode.restype = _I
+    library.rmds_explode_init.restype = None
+    library.rmds_explode_init()  # the decoding tables, once, before any thread decodes
+    return Kernels(parse_batch, dbc_to_dbf, explode)
 
 
 def kernels() -> Kernels | None:
