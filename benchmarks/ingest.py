@@ -13,6 +13,10 @@ identity extraction):
   resources/s. Baseline: parsing every resource with the ``fhir.resources`` (R4B) pydantic
   models alone — no storage — on the first ``--fhir-baseline`` lines of each file.
 
+Also measured, as a ceiling for the DATASUS figure: the DuckDB write alone — the same
+canonical rows, already decoded and in memory, inserted and committed into an empty lake.
+No reader can make ``rmds ingest`` faster than that on the machine it runs on.
+
 Targets (issue #5): at least 1,000,000 DATASUS rows/s and 20,000 FHIR resources/s.
 """
 
@@ -30,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rmds.lake.ingest import ingest  # noqa: E402
-from rmds.lake.store import Lake  # noqa: E402
+from rmds.lake.store import Lake, fetch_arrow  # noqa: E402
 from rmds.settings import default_reference_dir  # noqa: E402
 from rmds.synth import SynthConfig, generate  # noqa: E402
 from rmds.territory import ReferencePack  # noqa: E402
@@ -58,6 +62,25 @@ def baseline_datasus(files: list[Path], work: Path) -> tuple[int, float]:
         rows += len(frame)
     con.close()
     return rows, time.perf_counter() - started
+
+
+def write_ceiling(lake: Lake, work: Path) -> tuple[int, float]:
+    """Rows of the DATASUS batches in ``lake`` and the seconds DuckDB takes to insert and
+    commit them again, from memory, into an empty lake."""
+    tables = {}
+    for name in ("hospitalisations", "outpatient_production", "deaths", "births",
+                 "facilities", "identity_records", "quarantine"):
+        tables[name] = fetch_arrow(lake.con, f'SELECT * FROM "{name}"')
+    rows = sum(t.num_rows for n, t in tables.items() if n not in ("identity_records",
+                                                                  "quarantine"))
+    with Lake(work / "teto.duckdb") as empty:
+        started = time.perf_counter()
+        empty.run("BEGIN TRANSACTION")
+        for name, data in tables.items():
+            empty.insert(name, data)
+        empty.run("COMMIT")
+        seconds = time.perf_counter() - started
+    return rows, seconds
 
 
 def baseline_fhir(files: list[Path], limit: int) -> tuple[int, float]:
@@ -101,6 +124,7 @@ def main() -> None:
                     entry = by_system.setdefault(o.batch["system"], [0, 0.0])
                     entry[0] += o.batch["rows_read"]
                     entry[1] += o.batch["seconds"]
+            ceiling_rows, ceiling_seconds = write_ceiling(lake, work)
             started = time.perf_counter()
             outcomes = ingest(lake, fhir, pack)
             rmds_fhir = time.perf_counter() - started
@@ -121,8 +145,13 @@ def main() -> None:
               f"{rmds_datasus:.1f} s, {rate:,.0f} rows/s "
               f"({rate / TARGET_ROWS:.2f} of the 1,000,000 rows/s target)")
         for system, (n, seconds) in sorted(by_system.items()):
-            print(f"    {system:7s} {int(n):>10,} rows  {n / seconds:>12,.0f} rows/s "
-                  f"(per-batch time)")
+            print(f"    {system:7s} {int(n):>10,} rows  read+map {seconds:5.2f} s on the "
+                  f"reader threads")
+        ceiling = ceiling_rows / ceiling_seconds
+        print(f"  ceiling, DuckDB write alone (the same canonical rows from memory, inserted "
+              f"and committed): {ceiling_seconds:.2f} s, {ceiling:,.0f} rows/s "
+              f"({ceiling / TARGET_ROWS:.2f} of the target; rmds ingest at "
+              f"{rate / ceiling:.2f} of it)")
         print(f"  baseline 'PySUS path' (pyreaddbc + dbfread → pandas → DuckDB, raw columns; "
               f"one file of each system, {base_rows:,} rows): {base_seconds:.1f} s, "
               f"{base_rate:,.0f} rows/s")

@@ -113,7 +113,8 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
                 tables = {result.table: result.accepted}
                 ident = identity_rows(context.source, rows, path.name, system.code,
                                       source.layout, municipalities,
-                                      result.accepted.column("source_row"))
+                                      result.accepted.column("source_row"),
+                                      raw_cache=context.raw_cache)
                 if ident is not None and ident.num_rows:
                     tables["identity_records"] = ident
                 yield Chunk(result.rows_in, tables, result.quarantine,

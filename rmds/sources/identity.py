@@ -62,9 +62,11 @@ IDENTITY_SPECS: dict[str, tuple[IdentitySpec, ...]] = {
 
 def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layout: str,
                   municipalities: dict[str, str], accepted_rows: pa.Array, *,
-                  accessed: set[str] | None = None) -> pa.Table | None:
+                  accessed: set[str] | None = None,
+                  raw_cache: dict[str, pa.Array] | None = None) -> pa.Table | None:
     """Identity rows of the accepted records of one batch, or None when the file has no
-    identification columns. ``accessed``: a set that receives the source columns read."""
+    identification columns. ``accessed``: a set that receives the source columns read;
+    ``raw_cache``: the mapper's decoded columns, to share (see :class:`MapContext`)."""
     specs = IDENTITY_SPECS.get(system, ())
     present = set(source.column_names)
     target = table("identity_records")
@@ -73,7 +75,8 @@ def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layo
         if not ({spec.name, spec.mother_name, spec.cns, spec.cpf} - {None}) & present:
             continue
         ctx = MapContext(source, rows, file, system, layout,  # its problems are not used
-                         accessed=accessed)
+                         accessed=accessed,
+                         raw_cache=raw_cache if raw_cache is not None else {})
 
         def col(name: str | None, ctx: MapContext = ctx) -> pa.Array:
             return ctx.text(name) if name else pa.nulls(ctx.n, pa.string())

@@ -31,38 +31,152 @@ QUARANTINE_SCHEMA = pa.schema([
 
 _CID_SHAPE = r"^[A-Z][0-9]{2}[0-9]?$"
 
-# fixed-width date layouts: regex of the shape, then (start, length) of year, month, day
-_DATE_LAYOUTS: dict[str, tuple[str, tuple[int, int], tuple[int, int], tuple[int, int]]] = {
-    "%d%m%Y": (r"^[0-9]{8}$", (4, 4), (2, 2), (0, 2)),
-    "%Y%m%d": (r"^[0-9]{8}$", (0, 4), (4, 2), (6, 2)),
-    "%Y-%m-%d": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", (0, 4), (5, 2), (8, 2)),
-    "%d/%m/%Y": (r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", (6, 4), (3, 2), (0, 2)),
-}
+# fixed-width date layouts: each position a digit of the year (Y), month (M), day (D) or
+# a literal separator
+_DATE_LAYOUTS = {"%d%m%Y": "DDMMYYYY", "%Y%m%d": "YYYYMMDD", "%Y-%m-%d": "YYYY-MM-DD",
+                 "%d/%m/%Y": "DD/MM/YYYY"}
+# bytes utf8_trim_whitespace removes among ASCII; a value starting or ending with a byte
+# >= 0x80 takes the Arrow path (Unicode spaces)
+_ASCII_SPACE = np.zeros(256, dtype=np.bool_)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_ASCII_SPACE[128:] = True
+_IS_DIGIT = np.zeros(256, dtype=np.bool_)
+_IS_DIGIT[48:58] = True
+_ZERO = np.zeros(256, dtype=np.bool_)
+_ZERO[48] = True
 
 
-def _parse_fixed_date(values: pa.Array, shape: str, year_at: tuple[int, int],
-                      month_at: tuple[int, int], day_at: tuple[int, int]) -> pa.Array:
-    """Dates of a fixed-width layout, computed with integer arithmetic (no strptime):
-    impossible dates (31/02, month 13) are null, never normalised."""
-    ok = pc.fill_null(pc.match_substring_regex(values, shape), False)
-    placeholder = "00000000" if shape == r"^[0-9]{8}$" else (
-        "0000-00-00" if year_at == (0, 4) else "00/00/0000")
-    clean = pc.if_else(ok, values, pa.scalar(placeholder))
+@dataclass(frozen=True)
+class _Strings:
+    """The buffers of a string array without nulls in its offsets' range, as numpy."""
 
-    def part(at: tuple[int, int]) -> npt.NDArray[np.int64]:
-        text = pc.utf8_slice_codeunits(clean, at[0], at[0] + at[1])
-        return np.asarray(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False))
+    offsets: npt.NDArray[np.int64]   # n + 1, from 0
+    data: npt.NDArray[np.uint8]
+    valid: npt.NDArray[np.bool_]
 
-    year, month, day = part(year_at), part(month_at), part(day_at)
-    valid = np.asarray(ok.to_numpy(zero_copy_only=False), dtype=np.bool_)
-    valid &= (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1800) & (year <= 2200)
-    month_index = (year - 1970) * 12 + np.clip(month, 1, 12) - 1
+    @property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        return np.diff(self.offsets)
+
+    def count(self, byte_class: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """Per value, how many of its bytes are in ``byte_class`` (256 booleans)."""
+        members = byte_class[self.data]
+        if not members.any():
+            return np.zeros(len(self.valid), dtype=np.int64)
+        cumulative = np.zeros(len(self.data) + 1, dtype=np.int64)
+        np.cumsum(members, out=cumulative[1:])
+        return cumulative[self.offsets[1:]] - cumulative[self.offsets[:-1]]
+
+    def fixed(self, width: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8]]:
+        """Values of exactly ``width`` bytes, and an (n, width) matrix of their bytes (rows
+        of other values are filler)."""
+        exact = self.valid & (self.lengths == width)
+        if not len(self.data):
+            return exact, np.zeros((len(exact), width), dtype=np.uint8)
+        starts = np.where(exact, self.offsets[:-1], 0)
+        index = np.minimum(starts[:, None] + np.arange(width), len(self.data) - 1)
+        return exact, self.data[index]
+
+
+FAST_PATHS = True  # tests turn the numpy paths off to compare them with Arrow's kernels
+
+
+def _strings(values: pa.Array) -> _Strings | None:
+    """numpy views of a plain string array, for the fast paths; None for other layouts
+    (sliced, large) or when the fast paths are off."""
+    return _buffers(values) if FAST_PATHS else None
+
+
+def _buffers(values: pa.Array) -> _Strings | None:
+    if not pa.types.is_string(values.type) or values.offset != 0:
+        return None
+    n = len(values)
+    buffers = values.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1).astype(np.int64)
+    data = (np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None
+            else np.zeros(0, dtype=np.uint8))
+    start = int(offsets[0])
+    valid = (np.ones(n, dtype=np.bool_) if values.null_count == 0
+             else np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_))
+    return _Strings(offsets - start, data[start:int(offsets[-1])], valid)
+
+
+def _keep(values: pa.Array, keep: npt.NDArray[np.bool_]) -> pa.Array:
+    """``values`` with the rows where ``keep`` is false made null (buffers shared)."""
+    if values.offset == 0 and pa.types.is_string(values.type):
+        buffers = values.buffers()
+        bitmap = pa.py_buffer(np.packbits(keep, bitorder="little"))
+        return pa.StringArray.from_buffers(len(values), buffers[1], buffers[2], bitmap,
+                                           int(len(keep) - keep.sum()))
+    return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
+
+
+def _parse_fixed_date(values: pa.Array, layout: str) -> tuple[pa.Array, pa.Array]:
+    """Dates of a fixed-width layout with integer arithmetic (no strptime): impossible dates
+    (31/02, month 13) are null, never normalised. Returns (dates, ill-formed mask)."""
+    strings = _buffers(values)
+    if strings is None:
+        strings = _buffers(values.cast(pa.string()).take(pa.array(np.arange(len(values)))))
+        assert strings is not None
+    shaped, matrix = strings.fixed(len(layout))
+    digits = matrix.astype(np.int64) - 48
+    for position, symbol in enumerate(layout):
+        if symbol in "YMD":
+            shaped &= (digits[:, position] >= 0) & (digits[:, position] <= 9)
+        else:
+            shaped &= matrix[:, position] == ord(symbol)
+
+    def number(symbol: str) -> npt.NDArray[np.int64]:
+        value = np.zeros(len(digits), dtype=np.int64)
+        for position in (i for i, c in enumerate(layout) if c == symbol):
+            value = value * 10 + digits[:, position]
+        return np.where(shaped, value, 1)
+
+    year, month, day = number("Y"), number("M"), number("D")
+    valid = shaped & (month >= 1) & (month <= 12) & (day >= 1) & (year >= 1800) & (
+        year <= 2200)
+    month_index = (np.where(valid, year, 1970) - 1970) * 12 + np.clip(month, 1, 12) - 1
     first = month_index.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     following = (month_index + 1).astype("datetime64[M]").astype("datetime64[D]").astype(
         np.int64)
     valid &= day <= following - first
     days = (first + day - 1).astype(np.int32)
-    return pa.array(days, pa.date32(), mask=~valid)
+    return (pa.array(days, pa.date32(), mask=~valid),
+            pa.array(strings.valid & ~valid))
+
+
+_LOOKUPS: dict[int, tuple[Mapping[str, str | None], pa.Array, pa.Array]] = {}
+
+
+def _lookup(table: Mapping[str, str | None]) -> tuple[pa.Array, pa.Array]:
+    """Keys and values of a code table as Arrow arrays, built once per table object (the
+    cache holds the table, so its id cannot be reused while cached)."""
+    entry = _LOOKUPS.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_LOOKUPS) > 256:
+            _LOOKUPS.clear()
+        entry = (table, pa.array(list(table.keys()), pa.string()),
+                 pa.array(list(table.values()), pa.string()))
+        _LOOKUPS[id(table)] = entry
+    return entry[1], entry[2]
+
+
+def _plain_integers(strings: _Strings) -> npt.NDArray[np.int64] | None:
+    """The values as integers when every one is blank or 1 to 15 plain digits, else None."""
+    lengths = strings.lengths
+    filled = strings.valid & (lengths > 0)
+    if int(lengths.max(initial=0)) > 15 or strings.count(~_IS_DIGIT)[filled].any():
+        return None
+    if not len(strings.data):
+        return np.zeros(len(lengths), dtype=np.int64)
+    # each byte's power of ten: its distance to the end of its value
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    power = strings.offsets[1:][owner] - 1 - np.arange(len(strings.data))
+    digits = strings.data.astype(np.int64) - 48
+    weights = digits * (10 ** power)
+    out = np.zeros(len(lengths), dtype=np.int64)
+    np.add.at(out, owner, weights)
+    return out
 
 
 @dataclass
@@ -91,6 +205,7 @@ class MapContext:
     layout: str
     notes: list[str] = field(default_factory=list)
     accessed: set[str] | None = None  # when a set, records every source column read
+    raw_cache: dict[str, pa.Array] = field(default_factory=dict)  # shareable across contexts
     _problems: list[tuple[pa.Array, str, pa.Array, str]] = field(default_factory=list)
 
     @property
@@ -104,11 +219,37 @@ class MapContext:
             self.accessed.add(column)
         if column not in self.source.column_names:
             return pa.nulls(self.n, pa.string())
+        cached = self.raw_cache.get(column)
+        if cached is not None:
+            return cached
         values = self.source.column(column).combine_chunks()
         if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
             values = values.cast(pa.string())
+        strings = _strings(values)
+        if strings is not None:
+            # no value begins or ends with a space (the DBF reader already strips trailing
+            # ones): only blanks become null, without copying the text
+            filled = strings.valid & (strings.lengths > 0)
+            ends = np.concatenate([strings.offsets[:-1][filled], strings.offsets[1:][filled] - 1])
+            if not _ASCII_SPACE[strings.data[ends]].any():
+                result = _keep(values, filled)
+                self.raw_cache[column] = result
+                return result
         values = pc.utf8_trim_whitespace(values)
-        return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        result = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        self.raw_cache[column] = result
+        return result
+
+    def _numbers(self, column: str) -> pa.Array | None:
+        """The column when the reader already decoded it as numbers (DBF ``N`` fields)."""
+        if column not in self.source.column_names:
+            return None
+        values = self.source.column(column).combine_chunks()
+        if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+            return None
+        if self.accessed is not None:
+            self.accessed.add(column)
+        return values
 
     def problem(self, mask: pa.Array, field_name: str, values: pa.Array, reason: str) -> None:
         """Quarantine the rows where ``mask`` is true (nulls in the mask count as false)."""
@@ -127,20 +268,51 @@ class MapContext:
                null_values: tuple[str, ...] = ()) -> pa.Array:
         """A code made of digits; anything else is quarantined."""
         values = self.text(column, null_values)
+        reason = "código não numérico" if width is None else f"código deve ter {width} dígitos"
+        strings = _strings(values)
+        if strings is not None:
+            lengths = strings.lengths
+            ok = (lengths == width) if width is not None else (lengths > 0)
+            ok &= strings.count(~_IS_DIGIT) == 0
+            bad = strings.valid & ~ok
+            if bad.any():
+                self.problem(pa.array(bad), column, values, reason)
+                return _keep(values, strings.valid & ok)
+            return values
         pattern = r"^[0-9]+$" if width is None else f"^[0-9]{{{width}}}$"
-        bad = pc.invert(pc.match_substring_regex(values, pattern))
-        self.problem(bad, column, values, "código não numérico" if width is None
-                     else f"código deve ter {width} dígitos")
-        return pc.if_else(pc.fill_null(bad, False), pa.scalar(None, pa.string()), values)
+        bad_values = pc.invert(pc.match_substring_regex(values, pattern))
+        self.problem(bad_values, column, values, reason)
+        return pc.if_else(pc.fill_null(bad_values, False), pa.scalar(None, pa.string()), values)
 
     def integer(self, column: str, low: int | None = None, high: int | None = None,
                 null_values: tuple[str, ...] = ()) -> pa.Array:
+        decoded = self._numbers(column)
+        if decoded is not None and pa.types.is_integer(decoded.type):
+            # already numbers (a DBF N field): the text round trip would change nothing
+            numbers = decoded.cast(pa.int64())
+            nulls = [int(v) for v in null_values if v.lstrip("+-").isdigit()]
+            if nulls:
+                numbers = pc.if_else(pc.is_in(numbers, pa.array(nulls, pa.int64())),
+                                     pa.scalar(None, pa.int64()), numbers)
+            return self._in_range(column, numbers, numbers.cast(pa.string()), low, high)
         values = self.text(column, null_values)
-        ok_shape = pc.match_substring_regex(values, r"^[+-]?[0-9]+(\.0*)?$")
+        strings = _strings(values)
+        plain = _plain_integers(strings) if strings is not None else None
+        if strings is not None and plain is not None:  # the usual case: digits only
+            filled = strings.valid & (strings.lengths > 0)
+            numbers = pa.array(plain, pa.int64(), mask=~filled)
+            return self._in_range(column, numbers, values, low, high)
+        # at most 18 digits: any such number fits in int64
+        ok_shape = pc.match_substring_regex(values, r"^[+-]?[0-9]{1,18}(\.0*)?$")
         self.problem(pc.invert(ok_shape), column, values, "número inteiro inválido")
-        numbers = pc.cast(pc.if_else(pc.fill_null(ok_shape, False),
-                                     pc.replace_substring_regex(values, r"\.0*$", ""),
+        plain_text = pc.replace_substring_regex(
+            pc.replace_substring_regex(values, r"\.0*$", ""), r"^\+", "")
+        numbers = pc.cast(pc.if_else(pc.fill_null(ok_shape, False), plain_text,
                                      pa.scalar(None, pa.string())), pa.int64())
+        return self._in_range(column, numbers, values, low, high)
+
+    def _in_range(self, column: str, numbers: pa.Array, shown: pa.Array, low: int | None,
+                  high: int | None) -> pa.Array:
         out_of_range = pa.array(np.zeros(self.n, dtype=np.bool_))
         if low is not None:
             out_of_range = pc.or_(out_of_range, pc.fill_null(pc.less(numbers, low), False))
@@ -148,13 +320,20 @@ class MapContext:
             out_of_range = pc.or_(out_of_range,
                                   pc.fill_null(pc.greater(numbers, high), False))
         if low is not None or high is not None:
-            self.problem(out_of_range, column, values,
+            self.problem(out_of_range, column, shown,
                          f"valor fora do intervalo [{low}, {high}]")
-            numbers = pc.if_else(out_of_range, pa.scalar(None, pa.int64()), numbers)
+        overflow = pc.and_(pc.invert(out_of_range), pc.fill_null(pc.or_(
+            pc.less(numbers, -2**31), pc.greater(numbers, 2**31 - 1)), False))
+        self.problem(overflow, column, shown, "valor fora do intervalo de um inteiro de 32 bits")
+        numbers = pc.if_else(pc.or_(out_of_range, overflow), pa.scalar(None, pa.int64()),
+                             numbers)
         return numbers.cast(pa.int32())
 
     def decimal(self, column: str) -> pa.Array:
         """Numbers with a decimal point or comma."""
+        decoded = self._numbers(column)
+        if decoded is not None:
+            return decoded.cast(pa.float64())
         values = pc.replace_substring(self.text(column), ",", ".")
         ok = pc.match_substring_regex(values, r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$")
         self.problem(pc.invert(ok), column, values, "número decimal inválido")
@@ -165,16 +344,24 @@ class MapContext:
         """A date in ``%d%m%Y``, ``%Y%m%d`` or ``%Y-%m-%d``; zeros and blanks are null."""
         values = self.text(column)
         if allow_zero:
-            values = pc.if_else(pc.match_substring_regex(values, r"^0+$"),
-                                pa.scalar(None, pa.string()), values)
+            strings = _strings(values)
+            if strings is not None:
+                zeros = strings.valid & (strings.lengths > 0) & (
+                    strings.count(_ZERO) == strings.lengths)
+                if zeros.any():
+                    values = _keep(values, strings.valid & ~zeros)
+            else:
+                values = pc.if_else(pc.match_substring_regex(values, r"^0+$"),
+                                    pa.scalar(None, pa.string()), values)
         if fmt in _DATE_LAYOUTS:
-            parsed = _parse_fixed_date(values, *_DATE_LAYOUTS[fmt])
-        else:
-            parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
-            # strptime normalises impossible days (31/02 → 02/03): format back and compare
-            roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
-            parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
-                                pa.scalar(None, parsed.type)).cast(pa.date32())
+            parsed, bad = _parse_fixed_date(values, _DATE_LAYOUTS[fmt])
+            self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
+            return parsed
+        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+        # strptime normalises impossible days (31/02 → 02/03): format back and compare
+        roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
+        parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
+                            pa.scalar(None, parsed.type)).cast(pa.date32())
         bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
         self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
         return parsed
@@ -183,8 +370,7 @@ class MapContext:
                unknown_is_problem: bool = True) -> pa.Array:
         """Recode values through ``table``; a value absent from it is quarantined."""
         values = self.text(column)
-        keys = pa.array(list(table.keys()), pa.string())
-        targets = pa.array(list(table.values()), pa.string())
+        keys, targets = _lookup(table)
         index = pc.index_in(values, value_set=keys)
         decoded = pc.take(targets, index)
         if unknown_is_problem:
@@ -209,8 +395,7 @@ class MapContext:
         ignored = pc.match_substring_regex(values, r"^([0-9]{2}0000|0+|9+|[0-9]{2}00000)$")
         values = pc.if_else(pc.fill_null(ignored, False), pa.scalar(None, pa.string()), values)
         six = pc.utf8_slice_codeunits(values, 0, 6)
-        keys = pa.array(list(known.keys()), pa.string())
-        targets = pa.array(list(known.values()), pa.string())
+        keys, targets = _lookup(known)
         mapped = pc.take(targets, pc.index_in(six, value_set=keys))
         seven_ok = pc.or_(pc.not_equal(pc.utf8_length(values), 7), pc.equal(mapped, values))
         bad = pc.and_(pc.is_valid(values),
