@@ -3,7 +3,8 @@
     python benchmarks/read_datasus.py [--rows 2000000] [--baseline-rows 100000]
 
 Writes SIH-RD-like files (113 fields, 716 bytes a record; rows resampled from the real
-sample; the DBC uses literal-only implode, which every DBC reader decompresses) and times:
+sample; the DBC compressed by rmds's implode, with back-references as DATASUS writes them) and
+times:
 
 * rmds: ``DbcReader`` / ``DbfReader`` → Arrow record batches (one core: the parse is a
   single-threaded C kernel; CPU time is printed next to wall time);

@@ -132,13 +132,20 @@ void rmds_explode_init(void)
     tables_ready = 1;
 }
 
+#define INBUF (1 << 20)
+
 typedef struct {
     const uint8_t *in;
     size_t inlen, inpos;
     uint64_t buf;
     int cnt;
     size_t phantom;   /* zero bytes supplied past the end of the input */
+    FILE *src;        /* file mode: `in` is `window`, refilled from `src` */
+    uint8_t *window;
+    int src_eof;
 } bits;
+
+static void refill_slow(bits *b);
 
 static inline void refill(bits *b)
 {
@@ -149,6 +156,24 @@ static inline void refill(bits *b)
         b->inpos += (size_t)(63 - b->cnt) >> 3;
         b->cnt |= 56;
         return;
+    }
+    refill_slow(b);
+}
+
+static void refill_slow(bits *b)
+{
+    if (b->src && !b->src_eof) {
+        size_t rest = b->inlen - b->inpos;
+        memmove(b->window, b->window + b->inpos, rest);
+        size_t got = fread(b->window + rest, 1, INBUF - rest, b->src);
+        if (got == 0) b->src_eof = 1;
+        b->in = b->window;
+        b->inpos = 0;
+        b->inlen = rest + got;
+        if (b->inlen >= 8) {
+            refill(b);
+            return;
+        }
     }
     while (b->cnt <= 56) {
         uint64_t byte = 0;
@@ -173,11 +198,11 @@ static inline int overrun(const bits *b) { return b->phantom && (size_t)b->cnt <
 /* Decompress `in` into `out` (capacity `cap`). With `sink` NULL, `out` holds the whole
  * result (E_FULL if it does not fit); otherwise `out` is a work buffer flushed to `sink`,
  * keeping the last WINDOW bytes as history. Returns the bytes produced or an error. */
-static int64_t explode(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
-                       FILE *sink)
+static int64_t explode(const uint8_t *in, size_t inlen, FILE *src, uint8_t *window,
+                       uint8_t *out, size_t cap, FILE *sink)
 {
     rmds_explode_init();
-    bits b = {in, inlen, 0, 0, 0, 0};
+    bits b = {in, inlen, 0, 0, 0, 0, src, window, 0};
     refill(&b);
     uint32_t coded = take(&b, 8);
     uint32_t dict = take(&b, 8);
@@ -257,38 +282,217 @@ static int64_t explode(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap
 int64_t rmds_explode(const uint8_t *in, int64_t inlen, uint8_t *out, int64_t cap)
 {
     if (inlen < 0 || cap < 0) return E_MEMORY;
-    return explode(in, (size_t)inlen, out, (size_t)cap, NULL);
+    return explode(in, (size_t)inlen, NULL, NULL, out, (size_t)cap, NULL);
 }
 
-/* Decompress a .dbc into a .dbf on disk (for files too large to hold decompressed).
- * Returns 0 or a negative error. */
+/* Decompress a .dbc into a .dbf on disk (for files too large to hold decompressed), in
+ * bounded memory: the input is read 1 MiB at a time. Returns 0 or a negative error. */
 int rmds_dbc_to_dbf(const char *source, const char *target)
 {
     FILE *in = fopen(source, "rb");
     if (!in) return E_OPEN;
     int rc = 0;
-    uint8_t *data = NULL, *work = NULL;
+    uint8_t *window = malloc(INBUF), *work = malloc(FILEBUF), *header = NULL;
     FILE *out = NULL;
-    if (fseek(in, 0, SEEK_END) != 0) { rc = E_OPEN; goto done; }
-    long size = ftell(in);
-    if (size < 14) { rc = E_HEADER; goto done; }
-    rewind(in);
-    data = malloc((size_t)size);
-    work = malloc(FILEBUF);
-    if (!data || !work) { rc = E_MEMORY; goto done; }
-    if (fread(data, 1, (size_t)size, in) != (size_t)size) { rc = E_OPEN; goto done; }
-    size_t header_length = (size_t)data[8] | ((size_t)data[9] << 8);
-    if (header_length < 32 || header_length + 4 > (size_t)size) { rc = E_HEADER; goto done; }
+    uint8_t head[10];
+    if (!window || !work) { rc = E_MEMORY; goto done; }
+    if (fread(head, 1, 10, in) != 10) { rc = E_HEADER; goto done; }
+    size_t header_length = (size_t)head[8] | ((size_t)head[9] << 8);
+    if (header_length < 32) { rc = E_HEADER; goto done; }
+    header = malloc(header_length + 4);
+    if (!header) { rc = E_MEMORY; goto done; }
+    memcpy(header, head, 10);
+    if (fread(header + 10, 1, header_length - 6, in) != header_length - 6) {
+        rc = E_HEADER;   /* the header and the 4 bytes after it */
+        goto done;
+    }
     out = fopen(target, "wb");
     if (!out) { rc = E_OPEN; goto done; }
-    if (fwrite(data, 1, header_length, out) != header_length) { rc = E_WRITE; goto done; }
-    int64_t produced = explode(data + header_length + 4, (size_t)size - header_length - 4,
-                               work, FILEBUF, out);
+    if (fwrite(header, 1, header_length, out) != header_length) { rc = E_WRITE; goto done; }
+    int64_t produced = explode(window, 0, in, window, work, FILEBUF, out);
     if (produced < 0) rc = (int)produced;
 done:
     if (out && fclose(out) != 0 && rc == 0) rc = E_WRITE;
     fclose(in);
-    free(data);
+    free(window);
     free(work);
+    free(header);
     return rc;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Compression ("implode", binary literals, 4 KiB dictionary), as DATASUS writes its
+ * files: greedy longest matches found through hash chains over 3-byte prefixes. Used by
+ * the synthetic state generator so that its DBCs look like real ones (about 10:1).
+ * The codes are taken from the decoding tables above: for each symbol, the bits a decoder
+ * reads for it. Streaming: the caller feeds pieces; matches reach back into the previous
+ * piece's last 4 KiB.
+ * ------------------------------------------------------------------------------------ */
+
+#define HASH_BITS 15
+#define MAX_CHAIN 48
+#define MIN_MATCH 3
+#define MAX_MATCH 518
+
+typedef struct {
+    uint8_t history[WINDOW];
+    int64_t history_length;
+    uint64_t bitbuf;
+    int bitcount;
+    int started;
+} implode_state;
+
+typedef struct { uint16_t bits; uint8_t length; } code;
+static code len_codes[16], dist_codes[64];
+static volatile int encoder_ready = 0;
+
+static void codes_from_table(const table *t, code *codes, int symbols)
+{
+    for (int s = 0; s < symbols; s++) codes[s].length = 0;
+    for (uint32_t pattern = 0; pattern < (1u << t->bits); pattern++) {
+        uint16_t e = t->entry[pattern];
+        int s = e >> 4, len = e & 15;
+        if (len && s < symbols && !codes[s].length) {
+            codes[s].bits = (uint16_t)(pattern & ((1u << len) - 1));
+            codes[s].length = (uint8_t)len;
+        }
+    }
+}
+
+static void encoder_init(void)
+{
+    if (encoder_ready) return;
+    rmds_explode_init();
+    codes_from_table(&lentab, len_codes, 16);
+    codes_from_table(&disttab, dist_codes, 64);
+    encoder_ready = 1;
+}
+
+int64_t rmds_implode_state_size(void) { return (int64_t)sizeof(implode_state); }
+
+typedef struct {
+    implode_state *st;
+    uint8_t *out;
+    size_t pos;
+} writer;
+
+static inline void put_bits(writer *w, uint32_t value, int count)
+{
+    implode_state *st = w->st;
+    st->bitbuf |= (uint64_t)value << st->bitcount;
+    st->bitcount += count;
+    while (st->bitcount >= 8) {
+        w->out[w->pos++] = (uint8_t)st->bitbuf;
+        st->bitbuf >>= 8;
+        st->bitcount -= 8;
+    }
+}
+
+static inline void put_match(writer *w, uint32_t length, uint32_t distance)
+{
+    put_bits(w, 1, 1);
+    int symbol = 15;
+    while (symbol > 0 && (uint32_t)base[symbol] > length) symbol--;
+    if (length == 2) symbol = 1;          /* base[1] = 2 (the table is not sorted) */
+    else if (length == 3) symbol = 0;
+    put_bits(w, len_codes[symbol].bits, len_codes[symbol].length);
+    put_bits(w, length - (uint32_t)base[symbol], extra[symbol]);
+    if (length == 519) return;
+    uint32_t d = distance - 1, shift = length == 2 ? 2 : 6;
+    uint32_t high = d >> shift;
+    put_bits(w, dist_codes[high].bits, dist_codes[high].length);
+    put_bits(w, d & ((1u << shift) - 1), (int)shift);
+}
+
+static inline uint32_t hash3(const uint8_t *p)
+{
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+    return (v * 2654435761u) >> (32 - HASH_BITS);
+}
+
+/* Compress `data` (n bytes) after the state's history into `out` (room for n * 9 / 8 + 16
+ * bytes at least); with `last`, also the end code and the final partial byte. Returns the
+ * bytes written, or E_MEMORY. */
+int64_t rmds_implode(implode_state *st, const uint8_t *data, int64_t n, int last,
+                     uint8_t *out)
+{
+    encoder_init();
+    writer w = {st, out, 0};
+    if (!st->started) {
+        put_bits(&w, 0, 8);   /* binary (uncoded) literals */
+        put_bits(&w, 6, 8);   /* 4 KiB dictionary */
+        st->started = 1;
+    }
+    size_t total = (size_t)st->history_length + (size_t)n;
+    uint8_t *buf = malloc(total + 8);
+    int32_t *head = malloc(sizeof(int32_t) << HASH_BITS);
+    int32_t *prev = malloc(sizeof(int32_t) * (total + 1));
+    if (!buf || !head || !prev) { free(buf); free(head); free(prev); return E_MEMORY; }
+    memcpy(buf, st->history, (size_t)st->history_length);
+    memcpy(buf + st->history_length, data, (size_t)n);
+    for (int i = 0; i < (1 << HASH_BITS); i++) head[i] = -1;
+    size_t i = 0;
+    /* the history only feeds the hash chains */
+    for (; i < (size_t)st->history_length; i++) {
+        if (i + MIN_MATCH <= total) {
+            uint32_t h = hash3(buf + i);
+            prev[i] = head[h];
+            head[h] = (int32_t)i;
+        }
+    }
+    while (i < total) {
+        uint32_t best = 0, best_distance = 0;
+        if (i + MIN_MATCH <= total) {
+            uint32_t h = hash3(buf + i);
+            int32_t candidate = head[h];
+            size_t limit = total - i < MAX_MATCH ? total - i : MAX_MATCH;
+            for (int chain = 0; candidate >= 0 && chain < MAX_CHAIN; chain++) {
+                size_t distance = i - (size_t)candidate;
+                if (distance > WINDOW) break;
+                const uint8_t *a = buf + i, *b = buf + candidate;
+                if (b[best] == a[best]) {
+                    size_t k = 0;
+                    while (k < limit && a[k] == b[k]) k++;
+                    if (k > best) {
+                        best = (uint32_t)k;
+                        best_distance = (uint32_t)distance;
+                        if (k == limit) break;
+                    }
+                }
+                candidate = prev[candidate];
+            }
+            prev[i] = head[h];
+            head[h] = (int32_t)i;
+        }
+        if (best >= MIN_MATCH) {
+            put_match(&w, best, best_distance);
+            for (size_t k = 1; k < best; k++) {   /* keep the chains complete */
+                size_t j = i + k;
+                if (j + MIN_MATCH <= total) {
+                    uint32_t h = hash3(buf + j);
+                    prev[j] = head[h];
+                    head[h] = (int32_t)j;
+                }
+            }
+            i += best;
+        } else {
+            put_bits(&w, (uint32_t)buf[i] << 1, 9);
+            i++;
+        }
+    }
+    size_t keep = total < WINDOW ? total : WINDOW;
+    memcpy(st->history, buf + total - keep, keep);
+    st->history_length = (int64_t)keep;
+    free(buf);
+    free(head);
+    free(prev);
+    if (last) {
+        put_match(&w, 519, 0);
+        if (st->bitcount > 0) {
+            out[w.pos++] = (uint8_t)st->bitbuf;
+            st->bitbuf = 0;
+            st->bitcount = 0;
+        }
+    }
+    return (int64_t)w.pos;
 }

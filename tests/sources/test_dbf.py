@@ -13,7 +13,7 @@ import pytest
 from rmds.exceptions import FileFormatError
 from rmds.sources.datasus.dbc import DbcReader, decompress_dbc, explode_dbc
 from rmds.sources.datasus.dbf import IMAGE_PADDING, DbfReader, read_dbf
-from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
+from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc, write_dbc_stream
 from rmds.sources.datasus.native import kernels
 from tests.sources.helpers import sample_as_dbf
 
@@ -70,9 +70,31 @@ def test_real_samples_as_dbf_and_dbc_match_dbfread(samples_dir: Path, tmp_path: 
     dbf.write_bytes(data)
     expected = reference(dbf)
     assert_same(read_dbf(dbf, encoding="latin-1"), expected)
-    dbc = write_dbc(tmp_path / "sample.dbc", data)
-    with DbcReader(dbc, encoding="latin-1") as reader:
-        assert_same(reader.read_all(), expected)
+    for compress in (False, None):  # literal-only; compressed when the C module is built
+        dbc = write_dbc(tmp_path / "sample.dbc", data, compress=compress)
+        with DbcReader(dbc, encoding="latin-1") as reader:
+            assert_same(reader.read_all(), expected)
+
+
+def test_compressed_dbc_round_trips_through_both_decoders(samples_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """rmds's compressor writes back-references as DATASUS does (no longer literal-only):
+    the independent datasus-dbc decoder and rmds's own give back the DBF, also when the
+    body is written in pieces whose matches reach into the piece before."""
+    if kernels() is None:
+        pytest.skip("C kernels not built")
+    data = sample_as_dbf(samples_dir, "sih_rd_sample.csv")
+    header_length = struct.unpack("<H", data[8:10])[0]
+    body = data[header_length:]
+    pieces = [body[k:k + 997] for k in range(0, len(body), 997)]
+    for name, written in (
+            ("whole.dbc", write_dbc(tmp_path / "whole.dbc", data, compress=True)),
+            ("pieces.dbc", write_dbc_stream(tmp_path / "pieces.dbc", data[:header_length],
+                                            pieces, chunk=3001, compress=True))):
+        compressed = written.read_bytes()
+        assert len(compressed) < len(data) / 3, name  # the literal-only stream is 9/8
+        assert datasus_dbc.decompress_bytes(compressed) == data, name
+        assert decompress_dbc(written, tmp_path / "x.dbf").read_bytes() == data, name
 
 
 def test_small_batches_stream_the_same_rows(samples_dir: Path, tmp_path: Path,
@@ -210,7 +232,7 @@ def test_in_memory_and_streaming_decompression_agree(samples_dir: Path, tmp_path
     if kernels() is None:
         pytest.skip("C kernels not built")
     data = sample_as_dbf(samples_dir, "sih_rd_sample.csv")
-    literal = write_dbc(tmp_path / "RDAC1601.dbc", data)  # literal-only stream
+    literal = write_dbc(tmp_path / "RDAC1601.dbc", data, compress=False)
     for source in (samples_dir / "sids_format_test.dbc", literal):  # real: back-references
         expected = datasus_dbc.decompress_bytes(source.read_bytes())
         image = explode_dbc(source)

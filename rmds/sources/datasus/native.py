@@ -24,6 +24,8 @@ class Kernels:
     parse_batch: ctypes._NamedFuncPointer
     dbc_to_dbf: ctypes._NamedFuncPointer
     explode: ctypes._NamedFuncPointer
+    implode: ctypes._NamedFuncPointer
+    implode_state_size: int
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +46,12 @@ def _load() -> Kernels | None:
     explode.restype = _I
     library.rmds_explode_init.restype = None
     library.rmds_explode_init()  # the decoding tables, once, before any thread decodes
-    return Kernels(parse_batch, dbc_to_dbf, explode)
+    implode = library.rmds_implode
+    implode.argtypes = [_P, _P, _I, ctypes.c_int, _P]
+    implode.restype = _I
+    library.rmds_implode_state_size.restype = _I
+    return Kernels(parse_batch, dbc_to_dbf, explode, implode,
+                   int(library.rmds_implode_state_size()))
 
 
 def kernels() -> Kernels | None:
