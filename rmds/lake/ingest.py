@@ -75,12 +75,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
-            validator: Validator, batch_rows: int) -> tuple[str, str, str, Iterator[Chunk]]:
-    """(source type, system, layout, chunks) of one file; raises for unreadable files."""
+@dataclass
+class _Opened:
+    """A file open for reading: its parts (record batches, or FHIR chunks) come in order
+    from ``parts``; ``convert`` maps one part to canonical rows and quarantine. Parts are
+    read one after the other; converting them may run in parallel."""
+
+    kind: str
+    system: str
+    layout: str
+    parts: Iterator[Any]
+    convert: Callable[[Any], Chunk]
+
+    def chunks(self) -> Iterator[Chunk]:
+        return (self.convert(part) for part in self.parts)
+
+
+def _open(path: Path, pack: ReferencePack, municipalities: dict[str, str],
+          validator: Validator, batch_rows: int) -> _Opened:
+    """Open one file for ingestion; raises for unreadable files."""
     if detect_fhir(path):
         fhir = open_fhir(path, validator, municipalities)
-        return "FHIR", "FHIR", fhir.layout, fhir.chunks()
+        return _Opened("FHIR", "FHIR", fhir.layout, fhir.chunks(), lambda chunk: chunk)
     source = open_source(path, batch_rows=batch_rows)
     if source.system is None:
         columns = ", ".join(source.columns[:12])
@@ -104,21 +120,9 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
     if isinstance(source.reader, DbfReader):
         source.reader.select(used_columns(system.code, source.columns))
 
-    def generate() -> Iterator[Chunk]:
+    def batches() -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
         with source:
-            for batch, rows in source.batches():
-                context = MapContext(pa.Table.from_batches([batch]), rows, path.name,
-                                     system.code, source.layout)
-                result = system.mapper(context, municipalities)
-                tables = {result.table: result.accepted}
-                ident = identity_rows(context.source, rows, path.name, system.code,
-                                      source.layout, municipalities,
-                                      result.accepted.column("source_row"),
-                                      raw_cache=context.raw_cache)
-                if ident is not None and ident.num_rows:
-                    tables["identity_records"] = ident
-                yield Chunk(result.rows_in, tables, result.quarantine,
-                            result.rows_quarantined)
+            yield from source.batches()
             reader = source.reader
             if isinstance(reader, DbfReader) and reader.truncated:
                 # a lake batch is the whole file or nothing: never load part of a file
@@ -126,7 +130,21 @@ def _chunks(path: Path, pack: ReferencePack, municipalities: dict[str, str],
                     path.name, reader.records_in_file + 1, None,
                     f"cabeçalho anuncia {reader.header.records} registros; o arquivo tem "
                     f"{reader.records_in_file}")])
-    return kind, system.code, source.layout, generate()
+
+    def convert(part: tuple[pa.RecordBatch, pa.Array]) -> Chunk:
+        batch, rows = part
+        context = MapContext(pa.Table.from_batches([batch]), rows, path.name, system.code,
+                             source.layout)
+        result = system.mapper(context, municipalities)
+        tables = {result.table: result.accepted}
+        ident = identity_rows(context.source, rows, path.name, system.code, source.layout,
+                              municipalities, result.accepted.column("source_row"),
+                              raw_cache=context.raw_cache)
+        if ident is not None and ident.num_rows:
+            tables["identity_records"] = ident
+        return Chunk(result.rows_in, tables, result.quarantine, result.rows_quarantined)
+
+    return _Opened(kind, system.code, source.layout, batches(), convert)
 
 
 WHOLE_FILE_BYTES = 256 << 20   # files up to this decoded size are read whole, in parallel
@@ -208,10 +226,10 @@ class _Reader:
             return FileOutcome(path, "ignorado", self.loaded[digest])
         started, clock = dt.datetime.now(), time.perf_counter()
         try:
-            kind, system, layout, chunks = _chunks(path, self.pack, self.municipalities,
-                                                   self.validator, self.batch_rows)
-            return _Prepared(path, digest, kind, system, layout, list(chunks),
-                             time.perf_counter() - clock, started)
+            opened = _open(path, self.pack, self.municipalities, self.validator,
+                           self.batch_rows)
+            return _Prepared(path, digest, opened.kind, opened.system, opened.layout,
+                             list(opened.chunks()), time.perf_counter() - clock, started)
         except RmdsError as error:
             return self.failure(path, error, from_folder)
 
@@ -242,7 +260,8 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
                 seen.add(item.digest)
         put(item)
 
-    def stream(path: Path, from_folder: bool) -> None:
+    def stream(path: Path, from_folder: bool, pool: ThreadPoolExecutor) -> None:
+        """A large file: its parts read in turn, converted on the pool, put in order."""
         digest = sha256_of(path)
         if digest in loaded or digest in seen:
             put(FileOutcome(path, "ignorado", loaded.get(digest)))
@@ -250,17 +269,25 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
         seen.add(digest)
         started, clock = dt.datetime.now(), time.perf_counter()
         streaming = False
+        converting: deque[Future[Chunk]] = deque()
         try:
-            kind, system, layout, chunks = _chunks(path, pack, reader.municipalities,
-                                                   reader.validator, batch_rows)
-            put(_Large(path, digest, kind, system, layout, started, clock))
+            opened = _open(path, pack, reader.municipalities, reader.validator, batch_rows)
+            put(_Large(path, digest, opened.kind, opened.system, opened.layout, started,
+                       clock))
             streaming = True
-            for chunk in chunks:
-                put(chunk)
+            for part in opened.parts:
+                converting.append(pool.submit(opened.convert, part))
+                while len(converting) > workers:
+                    put(converting.popleft().result())
+            while converting:
+                put(converting.popleft().result())
             put(_END)
         except RmdsError as error:
             # streaming: the writer drops what it wrote of the file
             put(error if streaming else reader.failure(path, error, from_folder))
+        finally:
+            for future in converting:
+                future.cancel()
 
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="rmds-ingest-read") as pool:
@@ -279,7 +306,7 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
                     else:
                         while pending:
                             emit(pending.popleft().result())
-                        stream(path, from_folder)
+                        stream(path, from_folder, pool)
                 while pending:
                     emit(pending.popleft().result())
             finally:

@@ -140,6 +140,27 @@ def test_bad_inputs_get_clear_errors_and_change_nothing(state: Path, pack: Refer
     assert _snapshot(lake_path) == before
 
 
+def test_streamed_files_land_the_same_rows_as_files_read_whole(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """Large files are read in batches converted on a thread pool and put back in order;
+    the lake must hold exactly what reading each file whole gives."""
+    targets = [state / "SIH", state / "SIM", state / "SINASC", state / "SIA"]
+
+    def load(name: str, **options: int) -> dict[str, list[tuple[object, ...]]]:
+        with Lake(tmp_path / name) as lake:
+            outcomes = ingest(lake, targets, pack, **options)
+            assert outcomes and {o.status for o in outcomes} == {"carregado"}
+            return {t: lake.run(f'SELECT * EXCLUDE (batch_id) FROM "{t}" '
+                                "ORDER BY ALL")
+                    for t in ("hospitalisations", "deaths", "births", "outpatient_production",
+                              "identity_records", "quarantine")}
+
+    whole = load("inteiro.duckdb")
+    streamed = load("blocos.duckdb", batch_rows=97, whole_file_bytes=0)
+    assert whole == streamed
+    assert all(whole[t] for t in ("hospitalisations", "deaths", "outpatient_production"))
+
+
 def test_a_file_failing_mid_stream_leaves_nothing_and_its_neighbours_land(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
     """Files share a transaction; one that fails after some of its rows were written (a
