@@ -146,9 +146,11 @@ def test_streamed_files_land_the_same_rows_as_files_read_whole(
     the lake must hold exactly what reading each file whole gives."""
     targets = [state / "SIH", state / "SIM", state / "SINASC", state / "SIA"]
 
-    def load(name: str, **options: int) -> dict[str, list[tuple[object, ...]]]:
+    def load(name: str, batch_rows: int = 65_536, whole_file_bytes: int = 256 << 20
+             ) -> dict[str, list[tuple[object, ...]]]:
         with Lake(tmp_path / name) as lake:
-            outcomes = ingest(lake, targets, pack, **options)
+            outcomes = ingest(lake, targets, pack, batch_rows=batch_rows,
+                              whole_file_bytes=whole_file_bytes)
             assert outcomes and {o.status for o in outcomes} == {"carregado"}
             return {t: lake.run(f'SELECT * EXCLUDE (batch_id) FROM "{t}" '
                                 "ORDER BY ALL")
