@@ -202,8 +202,8 @@ def decoded_size(path: Path) -> int:
 
 
 class _Reader:
-    """Reads files for the writer: whole files on a pool of threads (the decoders release
-    the GIL, so each core works on a file), large files streamed one at a time."""
+    """Reads whole files for the writer, on the pool's threads (the decoders and Arrow's
+    kernels release the GIL, so each core works on a file)."""
 
     def __init__(self, pack: ReferencePack, loaded: dict[str, dict[str, Any]],
                  batch_rows: int) -> None:
