@@ -16,7 +16,6 @@ import hashlib
 import os
 import queue
 import signal
-import struct
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceEr
 from rmds.lake.store import Lake
 from rmds.sources.consortium import CONSORTIUM_COLUMNS
 from rmds.sources.csvfile import CsvReader
+from rmds.sources.datasus.dbc import dbf_size
 from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.fhir import Validator, detect_fhir, open_fhir
 from rmds.sources.fhir.reader import Chunk
@@ -191,14 +191,8 @@ def decoded_size(path: Path) -> int:
     """The bytes a file occupies once decoded: a DBC's DBF size from its header, else the
     file size."""
     size = path.stat().st_size
-    if path.suffix.lower() != ".dbc":
-        return size
-    with path.open("rb") as handle:
-        head = handle.read(12)
-    if len(head) < 12:
-        return size
-    records, header_length, record_length = struct.unpack("<IHH", head[4:12])
-    return int(header_length + records * record_length)
+    announced = dbf_size(path) if path.suffix.lower() == ".dbc" else None
+    return announced if announced is not None else size
 
 
 class _Reader:

@@ -82,17 +82,18 @@ FAST_PATHS = True  # tests turn the numpy paths off to compare them with Arrow's
 
 
 def _strings(values: pa.Array) -> _Strings | None:
-    """numpy views of a plain string array, for the fast paths; None for other layouts
-    (sliced, large) or when the fast paths are off."""
+    """numpy views of a string array, for the fast paths; None for other types (large
+    strings) or when the fast paths are off."""
     return _buffers(values) if FAST_PATHS else None
 
 
 def _buffers(values: pa.Array) -> _Strings | None:
-    if not pa.types.is_string(values.type) or values.offset != 0:
+    if not pa.types.is_string(values.type):
         return None
     n = len(values)
     buffers = values.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1).astype(np.int64)
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1,
+                            offset=4 * values.offset).astype(np.int64)
     data = (np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None
             else np.zeros(0, dtype=np.uint8))
     start = int(offsets[0])
@@ -114,10 +115,8 @@ def _keep(values: pa.Array, keep: npt.NDArray[np.bool_]) -> pa.Array:
 def _parse_fixed_date(values: pa.Array, layout: str) -> tuple[pa.Array, pa.Array]:
     """Dates of a fixed-width layout with integer arithmetic (no strptime): impossible dates
     (31/02, month 13) are null, never normalised. Returns (dates, ill-formed mask)."""
-    strings = _buffers(values)
-    if strings is None:
-        strings = _buffers(values.cast(pa.string()).take(pa.array(np.arange(len(values)))))
-        assert strings is not None
+    strings = _buffers(values if pa.types.is_string(values.type) else values.cast(pa.string()))
+    assert strings is not None
     shaped, matrix = strings.fixed(len(layout))
     digits = matrix.astype(np.int64) - 48
     for position, symbol in enumerate(layout):
@@ -298,7 +297,7 @@ class MapContext:
         values = self.text(column, null_values)
         strings = _strings(values)
         plain = _plain_integers(strings) if strings is not None else None
-        if strings is not None and plain is not None:  # the usual case: digits only
+        if plain is not None and strings is not None:  # the usual case: digits only
             filled = strings.valid & (strings.lengths > 0)
             numbers = pa.array(plain, pa.int64(), mask=~filled)
             return self._in_range(column, numbers, values, low, high)

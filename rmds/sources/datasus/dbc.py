@@ -11,6 +11,7 @@ MIT-licensed ``datasus-dbc`` package decompresses to the temporary file (much sl
 from __future__ import annotations
 
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rmds.exceptions import FileFormatError, Problem
 from rmds.sources.datasus.dbf import IMAGE_PADDING, U8, DbfReader
 from rmds.sources.datasus.native import kernels
 
-__all__ = ["MEMORY_LIMIT", "DbcReader", "decompress_dbc", "explode_dbc"]
+__all__ = ["MEMORY_LIMIT", "DbcReader", "dbf_size", "decompress_dbc", "explode_dbc"]
 
 MEMORY_LIMIT = 512 << 20   # decompressed DBFs up to this size are read from memory
 
@@ -60,6 +61,19 @@ def decompress_dbc(source: Path, target: Path) -> Path:
     return target
 
 
+def _announced(head: bytes) -> tuple[int, int]:
+    """Header length and DBF size (header + records) that a DBF/DBC header announces."""
+    records, header_length, record_length = struct.unpack("<IHH", head[4:12])
+    return int(header_length), int(header_length + records * record_length)
+
+
+def dbf_size(source: Path) -> int | None:
+    """The size of the DBF inside a DBC, as its header announces (None if too short)."""
+    with source.open("rb") as handle:
+        head = handle.read(12)
+    return _announced(head)[1] if len(head) == 12 else None
+
+
 def explode_dbc(source: Path, limit: int = MEMORY_LIMIT) -> U8 | None:
     """The DBF of ``source`` decompressed in memory, followed by ``IMAGE_PADDING`` bytes;
     ``None`` when the C module is not built or the DBF would exceed ``limit`` (or its
@@ -70,12 +84,10 @@ def explode_dbc(source: Path, limit: int = MEMORY_LIMIT) -> U8 | None:
     data = np.fromfile(source, dtype=np.uint8)
     if len(data) < 32:
         raise _corrupt(source, -31)
-    header_length = int(data[8]) | int(data[9]) << 8
-    records = int(data[4:8].view("<u4")[0])
-    record_length = int(data[10]) | int(data[11]) << 8
+    header_length, size = _announced(data[:12].tobytes())
     if header_length < 32 or header_length + 4 > len(data):
         raise _corrupt(source, -31)
-    expected = header_length + records * record_length + 1  # + the 0x1A end marker
+    expected = size + 1  # + the 0x1A end marker
     if expected > limit:
         return None
     image = np.empty(expected + IMAGE_PADDING, dtype=np.uint8)
