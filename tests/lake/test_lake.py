@@ -135,7 +135,7 @@ def test_bad_inputs_get_clear_errors_and_change_nothing(state: Path, pack: Refer
     assert "vacinacao_MG_2023.csv" in message and "co_vacina" in message
     assert outcomes["vacinacao_MG_2023.csv"].problems[0].row == 1
     assert "envio.json" in (outcomes["envio.json"].error or "")
-    assert "JSON" in (outcomes["envio.json"].error or "")
+    assert "não é JSON válido" in (outcomes["envio.json"].error or "")
     assert "Patient.ndjson" in (outcomes["Patient.ndjson"].error or "")
     assert _snapshot(lake_path) == before
 
