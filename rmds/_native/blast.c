@@ -245,8 +245,21 @@ static int64_t explode(const uint8_t *in, size_t inlen, FILE *src, uint8_t *wind
             if (!sink && pos + len > cap) return E_FULL;
             uint8_t *to = out + pos;
             const uint8_t *from = to - dist;
-            if (dist >= 8 && (sink || pos + len + 8 <= cap)) {
-                for (uint32_t k = 0; k < len; k += 8) memcpy(to + k, from + k, 8);
+            if (sink || pos + len + 16 <= cap) {
+                /* 8 bytes at a time, over-copying into the slack past `pos + len`. A copy
+                 * closer than 8 bytes repeats a pattern of period `dist`: its first bytes
+                 * are copied one by one up to a multiple of `dist` of at least 8, which
+                 * has the same period, and the rest 8 at a time from that distance. */
+                uint32_t k = 0;
+                if (dist < 8) {
+                    uint32_t step = (uint32_t)dist * (8 / (uint32_t)dist + (8 % dist != 0));
+                    uint32_t head = step < len ? step : len;
+                    for (; k < head; k++) to[k] = from[k];
+                    from = to - step;
+                    for (; k < len; k += 8) memcpy(to + k, from + k, 8);
+                } else {
+                    for (; k < len; k += 8) memcpy(to + k, from + k, 8);
+                }
             } else {
                 for (uint32_t k = 0; k < len; k++) to[k] = from[k];
             }

@@ -97,6 +97,34 @@ def test_compressed_dbc_round_trips_through_both_decoders(samples_dir: Path,
         assert decompress_dbc(written, tmp_path / "x.dbf").read_bytes() == data, name
 
 
+def test_overlapping_copies_of_every_short_period_decode_exactly(tmp_path: Path) -> None:
+    """Back-references closer than 8 bytes repeat a pattern (a run of blanks is period 1);
+    the decoder copies them 8 bytes at a time from a multiple of the period. Patterns of
+    periods 1 to 17, of many lengths, and a run that ends the file (the last bytes of an
+    in-memory image have no slack): both decoders agree with datasus-dbc byte for byte."""
+    if kernels() is None:
+        pytest.skip("C kernels not built")
+    rng = np.random.default_rng(5)
+    values = []
+    for period in range(1, 18):
+        for length in (period, period + 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200):
+            unit = bytes(rng.integers(65, 91, period, dtype=np.uint8))
+            values.append((unit * (length // period + 1))[:length].decode())
+    values.append("Z" * 200)  # the last record: a run to the end of the output
+    table = pa.table({"TEXTO": values})
+    data = dbf_bytes(table, [FieldSpec("TEXTO", "C", 200)], terminator=False)
+    data = data[:-1] if data.endswith(b"\x1a") else data
+    for compress in (True, False):
+        dbc = write_dbc(tmp_path / f"PAD{int(compress)}.dbc", data, compress=compress)
+        expected = datasus_dbc.decompress_bytes(dbc.read_bytes())
+        image = explode_dbc(dbc)
+        assert image is not None
+        assert image[:len(image) - IMAGE_PADDING].tobytes() == expected
+        assert decompress_dbc(dbc, tmp_path / "x.dbf").read_bytes() == expected
+        with DbcReader(dbc) as reader:
+            assert reader.read_all().column("TEXTO").to_pylist() == values
+
+
 def test_small_batches_stream_the_same_rows(samples_dir: Path, tmp_path: Path,
                                             path_kind: str) -> None:
     dbf = tmp_path / "rd.dbf"
