@@ -17,7 +17,9 @@ Also measured, as a ceiling for the DATASUS figure: the DuckDB write alone — t
 canonical rows, already decoded and in memory, written and committed into an empty
 database. No reader can make ``rmds ingest`` faster than that on the machine it runs on.
 Two what-if layouts (not rmds's) show what the write costs: without the per-row provenance
-text and with codes as integers; and that without the identity table.
+text and with codes as integers; and that without the identity table. And the other end:
+the DBC decompression alone (every file exploded into memory, on the reader threads).
+Their CPU time together, spread over every core, bounds any load that does both.
 
 Targets (issue #5): at least 1,000,000 DATASUS rows/s and 20,000 FHIR resources/s.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import resource
 import shutil
 import sys
 import tempfile
@@ -39,7 +42,8 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rmds.lake.ingest import ingest  # noqa: E402
+from rmds.lake.ingest import cores, ingest, reader_workers  # noqa: E402
+from rmds.sources.datasus.dbc import explode_dbc  # noqa: E402
 from rmds.lake.store import Lake, fetch_arrow  # noqa: E402
 from rmds.settings import default_reference_dir  # noqa: E402
 from rmds.synth import SynthConfig, generate  # noqa: E402
@@ -89,10 +93,30 @@ def _integer_codes(data: pa.Table) -> pa.Table:
     return data
 
 
-def write_ceilings(lake: Lake, work: Path) -> tuple[int, dict[str, float]]:
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def decompression_floor(files: list[Path]) -> tuple[int, float, float]:
+    """Rows in ``files``, and the wall and CPU seconds of exploding every DBC into memory on
+    the reader threads, with nothing else done: the least any DBC load costs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = 0
+    started, cpu = time.perf_counter(), cpu_seconds()
+    with ThreadPoolExecutor(reader_workers()) as pool:
+        for image in pool.map(explode_dbc, files):
+            assert image is not None, "C module not built"
+            rows += int.from_bytes(image[4:8].tobytes(), "little")
+    return rows, time.perf_counter() - started, cpu_seconds() - cpu
+
+
+def write_ceilings(lake: Lake, work: Path) -> tuple[int, dict[str, tuple[float, float]]]:
     """Rows of the DATASUS batches in ``lake``, and the seconds DuckDB takes to write them
-    again, from memory, into an empty database in one transaction: as rmds stores them, and
-    in what-if layouts (not rmds's) that show what the write costs."""
+    again (wall and CPU), from memory, into an empty database in one transaction: as rmds
+    stores them, and in what-if layouts (not rmds's) that show what the write costs."""
     tables = {name: fetch_arrow(lake.con, f'SELECT * FROM "{name}"') for name in (
         "hospitalisations", "outpatient_production", "deaths", "births", "facilities",
         "identity_records", "quarantine")}
@@ -108,14 +132,14 @@ def write_ceilings(lake: Lake, work: Path) -> tuple[int, dict[str, float]]:
     seconds = {}
     for k, (label, data) in enumerate(variants.items()):
         con = duckdb.connect(str(work / f"teto{k}.duckdb"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         con.execute("BEGIN TRANSACTION").fetchall()
         for name, table in data.items():
             con.register("incoming", table)
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming').fetchall()
             con.unregister("incoming")
         con.execute("COMMIT").fetchall()
-        seconds[label] = time.perf_counter() - started
+        seconds[label] = (time.perf_counter() - started, cpu_seconds() - cpu)
         con.close()
     return rows, seconds
 
@@ -162,6 +186,8 @@ def main() -> None:
                     entry[0] += o.batch["rows_read"]
                     entry[1] += o.batch["seconds"]
             ceiling_rows, ceilings = write_ceilings(lake, work)
+            floor_rows, floor_seconds, floor_cpu = decompression_floor(datasus)
+            assert floor_rows == rows
             started = time.perf_counter()
             outcomes = ingest(lake, fhir, pack)
             rmds_fhir = time.perf_counter() - started
@@ -186,12 +212,22 @@ def main() -> None:
                   f"reader threads")
         print("  ceiling, DuckDB write alone (the same canonical rows, from memory, written "
               "and committed in one transaction):")
-        for label, seconds in ceilings.items():
+        for label, (seconds, cpu) in ceilings.items():
             ceiling = ceiling_rows / seconds
             print(f"    {label:48s} {seconds:5.2f} s {ceiling:>12,.0f} rows/s "
-                  f"({ceiling / TARGET_ROWS:.2f} of the target)")
-        stored = ceiling_rows / ceilings["as rmds stores them"]
+                  f"({ceiling / TARGET_ROWS:.2f} of the target), CPU {cpu:4.2f} s")
+        stored = ceiling_rows / ceilings["as rmds stores them"][0]
         print(f"  rmds ingest at {rate / stored:.2f} of the ceiling as stored")
+        n_cores = cores()
+        floor = floor_rows / floor_seconds
+        print(f"  DBC decompression alone (in memory, {reader_workers()} threads, nothing else "
+              f"done): {floor_seconds:.2f} s, {floor:,.0f} rows/s "
+              f"({floor / TARGET_ROWS:.2f} of the target), CPU {floor_cpu:.2f} s")
+        for label, (_, cpu) in ceilings.items():
+            bound = rows / ((floor_cpu + cpu) / n_cores)
+            print(f"  bound, decompression + write {label}: CPU {floor_cpu + cpu:.2f} s over "
+                  f"{n_cores} cores, at best {bound:,.0f} rows/s ({bound / TARGET_ROWS:.2f} of "
+                  "the target)")
         print(f"  baseline 'PySUS path' (pyreaddbc + dbfread → pandas → DuckDB, raw columns; "
               f"one file of each system, {base_rows:,} rows): {base_seconds:.1f} s, "
               f"{base_rate:,.0f} rows/s")

@@ -195,6 +195,17 @@ def decoded_size(path: Path) -> int:
     return announced if announced is not None else size
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+def reader_workers() -> int:
+    """Threads that read, decode and map files: one per core, at most 4."""
+    return max(1, min(4, cores()))
+
+
 class _Reader:
     """Reads whole files for the writer, on the pool's threads (the decoders and Arrow's
     kernels release the GIL, so each core works on a file)."""
@@ -235,7 +246,7 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
     _Prepared, or _Large followed by its chunks and _END."""
     reader = _Reader(pack, loaded, batch_rows)
     seen: set[str] = set()
-    workers = max(1, min(4, os.cpu_count() or 1))
+    workers = reader_workers()
 
     def put(item: Any) -> None:
         while not stop.is_set():
