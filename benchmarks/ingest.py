@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rmds.lake.ingest import cores, ingest, reader_workers  # noqa: E402
-from rmds.sources.datasus.dbc import explode_dbc  # noqa: E402
 from rmds.lake.store import Lake, fetch_arrow  # noqa: E402
 from rmds.settings import default_reference_dir  # noqa: E402
+from rmds.sources.datasus.dbc import explode_dbc  # noqa: E402
 from rmds.synth import SynthConfig, generate  # noqa: E402
 from rmds.territory import ReferencePack  # noqa: E402
 
