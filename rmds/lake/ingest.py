@@ -139,7 +139,7 @@ def _open(path: Path, pack: ReferencePack, municipalities: dict[str, str],
         tables = {result.table: result.accepted}
         ident = identity_rows(context.source, rows, path.name, system.code, source.layout,
                               municipalities, result.accepted.column("source_row"),
-                              raw_cache=context.raw_cache)
+                              decoded=context.decoded)
         if ident is not None and ident.num_rows:
             tables["identity_records"] = ident
         return Chunk(result.rows_in, tables, result.quarantine, result.rows_quarantined)

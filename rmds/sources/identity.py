@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from rmds.schema import table
 from rmds.sources.datasus.common import sex
-from rmds.sources.mapping import MapContext
+from rmds.sources.mapping import Decoded, MapContext
 
 __all__ = ["IDENTITY_SPECS", "IdentitySpec", "identity_rows"]
 
@@ -63,10 +63,10 @@ IDENTITY_SPECS: dict[str, tuple[IdentitySpec, ...]] = {
 def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layout: str,
                   municipalities: dict[str, str], accepted_rows: pa.Array, *,
                   accessed: set[str] | None = None,
-                  raw_cache: dict[str, pa.Array] | None = None) -> pa.Table | None:
+                  decoded: Decoded | None = None) -> pa.Table | None:
     """Identity rows of the accepted records of one batch, or None when the file has no
     identification columns. ``accessed``: a set that receives the source columns read;
-    ``raw_cache``: the mapper's decoded columns, to share (see :class:`MapContext`)."""
+    ``decoded``: the mapper's decoded columns, to share (see :class:`MapContext`)."""
     specs = IDENTITY_SPECS.get(system, ())
     present = set(source.column_names)
     target = table("identity_records")
@@ -76,7 +76,7 @@ def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layo
             continue
         ctx = MapContext(source, rows, file, system, layout,  # its problems are not used
                          accessed=accessed,
-                         raw_cache=raw_cache if raw_cache is not None else {})
+                         decoded=decoded if decoded is not None else Decoded())
 
         def col(name: str | None, ctx: MapContext = ctx) -> pa.Array:
             return ctx.text(name) if name else pa.nulls(ctx.n, pa.string())

@@ -8,7 +8,7 @@ quarantined rows, so that ``rows in = rows accepted + rows quarantined`` always 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from rmds.schema import Table
 
-__all__ = ["QUARANTINE_SCHEMA", "MapContext", "MapResult"]
+__all__ = ["QUARANTINE_SCHEMA", "Decoded", "MapContext", "MapResult"]
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("source_file", pa.string()),
@@ -160,6 +160,17 @@ def _lookup(table: Mapping[str, str | None]) -> tuple[pa.Array, pa.Array]:
     return entry[1], entry[2]
 
 
+def _per_distinct(values: pa.Array,
+                  transform: Callable[[pa.Array], tuple[pa.Array, ...]]) -> tuple[pa.Array, ...]:
+    """``transform`` (a function of each value alone, giving arrays aligned with its input)
+    applied to the distinct values only, its results spread back to every row: code columns
+    repeat a few hundred values over thousands of rows. Nulls give nulls."""
+    if not FAST_PATHS:
+        return transform(values)
+    encoded = pc.dictionary_encode(values)
+    return tuple(pc.take(result, encoded.indices) for result in transform(encoded.dictionary))
+
+
 def _plain_integers(strings: _Strings) -> npt.NDArray[np.int64] | None:
     """The values as integers when every one is blank or 1 to 15 plain digits, else None."""
     lengths = strings.lengths
@@ -176,6 +187,31 @@ def _plain_integers(strings: _Strings) -> npt.NDArray[np.int64] | None:
     out = np.zeros(len(lengths), dtype=np.int64)
     np.add.at(out, owner, weights)
     return out
+
+
+def _cid10_codes(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """CID-10 codes normalised (no dot; ``A01X``/``A01-`` → ``A01``), null when malformed;
+    and which values are malformed."""
+    cleaned = pc.replace_substring(values, ".", "")
+    cleaned = pc.replace_substring_regex(cleaned, r"^([A-Z][0-9]{2})[X\-]$", r"\1")
+    ok = pc.match_substring_regex(cleaned, _CID_SHAPE)
+    return (pc.if_else(pc.fill_null(ok, False), cleaned, pa.scalar(None, pa.string())),
+            pc.invert(ok))
+
+
+def _municipality_codes(values: pa.Array,
+                        known: Mapping[str, str]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """7-digit codes (null when ignored or unknown), which values are unknown, and the values
+    with the ignored ones null (for the required check)."""
+    ignored = pc.match_substring_regex(values, r"^([0-9]{2}0000|0+|9+|[0-9]{2}00000)$")
+    values = pc.if_else(pc.fill_null(ignored, False), pa.scalar(None, pa.string()), values)
+    six = pc.utf8_slice_codeunits(values, 0, 6)
+    keys, targets = _lookup(known)
+    mapped = pc.take(targets, pc.index_in(six, value_set=keys))
+    seven_ok = pc.or_(pc.not_equal(pc.utf8_length(values), 7), pc.equal(mapped, values))
+    bad = pc.and_(pc.is_valid(values),
+                  pc.or_(pc.is_null(mapped), pc.invert(pc.fill_null(seven_ok, False))))
+    return pc.if_else(pc.fill_null(bad, False), pa.scalar(None, pa.string()), mapped), bad, values
 
 
 @dataclass
@@ -196,6 +232,16 @@ class MapResult:
 
 
 @dataclass
+class Decoded:
+    """Columns of one batch already decoded, shared by the contexts that read the batch (the
+    mapper's and the identity extraction's): trimmed text by source column, and derived
+    results (dates, municipalities) with what their quarantine needs."""
+
+    raw: dict[str, pa.Array] = field(default_factory=dict)
+    derived: dict[tuple[str, ...], tuple[pa.Array, ...]] = field(default_factory=dict)
+
+
+@dataclass
 class MapContext:
     source: pa.Table
     rows: pa.Array
@@ -204,7 +250,7 @@ class MapContext:
     layout: str
     notes: list[str] = field(default_factory=list)
     accessed: set[str] | None = None  # when a set, records every source column read
-    raw_cache: dict[str, pa.Array] = field(default_factory=dict)  # shareable across contexts
+    decoded: Decoded = field(default_factory=Decoded)  # shareable across contexts
     _problems: list[tuple[pa.Array, str, pa.Array, str]] = field(default_factory=list)
 
     @property
@@ -218,7 +264,7 @@ class MapContext:
             self.accessed.add(column)
         if column not in self.source.column_names:
             return pa.nulls(self.n, pa.string())
-        cached = self.raw_cache.get(column)
+        cached = self.decoded.raw.get(column)
         if cached is not None:
             return cached
         values = self.source.column(column).combine_chunks()
@@ -232,11 +278,11 @@ class MapContext:
             ends = np.concatenate([strings.offsets[:-1][filled], strings.offsets[1:][filled] - 1])
             if not _ASCII_SPACE[strings.data[ends]].any():
                 result = _keep(values, filled)
-                self.raw_cache[column] = result
+                self.decoded.raw[column] = result
                 return result
         values = pc.utf8_trim_whitespace(values)
         result = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
-        self.raw_cache[column] = result
+        self.decoded.raw[column] = result
         return result
 
     def _numbers(self, column: str) -> pa.Array | None:
@@ -339,8 +385,28 @@ class MapContext:
         return pc.cast(pc.if_else(pc.fill_null(ok, False), values,
                                   pa.scalar(None, pa.string())), pa.float64())
 
+    def _derived(self, column: str, key: tuple[str, ...],
+                 compute: Callable[[], tuple[pa.Array, ...]]) -> tuple[pa.Array, ...]:
+        """``compute()`` (which reads ``column``), once per batch for the contexts sharing
+        :attr:`decoded`."""
+        if self.accessed is not None:
+            self.accessed.add(column)
+        found = self.decoded.derived.get(key)
+        if found is None:
+            found = self.decoded.derived[key] = compute()
+        return found
+
     def date(self, column: str, fmt: str, *, allow_zero: bool = True) -> pa.Array:
         """A date in ``%d%m%Y``, ``%Y%m%d`` or ``%Y-%m-%d``; zeros and blanks are null."""
+        parsed, bad, values = self._derived(
+            column, ("date", column, fmt, str(allow_zero)),
+            lambda: self._parse_date(column, fmt, allow_zero))
+        self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
+        return parsed
+
+    def _parse_date(self, column: str, fmt: str,
+                    allow_zero: bool) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Dates, the rows whose value is not a date, and the values shown for them."""
         values = self.text(column)
         if allow_zero:
             strings = _strings(values)
@@ -354,16 +420,13 @@ class MapContext:
                                     pa.scalar(None, pa.string()), values)
         if fmt in _DATE_LAYOUTS:
             parsed, bad = _parse_fixed_date(values, _DATE_LAYOUTS[fmt])
-            self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
-            return parsed
+            return parsed, bad, values
         parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
         # strptime normalises impossible days (31/02 → 02/03): format back and compare
         roundtrip = pc.equal(pc.strftime(parsed, format=fmt), values)
         parsed = pc.if_else(pc.fill_null(roundtrip, False), parsed,
                             pa.scalar(None, parsed.type)).cast(pa.date32())
-        bad = pc.and_(pc.is_valid(values), pc.is_null(parsed))
-        self.problem(bad, column, values, f"data inválida (formato esperado {fmt})")
-        return parsed
+        return parsed, pc.and_(pc.is_valid(values), pc.is_null(parsed)), values
 
     def decode(self, column: str, table: Mapping[str, str | None],
                unknown_is_problem: bool = True) -> pa.Array:
@@ -380,29 +443,22 @@ class MapContext:
 
     def cid10(self, column: str, null_values: tuple[str, ...] = ("0000",)) -> pa.Array:
         values = pc.utf8_upper(self.text(column, null_values))
-        cleaned = pc.replace_substring(values, ".", "")
-        cleaned = pc.replace_substring_regex(cleaned, r"^([A-Z][0-9]{2})[X\-]$", r"\1")
-        ok = pc.match_substring_regex(cleaned, _CID_SHAPE)
-        self.problem(pc.invert(ok), column, values, "código CID-10 mal formado")
-        return pc.if_else(pc.fill_null(ok, False), cleaned, pa.scalar(None, pa.string()))
+        code, malformed = _per_distinct(values, _cid10_codes)
+        self.problem(malformed, column, values, "código CID-10 mal formado")
+        return code
 
     def municipality(self, column: str, known: Mapping[str, str],
                      required: bool = False) -> pa.Array:
         """6- or 7-digit municipality → 7 digits. Ignored codes (blank, zeros, 9s, ``UF0000``)
         are null; codes unknown in Brazil are quarantined."""
-        values = self.text(column)
-        ignored = pc.match_substring_regex(values, r"^([0-9]{2}0000|0+|9+|[0-9]{2}00000)$")
-        values = pc.if_else(pc.fill_null(ignored, False), pa.scalar(None, pa.string()), values)
-        six = pc.utf8_slice_codeunits(values, 0, 6)
-        keys, targets = _lookup(known)
-        mapped = pc.take(targets, pc.index_in(six, value_set=keys))
-        seven_ok = pc.or_(pc.not_equal(pc.utf8_length(values), 7), pc.equal(mapped, values))
-        bad = pc.and_(pc.is_valid(values),
-                      pc.or_(pc.is_null(mapped), pc.invert(pc.fill_null(seven_ok, False))))
+        mapped, bad, values = self._derived(
+            column, ("municipality", column, str(id(known))),
+            lambda: _per_distinct(self.text(column),
+                                  lambda values: _municipality_codes(values, known)))
         self.problem(bad, column, values, "município desconhecido")
         if required:
             self.problem(pc.is_null(values), column, values, "município obrigatório ausente")
-        return pc.if_else(pc.fill_null(bad, False), pa.scalar(None, pa.string()), mapped)
+        return mapped
 
     # -------------------------------------------------------------------- finish
     def finish(self, target: Table, columns: Mapping[str, pa.Array | pa.Scalar]) -> MapResult:

@@ -17,12 +17,15 @@ import pytest
 
 from rmds.schema import table
 from rmds.sources import mapping
-from rmds.sources.mapping import MapContext
+from rmds.sources.mapping import Decoded, MapContext
 
 SPECIAL = ["", " ", "  7", "7  ", "0", "00", "000000", "12", "0012", "123456", "1234567",
            "12345678901234567890", "-5", "+5", "5.0", "5.5", "1e3", "12a", "ÿ12", "12\u00a0",
            "\u00a012", "\t12", "١٢", "9999", "999", "31021999", "29022000", "29021900",
-           "1999-12-31", "31/12/1999", "19991231", "99999999", "3106200x"]
+           "1999-12-31", "31/12/1999", "19991231", "99999999", "3106200x", "A01", "a01.1",
+           "A01X", "B99-", "A0", "A011", "A0111", "0000", "3106200", "3106201", "310620",
+           "310000", "3100000", "3550308", "355030"]
+KNOWN = {"310620": "3106200", "355030": "3550308", "123456": "1234567"}
 
 
 def _values(seed: int, n: int = 400) -> list[str | None]:
@@ -56,7 +59,8 @@ DECODERS: list[Callable[[MapContext], pa.Array]] = [
     lambda c: c.raw("c"), lambda c: c.text("c", ("9999",)), lambda c: c.digits("c"),
     lambda c: c.digits("c", 6), lambda c: c.integer("c"),
     lambda c: c.integer("c", 0, 130, ("999",)), lambda c: c.date("c", "%d%m%Y"),
-    lambda c: c.date("c", "%Y-%m-%d")]
+    lambda c: c.date("c", "%Y-%m-%d"), lambda c: c.cid10("c"),
+    lambda c: c.municipality("c", KNOWN), lambda c: c.municipality("c", KNOWN, required=True)]
 
 
 @pytest.mark.parametrize("kind", ["adversarial", "clean", "digits"])
@@ -123,3 +127,28 @@ def test_numbers_the_reader_decoded_are_taken_as_they_are() -> None:
         (3, "c", "131", "valor fora do intervalo [0, 130]"),
         (4, "c", "-1", "valor fora do intervalo [0, 130]"),
         (6, "c", "3000000000", "valor fora do intervalo [0, 130]")]
+
+
+def test_contexts_sharing_decoded_columns_each_keep_their_quarantine() -> None:
+    """The identity extraction reuses the mapper's decoded dates and municipalities (one
+    parse per batch); each context still reports its own problems, and the results are
+    those of a context decoding alone."""
+    values = ["01022000", "31022000", None, "3106200", "9999999", "310620"]
+    source = pa.table({"d": pa.array(values), "m": pa.array(values)})
+    rows = pa.array(range(1, len(values) + 1), pa.int64())
+    shared = Decoded()
+    first, second, alone = (MapContext(source, rows, "f", "X", "x", decoded=d)
+                            for d in (shared, shared, Decoded()))
+    results = {name: (ctx.date("d", "%d%m%Y").to_pylist(),
+                      ctx.municipality("m", KNOWN).to_pylist(), _quarantine(ctx))
+               for name, ctx in (("first", first), ("second", second), ("alone", alone))}
+    assert len(shared.derived) == 2
+    assert results["first"] == results["second"] == results["alone"]
+    dates, municipalities, quarantine = results["alone"]
+    assert dates == [dt.date(2000, 2, 1), None, None, None, None, None]
+    assert municipalities == [None, None, None, "3106200", None, "3106200"]
+    assert {(row, reason) for row, _, _, reason in quarantine} == {
+        (1, "município desconhecido"), (2, "data inválida (formato esperado %d%m%Y)"),
+        (2, "município desconhecido"), (4, "data inválida (formato esperado %d%m%Y)"),
+        (5, "data inválida (formato esperado %d%m%Y)"),  # 9999999 is an ignored municipality
+        (6, "data inválida (formato esperado %d%m%Y)")}
