@@ -367,9 +367,26 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
             progress.update(task, description=f"lendo {path.name}",
                             rows=progress.tasks[0].fields["rows"] + rows)
 
-        outcomes = ingest(lake, list(paths), pack, batch_rows=settings.read_batch_rows,
-                          whole_file_bytes=settings.ingest_whole_file_mb << 20,
-                          progress=read, done=lambda _o: progress.advance(task))
+        reported: list[Any] = []
+
+        def done(outcome: Any) -> None:
+            reported.append(outcome)
+            progress.advance(task)
+
+        try:
+            outcomes = ingest(lake, list(paths), pack, batch_rows=settings.read_batch_rows,
+                              whole_file_bytes=settings.ingest_whole_file_mb << 20,
+                              progress=read, done=done)
+        except KeyboardInterrupt:
+            progress.stop()
+            landed = sum(1 for o in reported if o.status == "carregado")
+            err_console.print(
+                f"[yellow]carga interrompida.[/] {landed} arquivo(s) desta carga já estavam "
+                "confirmados e permanecem no lago; os da transação em andamento não foram "
+                "gravados. Rode o mesmo comando de novo para continuar: o que já foi "
+                "carregado é ignorado.",
+                markup=True, highlight=False)
+            raise SystemExit(130) from None
     failed = [o for o in outcomes if o.status == "erro"]
     if as_json:
         click.echo(json.dumps([{"arquivo": str(o.path), "situacao": o.status,

@@ -43,6 +43,7 @@ from rmds.territory import ReferencePack
 __all__ = ["FileOutcome", "expand_paths", "ingest"]
 
 FAULT_ENV = "RMDS_FAULT_KILL_AFTER_CHUNKS"  # tests: SIGKILL this process mid-batch
+FAULT_SIGNAL_ENV = "RMDS_FAULT_SIGNAL"  # tests: another signal than KILL (INT: Ctrl-C)
 _SUFFIXES = {".dbc", ".dbf", ".csv", ".json", ".ndjson", ".txt"}
 
 
@@ -211,12 +212,13 @@ class _Reader:
     kernels release the GIL, so each core works on a file)."""
 
     def __init__(self, pack: ReferencePack, loaded: dict[str, dict[str, Any]],
-                 batch_rows: int) -> None:
+                 batch_rows: int, stop: threading.Event) -> None:
         self.pack = pack
         self.municipalities = pack.ibge6_to_7_table()
         self.validator = Validator(pack)
         self.loaded = loaded
         self.batch_rows = batch_rows
+        self.stop = stop
 
     def failure(self, path: Path, error: RmdsError, from_folder: bool) -> FileOutcome:
         status = ("não reconhecido" if from_folder and isinstance(error, UnknownSourceError)
@@ -233,8 +235,13 @@ class _Reader:
         try:
             opened = _open(path, self.pack, self.municipalities, self.validator,
                            self.batch_rows)
+            chunks = []
+            for chunk in opened.chunks():
+                if self.stop.is_set():  # the load was interrupted: stop within a chunk
+                    raise _Stopped
+                chunks.append(chunk)
             return _Prepared(path, digest, opened.kind, opened.system, opened.layout,
-                             list(opened.chunks()), time.perf_counter() - clock, started)
+                             chunks, time.perf_counter() - clock, started)
         except RmdsError as error:
             return self.failure(path, error, from_folder)
 
@@ -244,7 +251,7 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
              out: queue.Queue[Any], stop: threading.Event) -> None:
     """Read, decode and map files ahead of the writer, in file order. Puts FileOutcome,
     _Prepared, or _Large followed by its chunks and _END."""
-    reader = _Reader(pack, loaded, batch_rows)
+    reader = _Reader(pack, loaded, batch_rows, stop)
     seen: set[str] = set()
     workers = reader_workers()
 
@@ -391,10 +398,11 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
 
 
 def _kill_point(count: int) -> None:
-    """Fault injection for the crash test: SIGKILL after ``count`` inserts."""
+    """Fault injection for the crash tests: SIGKILL (or the signal named in
+    ``FAULT_SIGNAL_ENV``) after ``count`` inserts."""
     limit = int(os.environ.get(FAULT_ENV, "0") or 0)
     if limit and count >= limit:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, "SIG" + os.environ.get(FAULT_SIGNAL_ENV, "KILL")))
 
 
 def _next_batch_id(lake: Lake) -> int:

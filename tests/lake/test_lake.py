@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from rmds.cli import cli
-from rmds.lake.ingest import FAULT_ENV, ingest
+from rmds.lake.ingest import FAULT_ENV, FAULT_SIGNAL_ENV, ingest
 from rmds.lake.store import Lake
 from rmds.sources.datasus.dbc import DbcReader
 from rmds.sources.datasus.dbf_writer import write_dbf
@@ -104,6 +104,30 @@ def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
     killed = _ingest_in_child(lake_path, targets, env)
     assert killed.returncode == -9, killed.stderr
     assert _snapshot(lake_path) == before  # nothing of the killed batch, nothing lost
+    _the_next_run_completes(lake_path, targets, pack, before)
+
+
+def test_ctrl_c_mid_batch_rolls_back_says_so_and_the_next_run_completes(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """An interruption (SIGINT, as Ctrl-C sends) in the middle of a transaction: the
+    command says what stayed and what did not, exits 130, and the lake is as before."""
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIM"], pack)
+    before = _snapshot(lake_path)
+    targets = [state / "SINASC", state / "SIH"]
+    interrupted = _ingest_in_child(lake_path, targets,
+                                   {FAULT_ENV: "1", FAULT_SIGNAL_ENV: "INT"})
+    assert interrupted.returncode == 130, interrupted.stderr
+    message = " ".join(interrupted.stderr.split())
+    assert "carga interrompida" in message and "não foram gravados" in message
+    assert "Traceback" not in interrupted.stderr
+    assert _snapshot(lake_path) == before
+    _the_next_run_completes(lake_path, targets, pack, before)
+
+
+def _the_next_run_completes(lake_path: Path, targets: list[Path], pack: ReferencePack,
+                            before: dict[str, object]) -> None:
     with Lake(lake_path) as lake:  # usable: the same files load on the next run
         outcomes = ingest(lake, targets, pack)
     assert outcomes and all(o.status == "carregado" for o in outcomes)
