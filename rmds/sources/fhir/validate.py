@@ -10,6 +10,7 @@ vaccine codes. A problem is reported with a FHIR-path-style location
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +34,12 @@ SIGTAP_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRTabela
 VACCINE_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"})
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-_DATETIME = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):"
-                       r"[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$")
+# the R4 regular expressions of date and dateTime (ASCII digits only, matched whole)
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+_DATE = re.compile(_YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?")
+_DATETIME = re.compile(_YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
+                       r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
+                       r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?")
 _COMMON = ("resourceType", "id", "meta", "implicitRules", "language", "text", "contained",
            "extension", "modifierExtension")
 _COMMON_LISTS = frozenset({"contained", "extension", "modifierExtension"})
@@ -167,9 +171,22 @@ RESOURCE_TYPES: dict[str, Spec] = {
         primitives={"name": "string", "status": "code"}),
 }
 
+def _calendar_date(value: Any, pattern: re.Pattern[str]) -> bool:
+    """The value has the R4 form and, when it has a day, the day exists (the regular
+    expression alone takes 1980-02-30)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return False
+    if len(value) >= 10:
+        try:
+            dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return False
+    return True
+
+
 _PRIMITIVE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "date": lambda v: isinstance(v, str) and bool(_DATE.match(v)),
-    "dateTime": lambda v: isinstance(v, str) and bool(_DATETIME.match(v)),
+    "date": lambda v: _calendar_date(v, _DATE),
+    "dateTime": lambda v: _calendar_date(v, _DATETIME),
     "code": lambda v: isinstance(v, str) and v.strip() == v and v != "",
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
