@@ -8,6 +8,7 @@ A batch is written in one transaction: it lands whole or not at all.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,18 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(found[0][0])
 
 
+def _open_error(path: Path, error: duckdb.Error) -> str:
+    """Why a lake could not be opened, in the user's words. DuckDB lets one process write a
+    database file and no other process open it meanwhile, not even to read."""
+    held = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(error))
+    if held:
+        return (f"o lago {path} está em uso por outro processo ({Path(held.group(1)).name}, "
+                f"PID {held.group(2)}), p. ex. uma carga em andamento; o DuckDB não deixa "
+                "outro processo abri-lo enquanto isso, nem para leitura. Espere ele terminar "
+                "e tente de novo.")
+    return f"não foi possível abrir o lago {path}: {error}"
+
+
 def _ddl(table: Table) -> str:
     columns = ", ".join(f'"{c.name}" {_SQL_TYPES[c.type]}' for c in table.columns)
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})'
@@ -84,7 +97,7 @@ class Lake:
         try:
             self.con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as error:
-            raise ConfigurationError(f"não foi possível abrir o lago {path}: {error}") from None
+            raise ConfigurationError(_open_error(path, error)) from None
         if not read_only:
             self._ensure_schema()
 

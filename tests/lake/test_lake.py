@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from rmds.cli import cli
+from rmds.exceptions import ConfigurationError
 from rmds.lake.ingest import FAULT_ENV, FAULT_SIGNAL_ENV, ingest
 from rmds.lake.store import Lake
 from rmds.sources.datasus.dbc import DbcReader
@@ -371,3 +372,27 @@ def test_a_referral_report_refuses_bad_rows_one_by_one(pack: ReferencePack,
     assert reasons[(4, "data_realizacao")] == "data anterior à solicitação"
     assert [r[:2] for r in landed] == [("A-1", "3106200")]
     assert people == [("A-1", "JOSE DA SILVA")]
+
+
+def test_a_lake_in_use_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    """DuckDB lets no other process open a lake while one writes it, not even to read:
+    the message says so in Portuguese and names the process holding it."""
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+         "print('pronto', flush=True); sys.stdin.read()", str(lake_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "pronto"
+        for read_only in (False, True):
+            with pytest.raises(ConfigurationError) as error:
+                Lake(lake_path, read_only=read_only)
+            assert "em uso por outro processo" in str(error.value)
+            assert f"PID {holder.pid}" in str(error.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with Lake(lake_path, read_only=True) as lake:  # free again once it ends
+        assert lake.batches() == []
