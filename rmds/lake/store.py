@@ -74,9 +74,9 @@ def _open_error(path: Path, error: duckdb.Error) -> str:
     held = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(error))
     if held:
         return (f"o lago {path} está em uso por outro processo ({Path(held.group(1)).name}, "
-                f"PID {held.group(2)}), p. ex. uma carga em andamento; o DuckDB não deixa "
-                "outro processo abri-lo enquanto isso, nem para leitura. Espere ele terminar "
-                "e tente de novo.")
+                f"PID {held.group(2)}): uma carga em andamento, ou o 'rmds serve', que o "
+                "mantém aberto. O DuckDB não deixa outro processo abri-lo enquanto isso, nem "
+                "para leitura: espere a carga terminar, ou pare o servidor, e tente de novo.")
     return f"não foi possível abrir o lago {path}: {error}"
 
 
