@@ -9,6 +9,7 @@ parser, streamed in batches.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,36 @@ class CsvReader:
                 self.rows_read += batch.num_rows
                 yield batch
         except pa.ArrowInvalid as exc:
-            raise FileFormatError(f"{self.name}: CSV malformado", [Problem(
-                self.name, None, None, f"{exc} (após {self.rows_read} linhas lidas)")]) from exc
+            found = self.first_malformed_record()
+            if found is None:
+                raise FileFormatError(f"{self.name}: CSV malformado", [Problem(
+                    self.name, None, None, str(exc))]) from exc
+            line, record, fields = found
+            expected = len(self.column_names)
+            raise FileFormatError(
+                f"{self.name}: CSV malformado na linha {line} (registro {record}): {fields} "
+                f"campo(s), o cabeçalho tem {expected}",
+                [Problem(self.name, line, None, f"registro {record} com {fields} campo(s); "
+                         f"esperados {expected}")]) from exc
+
+    def first_malformed_record(self) -> tuple[int, int, int] | None:
+        """Where the file first breaks its header's shape: (line in the file, record number
+        counted from the first one after the header, fields found), or None. Python's csv
+        module reads quoted line breaks as Arrow does; used only once Arrow has refused the
+        file, to say where."""
+        expected = len(self.column_names)
+        with self.path.open(encoding=self.format.encoding, errors="replace",
+                            newline="") as handle:
+            records = csv.reader(handle, delimiter=self.format.delimiter)
+            next(records, None)  # the header
+            ended, record = records.line_num, 0
+            for fields in records:
+                if fields:  # Arrow skips blank lines: they are no record
+                    record += 1
+                    if len(fields) != expected:
+                        return ended + 1, record, len(fields)
+                ended = records.line_num
+        return None
 
     def read_all(self) -> pa.Table:
         return pa.Table.from_batches(list(self.iter_batches()), schema=self.schema)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from rmds.cli import cli
+from rmds.exceptions import FileFormatError
 from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.dbf_writer import write_dbc
 from rmds.sources.registry import detect_system
@@ -39,6 +40,23 @@ def test_csv_latin1_and_decimal_comma(tmp_path: Path) -> None:
     reader = CsvReader(path)
     assert reader.format.encoding == "latin-1" and reader.format.delimiter == ";"
     assert reader.read_all().to_pylist() == [{"MUNICIPIO": "São João", "VALOR": "1,5"}]
+
+
+@pytest.mark.parametrize(("body", "line", "record", "fields"), [
+    ('1;2;3\n4;5\n', 3, 2, 2),                       # a field short
+    ('1;2;3\n\n4;5;6;7\n', 4, 2, 4),                 # a field more, after a blank line
+    ('1;"dois\nlinhas";3\n4;5;6\n7\n', 5, 3, 1),     # after a value with a line break
+])
+def test_a_malformed_record_is_named_by_line_and_record(tmp_path: Path, body: str, line: int,
+                                                       record: int, fields: int) -> None:
+    path = tmp_path / "relatorio.csv"
+    path.write_text("A;B;C\n" + body, encoding="utf-8")
+    with pytest.raises(FileFormatError) as error:
+        CsvReader(path).read_all()
+    assert str(error.value).splitlines()[0] == (
+        f"relatorio.csv: CSV malformado na linha {line} (registro "
+                                f"{record}): {fields} campo(s), o cabeçalho tem 3")
+    assert error.value.problems[0].row == line
 
 
 @pytest.mark.parametrize(("name", "system"), [
