@@ -38,3 +38,84 @@ def test_condition_recorded_date_time_must_be_a_real_instant(pack: ReferencePack
         "recordedDate": value})
     recorded = [p for p in problems if p.startswith("Condition.recordedDate")]
     assert bool(recorded) == (value in INVALID_DATETIMES), problems
+
+
+ENCOUNTER = {"resourceType": "Encounter", "id": "e1", "status": "finished",
+             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                       "code": "AMB"},
+             "subject": {"reference": "Patient/p1"},
+             "period": {"start": "2023-05-01", "end": "2023-05-01"},
+             "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                         "code": "I10"}]}],
+             "_status": {"extension": [{"url": "http://example.org/origem"}]}}
+OBSERVATION = {"resourceType": "Observation", "id": "o1", "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+               "subject": {"reference": "Patient/p1"},
+               "component": [{"code": {"text": "sistólica"},
+                              "valueQuantity": {"value": 120, "unit": "mmHg"}}]}
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female",
+           "name": [{"use": "official", "given": ["MARIA"], "family": "SILVA"}],
+           "telecom": [{"system": "phone", "value": "3199999999", "use": "mobile"}],
+           "address": [{"city": "Belo Horizonte", "line": ["RUA A, 1"]}]}
+
+
+def _with(resource: dict[str, object], **changes: object) -> dict[str, object]:
+    return {**resource, **changes}
+
+
+@pytest.mark.parametrize(("resource", "expected"), [
+    (ENCOUNTER, []),
+    (OBSERVATION, []),
+    (PATIENT, []),
+    (_with(ENCOUNTER, **{"class": "AMB"}), ["Encounter.class: Coding deve ser um objeto "
+                                            "não vazio"]),
+    (_with(ENCOUNTER, period={"start": "ontem"}),
+     ["Encounter.period.start: valor dateTime inválido: 'ontem'"]),
+    (_with(ENCOUNTER, period={"start": "2023-05-02", "end": "2023-05-01"}),
+     ["Encounter.period: fim anterior ao início (per-1)"]),
+    (_with(ENCOUNTER, period={"start": "2023-05-01", "inicio": "2023-05-01"}),
+     ["Encounter.period.inicio: elemento desconhecido em R4"]),
+    (_with(ENCOUNTER, subject={"reference": 5}),
+     ["Encounter.subject.reference: valor string inválido"]),
+    (_with(ENCOUNTER, subject={}), ["Encounter.subject: Reference deve ser um objeto não "
+                                    "vazio"]),
+    (_with(ENCOUNTER, reasonCode=[{"coding": {"code": "I10"}}]),
+     ["Encounter.reasonCode[0].coding: deve ser uma lista não vazia (0..*)"]),
+    (_with(ENCOUNTER, length={"value": 2, "comparator": "~"}),
+     ["Encounter.length.comparator: código fora do conjunto obrigatório: '~'"]),
+    (_with(ENCOUNTER, serviceProvider=None), ["Encounter.serviceProvider: valor nulo não é "
+                                              "permitido"]),
+    (_with(PATIENT, name=[{"given": "MARIA"}]),
+     ["Patient.name[0].given: deve ser uma lista não vazia (0..*)"]),
+    (_with(PATIENT, telecom=[{"system": "fone", "value": 3199999999}]),
+     ["Patient.telecom[0].system: código fora do conjunto obrigatório: 'fone'",
+      "Patient.telecom[0].value: valor string inválido"]),
+    (_with(PATIENT, address={"city": "Belo Horizonte"}),
+     ["Patient.address: deve ser uma lista não vazia (0..*)"]),
+    (_with(PATIENT, address=[{"city": ""}]), ["Patient.address[0].city: valor string "
+                                              "inválido"]),
+    (_with(OBSERVATION, valueQuantity={"value": "120"}),
+     ["Observation.valueQuantity.value: valor decimal inválido: '120'"]),
+    (_with(OBSERVATION, valueQuantity={"value": True}),
+     ["Observation.valueQuantity.value: valor decimal inválido: True"]),
+    (_with(OBSERVATION, component=[{"valueQuantity": {"value": 80}}]),
+     ["Observation.component[0].code: elemento obrigatório ausente (cardinalidade "
+      "mínima 1)"]),
+    (_with(OBSERVATION, note=[{"time": "2023-05-01"}]),
+     ["Observation.note[0].text: elemento obrigatório ausente (cardinalidade mínima 1)"]),
+    (_with(OBSERVATION, meta={"lastUpdated": "2023-05-01"}),
+     ["Observation.meta.lastUpdated: valor instant inválido: '2023-05-01'"]),
+])
+def test_datatypes_are_checked_all_the_way_down(pack: ReferencePack,
+                                                resource: dict[str, object],
+                                                expected: list[str]) -> None:
+    assert _problems(Validator(pack), resource) == expected
+
+
+def test_text_values_never_reach_the_reason(pack: ReferencePack) -> None:
+    """Names and addresses are personal data: a wrong one is located, not repeated."""
+    problems = _problems(Validator(pack), _with(PATIENT, name=[{"family": ["SILVA"]}],
+                                                address=[{"city": ["Belo Horizonte"]}]))
+    assert problems == ["Patient.name[0].family: cardinalidade máxima 1, recebida uma lista",
+                        "Patient.address[0].city: cardinalidade máxima 1, recebida uma lista"]
+    assert not any("SILVA" in p or "Belo" in p for p in problems)

@@ -11,6 +11,7 @@ vaccine codes. A problem is reported with a FHIR-path-style location
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.codes.vaccines import vaccine
 from rmds.territory import ReferencePack
 
-__all__ = ["CID10_SYSTEMS", "CNES_SYSTEMS", "CNS_SYSTEMS", "CPF_SYSTEMS", "RESOURCE_TYPES",
-           "SIGTAP_SYSTEMS", "VACCINE_SYSTEMS", "FhirProblem", "Validator"]
+__all__ = ["CID10_SYSTEMS", "CNES_SYSTEMS", "CNS_SYSTEMS", "CPF_SYSTEMS", "DATATYPES",
+           "PRIMITIVES", "RESOURCE_TYPES", "SIGTAP_SYSTEMS", "VACCINE_SYSTEMS", "Element",
+           "FhirProblem", "Spec", "Validator"]
 
 CNS_SYSTEMS = frozenset({"http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns",
                          "https://saude.gov.br/fhir/sid/cns"})
@@ -33,143 +35,20 @@ CID10_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRCID10",
 SIGTAP_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRTabelaSUS"})
 VACCINE_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"})
 
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-# the R4 regular expressions of date and dateTime (ASCII digits only, matched whole)
+# the R4 regular expressions of the primitive types (ASCII only, matched whole)
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+_ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
 _DATE = re.compile(_YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?")
 _DATETIME = re.compile(_YEAR + r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])"
-                       r"(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?"
-                       r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?")
-_COMMON = ("resourceType", "id", "meta", "implicitRules", "language", "text", "contained",
-           "extension", "modifierExtension")
-_COMMON_LISTS = frozenset({"contained", "extension", "modifierExtension"})
+                       r"(T" + _CLOCK + _ZONE + r")?)?)?")
+_INSTANT = re.compile(_YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T" + _CLOCK
+                      + _ZONE)
+_TIME = re.compile(_CLOCK)
+_CODE = re.compile(r"[^\s]+( [^\s]+)*")
+_URI = re.compile(r"\S+")
 
-
-@dataclass(frozen=True)
-class Spec:
-    elements: frozenset[str]
-    required: tuple[str, ...]
-    lists: frozenset[str]
-    primitives: dict[str, str]  # element → date, dateTime, code, string, boolean
-    codes: dict[str, frozenset[str]]  # element → allowed codes (required bindings)
-
-
-def _spec(elements: str, required: str = "", lists: str = "",
-          primitives: dict[str, str] | None = None,
-          codes: dict[str, frozenset[str]] | None = None) -> Spec:
-    return Spec(frozenset(_COMMON + tuple(elements.split())), tuple(required.split()),
-                frozenset(lists.split()) | _COMMON_LISTS, primitives or {}, codes or {})
-
-
-_EVENT_STATUS = frozenset({"preparation", "in-progress", "not-done", "on-hold", "stopped",
-                           "completed", "entered-in-error", "unknown"})
-RESOURCE_TYPES: dict[str, Spec] = {
-    "Patient": _spec(
-        "identifier active name telecom gender birthDate deceasedBoolean deceasedDateTime "
-        "address maritalStatus multipleBirthBoolean multipleBirthInteger photo contact "
-        "communication generalPractitioner managingOrganization link",
-        lists="identifier name telecom address photo contact communication "
-              "generalPractitioner link",
-        primitives={"birthDate": "date", "gender": "code", "active": "boolean"},
-        codes={"gender": frozenset({"male", "female", "other", "unknown"})}),
-    "Encounter": _spec(
-        "identifier status statusHistory class classHistory type serviceType priority "
-        "subject episodeOfCare basedOn participant appointment period length reasonCode "
-        "reasonReference diagnosis account hospitalization location serviceProvider partOf",
-        required="status class",
-        lists="identifier statusHistory classHistory type episodeOfCare basedOn participant "
-              "appointment reasonCode reasonReference diagnosis account location",
-        primitives={"status": "code"},
-        codes={"status": frozenset({"planned", "arrived", "triaged", "in-progress", "onleave",
-                                    "finished", "cancelled", "entered-in-error",
-                                    "unknown"})}),
-    "Condition": _spec(
-        "identifier clinicalStatus verificationStatus category severity code bodySite "
-        "subject encounter onsetDateTime onsetAge onsetPeriod onsetRange onsetString "
-        "abatementDateTime abatementAge abatementPeriod abatementRange abatementString "
-        "recordedDate recorder asserter stage evidence note",
-        required="subject", lists="identifier category bodySite stage evidence note",
-        primitives={"onsetDateTime": "dateTime", "recordedDate": "dateTime"}),
-    "Observation": _spec(
-        "identifier basedOn partOf status category code subject focus encounter "
-        "effectiveDateTime effectivePeriod effectiveTiming effectiveInstant issued performer "
-        "valueQuantity valueCodeableConcept valueString valueBoolean valueInteger valueRange "
-        "valueRatio valueSampledData valueTime valueDateTime valuePeriod dataAbsentReason "
-        "interpretation note bodySite method specimen device referenceRange hasMember "
-        "derivedFrom component",
-        required="status code",
-        lists="identifier basedOn partOf category focus performer interpretation note "
-              "referenceRange hasMember derivedFrom component",
-        primitives={"status": "code", "effectiveDateTime": "dateTime"},
-        codes={"status": frozenset({"registered", "preliminary", "final", "amended",
-                                    "corrected", "cancelled", "entered-in-error",
-                                    "unknown"})}),
-    "Procedure": _spec(
-        "identifier instantiatesCanonical instantiatesUri basedOn partOf status statusReason "
-        "category code subject encounter performedDateTime performedPeriod performedString "
-        "performedAge performedRange recorder asserter performer location reasonCode "
-        "reasonReference bodySite outcome report complication complicationDetail followUp "
-        "note focalDevice usedReference usedCode",
-        required="status subject",
-        lists="identifier instantiatesCanonical instantiatesUri basedOn partOf performer "
-              "reasonCode reasonReference bodySite report complication complicationDetail "
-              "followUp note focalDevice usedReference usedCode",
-        primitives={"status": "code", "performedDateTime": "dateTime"},
-        codes={"status": _EVENT_STATUS}),
-    "Immunization": _spec(
-        "identifier status statusReason vaccineCode patient encounter occurrenceDateTime "
-        "occurrenceString recorded primarySource reportOrigin location manufacturer "
-        "lotNumber expirationDate site route doseQuantity performer note reasonCode "
-        "reasonReference isSubpotent subpotentReason education programEligibility "
-        "fundingSource reaction protocolApplied",
-        required="status vaccineCode patient",
-        lists="identifier performer note reasonCode reasonReference subpotentReason "
-              "education programEligibility reaction protocolApplied",
-        primitives={"status": "code", "occurrenceDateTime": "dateTime"},
-        codes={"status": frozenset({"completed", "entered-in-error", "not-done"})}),
-    "ServiceRequest": _spec(
-        "identifier instantiatesCanonical instantiatesUri basedOn replaces requisition "
-        "status intent category priority doNotPerform code orderDetail quantityQuantity "
-        "quantityRatio quantityRange subject encounter occurrenceDateTime occurrencePeriod "
-        "occurrenceTiming asNeededBoolean asNeededCodeableConcept authoredOn requester "
-        "performerType performer locationCode locationReference reasonCode reasonReference "
-        "insurance supportingInfo specimen bodySite note patientInstruction relevantHistory",
-        required="status intent subject",
-        lists="identifier instantiatesCanonical instantiatesUri basedOn replaces category "
-              "orderDetail performer locationCode locationReference reasonCode "
-              "reasonReference insurance supportingInfo specimen bodySite note "
-              "relevantHistory",
-        primitives={"status": "code", "intent": "code", "authoredOn": "dateTime",
-                    "occurrenceDateTime": "dateTime"},
-        codes={"status": frozenset({"draft", "active", "on-hold", "revoked", "completed",
-                                    "entered-in-error", "unknown"}),
-               "intent": frozenset({"proposal", "plan", "directive", "order",
-                                    "original-order", "reflex-order", "filler-order",
-                                    "instance-order", "option"})}),
-    "Appointment": _spec(
-        "identifier status cancelationReason serviceCategory serviceType specialty "
-        "appointmentType reasonCode reasonReference priority description "
-        "supportingInformation start end minutesDuration slot created comment "
-        "patientInstruction basedOn participant requestedPeriod",
-        required="status participant",
-        lists="identifier serviceCategory serviceType specialty reasonCode reasonReference "
-              "supportingInformation slot basedOn participant requestedPeriod",
-        primitives={"status": "code", "start": "dateTime", "end": "dateTime",
-                    "created": "dateTime"},
-        codes={"status": frozenset({"proposed", "pending", "booked", "arrived", "fulfilled",
-                                    "cancelled", "noshow", "entered-in-error", "checked-in",
-                                    "waitlist"})}),
-    "Organization": _spec(
-        "identifier active type name alias telecom address partOf contact endpoint",
-        lists="identifier type alias telecom address contact endpoint",
-        primitives={"name": "string", "active": "boolean"}),
-    "Location": _spec(
-        "identifier status operationalStatus name alias description mode type telecom "
-        "address physicalType position managingOrganization partOf hoursOfOperation "
-        "availabilityExceptions endpoint",
-        lists="identifier alias type telecom hoursOfOperation endpoint",
-        primitives={"name": "string", "status": "code"}),
-}
 
 def _calendar_date(value: Any, pattern: re.Pattern[str]) -> bool:
     """The value has the R4 form and, when it has a day, the day exists (the regular
@@ -184,13 +63,248 @@ def _calendar_date(value: Any, pattern: re.Pattern[str]) -> bool:
     return True
 
 
-_PRIMITIVE_CHECKS: dict[str, Callable[[Any], bool]] = {
+def _integer(value: Any, low: int) -> bool:
+    return type(value) is int and low <= value <= 2**31 - 1
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
+
+
+_TEXT = lambda v: isinstance(v, str) and v != ""  # noqa: E731
+PRIMITIVES: dict[str, Callable[[Any], bool]] = {
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: _integer(v, -2**31),
+    "positiveInt": lambda v: _integer(v, 1),
+    "unsignedInt": lambda v: _integer(v, 0),
+    "decimal": lambda v: type(v) in (int, float) and math.isfinite(v),
+    "string": _TEXT, "markdown": _TEXT, "xhtml": _TEXT, "base64Binary": _TEXT,
+    "code": _matches(_CODE), "id": _matches(_ID),
+    "uri": _matches(_URI), "url": _matches(_URI), "canonical": _matches(_URI),
     "date": lambda v: _calendar_date(v, _DATE),
     "dateTime": lambda v: _calendar_date(v, _DATETIME),
-    "code": lambda v: isinstance(v, str) and v.strip() == v and v != "",
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
+    "instant": lambda v: _calendar_date(v, _INSTANT),
+    "time": _matches(_TIME),
 }
+# values of these types may be shown in a reason; text ones may be names or addresses
+_SHOWN = frozenset({"boolean", "integer", "positiveInt", "unsignedInt", "decimal", "code",
+                    "id", "date", "dateTime", "instant", "time"})
+
+
+class Element:
+    """An element of a resource or datatype: its type and whether it repeats."""
+
+    __slots__ = ("allowed", "check", "many", "spec", "type")
+
+    def __init__(self, kind: str, many: bool) -> None:
+        self.type = kind    # a primitive (PRIMITIVES), a datatype (DATATYPES), or opaque
+        self.many = many    # 0..* (a non-empty JSON array) rather than 0..1
+        self.check: Callable[[Any], bool] | None = PRIMITIVES.get(kind)
+        self.spec: Spec | None = None  # the datatype's declaration, linked once all exist
+        self.allowed: frozenset[str] | None = None  # a required binding's codes
+
+
+@dataclass(frozen=True)
+class Spec:
+    elements: dict[str, Element]
+    required: tuple[str, ...]
+    codes: dict[str, frozenset[str]]  # element → allowed codes (required bindings)
+
+
+def _spec(elements: str, required: str = "",
+          codes: dict[str, frozenset[str]] | None = None, *, base: str = "") -> Spec:
+    """``elements``: ``name:Type`` items, ``*`` after the type for 0..* elements."""
+    parsed = {}
+    for item in (base + " " + elements).split():
+        name, kind = item.split(":")
+        parsed[name] = Element(kind.rstrip("*"), kind.endswith("*"))
+    return Spec(parsed, tuple(required.split()), codes or {})
+
+
+_RESOURCE = ("id:id meta:Meta implicitRules:uri language:code text:Narrative "
+             "contained:Resource* extension:Extension* modifierExtension:Extension*")
+_DATATYPE = "id:string extension:Extension*"
+_BACKBONE = _DATATYPE + " modifierExtension:Extension*"
+_QUANTITY = "value:decimal comparator:code unit:string system:uri code:code"
+_COMPARATORS = {"comparator": frozenset({"<", "<=", ">=", ">"})}
+_VALUE = ("valueQuantity:Quantity valueCodeableConcept:CodeableConcept valueString:string "
+          "valueBoolean:boolean valueInteger:integer valueRange:Range valueRatio:Ratio "
+          "valueSampledData:SampledData valueTime:time valueDateTime:dateTime "
+          "valuePeriod:Period dataAbsentReason:CodeableConcept "
+          "interpretation:CodeableConcept* referenceRange:BackboneElement*")
+
+# R4 complex datatypes used by the supported resources; Extension, BackboneElement,
+# Resource (contained), Timing and SampledData are taken as any non-empty object
+DATATYPES: dict[str, Spec] = {
+    "Identifier": _spec(
+        "use:code type:CodeableConcept system:uri value:string period:Period "
+        "assigner:Reference", base=_DATATYPE,
+        codes={"use": frozenset({"usual", "official", "temp", "secondary", "old"})}),
+    "CodeableConcept": _spec("coding:Coding* text:string", base=_DATATYPE),
+    "Coding": _spec("system:uri version:string code:code display:string "
+                    "userSelected:boolean", base=_DATATYPE),
+    "Reference": _spec("reference:string type:uri identifier:Identifier display:string",
+                       base=_DATATYPE),
+    "Period": _spec("start:dateTime end:dateTime", base=_DATATYPE),
+    "HumanName": _spec(
+        "use:code text:string family:string given:string* prefix:string* suffix:string* "
+        "period:Period", base=_DATATYPE,
+        codes={"use": frozenset({"usual", "official", "temp", "nickname", "anonymous", "old",
+                                 "maiden"})}),
+    "Address": _spec(
+        "use:code type:code text:string line:string* city:string district:string "
+        "state:string postalCode:string country:string period:Period", base=_DATATYPE,
+        codes={"use": frozenset({"home", "work", "temp", "old", "billing"}),
+               "type": frozenset({"postal", "physical", "both"})}),
+    "ContactPoint": _spec(
+        "system:code value:string use:code rank:positiveInt period:Period", base=_DATATYPE,
+        codes={"system": frozenset({"phone", "fax", "email", "pager", "url", "sms",
+                                    "other"}),
+               "use": frozenset({"home", "work", "temp", "old", "mobile"})}),
+    "Quantity": _spec(_QUANTITY, base=_DATATYPE, codes=_COMPARATORS),
+    "Age": _spec(_QUANTITY, base=_DATATYPE, codes=_COMPARATORS),
+    "Duration": _spec(_QUANTITY, base=_DATATYPE, codes=_COMPARATORS),
+    "Range": _spec("low:Quantity high:Quantity", base=_DATATYPE),
+    "Ratio": _spec("numerator:Quantity denominator:Quantity", base=_DATATYPE),
+    "Annotation": _spec("authorReference:Reference authorString:string time:dateTime "
+                        "text:markdown", "text", base=_DATATYPE),
+    "Attachment": _spec(
+        "contentType:code language:code data:base64Binary url:url size:unsignedInt "
+        "hash:base64Binary title:string creation:dateTime", base=_DATATYPE),
+    "Meta": _spec("versionId:id lastUpdated:instant source:uri profile:canonical* "
+                  "security:Coding* tag:Coding*", base=_DATATYPE),
+    "Narrative": _spec("status:code div:xhtml", "status div", base=_DATATYPE,
+                       codes={"status": frozenset({"generated", "extensions", "additional",
+                                                   "empty"})}),
+    "ObservationComponent": _spec("code:CodeableConcept " + _VALUE, "code", base=_BACKBONE),
+}
+
+_PERIOD = DATATYPES["Period"]
+_EVENT_STATUS = frozenset({"preparation", "in-progress", "not-done", "on-hold", "stopped",
+                           "completed", "entered-in-error", "unknown"})
+RESOURCE_TYPES: dict[str, Spec] = {
+    "Patient": _spec(
+        "identifier:Identifier* active:boolean name:HumanName* telecom:ContactPoint* "
+        "gender:code birthDate:date deceasedBoolean:boolean deceasedDateTime:dateTime "
+        "address:Address* maritalStatus:CodeableConcept multipleBirthBoolean:boolean "
+        "multipleBirthInteger:integer photo:Attachment* contact:BackboneElement* "
+        "communication:BackboneElement* generalPractitioner:Reference* "
+        "managingOrganization:Reference link:BackboneElement*", base=_RESOURCE,
+        codes={"gender": frozenset({"male", "female", "other", "unknown"})}),
+    "Encounter": _spec(
+        "identifier:Identifier* status:code statusHistory:BackboneElement* class:Coding "
+        "classHistory:BackboneElement* type:CodeableConcept* serviceType:CodeableConcept "
+        "priority:CodeableConcept subject:Reference episodeOfCare:Reference* "
+        "basedOn:Reference* participant:BackboneElement* appointment:Reference* "
+        "period:Period length:Duration reasonCode:CodeableConcept* "
+        "reasonReference:Reference* diagnosis:BackboneElement* account:Reference* "
+        "hospitalization:BackboneElement location:BackboneElement* "
+        "serviceProvider:Reference partOf:Reference",
+        "status class", base=_RESOURCE,
+        codes={"status": frozenset({"planned", "arrived", "triaged", "in-progress", "onleave",
+                                    "finished", "cancelled", "entered-in-error",
+                                    "unknown"})}),
+    "Condition": _spec(
+        "identifier:Identifier* clinicalStatus:CodeableConcept "
+        "verificationStatus:CodeableConcept category:CodeableConcept* "
+        "severity:CodeableConcept code:CodeableConcept bodySite:CodeableConcept* "
+        "subject:Reference encounter:Reference onsetDateTime:dateTime onsetAge:Age "
+        "onsetPeriod:Period onsetRange:Range onsetString:string "
+        "abatementDateTime:dateTime abatementAge:Age abatementPeriod:Period "
+        "abatementRange:Range abatementString:string recordedDate:dateTime "
+        "recorder:Reference asserter:Reference stage:BackboneElement* "
+        "evidence:BackboneElement* note:Annotation*",
+        "subject", base=_RESOURCE),
+    "Observation": _spec(
+        "identifier:Identifier* basedOn:Reference* partOf:Reference* status:code "
+        "category:CodeableConcept* code:CodeableConcept subject:Reference focus:Reference* "
+        "encounter:Reference effectiveDateTime:dateTime effectivePeriod:Period "
+        "effectiveTiming:Timing effectiveInstant:instant issued:instant "
+        "performer:Reference* note:Annotation* bodySite:CodeableConcept "
+        "method:CodeableConcept specimen:Reference device:Reference hasMember:Reference* "
+        "derivedFrom:Reference* component:ObservationComponent* " + _VALUE,
+        "status code", base=_RESOURCE,
+        codes={"status": frozenset({"registered", "preliminary", "final", "amended",
+                                    "corrected", "cancelled", "entered-in-error",
+                                    "unknown"})}),
+    "Procedure": _spec(
+        "identifier:Identifier* instantiatesCanonical:canonical* instantiatesUri:uri* "
+        "basedOn:Reference* partOf:Reference* status:code statusReason:CodeableConcept "
+        "category:CodeableConcept code:CodeableConcept subject:Reference "
+        "encounter:Reference performedDateTime:dateTime performedPeriod:Period "
+        "performedString:string performedAge:Age performedRange:Range recorder:Reference "
+        "asserter:Reference performer:BackboneElement* location:Reference "
+        "reasonCode:CodeableConcept* reasonReference:Reference* bodySite:CodeableConcept* "
+        "outcome:CodeableConcept report:Reference* complication:CodeableConcept* "
+        "complicationDetail:Reference* followUp:CodeableConcept* note:Annotation* "
+        "focalDevice:BackboneElement* usedReference:Reference* usedCode:CodeableConcept*",
+        "status subject", base=_RESOURCE, codes={"status": _EVENT_STATUS}),
+    "Immunization": _spec(
+        "identifier:Identifier* status:code statusReason:CodeableConcept "
+        "vaccineCode:CodeableConcept patient:Reference encounter:Reference "
+        "occurrenceDateTime:dateTime occurrenceString:string recorded:dateTime "
+        "primarySource:boolean reportOrigin:CodeableConcept location:Reference "
+        "manufacturer:Reference lotNumber:string expirationDate:date site:CodeableConcept "
+        "route:CodeableConcept doseQuantity:Quantity performer:BackboneElement* "
+        "note:Annotation* reasonCode:CodeableConcept* reasonReference:Reference* "
+        "isSubpotent:boolean subpotentReason:CodeableConcept* education:BackboneElement* "
+        "programEligibility:CodeableConcept* fundingSource:CodeableConcept "
+        "reaction:BackboneElement* protocolApplied:BackboneElement*",
+        "status vaccineCode patient", base=_RESOURCE,
+        codes={"status": frozenset({"completed", "entered-in-error", "not-done"})}),
+    "ServiceRequest": _spec(
+        "identifier:Identifier* instantiatesCanonical:canonical* instantiatesUri:uri* "
+        "basedOn:Reference* replaces:Reference* requisition:Identifier status:code "
+        "intent:code category:CodeableConcept* priority:code doNotPerform:boolean "
+        "code:CodeableConcept orderDetail:CodeableConcept* quantityQuantity:Quantity "
+        "quantityRatio:Ratio quantityRange:Range subject:Reference encounter:Reference "
+        "occurrenceDateTime:dateTime occurrencePeriod:Period occurrenceTiming:Timing "
+        "asNeededBoolean:boolean asNeededCodeableConcept:CodeableConcept "
+        "authoredOn:dateTime requester:Reference performerType:CodeableConcept "
+        "performer:Reference* locationCode:CodeableConcept* locationReference:Reference* "
+        "reasonCode:CodeableConcept* reasonReference:Reference* insurance:Reference* "
+        "supportingInfo:Reference* specimen:Reference* bodySite:CodeableConcept* "
+        "note:Annotation* patientInstruction:string relevantHistory:Reference*",
+        "status intent subject", base=_RESOURCE,
+        codes={"status": frozenset({"draft", "active", "on-hold", "revoked", "completed",
+                                    "entered-in-error", "unknown"}),
+               "intent": frozenset({"proposal", "plan", "directive", "order",
+                                    "original-order", "reflex-order", "filler-order",
+                                    "instance-order", "option"}),
+               "priority": frozenset({"routine", "urgent", "asap", "stat"})}),
+    "Appointment": _spec(
+        "identifier:Identifier* status:code cancelationReason:CodeableConcept "
+        "serviceCategory:CodeableConcept* serviceType:CodeableConcept* "
+        "specialty:CodeableConcept* appointmentType:CodeableConcept "
+        "reasonCode:CodeableConcept* reasonReference:Reference* priority:unsignedInt "
+        "description:string supportingInformation:Reference* start:instant end:instant "
+        "minutesDuration:positiveInt slot:Reference* created:dateTime comment:string "
+        "patientInstruction:string basedOn:Reference* participant:BackboneElement* "
+        "requestedPeriod:Period*",
+        "status participant", base=_RESOURCE,
+        codes={"status": frozenset({"proposed", "pending", "booked", "arrived", "fulfilled",
+                                    "cancelled", "noshow", "entered-in-error", "checked-in",
+                                    "waitlist"})}),
+    "Organization": _spec(
+        "identifier:Identifier* active:boolean type:CodeableConcept* name:string "
+        "alias:string* telecom:ContactPoint* address:Address* partOf:Reference "
+        "contact:BackboneElement* endpoint:Reference*", base=_RESOURCE),
+    "Location": _spec(
+        "identifier:Identifier* status:code operationalStatus:Coding name:string "
+        "alias:string* description:string mode:code type:CodeableConcept* "
+        "telecom:ContactPoint* address:Address physicalType:CodeableConcept "
+        "position:BackboneElement managingOrganization:Reference partOf:Reference "
+        "hoursOfOperation:BackboneElement* availabilityExceptions:string "
+        "endpoint:Reference*", base=_RESOURCE,
+        codes={"status": frozenset({"active", "suspended", "inactive"}),
+               "mode": frozenset({"instance", "kind"})}),
+}
+
+
+for _declared in (*DATATYPES.values(), *RESOURCE_TYPES.values()):
+    for _name, _element in _declared.elements.items():
+        _element.spec = DATATYPES.get(_element.type)
+        _element.allowed = _declared.codes.get(_name)
 
 
 @dataclass(frozen=True)
@@ -215,37 +329,73 @@ class Validator:
             return [FhirProblem("resourceType", f"tipo de recurso não suportado: {rtype!r} "
                                 f"(aceitos: {', '.join(RESOURCE_TYPES)})")]
         problems: list[FhirProblem] = []
-        rid = resource.get("id")
-        if rid is not None and not (isinstance(rid, str) and _ID.match(rid)):
-            problems.append(FhirProblem(f"{rtype}.id", "id inválido"))
-        for key, value in resource.items():
-            if key not in spec.elements:
-                problems.append(FhirProblem(f"{rtype}.{key}", "elemento desconhecido em R4"))
-            elif key in spec.lists:
-                if not isinstance(value, list) or not value:
-                    problems.append(FhirProblem(f"{rtype}.{key}",
-                                                "deve ser uma lista não vazia (0..*)"))
-            elif isinstance(value, list):
-                problems.append(FhirProblem(f"{rtype}.{key}", "cardinalidade máxima 1, "
-                                            "recebida uma lista"))
-            kind = spec.primitives.get(key)
-            if kind and not _PRIMITIVE_CHECKS[kind](value):
-                problems.append(FhirProblem(f"{rtype}.{key}", f"valor {kind} inválido: "
-                                            f"{value!r}"))
-            allowed = spec.codes.get(key)
-            if allowed and isinstance(value, str) and value not in allowed:
-                problems.append(FhirProblem(f"{rtype}.{key}", f"código fora do conjunto "
-                                            f"obrigatório: {value!r}"))
-        for key in spec.required:
-            if key not in resource or resource[key] in (None, "", [], {}):
-                problems.append(FhirProblem(f"{rtype}.{key}", "elemento obrigatório ausente "
-                                            "(cardinalidade mínima 1)"))
+        self._object(rtype, resource, spec, problems, resource=True)
         if problems:
             return problems
         self._identifiers(rtype, resource, problems)
         self._codings(rtype, resource, problems)
         self._references(rtype, resource, problems)
         return problems
+
+    def _object(self, path: str, value: dict[str, Any], spec: Spec,
+                problems: list[FhirProblem], *, resource: bool = False) -> None:
+        """An element (or the resource) against its type's declaration: known elements,
+        cardinality, types all the way down, required elements and bindings. Paths are
+        written only for problems and nested objects (this runs for every resource)."""
+        elements = spec.elements
+        for key, item in value.items():
+            element = elements.get(key)
+            if element is None:
+                if key == "resourceType" and resource:
+                    continue
+                if key.startswith("_") and key[1:] in elements:
+                    continue  # a primitive's id and extensions (JSON's _element form)
+                problems.append(FhirProblem(f"{path}.{key}", "elemento desconhecido em R4"))
+            elif item is None:
+                problems.append(FhirProblem(f"{path}.{key}", "valor nulo não é permitido"))
+            elif element.many:
+                if type(item) is not list or not item:
+                    problems.append(FhirProblem(f"{path}.{key}",
+                                                "deve ser uma lista não vazia (0..*)"))
+                    continue
+                check = element.check
+                for index, one in enumerate(item):
+                    if not (check(one) if check is not None else
+                            element.spec is None and type(one) is dict and one):
+                        self._value(f"{path}.{key}[{index}]", one, element, problems)
+            elif type(item) is list:
+                problems.append(FhirProblem(f"{path}.{key}", "cardinalidade máxima 1, "
+                                            "recebida uma lista"))
+            else:
+                check = element.check
+                if not (check(item) if check is not None else
+                        element.spec is None and type(item) is dict and item):
+                    self._value(f"{path}.{key}", item, element, problems)
+                allowed = element.allowed
+                if allowed is not None and type(item) is str and item not in allowed:
+                    problems.append(FhirProblem(f"{path}.{key}", f"código fora do conjunto "
+                                                f"obrigatório: {item!r:.40}"))
+        for key in spec.required:
+            if value.get(key) in (None, "", [], {}):
+                problems.append(FhirProblem(f"{path}.{key}", "elemento obrigatório ausente "
+                                            "(cardinalidade mínima 1)"))
+        if spec is _PERIOD:
+            start, end = str(value.get("start", "")), str(value.get("end", ""))
+            if (_calendar_date(start, _DATETIME) and _calendar_date(end, _DATETIME)
+                    and min(len(start), len(end)) >= 10 and end[:10] < start[:10]):
+                problems.append(FhirProblem(path, "fim anterior ao início (per-1)"))
+
+    def _value(self, path: str, value: Any, element: Element,
+               problems: list[FhirProblem]) -> None:
+        """A value that is not a valid primitive nor an opaque non-empty object: a datatype
+        to check, or a problem."""
+        if element.check is not None:
+            shown = f": {value!r:.40}" if element.type in _SHOWN else ""
+            problems.append(FhirProblem(path, f"valor {element.type} inválido{shown}"))
+        elif type(value) is not dict or not value:
+            problems.append(FhirProblem(path, f"{element.type} deve ser um objeto não vazio"))
+        elif element.spec is not None:
+            self._object(path, value, element.spec, problems)
 
     def _identifiers(self, rtype: str, resource: dict[str, Any],
                      problems: list[FhirProblem]) -> None:
