@@ -40,7 +40,7 @@ def test_condition_recorded_date_time_must_be_a_real_instant(pack: ReferencePack
     assert bool(recorded) == (value in INVALID_DATETIMES), problems
 
 
-ENCOUNTER = {"resourceType": "Encounter", "id": "e1", "status": "finished",
+ENCOUNTER: dict[str, object] = {"resourceType": "Encounter", "id": "e1", "status": "finished",
              "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
                        "code": "AMB"},
              "subject": {"reference": "Patient/p1"},
@@ -48,12 +48,12 @@ ENCOUNTER = {"resourceType": "Encounter", "id": "e1", "status": "finished",
              "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
                                          "code": "I10"}]}],
              "_status": {"extension": [{"url": "http://example.org/origem"}]}}
-OBSERVATION = {"resourceType": "Observation", "id": "o1", "status": "final",
+OBSERVATION: dict[str, object] = {"resourceType": "Observation", "id": "o1", "status": "final",
                "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
                "subject": {"reference": "Patient/p1"},
                "component": [{"code": {"text": "sistólica"},
                               "valueQuantity": {"value": 120, "unit": "mmHg"}}]}
-PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female",
+PATIENT: dict[str, object] = {"resourceType": "Patient", "id": "p1", "gender": "female",
            "name": [{"use": "official", "given": ["MARIA"], "family": "SILVA"}],
            "telecom": [{"system": "phone", "value": "3199999999", "use": "mobile"}],
            "address": [{"city": "Belo Horizonte", "line": ["RUA A, 1"]}]}
