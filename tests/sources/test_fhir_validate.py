@@ -119,3 +119,17 @@ def test_text_values_never_reach_the_reason(pack: ReferencePack) -> None:
     assert problems == ["Patient.name[0].family: cardinalidade máxima 1, recebida uma lista",
                         "Patient.address[0].city: cardinalidade máxima 1, recebida uma lista"]
     assert not any("SILVA" in p or "Belo" in p for p in problems)
+
+
+def test_values_seen_before_are_judged_the_same(pack: ReferencePack) -> None:
+    """Valid codings and periods are remembered by content (they repeat across resources);
+    an invalid one is reported every time it appears, and a valid one stays valid."""
+    validator = Validator(pack)
+    reversed_period = {"start": "2023-05-02", "end": "2023-05-01"}
+    for _ in range(3):
+        assert _problems(validator, _with(ENCOUNTER, period=reversed_period)) == [
+            "Encounter.period: fim anterior ao início (per-1)"]
+        assert _problems(validator, ENCOUNTER) == []
+        assert _problems(validator, _with(ENCOUNTER, **{"class": {"code": "AMB ", "x": 1}})) \
+            == ["Encounter.class.code: valor code inválido: 'AMB '",
+                "Encounter.class.x: elemento desconhecido em R4"]

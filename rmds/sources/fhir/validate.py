@@ -94,7 +94,7 @@ _SHOWN = frozenset({"boolean", "integer", "positiveInt", "unsignedInt", "decimal
 class Element:
     """An element of a resource or datatype: its type and whether it repeats."""
 
-    __slots__ = ("allowed", "check", "many", "spec", "type")
+    __slots__ = ("allowed", "check", "flat", "many", "spec", "type")
 
     def __init__(self, kind: str, many: bool) -> None:
         self.type = kind    # a primitive (PRIMITIVES), a datatype (DATATYPES), or opaque
@@ -102,6 +102,7 @@ class Element:
         self.check: Callable[[Any], bool] | None = PRIMITIVES.get(kind)
         self.spec: Spec | None = None  # the datatype's declaration, linked once all exist
         self.allowed: frozenset[str] | None = None  # a required binding's codes
+        self.flat = False  # a datatype of primitives only (valid values cached by content)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,9 @@ for _declared in (*DATATYPES.values(), *RESOURCE_TYPES.values()):
     for _name, _element in _declared.elements.items():
         _element.spec = DATATYPES.get(_element.type)
         _element.allowed = _declared.codes.get(_name)
+        _element.flat = _element.spec is not None and all(
+            inner.type in PRIMITIVES or inner_name == "extension"
+            for inner_name, inner in _element.spec.elements.items())
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,9 @@ class Validator:
     def __init__(self, pack: ReferencePack) -> None:
         self.cid10 = pack.cid10
         self.sigtap = pack.sigtap.procedures
+        # datatype values already found valid, by content: codings, periods, CNES
+        # identifiers repeat across thousands of resources (bounded; only flat values)
+        self._valid: dict[tuple[Any, ...], bool] = {}
 
     def check(self, resource: Any) -> list[FhirProblem]:
         if not isinstance(resource, dict):
@@ -395,7 +402,20 @@ class Validator:
         elif type(value) is not dict or not value:
             problems.append(FhirProblem(path, f"{element.type} deve ser um objeto não vazio"))
         elif element.spec is not None:
+            key: tuple[Any, ...] | None = None
+            if element.flat:
+                try:
+                    key = (element.type, *value.items())
+                    if key in self._valid:
+                        return
+                except TypeError:  # an extension (a list): not cached
+                    key = None
+            found = len(problems)
             self._object(path, value, element.spec, problems)
+            if key is not None and len(problems) == found:
+                if len(self._valid) >= 200_000:
+                    self._valid.clear()
+                self._valid[key] = True
 
     def _identifiers(self, rtype: str, resource: dict[str, Any],
                      problems: list[FhirProblem]) -> None:
