@@ -376,6 +376,7 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
         try:
             outcomes = ingest(lake, list(paths), pack, batch_rows=settings.read_batch_rows,
                               whole_file_bytes=settings.ingest_whole_file_mb << 20,
+                              process_bytes=settings.ingest_fhir_process_mb << 20,
                               progress=read, done=done)
         except KeyboardInterrupt:
             progress.stop()

@@ -14,6 +14,7 @@ builtin exception it resembles, so callers may catch either::
     ├── AmbiguousTerritory (LookupError)           a name matches several territories
     ├── PopulationUnavailable (LookupError)        no population for that year/source
     ├── InvalidCodeError (ValueError)              a malformed code (CID-10, SIGTAP, CNS, ...)
+    ├── WorkerError (RuntimeError)                 a worker process stopped or failed
     └── InputError (ValueError)                    a bad input file: names file, row and field
         ├── FileFormatError                        the file's structure cannot be read
         │   └── UnknownSourceError                 not a source rmds knows (name, header)
@@ -44,6 +45,7 @@ __all__ = [
     "SchemaError",
     "TerritoryNotFound",
     "UnknownSourceError",
+    "WorkerError",
 ]
 
 
@@ -128,6 +130,11 @@ class PopulationUnavailable(RmdsError, LookupError):
 
 class InvalidCodeError(RmdsError, ValueError):
     """A code (CID-10, SIGTAP, IBGE, CNS, CPF ...) is malformed or unknown."""
+
+
+class WorkerError(RmdsError, RuntimeError):
+    """A worker process (e.g. converting FHIR NDJSON) stopped or failed; the file it was
+    working on is not loaded."""
 
 
 class InputError(_ProblemsError, ValueError):

@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
         help="Na carga, arquivos de até este tamanho (MB, descomprimidos) são lidos inteiros em "
              "memória, vários ao mesmo tempo; os maiores são lidos em lotes, um por vez.",
     ),
+    Setting(
+        name="ingest_fhir_process_mb",
+        env="RMDS_INGEST_FHIR_PROCESS_MB",
+        default=64,
+        type="int",
+        help="Na carga, arquivos FHIR NDJSON a partir deste tamanho (MB) são validados e "
+             "mapeados em processos auxiliares, um por núcleo (com um só núcleo, nunca).",
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -188,6 +196,7 @@ class Settings:
     log_level: str
     read_batch_rows: int
     ingest_whole_file_mb: int
+    ingest_fhir_process_mb: int
 
     @classmethod
     def resolve(
@@ -208,4 +217,5 @@ class Settings:
             log_level=str(values["log_level"]),
             read_batch_rows=int(str(values["read_batch_rows"])),
             ingest_whole_file_mb=int(str(values["ingest_whole_file_mb"])),
+            ingest_fhir_process_mb=int(str(values["ingest_fhir_process_mb"])),
         )

@@ -34,6 +34,7 @@ from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.dbc import dbf_size
 from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.fhir import Validator, detect_fhir, open_fhir
+from rmds.sources.fhir.parallel import WorkerPool
 from rmds.sources.fhir.reader import Chunk
 from rmds.sources.identity import identity_rows
 from rmds.sources.mapping import MapContext
@@ -87,6 +88,8 @@ class _Opened:
     layout: str
     parts: Iterator[Any]
     convert: Callable[[Any], Chunk]
+    # the parts are NDJSON blocks, which worker processes can convert (Python-bound work)
+    ndjson: bool = False
 
     def chunks(self) -> Iterator[Chunk]:
         return (self.convert(part) for part in self.parts)
@@ -97,6 +100,9 @@ def _open(path: Path, pack: ReferencePack, municipalities: dict[str, str],
     """Open one file for ingestion; raises for unreadable files."""
     if detect_fhir(path):
         fhir = open_fhir(path, validator, municipalities)
+        if fhir.kind == "ndjson":
+            return _Opened("FHIR", "FHIR", fhir.layout, fhir.blocks(),
+                           lambda block: fhir.convert_block(*block), ndjson=True)
         return _Opened("FHIR", "FHIR", fhir.layout, fhir.chunks(), lambda chunk: chunk)
     source = open_source(path, batch_rows=batch_rows)
     if source.system is None:
@@ -149,6 +155,7 @@ def _open(path: Path, pack: ReferencePack, municipalities: dict[str, str],
 
 
 WHOLE_FILE_BYTES = 256 << 20   # files up to this decoded size are read whole, in parallel
+PROCESS_BYTES = 64 << 20       # FHIR NDJSON from this size is converted in worker processes
 GROUP_ROWS = 1_000_000          # files share a transaction up to this many rows
 GROUP_FILES = 1_000
 STAGE_ROWS = 250_000            # rows of small files gathered before one insert per table
@@ -248,12 +255,23 @@ class _Reader:
 
 def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, Any]],
              pack: ReferencePack, batch_rows: int, whole_file_bytes: int,
-             out: queue.Queue[Any], stop: threading.Event) -> None:
+             process_bytes: int | None, out: queue.Queue[Any],
+             stop: threading.Event) -> None:
     """Read, decode and map files ahead of the writer, in file order. Puts FileOutcome,
     _Prepared, or _Large followed by its chunks and _END."""
     reader = _Reader(pack, loaded, batch_rows, stop)
     seen: set[str] = set()
     workers = reader_workers()
+    processes: list[WorkerPool] = []  # started on the first file that needs it
+
+    def in_processes(path: Path) -> bool:
+        return (process_bytes is not None and workers > 1 and detect_fhir(path) == "ndjson"
+                and path.stat().st_size >= process_bytes)
+
+    def process_pool() -> WorkerPool:
+        if not processes:
+            processes.append(WorkerPool(workers, pack.directory))
+        return processes[0]
 
     def put(item: Any) -> None:
         while not stop.is_set():
@@ -273,7 +291,8 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
         put(item)
 
     def stream(path: Path, from_folder: bool, pool: ThreadPoolExecutor) -> None:
-        """A large file: its parts read in turn, converted on the pool, put in order."""
+        """A large file: its parts read in turn, converted on the pool (on worker processes
+        for Python-bound conversions of large files), put in order."""
         digest = sha256_of(path)
         if digest in loaded or digest in seen:
             put(FileOutcome(path, "ignorado", loaded.get(digest)))
@@ -287,9 +306,12 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
             put(_Large(path, digest, opened.kind, opened.system, opened.layout, started,
                        clock))
             streaming = True
+            workers_pool = process_pool() if opened.ndjson and in_processes(path) else None
+            ahead = 2 * workers if workers_pool else workers
             for part in opened.parts:
-                converting.append(pool.submit(opened.convert, part))
-                while len(converting) > workers:
+                converting.append(workers_pool.submit(path, part) if workers_pool
+                                  else pool.submit(opened.convert, part))
+                while len(converting) > ahead:
                     put(converting.popleft().result())
             while converting:
                 put(converting.popleft().result())
@@ -311,7 +333,7 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
                         while pending:
                             emit(pending.popleft().result())
                         put(FileOutcome(path, "erro", error=f"arquivo não encontrado: {path}"))
-                    elif decoded_size(path) <= whole_file_bytes:
+                    elif decoded_size(path) <= whole_file_bytes and not in_processes(path):
                         pending.append(pool.submit(reader.whole, path, from_folder))
                         while len(pending) > 2 * workers:
                             emit(pending.popleft().result())
@@ -324,6 +346,8 @@ def _produce(paths: list[Path], named: set[Path], loaded: dict[str, dict[str, An
             finally:
                 for future in pending:
                     future.cancel()
+                for workers_pool in processes:
+                    workers_pool.shutdown()
         put(None)
     except _Stopped:
         return
@@ -338,13 +362,16 @@ class _Stopped(Exception):
 
 def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
            batch_rows: int = 65_536, whole_file_bytes: int = WHOLE_FILE_BYTES,
+           process_bytes: int | None = PROCESS_BYTES,
            progress: Callable[[Path, int], None] | None = None,
            done: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
     """Load files (and the files under folders) into the lake; one batch per file.
 
     Files are read, validated and mapped on a pool of threads, ahead of the writer, in
     order: whole when their decoded size is at most ``whole_file_bytes``, else streamed in
-    batches of ``batch_rows`` (bounded memory). Several files share a transaction (up to
+    batches of ``batch_rows`` (bounded memory). FHIR NDJSON files of ``process_bytes`` or
+    more (``None``: never) are converted in blocks on worker processes, since validating and
+    mapping FHIR is Python work that threads cannot spread. Several files share a transaction (up to
     ``GROUP_ROWS`` rows), each still its own batch: a file that fails has its rows removed
     before the commit, and a crash or kill rolls the whole transaction back, so no batch is
     ever partly in the lake and no committed batch is lost. Files found under a folder that
@@ -364,7 +391,7 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
     stop = threading.Event()
     producer = threading.Thread(target=_produce, name="rmds-ingest-reader", daemon=True,
                                 args=(given, set(given), loaded, pack, batch_rows,
-                                      whole_file_bytes, items, stop))
+                                      whole_file_bytes, process_bytes, items, stop))
     producer.start()
 
     def take() -> Any:

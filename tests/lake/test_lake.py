@@ -88,7 +88,8 @@ def _big_sih_dbf(state: Path, target: Path) -> Path:
     return write_dbf(target, big, SIH_RD + IDENTIFIED["SIH"])
 
 
-@pytest.mark.parametrize("kind", ["large file streamed", "small files grouped"])
+@pytest.mark.parametrize("kind", ["large file streamed", "small files grouped",
+                                  "ndjson in worker processes"])
 def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
         state: Path, pack: ReferencePack, tmp_path: Path, kind: str) -> None:
     lake_path = tmp_path / "lago.duckdb"
@@ -99,6 +100,10 @@ def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
         targets = [_big_sih_dbf(state, tmp_path / "RDMG2306.dbf")]
         assert targets[0].stat().st_size > 4 << 20
         env = {FAULT_ENV: "2", "RMDS_READ_BATCH_ROWS": "1000", "RMDS_INGEST_WHOLE_FILE_MB": "1"}
+    elif kind == "ndjson in worker processes":
+        targets = [state / "FHIR" / "ndjson"]
+        env = {FAULT_ENV: "2", "RMDS_INGEST_FHIR_PROCESS_MB": "1"}
+        assert any(p.stat().st_size >= 1 << 20 for p in targets[0].iterdir())
     else:
         targets = [state / "FHIR" / "bundles", state / "SIH"]
         env = {FAULT_ENV: "1"}
@@ -396,3 +401,60 @@ def test_a_lake_in_use_by_another_process_is_a_clear_error(tmp_path: Path) -> No
         holder.wait()
     with Lake(lake_path, read_only=True) as lake:  # free again once it ends
         assert lake.batches() == []
+
+
+def _contents(lake_path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table except the batch registry's timings, sorted."""
+    with Lake(lake_path, read_only=True) as lake:
+        out = {name: sorted(lake.run(f'SELECT * EXCLUDE (batch_id) FROM "{name}"'), key=repr)
+               for name in (*lake.counts(), "quarantine")}
+        out["batches"] = sorted(lake.run(
+            "SELECT file_name, rows_read, rows_accepted, rows_quarantined, identity_rows "
+            "FROM batches"))
+    return out
+
+
+def test_ndjson_converted_in_worker_processes_lands_what_one_process_lands(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """Large NDJSON files are validated and mapped on worker processes, in blocks: the lake
+    holds exactly what converting in this process gives, quarantine and line numbers
+    included (blank lines, a line that is not JSON, an invalid resource)."""
+    folder = tmp_path / "ndjson"
+    shutil.copytree(state / "FHIR" / "ndjson", folder)
+    patient = (folder / "Patient.ndjson").read_bytes().splitlines(keepends=True)
+    broken = [*patient[:3], b"\n", b"{isto nao e json\n", b'{"resourceType": "Patient", '
+              b'"id": "x", "birthDate": "1980-02-30"}\n', b"\n", *patient[3:]]
+    (folder / "Patient.ndjson").write_bytes(b"".join(broken))
+    lakes = {}
+    for name, process_bytes in (("processos", 0), ("um", None)):
+        lakes[name] = tmp_path / f"{name}.duckdb"
+        with Lake(lakes[name]) as lake:
+            outcomes = ingest(lake, [folder], pack, process_bytes=process_bytes)
+        assert {o.status for o in outcomes} == {"carregado"}
+    in_processes, in_one = _contents(lakes["processos"]), _contents(lakes["um"])
+    assert in_processes == in_one
+    reasons = {(row, field) for _, row, _, field, _, _ in in_one["quarantine"]
+               if isinstance(row, int) and row <= 7}
+    assert {(5, "(linha)"), (6, "Patient.birthDate")} <= reasons
+    assert sum(len(rows) for name, rows in in_one.items() if name != "batches") > 100
+
+
+def test_a_worker_process_that_fails_fails_its_file_only(
+        state: Path, pack_copy: Path, tmp_path: Path) -> None:
+    """A worker that cannot start (here: the reference pack vanished after the command
+    loaded it) fails the file it was given, with a message naming it; the lake keeps
+    nothing of that file and the other files land."""
+    pack = ReferencePack(pack_copy)
+    _ = pack.ibge6_to_7_table(), pack.cid10, pack.sigtap  # loaded before it vanishes
+    shutil.rmtree(pack_copy)
+    ndjson = state / "FHIR" / "ndjson" / "Patient.ndjson"
+    lake_path = tmp_path / "lago.duckdb"
+    with Lake(lake_path) as lake:
+        outcomes = ingest(lake, [state / "SIM", ndjson], pack, process_bytes=0)
+    assert [o.status for o in outcomes] == ["carregado", "erro"]
+    assert "Patient.ndjson" in (outcomes[1].error or "")
+    assert "processo auxiliar" in (outcomes[1].error or "")
+    with Lake(lake_path, read_only=True) as lake:
+        assert [b["file_name"] for b in lake.batches()] == ["DOMG2023.dbc"]
+        assert lake.counts()["identity_records"] == lake.scalar(
+            "SELECT count(*) FROM identity_records WHERE source_system = 'SIM'")

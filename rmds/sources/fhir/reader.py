@@ -127,6 +127,21 @@ def _cnes(reference: Any) -> str | None:
     return None
 
 
+def _ndjson_entries(first: int, lines: list[bytes]
+                    ) -> Iterator[tuple[int, Any, dict[str, str] | None, str | None]]:
+    """(line number, resource, None, parse problem) for NDJSON lines numbered from
+    ``first``; blank lines are no resource."""
+    for line_no, line in enumerate(lines, start=first):
+        if not line.strip():
+            continue
+        try:
+            resource = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield line_no, None, None, f"JSON inválido: {error}"
+            continue
+        yield line_no, resource, None, None
+
+
 class FhirFile:
     """A FHIR file opened for ingestion."""
 
@@ -141,22 +156,8 @@ class FhirFile:
     def _entries(self) -> Iterator[tuple[int, Any, dict[str, str] | None, str | None]]:
         """(row, resource, in-bundle resolution map, parse problem)."""
         if self.kind == "ndjson":
-            parsed_any = False
-            with self.path.open("rb") as handle:
-                for line_no, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        resource = orjson.loads(line)
-                    except orjson.JSONDecodeError as error:
-                        if not parsed_any and line_no == 1:
-                            raise FileFormatError(
-                                f"{self.path.name}: não é NDJSON (linha 1: {error})",
-                                [Problem(self.path.name, 1, None, "JSON inválido")]) from None
-                        yield line_no, None, None, f"JSON inválido: {error}"
-                        continue
-                    parsed_any = True
-                    yield line_no, resource, None, None
+            for first, lines in self.blocks():
+                yield from _ndjson_entries(first, lines)
             return
         try:
             bundle = orjson.loads(self.path.read_bytes())
@@ -195,12 +196,44 @@ class FhirFile:
                 continue
             yield index, entry["resource"], resolve, None
 
+    def blocks(self) -> Iterator[tuple[int, list[bytes]]]:
+        """An NDJSON file as blocks of ``chunk_resources`` lines: (number of the first
+        line, the lines). Each block converts on its own (:meth:`convert_block`), so blocks
+        can be converted in parallel. A file whose first line is not JSON is no NDJSON."""
+        with self.path.open("rb") as handle:
+            first_line = handle.readline()
+            if first_line.strip():
+                try:
+                    orjson.loads(first_line)
+                except orjson.JSONDecodeError as error:
+                    raise FileFormatError(
+                        f"{self.path.name}: não é NDJSON (linha 1: {error})",
+                        [Problem(self.path.name, 1, None, "JSON inválido")]) from None
+            start, lines = 1, [first_line]
+            for line in handle:
+                lines.append(line)
+                if len(lines) >= self.chunk_resources:
+                    yield start, lines
+                    start, lines = start + len(lines), []
+            if lines and any(line.strip() for line in lines):
+                yield start, lines
+
+    def convert_block(self, first: int, lines: list[bytes]) -> Chunk:
+        """Canonical rows and quarantine of one block of NDJSON lines."""
+        return next(self._chunks(_ndjson_entries(first, lines), whole=True), None) or Chunk(
+            0, {}, QUARANTINE_SCHEMA.empty_table(), 0)
+
     def chunks(self) -> Iterator[Chunk]:
+        return self._chunks(self._entries())
+
+    def _chunks(self, entries: Iterator[tuple[int, Any, dict[str, str] | None, str | None]],
+                whole: bool = False) -> Iterator[Chunk]:
+        """Chunks of ``chunk_resources`` resources (one chunk of all when ``whole``)."""
         rows = _Rows()
         quarantine: dict[str, list[Any]] = {f.name: [] for f in QUARANTINE_SCHEMA}
         bad_rows: set[int] = set()
         count = 0
-        for row, resource, resolve, parse_problem in self._entries():
+        for row, resource, resolve, parse_problem in entries:
             count += 1
             problems = ([FhirProblem("(linha)", parse_problem)] if parse_problem
                         else self.validator.check(resource))
@@ -218,7 +251,7 @@ class FhirFile:
                     quarantine["reason"].append(problem.reason)
             else:
                 self._map(resource, row, resolve, rows)
-            if count >= self.chunk_resources:
+            if count >= self.chunk_resources and not whole:
                 yield self._chunk(count, rows, quarantine, bad_rows)
                 rows, count, bad_rows = _Rows(), 0, set()
                 quarantine = {f.name: [] for f in QUARANTINE_SCHEMA}
