@@ -10,7 +10,8 @@ identity extraction):
   ``pyreaddbc.read_dbc`` → pandas → ``CREATE TABLE AS`` in DuckDB, the raw columns with no
   validation or mapping at all, on the same files.
 * FHIR R4 bulk NDJSON (Patient, Condition, Encounter, Observation, Immunization):
-  resources/s. Baseline: parsing every resource with the ``fhir.resources`` (R4B) pydantic
+  resources/s, as ``rmds ingest`` does it (large files on worker processes) and in one
+  process. Baseline: parsing every resource with the ``fhir.resources`` (R4B) pydantic
   models alone — no storage — on the first ``--fhir-baseline`` lines of each file.
 
 Also measured, as a ceiling for the DATASUS figure: the DuckDB write alone — the same
@@ -192,6 +193,11 @@ def main() -> None:
             outcomes = ingest(lake, fhir, pack)
             rmds_fhir = time.perf_counter() - started
             resources = sum(o.batch["rows_read"] for o in outcomes if o.batch)
+        with Lake(work / "lago-um-processo.duckdb") as lake:  # no worker processes
+            started = time.perf_counter()
+            assert all(o.status == "carregado" for o in ingest(lake, fhir, pack,
+                                                               process_bytes=None))
+            one_process = time.perf_counter() - started
         assert all(o.status == "carregado" for o in outcomes)
         # the baseline holds every value as a Python object: one file of each system
         sample = [next(p for p in datasus if p.parent.name == s)
@@ -238,6 +244,9 @@ def main() -> None:
         print(f"  rmds ingest (validate, map, DuckDB commit): {rmds_fhir:.1f} s, "
               f"{fhir_rate:,.0f} resources/s "
               f"({fhir_rate / TARGET_RESOURCES:.2f} of the 20,000/s target)")
+        print(f"    the same in one process (no worker processes): {one_process:.1f} s, "
+              f"{resources / one_process:,.0f} resources/s; worker processes: "
+              f"{one_process / rmds_fhir:.2f}x")
         print(f"  baseline fhir.resources R4B models, parsing only ({base_resources:,} "
               f"resources): {base_fhir_rate:,.0f} resources/s")
         print(f"  rmds / baseline: {fhir_rate / base_fhir_rate:.1f}x")

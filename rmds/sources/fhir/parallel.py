@@ -12,6 +12,7 @@ parent stops them) and end when their input closes, also when the parent is kill
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import signal
@@ -56,9 +57,13 @@ class WorkerPool:
 
     def __init__(self, workers: int, reference_dir: Path) -> None:
         self._tasks: queue.Queue[tuple[Future[Chunk], str, Block] | None] = queue.Queue()
+        # the workers import this very rmds, installed or not
+        root = str(Path(__file__).resolve().parents[3])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         self._processes = [subprocess.Popen(
             [sys.executable, "-m", "rmds.sources.fhir.parallel", str(reference_dir)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(workers)]
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env) for _ in range(workers)]
         self._threads = [threading.Thread(target=self._serve, args=(process,), daemon=True,
                                           name="rmds-fhir-worker")
                          for process in self._processes]
