@@ -1,10 +1,16 @@
-"""FHIR R4 primitive checks: dates must exist on the calendar, not only look like dates."""
+"""FHIR R4 validation (primitives, datatypes all the way down) and the worker processes."""
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import pytest
 
+from rmds.exceptions import WorkerError
 from rmds.sources.fhir import Validator
+from rmds.sources.fhir.parallel import WorkerPool
 from rmds.territory import ReferencePack
 
 VALID_DATES = ["1980", "1980-02", "1980-02-29", "2000-02-29", "2023-12-31", "0001-01-01"]
@@ -133,3 +139,23 @@ def test_values_seen_before_are_judged_the_same(pack: ReferencePack) -> None:
         assert _problems(validator, _with(ENCOUNTER, **{"class": {"code": "AMB ", "x": 1}})) \
             == ["Encounter.class.code: valor code inválido: 'AMB '",
                 "Encounter.class.x: elemento desconhecido em R4"]
+
+
+def test_worker_pool_converts_blocks_and_reports_a_dead_worker(reference_dir: Path) -> None:
+    """The worker processes answer as FhirFile.convert_block does; when a worker is killed
+    (out of memory, say), its block and every later one fail with WorkerError instead of
+    waiting forever."""
+    lines = [b'{"resourceType": "Patient", "id": "p1", "gender": "female"}\n', b"\n",
+             b'{"resourceType": "Patient", "id": "p2", "birthDate": "1980-02-30"}\n']
+    pool = WorkerPool(1, reference_dir)
+    try:
+        chunk = pool.submit(Path("Patient.ndjson"), (10, lines)).result(timeout=120)
+        assert chunk.rows_in == 2 and chunk.rows_quarantined == 1
+        assert chunk.quarantine.column("source_row").to_pylist() == [12]
+        assert chunk.tables["identity_records"].column("record_key").to_pylist() == ["p1"]
+        os.kill(pool._processes[0].pid, signal.SIGKILL)
+        for _ in range(2):
+            with pytest.raises(WorkerError, match=r"Patient\.ndjson: .*processo auxiliar"):
+                pool.submit(Path("Patient.ndjson"), (1, lines)).result(timeout=120)
+    finally:
+        pool.shutdown()

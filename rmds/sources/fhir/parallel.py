@@ -67,12 +67,17 @@ class WorkerPool:
         self._threads = [threading.Thread(target=self._serve, args=(process,), daemon=True,
                                           name="rmds-fhir-worker")
                          for process in self._processes]
+        self._dead = 0  # workers gone; when all are, nothing would take a block
+        self._lock = threading.Lock()
         for thread in self._threads:
             thread.start()
 
     def submit(self, path: Path, block: Block) -> Future[Chunk]:
         future: Future[Chunk] = Future()
         self._tasks.put((future, str(path), block))
+        with self._lock:
+            if self._dead == len(self._processes):
+                self._drain()
         return future
 
     def _serve(self, process: subprocess.Popen[bytes]) -> None:
@@ -89,7 +94,9 @@ class WorkerPool:
                 future.set_exception(WorkerError(
                     f"{Path(path).name}: o processo auxiliar de leitura FHIR (PID "
                     f"{process.pid}) terminou inesperadamente (código {process.wait()})"))
-                self._drain()
+                with self._lock:
+                    self._dead += 1
+                    self._drain()
                 return
             if ok:
                 future.set_result(result)
@@ -98,7 +105,8 @@ class WorkerPool:
                     f"{Path(path).name}: erro no processo auxiliar de leitura FHIR:\n{result}"))
 
     def _drain(self) -> None:
-        """A worker died: the blocks still waiting fail instead of hanging."""
+        """A worker died: the blocks still waiting fail instead of hanging (under
+        ``_lock``)."""
         while True:
             try:
                 task = self._tasks.get_nowait()
