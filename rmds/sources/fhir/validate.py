@@ -417,24 +417,23 @@ class Validator:
                     self._valid.clear()
                 self._valid[key] = True
 
+    # The checks below run once the structure passed (:meth:`_object`): identifiers are
+    # Identifier objects, codes CodeableConcepts with Coding lists, references Reference
+    # objects, and their texts non-empty strings. They check what the structure cannot.
+
     def _identifiers(self, rtype: str, resource: dict[str, Any],
                      problems: list[FhirProblem]) -> None:
         for i, ident in enumerate(resource.get("identifier") or ()):
-            path = f"{rtype}.identifier[{i}]"
-            if not isinstance(ident, dict):
-                problems.append(FhirProblem(path, "identificador deve ser um objeto"))
-                continue
+            path = f"{rtype}.identifier[{i}].value"
             system, value = ident.get("system"), ident.get("value")
-            if not isinstance(value, str) or not value:
-                problems.append(FhirProblem(f"{path}.value", "valor ausente"))
+            if value is None:
+                problems.append(FhirProblem(path, "valor ausente"))
             elif system in CNS_SYSTEMS and not is_valid_cns(value):
-                problems.append(FhirProblem(f"{path}.value", "CNS inválido (dígito "
-                                            "verificador)"))
+                problems.append(FhirProblem(path, "CNS inválido (dígito verificador)"))
             elif system in CPF_SYSTEMS and not is_valid_cpf(value):
-                problems.append(FhirProblem(f"{path}.value", "CPF inválido (dígito "
-                                            "verificador)"))
+                problems.append(FhirProblem(path, "CPF inválido (dígito verificador)"))
             elif system in CNES_SYSTEMS and not (value.isdigit() and len(value) == 7):
-                problems.append(FhirProblem(f"{path}.value", "CNES deve ter 7 dígitos"))
+                problems.append(FhirProblem(path, "CNES deve ter 7 dígitos"))
 
     def _codings(self, rtype: str, resource: dict[str, Any],
                  problems: list[FhirProblem]) -> None:
@@ -443,24 +442,19 @@ class Validator:
             concepts = value if isinstance(value, list) else [value] if value else []
             for k, concept in enumerate(concepts):
                 base = f"{rtype}.{element}" + (f"[{k}]" if isinstance(value, list) else "")
-                codings = concept.get("coding") if isinstance(concept, dict) else None
+                codings = concept.get("coding")
                 if codings is None:
-                    if not (isinstance(concept, dict) and concept.get("text")):
+                    if not concept.get("text"):
                         problems.append(FhirProblem(base, "CodeableConcept sem coding nem "
                                                     "text"))
-                    continue
-                if not isinstance(codings, list):
-                    problems.append(FhirProblem(f"{base}.coding", "deve ser uma lista"))
                     continue
                 for j, coding in enumerate(codings):
                     self._coding(f"{base}.coding[{j}]", coding, problems)
 
-    def _coding(self, path: str, coding: Any, problems: list[FhirProblem]) -> None:
-        if not isinstance(coding, dict):
-            problems.append(FhirProblem(path, "coding deve ser um objeto"))
-            return
+    def _coding(self, path: str, coding: dict[str, Any],
+                problems: list[FhirProblem]) -> None:
         system, code = coding.get("system"), coding.get("code")
-        if not isinstance(code, str) or not code:
+        if code is None:
             problems.append(FhirProblem(f"{path}.code", "código ausente"))
         elif system in CID10_SYSTEMS and self.cid10.get(code) is None:
             problems.append(FhirProblem(f"{path}.code", f"CID-10 desconhecido: {code}"))
@@ -476,12 +470,6 @@ class Validator:
                     problems: list[FhirProblem]) -> None:
         for element in ("subject", "patient", "encounter"):
             ref = resource.get(element)
-            if ref is None:
-                continue
-            if not isinstance(ref, dict) or not (ref.get("reference") or ref.get(
-                    "identifier")):
+            if ref is not None and not (ref.get("reference") or ref.get("identifier")):
                 problems.append(FhirProblem(f"{rtype}.{element}", "referência sem "
                                             "'reference' nem 'identifier'"))
-            elif "reference" in ref and not isinstance(ref["reference"], str):
-                problems.append(FhirProblem(f"{rtype}.{element}.reference",
-                                            "deve ser texto"))
