@@ -31,6 +31,7 @@ from rmds.sources.fhir.reader import Chunk, FhirFile
 __all__ = ["WorkerPool"]
 
 _SIZE = struct.Struct("<Q")
+_STOPPED = "processo auxiliar de leitura FHIR parado"
 Block = tuple[int, list[bytes]]  # (number of the first line, the lines)
 
 
@@ -77,7 +78,7 @@ class WorkerPool:
         self._tasks.put((future, str(path), block))
         with self._lock:
             if self._dead == len(self._processes):
-                self._drain()
+                self._drain(_STOPPED)
         return future
 
     def _serve(self, process: subprocess.Popen[bytes]) -> None:
@@ -96,7 +97,7 @@ class WorkerPool:
                     f"{process.pid}) terminou inesperadamente (código {process.wait()})"))
                 with self._lock:
                     self._dead += 1
-                    self._drain()
+                    self._drain(_STOPPED)
                 return
             if ok:
                 future.set_result(result)
@@ -104,30 +105,27 @@ class WorkerPool:
                 future.set_exception(WorkerError(
                     f"{Path(path).name}: erro no processo auxiliar de leitura FHIR:\n{result}"))
 
-    def _drain(self) -> None:
-        """A worker died: the blocks still waiting fail instead of hanging (under
-        ``_lock``)."""
+    def _drain(self, reason: str | None = None) -> None:
+        """Empty the queue of waiting blocks: each fails for ``reason`` (a worker died; under
+        ``_lock``) or, without one, is cancelled (shutdown). A shutdown marker found is put
+        back: it is meant for another thread."""
         while True:
             try:
                 task = self._tasks.get_nowait()
             except queue.Empty:
                 return
             if task is None:
-                self._tasks.put(None)  # still meant for another thread
+                self._tasks.put(None)
                 return
-            task[0].set_exception(WorkerError(
-                f"{Path(task[1]).name}: processo auxiliar de leitura FHIR parado"))
+            if reason is None:
+                task[0].cancel()
+            else:
+                task[0].set_exception(WorkerError(f"{Path(task[1]).name}: {reason}"))
 
     def shutdown(self) -> None:
         """Stop taking blocks (those waiting are cancelled), let the running ones finish,
         and end the workers."""
-        while True:
-            try:
-                task = self._tasks.get_nowait()
-            except queue.Empty:
-                break
-            if task is not None:
-                task[0].cancel()
+        self._drain()
         for _ in self._threads:
             self._tasks.put(None)
         for thread in self._threads:
