@@ -77,6 +77,9 @@ def cli(ctx: click.Context, /, **overrides: Any) -> None:
     settings = Settings.resolve(overrides)
     configure_logging(settings.log_level)
     ctx.obj = settings
+    from rmds.store.audit import configure
+
+    configure(overrides)          # the audit key and checkpoints given as options
 
 
 def _pack(ctx: click.Context, directory: Path | None = None) -> ReferencePack:
@@ -999,7 +1002,9 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Confere a cadeia de hashes da trilha; código de saída 1 se foi adulterada."""
+    """Confere a trilha: números de sequência, selos (HMAC com a chave da auditoria) e os
+    pontos de controle gravados fora do banco; código de saída 1 se foi adulterada, com o
+    número da primeira entrada com problema."""
     from rmds.store import open_store
     from rmds.store.audit import verify
 

@@ -120,6 +120,50 @@ SETTINGS: tuple[Setting, ...] = (
         help="Na carga, arquivos FHIR NDJSON a partir deste tamanho (MB) são validados e "
              "mapeados em processos auxiliares, um por núcleo (com um só núcleo, nunca).",
     ),
+    Setting(
+        name="audit_key_file",
+        env="RMDS_AUDIT_KEY_FILE",
+        default=None,
+        type="path",
+        help=("Arquivo da chave secreta (HMAC-SHA256) que sela a trilha de auditoria, com "
+              "permissão 0600 e fora do banco. Alternativa: a variável RMDS_AUDIT_KEY. Sem "
+              "nenhuma das duas, só o SQLite de desenvolvimento gera uma chave ao lado do "
+              "banco; em PostgreSQL o rmds recusa gravar auditoria."),
+    ),
+    Setting(
+        name="audit_checkpoints",
+        env="RMDS_AUDIT_CHECKPOINTS",
+        default=None,
+        type="path",
+        help=("Arquivo (só acrescentado) dos pontos de controle da trilha de auditoria: "
+              "número de sequência e MAC da última entrada, fora do banco. Padrão: ao lado do "
+              "SQLite, ou pontos-auditoria.jsonl dentro de data_home."),
+    ),
+    Setting(
+        name="audit_checkpoint_every",
+        env="RMDS_AUDIT_CHECKPOINT_EVERY",
+        default=1,
+        type="int",
+        help=("Grava um ponto de controle a cada tantas entradas da auditoria; apagar menos "
+              "entradas que isso, no fim da trilha, pode passar despercebido."),
+    ),
+    Setting(
+        name="trusted_proxies",
+        env="RMDS_TRUSTED_PROXIES",
+        default=None,
+        type="str",
+        help=("Proxies reversos confiáveis (IPs ou redes, separados por vírgula): só deles o "
+              "rmds aceita X-Forwarded-For e X-Forwarded-Proto. Padrão: nenhum."),
+    ),
+    Setting(
+        name="secure_cookie",
+        env="RMDS_SECURE_COOKIE",
+        default="auto",
+        type="choice",
+        choices=("auto", "sim", "nao"),
+        help=("Cookie de sessão com o atributo Secure: 'auto' quando a requisição chega por "
+              "HTTPS (direto ou por um proxy confiável), 'sim' sempre, 'nao' nunca."),
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -197,6 +241,11 @@ class Settings:
     read_batch_rows: int
     ingest_whole_file_mb: int
     ingest_fhir_process_mb: int
+    audit_key_file: Path | None = None
+    audit_checkpoints: Path | None = None
+    audit_checkpoint_every: int = 1
+    trusted_proxies: str = ""
+    secure_cookie: str = "auto"
 
     @classmethod
     def resolve(
@@ -218,4 +267,11 @@ class Settings:
             read_batch_rows=int(str(values["read_batch_rows"])),
             ingest_whole_file_mb=int(str(values["ingest_whole_file_mb"])),
             ingest_fhir_process_mb=int(str(values["ingest_fhir_process_mb"])),
+            audit_key_file=(Path(str(values["audit_key_file"]))
+                            if values["audit_key_file"] is not None else None),
+            audit_checkpoints=(Path(str(values["audit_checkpoints"]))
+                               if values["audit_checkpoints"] is not None else None),
+            audit_checkpoint_every=int(str(values["audit_checkpoint_every"])),
+            trusted_proxies=str(values["trusted_proxies"] or ""),
+            secure_cookie=str(values["secure_cookie"]),
         )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from rmds.territory import ReferencePack
 pytest_plugins = ["tests.service_fixtures"]
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests write nothing under the user's home: the data home, the audit key and the
+    audit checkpoints of every store they open are in a temporary folder."""
+    home = tmp_path_factory.mktemp("rmds-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RMDS_HOME", str(home))
+        patch.setenv("RMDS_AUDIT_KEY", "chave-de-auditoria-dos-testes-0123456789")
+        patch.setenv("RMDS_AUDIT_CHECKPOINTS", str(home / "pontos-auditoria.jsonl"))
+        yield
 
 
 @pytest.fixture(scope="session")

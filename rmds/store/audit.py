@@ -1,55 +1,269 @@
-"""The append-only, hash-chained audit log.
+"""The append-only audit log: sequence-numbered, sealed with a keyed MAC, and checkpointed
+outside the store.
 
-Every entry stores the hash of the previous one and its own:
-``sha256(prev_hash | at | username | role | action | resource | territory | origin | reason)``.
-Editing, deleting or inserting a past entry breaks the chain from there on, which
-:func:`verify` finds. Entries are only ever inserted; writes are serialised so the chain
-has no forks.
+Every entry has a sequence number (1, 2, 3, … with no gaps) and is sealed::
+
+    mac = HMAC-SHA256(key, "rmds-auditoria-v2\\n" + canonical JSON of
+                      {v, seq, prev, at, username, role, action, resource, territory,
+                       origin, reason})
+
+where ``prev`` is the previous entry's MAC. Canonical JSON (sorted keys, no spaces, UTF-8)
+gives every field its own quoted slot, so text cannot slide from one field into the next
+as it could across the ``|`` of the first scheme. The key is never in the database (a key
+file with 0600 permissions or the ``RMDS_AUDIT_KEY`` variable), so whoever can write to the
+store can neither edit an entry and recompute the chain nor forge a new one.
+
+What the key cannot show is a cut at the end: deleting the newest entries (or all of them)
+leaves a shorter chain that is still valid. So every ``audit_checkpoint_every`` entries the
+head of the chain (sequence number and MAC, itself sealed) is appended to a checkpoint file
+outside the store; :func:`verify` finds a checkpoint the store no longer reaches.
+
+Entries written before this scheme (``scheme`` 1: SHA-256 over ``|``-joined fields, no key)
+are still verified as they were. The first sealed entry after them covers their last hash,
+so rewriting them afterwards is found there, and an unsealed entry after a sealed one is
+refused (it would be a rewrite to the old, keyless form).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
+import hmac
+import json
+import os
+import secrets
 import threading
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from rmds.exceptions import ConfigurationError
+from rmds.settings import get_setting
 from rmds.store.db import AUDIT, Store
 
-__all__ = ["GENESIS", "VerifyResult", "record", "verify"]
+__all__ = ["GENESIS", "AuditConfig", "VerifyResult", "audit_config", "cli_actor", "configure",
+           "record", "record_cli", "verify"]
 
 GENESIS = "0" * 64
+KEY_ENV = "RMDS_AUDIT_KEY"
+MIN_KEY_BYTES = 32
+SCHEME_LEGACY, SCHEME_SEALED = 1, 2
+_DOMAIN = b"rmds-auditoria-v2\n"
+_CHECKPOINT_DOMAIN = b"rmds-ponto-de-controle-v1\n"
 _LOCK = threading.Lock()
 _FIELDS = ("at", "username", "role", "action", "resource", "territory", "origin", "reason")
+# the column sizes: values are cut to them before sealing, so that what is sealed is what
+# the database keeps (PostgreSQL refuses longer text; SQLite would keep it)
+_LIMITS = {"username": 80, "role": 40, "action": 40, "resource": 400, "territory": 80,
+           "origin": 80, "reason": 400}
+_MEMORY_KEY = secrets.token_bytes(32)          # an in-memory SQLite store lives as long
 
 
-def _digest(prev: str, values: dict[str, object]) -> str:
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the audit key and the checkpoints of one store are."""
+
+    key: bytes
+    checkpoints: Path
+    every: int
+    label: str          # names the store in the checkpoint file (URL without password)
+
+
+_EXPLICIT: dict[str, object | None] = {}
+_CONFIGS: weakref.WeakKeyDictionary[Store, AuditConfig] = weakref.WeakKeyDictionary()
+
+
+def configure(values: Mapping[str, object | None]) -> None:
+    """Take ``audit_key_file``, ``audit_checkpoints`` and ``audit_checkpoint_every`` from
+    the resolved settings (the CLI's options), over the environment."""
+    for name in ("audit_key_file", "audit_checkpoints", "audit_checkpoint_every"):
+        _EXPLICIT[name] = values.get(name)
+    _CONFIGS.clear()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1]
+    return Path(path).resolve() if path and path != ":memory:" else None
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        key = path.read_bytes().strip()
+    except OSError as error:
+        raise ConfigurationError(f"não foi possível ler a chave da auditoria em {path}: "
+                                 f"{error.strerror}") from None
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"a chave da auditoria em {path} pode ser lida por outros usuários (permissão "
+            f"{mode & 0o777:o}); restrinja-a com: chmod 600 {path}")
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"a chave da auditoria em {path} é curta demais (mínimo {MIN_KEY_BYTES} bytes); "
+            "gere uma com: python -c 'import secrets; print(secrets.token_hex(32))'")
+    return key
+
+
+def _development_key(path: Path) -> bytes:
+    """The key of a development SQLite store, made on first use beside the database."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    except OSError as error:
+        raise ConfigurationError(f"não foi possível criar a chave da auditoria em {path}: "
+                                 f"{error.strerror}") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    return _read_key(path)
+
+
+def _resolve(url: str) -> AuditConfig:
+    key_file = get_setting("audit_key_file", _EXPLICIT.get("audit_key_file"))
+    db_file = _sqlite_file(url)
+    if key_file is not None:
+        key = _read_key(Path(str(key_file)))
+    elif os.environ.get(KEY_ENV):
+        key = os.environ[KEY_ENV].encode()
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigurationError(f"{KEY_ENV} é curta demais (mínimo {MIN_KEY_BYTES} "
+                                     "bytes)")
+    elif db_file is not None:
+        key = _development_key(db_file.with_name(db_file.name + ".chave-auditoria"))
+    elif url.startswith("sqlite"):
+        key = _MEMORY_KEY
+    else:
+        raise ConfigurationError(
+            "chave da auditoria não configurada: em produção defina RMDS_AUDIT_KEY_FILE (um "
+            f"arquivo com permissão 0600, fora do banco) ou {KEY_ENV}; sem ela o rmds não "
+            "grava nem confere a trilha de auditoria (veja docs/security.md)")
+    where = get_setting("audit_checkpoints", _EXPLICIT.get("audit_checkpoints"))
+    if where is not None:
+        checkpoints = Path(str(where))
+    elif db_file is not None:
+        checkpoints = db_file.with_name(db_file.name + ".pontos-auditoria.jsonl")
+    else:
+        checkpoints = Path(str(get_setting("data_home"))) / "pontos-auditoria.jsonl"
+    every = int(str(get_setting("audit_checkpoint_every",
+                                _EXPLICIT.get("audit_checkpoint_every"))))
+    label = (f"sqlite:{db_file}" if db_file is not None
+             else make_url(url).render_as_string(hide_password=True))
+    return AuditConfig(key, checkpoints, every, label)
+
+
+def audit_config(store: Store) -> AuditConfig:
+    """The store's audit key and checkpoint file; a clear error when the key is missing."""
+    config = _CONFIGS.get(store)
+    if config is None:
+        config = _CONFIGS[store] = _resolve(store.url)
+    return config
+
+
+def _canonical(body: Mapping[str, object]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+def _mac(key: bytes, seq: int, prev: str, values: Mapping[str, object]) -> str:
+    body = {"v": SCHEME_SEALED, "seq": seq, "prev": prev,
+            **{f: values.get(f) for f in _FIELDS}}
+    return hmac.new(key, _DOMAIN + _canonical(body), hashlib.sha256).hexdigest()
+
+
+def _legacy_digest(prev: str, values: Mapping[str, object]) -> str:
     text = "|".join([prev, *("" if values.get(f) is None else str(values[f])
                               for f in _FIELDS)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _seal(key: bytes, body: Mapping[str, object]) -> str:
+    return hmac.new(key, _CHECKPOINT_DOMAIN + _canonical(body), hashlib.sha256).hexdigest()
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    # PostgreSQL refuses NUL; other control characters only garble whoever reads the log
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value)[:limit]
+
+
+def _write_checkpoint(config: AuditConfig, seq: int, mac: str) -> None:
+    body: dict[str, object] = {
+        "banco": config.label, "seq": seq, "mac": mac,
+        "em": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    line = _canonical({**body, "selo": _seal(config.key, body)}) + b"\n"
+    try:
+        config.checkpoints.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(config.checkpoints, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)        # one write of one short line: appends stay whole
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise ConfigurationError(
+            f"entrada de auditoria nº {seq} gravada, mas não o ponto de controle em "
+            f"{config.checkpoints}: {error.strerror}") from None
+
+
 def record(store: Store, *, username: str, role: str, action: str, resource: str,
            territory: str | None = None, origin: str | None = None,
-           reason: str | None = None) -> None:
+           reason: str | None = None) -> int:
+    """Append one entry; its sequence number."""
+    config = audit_config(store)
+    raw = {"username": username, "role": role, "action": action, "resource": resource,
+           "territory": territory, "origin": origin, "reason": reason}
     values: dict[str, object] = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
-        "username": username, "role": role, "action": action, "resource": resource[:400],
-        "territory": territory, "origin": origin, "reason": reason}
+        **{name: _clean(value, _LIMITS[name]) for name, value in raw.items()}}
+    for name in ("username", "role", "action", "resource"):
+        values[name] = values[name] or "-"
     with _LOCK, store.engine.begin() as c:
         if c.dialect.name == "postgresql":
             c.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
-        last = c.execute(sa.select(AUDIT.c.hash).order_by(AUDIT.c.id.desc()).limit(1)).first()
-        prev = last[0] if last else GENESIS
-        c.execute(AUDIT.insert().values(**values, prev_hash=prev, hash=_digest(prev, values)))
+        last = c.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash)
+                         .order_by(AUDIT.c.seq.desc()).limit(1)).first()
+        seq = int(last[0]) + 1 if last else 1
+        prev = str(last[1]) if last else GENESIS
+        mac = _mac(config.key, seq, prev, values)
+        c.execute(AUDIT.insert().values(**values, seq=seq, scheme=SCHEME_SEALED,
+                                        prev_hash=prev, hash=mac))
+    if seq % config.every == 0:      # after the commit: a checkpoint never names a ghost
+        _write_checkpoint(config, seq, mac)
+    return seq
+
+
+def cli_actor() -> str:
+    """Who runs a command: the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):          # no passwd entry (some containers)
+        return f"uid:{os.getuid()}"
+
+
+def record_cli(store_url: str, *, action: str, resource: str,
+               territory: str | None = None) -> None:
+    """Audit one command-line action: the OS user as actor, ``cli`` as origin."""
+    from rmds.store.db import open_store
+
+    store = open_store(store_url)
+    try:
+        record(store, username=cli_actor(), role="linha_de_comando", action=action,
+               resource=resource, territory=territory, origin="cli")
+    finally:
+        store.close()
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     entries: int
-    broken_at: int | None
+    broken_at: int | None          # the first bad sequence number
     message: str
 
     @property
@@ -57,19 +271,93 @@ class VerifyResult:
         return self.broken_at is None
 
 
+def _read_checkpoints(config: AuditConfig) -> tuple[dict[int, tuple[str, str]],
+                                                     VerifyResult | None]:
+    """seq → (mac, when) of this store's checkpoints; a result when one is forged."""
+    found: dict[int, tuple[str, str]] = {}
+    try:
+        text = config.checkpoints.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return found, None
+    except OSError as error:
+        raise ConfigurationError(f"não foi possível ler os pontos de controle em "
+                                 f"{config.checkpoints}: {error.strerror}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue                 # a line cut by a crash mid-write; the next are whole
+        if not isinstance(item, dict) or item.get("banco") != config.label:
+            continue
+        seal = item.pop("selo", None)
+        seq, mac = item.get("seq"), item.get("mac")
+        if (not isinstance(seal, str) or not isinstance(seq, int) or not isinstance(mac, str)
+                or not hmac.compare_digest(seal, _seal(config.key, item))):
+            return found, VerifyResult(0, seq if isinstance(seq, int) else 1,
+                                       f"ponto de controle forjado ou alterado na linha "
+                                       f"{number} de {config.checkpoints}")
+        found[seq] = (mac, str(item.get("em", "")))
+    return found, None
+
+
 def verify(store: Store) -> VerifyResult:
-    prev = GENESIS
-    count = 0
+    """Check the whole chain and the checkpoints; the first bad sequence number, if any."""
+    config = audit_config(store)
+    checkpoints, forged = _read_checkpoints(config)
+    if forged is not None:
+        return forged
+    prev, last_seq, count, sealed = GENESIS, 0, 0, 0
+    first_due: int | None = None
+
+    def broken(seq: int, why: str) -> VerifyResult:
+        return VerifyResult(count, seq, f"entrada nº {seq}: {why}")
+
     with store.engine.connect() as c:
-        for row in c.execute(AUDIT.select().order_by(AUDIT.c.id)):
+        rows = c.execute(AUDIT.select().order_by(AUDIT.c.seq, AUDIT.c.id))
+        for row in rows:
             m = row._mapping
+            fields: dict[str, object] = {f: m[f] for f in _FIELDS}
             count += 1
+            seq = int(m["seq"])
+            if seq > last_seq + 1:
+                return broken(last_seq + 1, f"ausente: a trilha salta da entrada nº "
+                                            f"{last_seq} para a nº {seq} (entradas apagadas)")
+            if seq <= last_seq:
+                return broken(seq, "número de sequência repetido (entrada inserida)")
             if m["prev_hash"] != prev:
-                return VerifyResult(count, int(m["id"]),
-                                    f"entrada {m['id']}: não segue a anterior (removida ou "
-                                    "inserida fora de ordem)")
-            if _digest(prev, dict(m)) != m["hash"]:
-                return VerifyResult(count, int(m["id"]),
-                                    f"entrada {m['id']}: conteúdo alterado depois de gravado")
-            prev = m["hash"]
-    return VerifyResult(count, None, f"{count} entradas íntegras")
+                return broken(seq, "não segue a anterior (entrada removida, alterada ou "
+                                   "inserida fora de ordem)")
+            if m["scheme"] == SCHEME_LEGACY:
+                if sealed:
+                    return broken(seq, "entrada sem selo depois de entradas seladas (trilha "
+                                       "reescrita no formato antigo)")
+                if _legacy_digest(prev, fields) != m["hash"]:
+                    return broken(seq, "conteúdo alterado depois de gravado")
+            else:
+                if not hmac.compare_digest(_mac(config.key, seq, prev, fields), str(m["hash"])):
+                    return broken(seq, "o selo (HMAC) não confere: entrada alterada ou "
+                                       "forjada, ou a chave da auditoria não é a que gravou "
+                                       "a trilha")
+                sealed += 1
+                if first_due is None and seq % config.every == 0:
+                    first_due = seq
+            point = checkpoints.get(seq)
+            if point is not None and not hmac.compare_digest(point[0], str(m["hash"])):
+                return broken(seq, f"difere do ponto de controle gravado em {point[1]} fora "
+                                   "do banco (trilha reescrita)")
+            prev, last_seq = str(m["hash"]), seq
+    top = max(checkpoints, default=0)
+    if top > last_seq:
+        return broken(last_seq + 1, f"apagada: a trilha termina na entrada nº {last_seq}, "
+                                    f"mas o ponto de controle de {checkpoints[top][1]} "
+                                    f"registra a nº {top} (entradas apagadas do fim da "
+                                    "trilha)")
+    if first_due is not None and not checkpoints:
+        return broken(first_due, f"sem ponto de controle em {config.checkpoints}: o "
+                                 "arquivo foi apagado, trocado ou a configuração "
+                                 "audit_checkpoints aponta para outro lugar")
+    unsealed = count - sealed
+    note = f" ({unsealed} no formato antigo, sem chave)" if unsealed else ""
+    return VerifyResult(count, None, f"{count} entradas íntegras{note}; último ponto de "
+                                     f"controle: entrada nº {top}" if top else
+                        f"{count} entradas íntegras{note}")

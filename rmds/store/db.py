@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,6 +50,10 @@ AUDIT = sa.Table(
     sa.Column("reason", sa.String(400)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # migration 0003: the sequence number and how the entry is sealed (1: SHA-256 over
+    # '|'-joined fields, the first scheme; 2: HMAC-SHA256 over canonical JSON)
+    sa.Column("seq", sa.Integer, unique=True),
+    sa.Column("scheme", sa.Integer, nullable=False, default=1),
 )
 
 PROJECTS = sa.Table(
@@ -121,6 +126,20 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600; SQLite gives its journal
+    files the same mode), and tighten one left world-readable by an older version."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            path.chmod(0o600)
+    except OSError as error:
+        raise ConfigurationError(f"não foi possível criar o banco operacional {path}: "
+                                 f"{error.strerror}") from None
+
+
 def open_store(url: str) -> Store:
     """Open (and migrate to the latest schema) the store at ``url``."""
     try:
@@ -128,7 +147,7 @@ def open_store(url: str) -> Store:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(path))
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as connection:

@@ -231,17 +231,17 @@ def test_users_and_audit_commands(store: Store) -> None:
     assert runner.invoke(cli, [*base, "audit", "verify"]).exit_code == 0
     # editing a past entry breaks the chain
     with store.engine.begin() as c:
-        first = c.execute(sa.select(sa.func.min(AUDIT.c.id))).scalar_one()
-        original = c.execute(sa.select(AUDIT.c.resource).where(AUDIT.c.id == first)
+        first = c.execute(sa.select(sa.func.min(AUDIT.c.seq))).scalar_one()
+        original = c.execute(sa.select(AUDIT.c.resource).where(AUDIT.c.seq == first)
                              ).scalar_one()
-        c.execute(AUDIT.update().where(AUDIT.c.id == first).values(resource="/adulterado"))
+        c.execute(AUDIT.update().where(AUDIT.c.seq == first).values(resource="/adulterado"))
     try:
         broken = runner.invoke(cli, [*base, "audit", "verify"])
         assert broken.exit_code == 1
-        assert f"entrada {first}" in broken.output
+        assert f"entrada nº {first}:" in broken.output
     finally:
         with store.engine.begin() as c:
-            c.execute(AUDIT.update().where(AUDIT.c.id == first).values(resource=original))
+            c.execute(AUDIT.update().where(AUDIT.c.seq == first).values(resource=original))
     assert verify(store).ok
 
 
