@@ -331,6 +331,13 @@ _LAKE_OPTION = click.option(
     help="Arquivo DuckDB do lago (padrão: configuração 'lake', RMDS_LAKE).")
 
 
+def _audit(ctx: click.Context, action: str, resource: str) -> None:
+    """An audit entry for this command: the OS user, origin 'cli' (before it shows data)."""
+    from rmds.store.audit import record_cli
+
+    record_cli(ctx.obj.store, action=action, resource=resource)
+
+
 def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
     settings: Settings = ctx.obj
     return lake_path or settings.lake
@@ -359,6 +366,7 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
     settings: Settings = ctx.obj
     pack = _pack(ctx)
     files = expand_paths(paths)
+    _audit(ctx, "escrita", "rmds ingest " + " ".join(str(p) for p in paths))
     with Lake(_lake_path(ctx, lake_path)) as lake, Progress(
             TextColumn("[bold]{task.description}"), BarColumn(),
             TextColumn("{task.completed}/{task.total} arquivos"),
@@ -472,6 +480,9 @@ def quarantine_command(ctx: click.Context, lake_path: Path | None, batch_id: int
     campo, valor)."""
     from rmds.lake.store import Lake
 
+    _audit(ctx, "leitura_dados_pessoais", f"rmds quarantine --batch {batch_id} "
+           f"--limit {limit}")
+
     with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
         reasons = lake.quarantine_reasons(batch_id)
         rows = lake.quarantine(batch_id, limit)
@@ -507,6 +518,10 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
     """Grava as tabelas canônicas em Parquet particionado (tabela/source_system=…/ano=…),
     legível pelo Spark e pelo DuckDB como está."""
     from rmds.lake.store import Lake
+
+    if include_protected:
+        _audit(ctx, "leitura_dados_pessoais",
+               f"rmds export parquet --include-protected {outdir}")
 
     with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
         written = lake.export_parquet(outdir, include_protected)
@@ -617,10 +632,13 @@ def link_review(ctx: click.Context, limit: int, decision: str | None,
     if decision:
         if not pair:
             raise click.UsageError("informe --pair ESQUERDA DIREITA com a decisão")
+        _audit(ctx, "escrita", f"rmds link review --{decision} --pair {pair[0]} {pair[1]} "
+               f"--by {who}")
         with Lake(lake_path) as lake:
             record_review(lake, pair[0], pair[1], decision == "same", who)
         console.print("decisão registrada; vale a partir da próxima 'rmds link'")
         return
+    _audit(ctx, "leitura_restrita", f"rmds link review --limit {limit}")
     with Lake(lake_path, read_only=True) as lake:
         rows = lake.run("SELECT record_uid_l, record_uid_r, match_probability FROM "
                         f"link_review ORDER BY match_probability DESC LIMIT {int(limit)}")
@@ -899,12 +917,18 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     from rmds.store import open_store
 
     settings: Settings = ctx.obj
+    from rmds.api.security import SecurityPolicy
+
     app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx),
                      threshold=settings.small_cell_threshold)
+    app.state.security = SecurityPolicy.resolve(settings.trusted_proxies or None,
+                                                settings.secure_cookie)
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
                   f"{settings.store.split('@')[-1]})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # X-Forwarded-* are read by rmds, and only from trusted_proxies (uvicorn's own
+        # handling would believe any local client)
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         app.state.data.close()
 
@@ -932,7 +956,7 @@ def users_add(ctx: click.Context, username: str, role: str, territory: str | Non
               password: str) -> None:
     """Cria um usuário."""
     from rmds.store import open_store
-    from rmds.store.audit import record
+    from rmds.store.audit import cli_actor, record
     from rmds.store.auth import Role, add_user
 
     settings: Settings = ctx.obj
@@ -951,7 +975,7 @@ def users_add(ctx: click.Context, username: str, role: str, territory: str | Non
         elif territory not in pack.units(level):
             raise RmdsCommandError(f"{level.label} desconhecido(a): {territory}")
     user = add_user(store, username, password, chosen, territory)
-    record(store, username="cli", role="administrador", action="escrita",
+    record(store, username=cli_actor(), role="linha_de_comando", action="escrita",
            resource=f"users add {username}", territory=user.scope, origin="cli")
     console.print(f"usuário {user.username} criado: {chosen.label}, território {user.scope}")
 
@@ -983,13 +1007,13 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 def users_disable(ctx: click.Context, username: str) -> None:
     """Desativa um usuário (e encerra suas sessões)."""
     from rmds.store import open_store
-    from rmds.store.audit import record
+    from rmds.store.audit import cli_actor, record
     from rmds.store.auth import disable_user
 
     settings: Settings = ctx.obj
     store = open_store(settings.store)
     disable_user(store, username)
-    record(store, username="cli", role="administrador", action="escrita",
+    record(store, username=cli_actor(), role="linha_de_comando", action="escrita",
            resource=f"users disable {username}", origin="cli")
     console.print(f"usuário {username} desativado")
 
@@ -1035,6 +1059,7 @@ def consortia_import(ctx: click.Context, file: Path, lake_path: Path | None) -> 
     from rmds.consortia.roster import import_roster
     from rmds.lake.store import Lake
 
+    _audit(ctx, "escrita", f"rmds consortia import {file}")
     with Lake(_lake_path(ctx, lake_path)) as lake:
         result = import_roster(lake, file, _pack(ctx))
     console.print(f"{fmt_int(result.accepted)} vínculos importados de {result.file} para "

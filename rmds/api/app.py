@@ -16,7 +16,6 @@ import gzip
 import tempfile
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,12 +31,13 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rmds import __version__
+from rmds.api.security import attempt_login, client_address, install_security, reason_header
 from rmds.api.service import DataService
 from rmds.exceptions import CatalogError, InputError, RmdsError
 from rmds.indicators.catalog import PERIOD_TYPES
 from rmds.store import Store
-from rmds.store.audit import record
-from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, login, logout, user_for_token
+from rmds.store.audit import audit_config, record
+from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, logout, user_for_token
 from rmds.territory import Level, ReferencePack, Vintage
 
 __all__ = ["create_app"]
@@ -59,28 +59,6 @@ class Credentials(BaseModel):
     senha: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
 
 
-class LoginThrottle:
-    """At most ``limit`` failed logins per client address per ``window`` seconds."""
-
-    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def check(self, origin: str) -> None:
-        now = time.monotonic()
-        with self.lock:
-            q = self.failures[origin]
-            while q and now - q[0] > self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                raise HTTPException(429, "muitas tentativas de login; aguarde um minuto")
-
-    def fail(self, origin: str) -> None:
-        with self.lock:
-            self.failures[origin].append(time.monotonic())
-
-
 def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
                warm: bool = True, threshold: int = 5) -> FastAPI:
     """The app; with ``warm`` the mart is read into memory in the background at once."""
@@ -88,9 +66,9 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     from rmds.portfolio.service import load_into_store
 
     load_into_store(store)            # the plan's projects and milestones (idempotent)
+    audit_config(store)               # a missing audit key stops the service here
     if warm:
         threading.Thread(target=data.warm, name="rmds-warm", daemon=True).start()
-    throttle = LoginThrottle()
     write_lock = threading.Lock()
 
     # the lake stays open for the app's life (an ASGI lifespan may run more than once, as
@@ -100,7 +78,6 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     app.add_middleware(GZipMiddleware, minimum_size=2000)
     app.state.data = data
     app.state.store = store
-    app.state.throttle = throttle
 
     # ------------------------------------------------------------------ errors
     def wants_html(request: Request) -> bool:
@@ -116,6 +93,8 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
             return error_page(request, status, message)
         return JSONResponse(error_body(status, message, details), status_code=status)
 
+    install_security(app, respond)     # bounded headers, CSRF, security headers, throttle
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "erro"
@@ -124,6 +103,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         if exc.status_code == 405:
             message = "método não permitido"
         response = respond(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})      # Retry-After of a 429
         if exc.status_code == 401 and not wants_html(request):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -199,14 +179,14 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
         return user
 
     def origin(request: Request) -> str:
-        return request.client.host if request.client else "desconhecido"
+        return client_address(request)
 
     def audit(request: Request, user: User, action: str, territory: str | None = None,
               reason: str | None = None) -> None:
         resource = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         record(store, username=user.username, role=user.role.value, action=action,
                resource=resource, territory=territory, origin=origin(request),
-               reason=reason or request.headers.get("x-motivo"))
+               reason=reason or reason_header(request))
 
     def require(user: User, *roles: Role) -> None:
         if user.role is Role.PUBLIC:
@@ -242,15 +222,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     @app.post("/api/sessao", tags=["acesso"])
     def create_session(request: Request, credentials: Credentials) -> dict[str, Any]:
         """Entra com usuário e senha; devolve um token de sessão (expira em 8 horas)."""
-        where = origin(request)
-        throttle.check(where)
-        try:
-            token, user = login(store, credentials.usuario, credentials.senha)
-        except AuthError:
-            throttle.fail(where)
-            raise
-        record(store, username=user.username, role=user.role.value, action="login",
-               resource="/api/sessao", origin=where)
+        token, user = attempt_login(request, store, credentials.usuario, credentials.senha)
         return {"token": token, "usuario": user.username, "papel": user.role.value,
                 "escopo": user.scope}
 

@@ -10,9 +10,11 @@ Spark through Splink's Spark backend.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -90,13 +92,24 @@ class Predictions:
     model: dict[str, Any]
 
 
+@contextmanager
+def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with bounded memory that spills beyond it into a directory of
+    its own (``mkdtemp``: 0700, removed afterwards). DuckDB's default, ./.tmp, would land
+    wherever the user runs rmds; a fixed shared /tmp path would let other users of the
+    machine read the spilled identity data, or plant a link there beforehand."""
+    spill = tempfile.mkdtemp(prefix="rmds-duckdb-spill-")
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = '{spill}'").fetchall()   # mkdtemp: no quote
+        con.execute("SET memory_limit = '4GB'").fetchall()
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
 def _load(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[str]:
-    # bounded memory: DuckDB spills beyond this, into the system's temporary directory
-    # (its default, ./.tmp, would land in whatever directory the user runs rmds from)
-    spill = Path(tempfile.gettempdir()) / "rmds-duckdb-spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{spill}'").fetchall()
-    con.execute("SET memory_limit = '4GB'").fetchall()
     names = []
     for k, data in enumerate(tables):
         con.register(f"input_{k}", data)
@@ -117,35 +130,34 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5) -> Pre
     and score every blocked pair at or above ``threshold``."""
     from splink import DuckDBAPI, Linker, block_on
 
-    con = duckdb.connect()
-    names = _load(con, tables)
-    link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
-    linker = Linker(names if len(names) > 1 else names[0], _settings(profile, link_type),
-                    DuckDBAPI(connection=con))
-    _quiet()
-    if profile == "febrl":
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("soc_sec_id", "date_of_birth")], recall=0.7)
-        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
-        for rule in (block_on("given_name", "surname"), block_on("date_of_birth"),
-                     block_on("soc_sec_id")):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, fix_u_probabilities=True)
-    else:
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("cns"), block_on("cpf")], recall=0.6)
-        linker.training.estimate_u_using_random_sampling(max_pairs=3e6, seed=1)
-        # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone
-        # would give tens of millions of pairs
-        for rule in (block_on("first_name", "dob_text"),
-                     block_on("first_name", "last_name", "mother_first"),
-                     block_on("mother_name", "dob_text")):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, fix_u_probabilities=True)
-    result = linker.inference.predict(threshold_match_probability=threshold)
-    pairs = _pairs(con, result)
-    model = linker.misc.save_model_to_json()
-    con.close()
+    with _connect() as con:
+        names = _load(con, tables)
+        link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
+        linker = Linker(names if len(names) > 1 else names[0], _settings(profile, link_type),
+                        DuckDBAPI(connection=con))
+        _quiet()
+        if profile == "febrl":
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("soc_sec_id", "date_of_birth")], recall=0.7)
+            linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+            for rule in (block_on("given_name", "surname"), block_on("date_of_birth"),
+                         block_on("soc_sec_id")):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_u_probabilities=True)
+        else:
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("cns"), block_on("cpf")], recall=0.6)
+            linker.training.estimate_u_using_random_sampling(max_pairs=3e6, seed=1)
+            # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone
+            # would give tens of millions of pairs
+            for rule in (block_on("first_name", "dob_text"),
+                         block_on("first_name", "last_name", "mother_first"),
+                         block_on("mother_name", "dob_text")):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_u_probabilities=True)
+        result = linker.inference.predict(threshold_match_probability=threshold)
+        pairs = _pairs(con, result)
+        model = linker.misc.save_model_to_json()
     return Predictions(pairs, model)
 
 
@@ -155,20 +167,19 @@ def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None
     given) between ``new`` and ``existing`` records — never existing × existing."""
     from splink import DuckDBAPI, Linker
 
-    con = duckdb.connect()
-    parts = []
-    dedupe = dict(model, link_type="dedupe_only")
-    [new_name] = _load(con, [new])
-    linker = Linker(new_name, dedupe, DuckDBAPI(connection=con))
-    _quiet()
-    parts.append(_pairs(con, linker.inference.predict(threshold_match_probability=threshold)))
-    if existing is not None and existing.num_rows:
-        con.register("existing_input", existing)
-        con.execute("CREATE TABLE linkage_existing AS SELECT * FROM existing_input").fetchall()
-        cross = dict(model, link_type="link_only")
-        linker = Linker([new_name, "linkage_existing"], cross, DuckDBAPI(connection=con))
+    with _connect() as con:
+        parts = []
+        dedupe = dict(model, link_type="dedupe_only")
+        [new_name] = _load(con, [new])
+        linker = Linker(new_name, dedupe, DuckDBAPI(connection=con))
         _quiet()
-        parts.append(_pairs(con, linker.inference.predict(
-            threshold_match_probability=threshold)))
-    con.close()
+        parts.append(_pairs(con, linker.inference.predict(threshold_match_probability=threshold)))
+        if existing is not None and existing.num_rows:
+            con.register("existing_input", existing)
+            con.execute("CREATE TABLE linkage_existing AS SELECT * FROM existing_input").fetchall()
+            cross = dict(model, link_type="link_only")
+            linker = Linker([new_name, "linkage_existing"], cross, DuckDBAPI(connection=con))
+            _quiet()
+            parts.append(_pairs(con, linker.inference.predict(
+                threshold_match_probability=threshold)))
     return pa.concat_tables(parts)

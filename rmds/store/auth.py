@@ -2,8 +2,11 @@
 
 Passwords are hashed with scrypt (``hashlib.scrypt``, n=2¹⁴, r=8, p=1, 16-byte salt).
 Session tokens are random (32 bytes); only their SHA-256 is stored, and they expire
-(``SESSION_HOURS``). After ``MAX_FAILURES`` wrong passwords a user is locked for
-``LOCK_MINUTES``; every failure is also slowed down.
+(``SESSION_HOURS``). Nobody is locked out by wrong passwords: the service slows attempts
+down by source and by account (:class:`rmds.api.security.LoginGuard`). Every failed login
+gets one message, :data:`LOGIN_FAILED`, whether the name is unknown, the password wrong or
+the user disabled, so the answer tells an outsider nothing. User names are unique without
+regard to case (``Admin`` is ``admin``), and log in so.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import sqlalchemy as sa
 from rmds.exceptions import ConfigurationError, RmdsError
 from rmds.store.db import SESSIONS, USERS, Store
 
-__all__ = ["AuthError", "Role", "User", "add_user", "authenticate", "disable_user",
-           "hash_password", "list_users", "login", "set_password", "user_for_token",
-           "verify_password"]
+__all__ = ["LOGIN_FAILED", "AuthError", "Role", "User", "add_user", "authenticate",
+           "check_password", "disable_user", "hash_password", "list_users", "login",
+           "set_password", "user_for_token", "verify_password"]
 
 SESSION_HOURS = 8
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+MIN_PASSWORD = 10
+LOGIN_FAILED = "usuário ou senha incorretos, ou acesso desativado"
 
 
 class AuthError(RmdsError, PermissionError):
@@ -121,21 +124,39 @@ def _user(row: sa.Row[tuple[object, ...]]) -> User:
                 m["scope_code"], bool(m["active"]))
 
 
+def check_password(password: str, username: str) -> None:
+    """The password policy: long enough, not one character repeated, not the user name."""
+    if len(password) < MIN_PASSWORD:
+        raise ConfigurationError(f"a senha deve ter ao menos {MIN_PASSWORD} caracteres")
+    if len(set(password)) == 1:
+        raise ConfigurationError("a senha não pode ser um só caractere repetido")
+    if password.strip().lower() == username.strip().lower() or (
+            len(username) >= 4 and username.lower() in password.lower()):
+        raise ConfigurationError("a senha não pode ser nem conter o nome do usuário")
+
+
+def _by_name(username: str) -> sa.ColumnElement[bool]:
+    return sa.func.lower(USERS.c.username) == username.strip().lower()
+
+
 def add_user(store: Store, username: str, password: str, role: Role,
              scope_code: str | None = None) -> User:
     if role is Role.PUBLIC:
         raise ConfigurationError("o papel 'publico' não tem usuários (é o acesso sem login)")
-    if len(password) < 10:
-        raise ConfigurationError("a senha deve ter ao menos 10 caracteres")
+    if not username or len(username) > 80 or any(ord(ch) < 33 for ch in username):
+        raise ConfigurationError("nome de usuário inválido: de 1 a 80 caracteres, sem "
+                                 "espaços nem caracteres de controle")
+    check_password(password, username)
     if role.scope_level is not None and not scope_code:
         raise ConfigurationError(f"o papel {role.value} exige um território "
                                  f"({role.scope_level}) em --territorio")
     if role.scope_level is None:
         scope_code = None
     with store.engine.begin() as c:
-        exists = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        exists = c.execute(sa.select(USERS.c.username).where(_by_name(username))).first()
         if exists:
-            raise ConfigurationError(f"usuário já existe: {username}")
+            raise ConfigurationError(f"usuário já existe: {exists[0]} (nomes de usuário não "
+                                     "distinguem maiúsculas de minúsculas)")
         c.execute(USERS.insert().values(
             username=username, password_hash=hash_password(password), role=role.value,
             scope_level=role.scope_level, scope_code=scope_code, active=True,
@@ -146,10 +167,9 @@ def add_user(store: Store, username: str, password: str, role: Role,
 
 def set_password(store: Store, username: str, password: str) -> None:
     """Replace a user's password (and end their sessions)."""
-    if len(password) < 10:
-        raise ConfigurationError("a senha deve ter ao menos 10 caracteres")
+    check_password(password, username)
     with store.engine.begin() as c:
-        row = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        row = c.execute(sa.select(USERS.c.id).where(_by_name(username))).first()
         if row is None:
             raise ConfigurationError(f"usuário não encontrado: {username}")
         c.execute(USERS.update().where(USERS.c.id == row[0]).values(
@@ -164,9 +184,9 @@ def list_users(store: Store) -> list[User]:
 
 def disable_user(store: Store, username: str) -> None:
     with store.engine.begin() as c:
-        done = c.execute(USERS.update().where(USERS.c.username == username)
+        done = c.execute(USERS.update().where(_by_name(username))
                          .values(active=False)).rowcount
-        user = c.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first()
+        user = c.execute(sa.select(USERS.c.id).where(_by_name(username))).first()
         if user:
             c.execute(SESSIONS.delete().where(SESSIONS.c.user_id == user[0]))
     if not done:
@@ -174,34 +194,22 @@ def disable_user(store: Store, username: str) -> None:
 
 
 def authenticate(store: Store, username: str, password: str) -> User:
-    """The user, if the password is right and the user is active and not locked."""
-    now = _now()
-    problem: str | None = None
+    """The user, if the password is right and the user is active. Every failure raises
+    :class:`AuthError` with :data:`LOGIN_FAILED` after the same work (one scrypt)."""
+    ok = False
     with store.engine.begin() as c:        # committed even when the login fails
-        row = c.execute(USERS.select().where(USERS.c.username == username)).first()
+        row = c.execute(USERS.select().where(_by_name(username))).first()
         if row is None:
             hash_password(password)           # same cost as a real check
-            problem = "usuário ou senha incorretos"
-        else:
-            locked = _aware(row._mapping["locked_until"])
-            if locked is not None and locked > now:
-                problem = "muitas tentativas: usuário bloqueado por alguns minutos"
-            elif not verify_password(password, row._mapping["password_hash"]):
-                failures = int(row._mapping["failed_logins"]) + 1
-                values: dict[str, object] = {"failed_logins": failures}
-                if failures >= MAX_FAILURES:
-                    values = {"failed_logins": 0,
-                              "locked_until": now + dt.timedelta(minutes=LOCK_MINUTES)}
-                c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
-                          .values(**values))
-                problem = "usuário ou senha incorretos"
-            elif not row._mapping["active"]:
-                problem = "usuário desativado"
-            else:
-                c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
-                          .values(failed_logins=0, locked_until=None))
-    if problem is not None or row is None:
-        raise AuthError(problem or "usuário ou senha incorretos")
+        elif not verify_password(password, row._mapping["password_hash"]):
+            c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
+                      .values(failed_logins=USERS.c.failed_logins + 1))
+        elif row._mapping["active"]:
+            ok = True
+            c.execute(USERS.update().where(USERS.c.id == row._mapping["id"])
+                      .values(failed_logins=0, locked_until=None))
+    if not ok or row is None:
+        raise AuthError(LOGIN_FAILED)
     return _user(row)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rmds.api.service import DataService
 from rmds.fmt import fmt_decimal, fmt_int
 from rmds.store import Store
-from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, login, logout
+from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
 from rmds.territory import Level, vintage_for_year
 from rmds.web.charts import MISSING, classes, colour, line_chart, mesh
 
@@ -29,6 +30,7 @@ LEVEL_LABELS = {level.value: level.label for level in Level}
 QUALITY_COLOURS = {"avançada": "#1a9850", "intermediária": "#a6d96a", "básica": "#fdae61",
                    "inicial": "#d73027", "sem dados": MISSING}
 COOKIE = "rmds_sessao"
+PERIOD = re.compile(r"\d{4}(-T[1-4]|-(0[1-9]|1[0-2]))?")
 
 
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -109,6 +111,8 @@ def register(app: FastAPI, data: DataService, store: Store,
         user = viewer(request)
         if codigo not in data.municipalities:
             raise HTTPException(404, f"município não encontrado: {codigo}")
+        if periodo is not None and not PERIOD.fullmatch(periodo):
+            raise HTTPException(422, "período inválido: use AAAA, AAAA-Tn ou AAAA-MM")
         year = periodo or data.latest_year()
         if year is None:
             return page("vazio.html", request, user)
@@ -241,7 +245,11 @@ def register(app: FastAPI, data: DataService, store: Store,
 
         from rmds.portfolio.service import STATUSES, weekly_report
 
-        week = dt.date.fromisoformat(semana) if semana else None
+        try:
+            week = dt.date.fromisoformat(semana) if semana else None
+        except ValueError:
+            raise HTTPException(422, "semana inválida: informe a data como AAAA-MM-DD"
+                                ) from None
         return ENV.get_template("relatorio.html").render(r=weekly_report(store, week),
                                                           statuses=STATUSES)
 
@@ -280,18 +288,26 @@ def register(app: FastAPI, data: DataService, store: Store,
     @app.post("/entrar", response_class=HTMLResponse, include_in_schema=False)
     def entrar_post(request: Request, usuario: str = Form(...), senha: str = Form(...),
                     proxima: str = Form("/inicio")) -> Response:
+        from rmds.api.security import attempt_login, secure_cookie
+
         try:
             if any(ord(ch) < 32 for ch in usuario) or "\x00" in senha:
-                raise AuthError("usuário ou senha incorretos")
-            token, user = login(store, usuario[:80], senha[:200])
+                raise AuthError(LOGIN_FAILED)
+            token, _ = attempt_login(request, store, usuario[:80], senha[:200])
         except AuthError as error:
             return page("entrar.html", request, PUBLIC_USER, proxima=proxima,
                         message=str(error))
-        audit(request, user, "login")
+        except HTTPException as refused:       # too many attempts: wait and try again
+            shown = page("entrar.html", request, PUBLIC_USER, proxima=proxima,
+                         message=str(refused.detail))
+            shown.status_code = refused.status_code
+            shown.headers.update(refused.headers or {})
+            return shown
         target = proxima if proxima.startswith("/") and not proxima.startswith("//") \
             else "/inicio"
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600,
+                            secure=secure_cookie(request))
         return response
 
     @app.get("/sair", include_in_schema=False)
