@@ -295,7 +295,8 @@ def _read_checkpoints(config: AuditConfig) -> tuple[dict[int, tuple[str, str]],
                 or not hmac.compare_digest(seal, _seal(config.key, item))):
             return found, VerifyResult(0, seq if isinstance(seq, int) else 1,
                                        f"ponto de controle forjado ou alterado na linha "
-                                       f"{number} de {config.checkpoints}")
+                                       f"{number} de {config.checkpoints} (ou a chave da "
+                                       "auditoria não é a que o gravou)")
         found[seq] = (mac, str(item.get("em", "")))
     return found, None
 
