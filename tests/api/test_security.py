@@ -166,7 +166,8 @@ def test_security_headers_and_no_inline_script(client: TestClient) -> None:
         assert "javascript:" not in text, template.name
 
 
-def test_cross_origin_posts_are_refused(client: TestClient, clock: Clock) -> None:
+def test_cross_origin_posts_are_refused(app: FastAPI, clock: Clock) -> None:
+    client = _from(app, "10.4.4.4")      # its own cookie jar: the login below sets one
     form = {"usuario": "ana", "senha": PASSWORD, "proxima": "/inicio"}
     for headers in ({"Origin": "https://mal.example"}, {"Referer": "https://mal.example/x"},
                     {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
