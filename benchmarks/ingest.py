@@ -175,7 +175,7 @@ def main() -> None:
         pack.ibge6_to_7_table()
         _ = pack.cid10, pack.sigtap  # load the code tables before timing
 
-        with Lake(work / "lago.duckdb") as lake:
+        with Lake(work / "lago") as lake:
             started = time.perf_counter()
             outcomes = ingest(lake, datasus, pack)
             rmds_datasus = time.perf_counter() - started
@@ -193,7 +193,7 @@ def main() -> None:
             outcomes = ingest(lake, fhir, pack)
             rmds_fhir = time.perf_counter() - started
             resources = sum(o.batch["rows_read"] for o in outcomes if o.batch)
-        with Lake(work / "lago-um-processo.duckdb") as lake:  # no worker processes
+        with Lake(work / "lago-um-processo") as lake:  # no worker processes
             started = time.perf_counter()
             assert all(o.status == "carregado" for o in ingest(lake, fhir, pack,
                                                                process_bytes=None))

@@ -324,8 +324,8 @@ def read_command(ctx: click.Context, file: Path, system: str | None, canonical: 
 # ---------------------------------------------------------------------------------- lake
 
 _LAKE_OPTION = click.option(
-    "--lake", "lake_path", type=click.Path(path_type=Path, dir_okay=False),
-    help="Arquivo DuckDB do lago (padrão: configuração 'lake', RMDS_LAKE).")
+    "--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False),
+    help="Pasta do lago (padrão: configuração 'lake', RMDS_LAKE).")
 
 
 def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
