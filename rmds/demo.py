@@ -65,7 +65,6 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
                                scale: float) -> None:
-    import shutil
     import time
 
     from rmds.lake.ingest import ingest

@@ -50,6 +50,8 @@ CATALOG_FILE = "catalogo.sqlite"
 DATA_DIR = "dados"
 LOCK_FILE = ".escritor.lock"
 ALIAS = "lake"
+# tests: SIGKILL the process just before it commits a snapshot with this message
+FAULT_COMMIT_ENV = "RMDS_FAULT_KILL_AT_COMMIT"
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
               pa.float64(): "DOUBLE", pa.date32(): "DATE", pa.bool_(): "BOOLEAN"}
 BATCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -357,6 +359,10 @@ class Lake:
     def commit(self, message: str, **extra: Any) -> None:
         """Commit the open transaction as a new snapshot that says what changed."""
         author = os.environ.get("USER") or os.environ.get("LOGNAME") or "rmds"
+        if os.environ.get(FAULT_COMMIT_ENV) == message:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
         self.run("CALL lake.set_commit_message(?, ?, extra_info => ?)",
                  [f"rmds ({author})", message, json.dumps(extra, default=str,
                                                           ensure_ascii=False)])

@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from rmds.cli import cli
-from rmds.exceptions import ConfigurationError
 from rmds.lake.ingest import FAULT_ENV, FAULT_SIGNAL_ENV, ingest
 from rmds.lake.store import Lake
 from rmds.sources.datasus.dbc import DbcReader
