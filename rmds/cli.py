@@ -350,7 +350,10 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
     FHIR R4 (Bundle JSON, NDJSON) e relatórios de consórcios (CSV).
 
     Cada arquivo é um lote, gravado inteiro ou não gravado: um erro ou uma interrupção
-    deixam o lago como estava. Um arquivo já carregado (mesmo SHA-256) é ignorado.
+    deixam o lago como estava. Um arquivo já carregado (mesmo SHA-256) é ignorado; uma nova
+    versão de um arquivo já carregado (mesmo sistema e nome, p. ex. RDMG2301 republicado)
+    substitui o lote anterior. Cada carga confirmada é um snapshot ('rmds snapshots'); o
+    site continua servindo o snapshot anterior enquanto isso.
     Linhas inválidas vão para a quarentena com campo e motivo ('rmds quarantine').
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -396,7 +399,9 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
     failed = [o for o in outcomes if o.status == "erro"]
     if as_json:
         click.echo(json.dumps([{"arquivo": str(o.path), "situacao": o.status,
-                                "lote": (o.batch or {}).get("batch_id"), "erro": o.error}
+                                "lote": (o.batch or {}).get("batch_id"),
+                                "substituiu": (o.batch or {}).get("supersedes"),
+                                "erro": o.error}
                                for o in outcomes], ensure_ascii=False, indent=2))
     elif len(outcomes) > 30:
         _ingest_summary(outcomes)
@@ -411,7 +416,9 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
                           {"carregado": "[green]carregado[/]",
                            "ignorado": "ignorado (já carregado)",
                            "não reconhecido": "[yellow]não reconhecido[/]",
-                           "erro": "[red]erro[/]"}[o.status])
+                           "erro": "[red]erro[/]"}[o.status]
+                          + (f" (substitui o lote {b['supersedes']})"
+                             if b.get("supersedes") else ""))
         console.print(table)
         for o in failed:
             err_console.print(f"[red]erro:[/] {o.error}", markup=True, highlight=False)

@@ -563,6 +563,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
             try:
                 with write_lock, data.writer() as lake:
                     outcomes = ingest(lake, [path], pack)
+                data.refresh()   # the next request reads what was just written
             except InputError as error:
                 raise HTTPException(422, str(error).splitlines()[0]) from None
         audit(request, user, "escrita", reason="POST /fhir")
