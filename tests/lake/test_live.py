@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from rmds.cli import cli
 from rmds.indicators.compute import compute
-from rmds.lake.ingest import ingest
+from rmds.lake.ingest import FAULT_ENV, ingest
 from rmds.lake.store import FAULT_COMMIT_ENV, Lake
 from rmds.schema import TABLES
 from rmds.sources.datasus.dbc import DbcReader
@@ -228,9 +228,10 @@ def _rmds(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.Pop
 def test_the_site_keeps_answering_while_other_processes_load_link_and_compute(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
     """`rmds serve` in one process; `rmds ingest` of a new month, `rmds link
-    --incremental` and `rmds indicators compute` in others; a client requesting pages and
-    API routes meanwhile: no failed request, each answer from one committed snapshot (its
-    batch list is exactly that snapshot's), and the answers move to the new snapshots."""
+    --incremental` and `rmds indicators compute` in others (first an ingest and a compute
+    killed with SIGKILL midway); a client requesting pages and API routes meanwhile: no
+    failed request, each answer from one committed snapshot (its batch list is exactly
+    that snapshot's), and the answers move to the new snapshots."""
     december = state / "SIH" / "RDMG2312.dbc"
     first = tmp_path / "primeira-carga"
     shutil.copytree(state, first)
@@ -282,6 +283,16 @@ def test_the_site_keeps_answering_while_other_processes_load_link_and_compute(
             poller = threading.Thread(target=poll)
             poller.start()
             try:
+                # killed mid-load and mid-compute: nothing of them is ever served
+                for args, fault in (
+                        (["ingest", str(december)], {FAULT_ENV: "1"}),
+                        (["indicators", "compute", "--population", str(population)],
+                         {FAULT_COMMIT_ENV: "indicadores"})):
+                    killed = _rmds(args, {**env, **fault})
+                    killed.communicate(timeout=600)
+                    assert killed.returncode == -9, args
+                with Lake(lake_path, read_only=True) as lake:
+                    assert lake.snapshot_id() == start
                 writers = [["ingest", str(december)], ["link", "--incremental"],
                            ["indicators", "compute", "--population", str(population)]]
                 for args in writers:
