@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rmds import __version__
 from rmds.api.security import attempt_login, client_address, install_security, reason_header
 from rmds.api.service import DataService
+from rmds.api.snapshots import SnapshotMiddleware
 from rmds.exceptions import CatalogError, InputError, RmdsError
 from rmds.indicators.catalog import PERIOD_TYPES
 from rmds.store import Store
@@ -69,6 +70,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     audit_config(store)               # a missing audit key stops the service here
     if warm:
         threading.Thread(target=data.warm, name="rmds-warm", daemon=True).start()
+        data.follow()   # new snapshots are served as soon as they are committed
     write_lock = threading.Lock()
 
     # the lake stays open for the app's life (an ASGI lifespan may run more than once, as
@@ -76,6 +78,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
     app = FastAPI(title="rmds — Rede Mineira de Dados em Saúde", version=__version__,
                   description="API de indicadores, qualidade dos dados e cargas do SUS-MG.")
     app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(SnapshotMiddleware, data=data)
     app.state.data = data
     app.state.store = store
 
@@ -530,8 +533,9 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *,
             path = Path(folder) / f"bundle-{int(time.time() * 1000)}.json"
             path.write_bytes(orjson.dumps(bundle))
             try:
-                with write_lock:
-                    outcomes = ingest(data.lake, [path], pack)
+                with write_lock, data.writer() as lake:
+                    outcomes = ingest(lake, [path], pack)
+                data.refresh()   # the next request reads what was just written
             except InputError as error:
                 raise HTTPException(422, str(error).splitlines()[0]) from None
         audit(request, user, "escrita", reason="POST /fhir")
