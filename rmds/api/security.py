@@ -1,7 +1,7 @@
 """What guards the service at its edge: who the client is, bounded headers, cross-origin
 posts, security headers, and login throttling.
 
-- **Client address.** ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from the
+- **Client address.** ``X-Forwarded-For``, ``-Proto`` and ``-Host`` are believed only from the
   proxies listed in ``trusted_proxies`` (none by default); anyone else could write any
   address there, dodge the login throttle and put a false origin in the audit log.
 - **Headers.** The headers rmds reads are bounded and checked before any route runs
@@ -48,9 +48,11 @@ Respond = Callable[[Request, int, str], Response]
 
 # the headers rmds reads, and how long each may be (characters)
 HEADER_LIMITS = {"x-motivo": 400, "x-forwarded-for": 80, "x-forwarded-proto": 5,
-                 "authorization": 512, "origin": 300, "referer": 2000}
+                 "x-forwarded-host": 255, "authorization": 512, "origin": 300,
+                 "referer": 2000}
 _HEADER_NAMES = {"x-motivo": "X-Motivo", "x-forwarded-for": "X-Forwarded-For",
-                 "x-forwarded-proto": "X-Forwarded-Proto", "authorization": "Authorization",
+                 "x-forwarded-proto": "X-Forwarded-Proto", "x-forwarded-host": "X-Forwarded-Host",
+                 "authorization": "Authorization",
                  "origin": "Origin", "referer": "Referer"}
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -185,8 +187,11 @@ def cross_origin(request: Request) -> bool:
         return False              # not a browser form or script: curl, the CLI, a system
     if source == "null":
         return True
-    host = request.headers.get("host", "")
-    return urlsplit(source).netloc.lower() != host.lower()
+    hosts = {request.headers.get("host", "").lower()}
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded and _policy(request).trusts(request.client.host if request.client else None):
+        hosts.add(forwarded.split(",")[0].strip().lower())     # the host the browser used
+    return urlsplit(source).netloc.lower() not in hosts
 
 
 class SecurityMiddleware:

@@ -179,6 +179,19 @@ def test_cross_origin_posts_are_refused(app: FastAPI, clock: Clock) -> None:
     same = client.post("/entrar", data=form, headers={"Origin": "http://testserver"},
                        follow_redirects=False)
     assert same.status_code == 303
+    # behind a proxy that rewrites Host, the browser's host comes in X-Forwarded-Host,
+    # believed only from a trusted proxy
+    public = {"Origin": "https://rmds.saude.mg.gov.br",
+              "X-Forwarded-Host": "rmds.saude.mg.gov.br"}
+    assert client.post("/entrar", data=form, headers=public,
+                       follow_redirects=False).status_code == 403
+    before = app.state.security
+    app.state.security = SecurityPolicy((ipaddress.ip_network("10.4.4.4/32"),))
+    try:
+        assert client.post("/entrar", data=form, headers=public,
+                           follow_redirects=False).status_code == 303
+    finally:
+        app.state.security = before
 
 
 def test_the_session_cookie_is_secure_over_https(app: FastAPI, clock: Clock) -> None:
