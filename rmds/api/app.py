@@ -133,15 +133,20 @@ def _errors(app: FastAPI, html_error: HtmlError | None) -> None:
         return respond(request, 500, "erro interno; a equipe foi avisada pelo log")
 
 
-def route_keys(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
-    """(method, path) of every route of an app (a mount counts as one GET)."""
+def route_keys(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path) of every route of an app (a mount counts as one GET), routers
+    included in it too (FastAPI keeps an included router as one route holding its own)."""
     for route in routes:
-        if isinstance(route, Mount):
-            yield "GET", route.path
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from route_keys(included.routes, prefix + getattr(context, "prefix", ""))
+        elif isinstance(route, Mount):
+            yield "GET", prefix + route.path
         elif isinstance(route, Route) or hasattr(route, "methods"):
             for method in sorted(getattr(route, "methods", None) or ()):
                 if method != "HEAD":
-                    yield method, str(getattr(route, "path", ""))
+                    yield method, prefix + str(getattr(route, "path", ""))
 
 
 def check_routes(app: FastAPI) -> None:
