@@ -57,10 +57,10 @@ def test_each_role_reads_as_the_issue_says(
 
 def test_scopes_from_the_territory() -> None:
     regional = POLICY.scope(User(1, "r", Role.REGIONAL, "urs", "norte"))
-    assert regional.municipalities == {"A", "B"} and regional.covers("urs", "norte")
+    assert regional.municipalities == frozenset({"A", "B"}) and regional.covers("urs", "norte")
     assert not regional.covers("municipio", "C")
     consortium = POLICY.scope(User(2, "c", Role.CONSORTIUM, "consorcio", "CX"))
-    assert consortium.municipalities == {"B", "C"}
+    assert consortium.municipalities == frozenset({"B", "C"})
     municipal = POLICY.scope(User(3, "m", Role.MUNICIPAL, "municipio", "A"))
     assert municipal.units == {("municipio", "A")}
     assert POLICY.scope(User(4, "e", Role.STRATEGY_OFFICE, None, None)).units == frozenset()
