@@ -7,7 +7,6 @@ router module holds no state of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import re
 import threading
@@ -24,7 +23,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from rmds.access import AccessPolicy, DataClass, Scope
+from rmds.access import AccessPolicy, Scope
 from rmds.api.cache import Encoded, ResponseCache
 from rmds.api.service import DataService
 from rmds.store import Store
@@ -32,8 +31,8 @@ from rmds.store.audit import record
 from rmds.store.auth import PUBLIC_USER, User, user_for_token
 from rmds.territory import Level, ReferencePack
 
-__all__ = ["COOKIE", "ApiContext", "Ctx", "LoginThrottle", "Viewer", "context", "level_param",
-           "period_param", "refuse_unknown_parameters"]
+__all__ = ["COOKIE", "ApiContext", "Ctx", "LoginThrottle", "Viewer", "bearer", "context",
+           "level_param", "refuse_unknown_parameters", "viewer"]
 
 COOKIE = "rmds_sessao"
 LEVELS = tuple(level.value for level in Level)
@@ -161,10 +160,6 @@ def level_param(nivel: str) -> str:
     return nivel
 
 
-def period_param(ctx: ApiContext, periodo: str | None) -> str:
-    return ctx.latest_period(periodo)
-
-
 _KNOWN: dict[int, frozenset[str]] = {}
 
 
@@ -187,19 +182,3 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
-
-
-def require_class(cls: DataClass) -> Callable[..., Any]:
-    """A dependency refusing at once the roles the policy never allows ``cls`` (the
-    territorial check, where the unit is known, is the route's own)."""
-
-    async def check(request: Request, user: Viewer) -> None:
-        policy = context(request).policy
-        if not policy.may_read_somewhere(user.role, cls):
-            policy.require(policy.scope(user), cls)
-
-    return check
-
-
-def today() -> dt.date:
-    return dt.date.today()
