@@ -137,7 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path,
                         default=Path.home() / ".cache" / "rmds-bench" / "indicadores"
-                        / "lago.duckdb")
+                        / "lago")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()

@@ -330,10 +330,10 @@ def build(work: Path, scale: float, year: int) -> None:
         print(f"gerando o estado sintético (escala {scale}, {year}) em {work / 'estado'} ...")
         subprocess.run([*rmds, "synth", "--scale", str(scale), "--years", str(year),
                         "--seed", "7", "--out", str(work / "estado")], check=True)
-    if not (work / "lago.duckdb").exists():
+    if not (work / "lago").exists():
         print("carregando o lago ...")
         subprocess.run([*rmds, "ingest", str(work / "estado"), "--lake",
-                        str(work / "lago.duckdb")], check=True)
+                        str(work / "lago")], check=True)
 
 
 def main() -> None:
@@ -350,7 +350,7 @@ def main() -> None:
     pack = ReferencePack.from_settings()
     catalog = load_catalog()
     population_file = work / "estado" / "populacao.csv"
-    with Lake(work / "lago.duckdb") as lake:
+    with Lake(work / "lago") as lake:
         counts = lake.counts()
         print("lago: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
         started = time.perf_counter()

@@ -1,28 +1,28 @@
 """Benchmark: ingestion into the lake, rmds against baselines measured in the same run.
 
-    python benchmarks/ingest.py [--scale 0.1] [--fhir-baseline 20000]
+    python benchmarks/ingest.py [--scale 0.1] [--fhir-baseline 20000] [--clients 50]
 
 Generates a synthetic state (``rmds synth``, one year) and times, end to end (file on
-disk → rows committed in the DuckDB lake, with mapping, validation, quarantine and
-identity extraction):
+disk → rows committed in a new snapshot of the lake, with mapping, validation, quarantine
+and identity extraction):
 
 * DATASUS files (SIH, SIA, SIM, SINASC, CNES as DBC): rows/s. Baseline "PySUS path":
   ``pyreaddbc.read_dbc`` → pandas → ``CREATE TABLE AS`` in DuckDB, the raw columns with no
   validation or mapping at all, on the same files.
-* FHIR R4 bulk NDJSON (Patient, Condition, Encounter, Observation, Immunization):
-  resources/s, as ``rmds ingest`` does it (large files on worker processes) and in one
-  process. Baseline: parsing every resource with the ``fhir.resources`` (R4B) pydantic
-  models alone — no storage — on the first ``--fhir-baseline`` lines of each file.
+* The storage layer's own write ceiling: the same canonical rows, already decoded and in
+  memory, written and committed into an empty lake (DuckLake: catalog and Parquet files)
+  in one transaction. No reader can make ``rmds ingest`` faster than that. Also printed:
+  the same rows into a plain DuckDB file (the lake's storage before it was live), and the
+  DBC decompression alone (the other end of the pipeline).
+* FHIR R4 bulk NDJSON: resources/s, with worker processes and in one process. Baseline:
+  parsing every resource with the ``fhir.resources`` (R4B) models alone, no storage.
+* The API while the lake is being written: ``rmds serve`` on the lake (indicators
+  computed), ``--clients`` concurrent clients asking for indicator values; p95 latency
+  without a load running, then while ``rmds ingest`` loads the FHIR files into the same
+  lake in another process (readers never wait for the writer).
 
-Also measured, as a ceiling for the DATASUS figure: the DuckDB write alone — the same
-canonical rows, already decoded and in memory, written and committed into an empty
-database. No reader can make ``rmds ingest`` faster than that on the machine it runs on.
-Two what-if layouts (not rmds's) show what the write costs: without the per-row provenance
-text and with codes as integers; and that without the identity table. And the other end:
-the DBC decompression alone (every file exploded into memory, on the reader threads).
-Their CPU time together, spread over every core, bounds any load that does both.
-
-Targets (issue #5): at least 1,000,000 DATASUS rows/s and 20,000 FHIR resources/s.
+Targets (issue #19): rows/s at least 0.8 of the storage layer's ceiling and at least 10x the
+PySUS path; FHIR at least 20,000 resources/s (issue #5).
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,7 +48,6 @@ from rmds.sources.datasus.dbc import explode_dbc  # noqa: E402
 from rmds.synth import SynthConfig, generate  # noqa: E402
 from rmds.territory import ReferencePack  # noqa: E402
 
-TARGET_ROWS = 1_000_000
 TARGET_RESOURCES = 20_000
 
 
@@ -75,25 +72,6 @@ def baseline_datasus(files: list[Path], work: Path) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-_FREE_TEXT = {"name", "mother_name", "address", "cns", "cpf", "cep", "record_key",
-              "aih_number", "value", "reason", "field"}
-
-
-def _integer_codes(data: pa.Table) -> pa.Table:
-    """What-if layout: no per-row provenance text, codes stored as integers (or dictionary
-    codes when not numeric)."""
-    data = data.drop_columns([c for c in ("source_file", "source_system", "layout")
-                              if c in data.column_names])
-    for index, name in enumerate(data.column_names):
-        column = data.column(index)
-        if pa.types.is_string(column.type) and name not in _FREE_TEXT:
-            try:
-                data = data.set_column(index, name, pc.cast(column, pa.int64()))
-            except pa.ArrowInvalid:
-                data = data.set_column(index, name, pc.dictionary_encode(column))
-    return data
-
-
 def cpu_seconds() -> float:
     """CPU time of this process so far, every thread (DuckDB's included)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -114,35 +92,88 @@ def decompression_floor(files: list[Path]) -> tuple[int, float, float]:
     return rows, time.perf_counter() - started, cpu_seconds() - cpu
 
 
+CANONICAL = ("hospitalisations", "outpatient_production", "deaths", "births", "facilities",
+             "identity_records", "quarantine")
+
+
 def write_ceilings(lake: Lake, work: Path) -> tuple[int, dict[str, tuple[float, float]]]:
-    """Rows of the DATASUS batches in ``lake``, and the seconds DuckDB takes to write them
-    again (wall and CPU), from memory, into an empty database in one transaction: as rmds
-    stores them, and in what-if layouts (not rmds's) that show what the write costs."""
-    tables = {name: fetch_arrow(lake.con, f'SELECT * FROM "{name}"') for name in (
-        "hospitalisations", "outpatient_production", "deaths", "births", "facilities",
-        "identity_records", "quarantine")}
+    """Rows of the DATASUS batches in ``lake``, and the seconds (wall and CPU) it takes to
+    write them again, from memory, in one transaction: into an empty lake (the storage
+    layer rmds uses), and into a plain DuckDB file."""
+    tables = {name: fetch_arrow(lake.con, f'SELECT * FROM "{name}"') for name in CANONICAL}
     rows = sum(t.num_rows for n, t in tables.items() if n not in ("identity_records",
                                                                   "quarantine"))
-    coded = {n: _integer_codes(t) for n, t in tables.items()}
-    variants = {
-        "as rmds stores them": tables,
-        "what if: no provenance text, codes as integers": coded,
-        "what if: that, and no identity table": {n: t for n, t in coded.items()
-                                                 if n != "identity_records"},
-    }
     seconds = {}
-    for k, (label, data) in enumerate(variants.items()):
-        con = duckdb.connect(str(work / f"teto{k}.duckdb"))
+    with Lake(work / "teto-lago") as empty:
         started, cpu = time.perf_counter(), cpu_seconds()
-        con.execute("BEGIN TRANSACTION").fetchall()
-        for name, table in data.items():
-            con.register("incoming", table)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming').fetchall()
-            con.unregister("incoming")
-        con.execute("COMMIT").fetchall()
-        seconds[label] = (time.perf_counter() - started, cpu_seconds() - cpu)
-        con.close()
+        empty.run("BEGIN TRANSACTION")
+        for name, table in tables.items():
+            empty.insert(name, table)
+        empty.commit("teto")
+        seconds["lake (DuckLake: Parquet files + catalog)"] = (
+            time.perf_counter() - started, cpu_seconds() - cpu)
+    con = duckdb.connect(str(work / "teto.duckdb"))
+    started, cpu = time.perf_counter(), cpu_seconds()
+    con.execute("BEGIN TRANSACTION").fetchall()
+    for name, table in tables.items():
+        con.register("incoming", table)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming').fetchall()
+        con.unregister("incoming")
+    con.execute("COMMIT").fetchall()
+    seconds["plain DuckDB file (the lake before it was live)"] = (
+        time.perf_counter() - started, cpu_seconds() - cpu)
+    con.close()
     return rows, seconds
+
+
+def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str]
+            ) -> list[tuple[str, float, float, int, float]]:
+    """p95 latency of indicator values under ``clients`` clients: alone, then while
+    ``rmds ingest`` runs ``load`` into the same lake in another process."""
+    import asyncio
+    import os
+    import subprocess
+
+    import httpx
+    import numpy as np
+
+    from benchmarks.api import free_port, scenario
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RMDS_STORE": f"sqlite:///{work}/op.db"}
+    server = subprocess.Popen([sys.executable, "-m", "rmds.cli", "serve", "--lake", str(lake),
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    out = []
+    try:
+        for _ in range(3000):
+            try:
+                if httpx.get(f"{base}/api/saude").json().get("aquecido"):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        periods = ["2023", "2023-T1", "2023-T2"] + [f"2023-{m:02d}" for m in range(1, 13)]
+        for label in ("sem carga", "com carga"):
+            writer = None
+            if label == "com carga":
+                writer = subprocess.Popen([sys.executable, "-m", "rmds.cli", "ingest",
+                                           "--lake", str(lake), *load], env=env,
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+            began = time.perf_counter()
+            rate, latencies, errors = asyncio.run(
+                scenario(base, "valores", clients, seconds, periods))
+            if writer is not None:
+                writer.wait()
+                print(f"    (the concurrent ingest took {time.perf_counter() - began:.1f} s)")
+            ms = np.array(latencies) * 1000
+            out.append((label, rate, float(np.percentile(ms, 95)), errors,
+                        float(np.percentile(ms, 50))))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return out
 
 
 def baseline_fhir(files: list[Path], limit: int) -> tuple[int, float]:
@@ -164,6 +195,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--fhir-baseline", type=int, default=20_000,
                         help="lines per NDJSON file parsed by the fhir.resources baseline")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="seconds of API load in each scenario")
     args = parser.parse_args()
     pack = ReferencePack(default_reference_dir())
     work = Path(tempfile.mkdtemp(prefix="rmds-ingest-bench-"))
@@ -175,7 +209,7 @@ def main() -> None:
         pack.ibge6_to_7_table()
         _ = pack.cid10, pack.sigtap  # load the code tables before timing
 
-        with Lake(work / "lago.duckdb") as lake:
+        with Lake(work / "lago") as lake:
             started = time.perf_counter()
             outcomes = ingest(lake, datasus, pack)
             rmds_datasus = time.perf_counter() - started
@@ -189,59 +223,60 @@ def main() -> None:
             ceiling_rows, ceilings = write_ceilings(lake, work)
             floor_rows, floor_seconds, floor_cpu = decompression_floor(datasus)
             assert floor_rows == rows
+            from rmds.indicators.compute import compute
+
+            compute(lake, pack, population=state / "populacao.csv")
+        with Lake(work / "lago-fhir") as lake:
             started = time.perf_counter()
             outcomes = ingest(lake, fhir, pack)
             rmds_fhir = time.perf_counter() - started
             resources = sum(o.batch["rows_read"] for o in outcomes if o.batch)
-        with Lake(work / "lago-um-processo.duckdb") as lake:  # no worker processes
+        assert all(o.status == "carregado" for o in outcomes)
+        with Lake(work / "lago-um-processo") as lake:  # no worker processes
             started = time.perf_counter()
             assert all(o.status == "carregado" for o in ingest(lake, fhir, pack,
                                                                process_bytes=None))
             one_process = time.perf_counter() - started
-        assert all(o.status == "carregado" for o in outcomes)
         # the baseline holds every value as a Python object: one file of each system
         sample = [next(p for p in datasus if p.parent.name == s)
                   for s in ("SIH", "SIA", "SIM", "SINASC", "CNES")]
         base_rows, base_seconds = baseline_datasus(sample, work)
         base_resources, base_fhir_seconds = baseline_fhir(fhir, args.fhir_baseline)
+        api = api_p95(work / "lago", work, args.clients, args.seconds,
+                      [str(p) for p in fhir])
 
         size = sum(p.stat().st_size for p in datasus) / 1e6
-        print(f"synthetic state, scale {args.scale}, 2023")
+        print(f"synthetic state, scale {args.scale}, 2023; {cores()} cores")
         print(f"DATASUS: {len(datasus)} DBC files, {size:.0f} MB, {rows:,} rows")
         rate = rows / rmds_datasus
         base_rate = base_rows / base_seconds
-        print(f"  rmds ingest (map, validate, quarantine, identity, DuckDB commit): "
-              f"{rmds_datasus:.1f} s, {rate:,.0f} rows/s "
-              f"({rate / TARGET_ROWS:.2f} of the 1,000,000 rows/s target)")
+        print(f"  rmds ingest (map, validate, quarantine, identity, commit a snapshot): "
+              f"{rmds_datasus:.1f} s, {rate:,.0f} rows/s")
         for system, (n, seconds) in sorted(by_system.items()):
             print(f"    {system:7s} {int(n):>10,} rows  read+map {seconds:5.2f} s on the "
                   f"reader threads")
-        print("  ceiling, DuckDB write alone (the same canonical rows, from memory, written "
-              "and committed in one transaction):")
+        print("  write ceiling (the same canonical rows, from memory, written and committed "
+              "in one transaction):")
         for label, (seconds, cpu) in ceilings.items():
-            ceiling = ceiling_rows / seconds
-            print(f"    {label:48s} {seconds:5.2f} s {ceiling:>12,.0f} rows/s "
-                  f"({ceiling / TARGET_ROWS:.2f} of the target), CPU {cpu:4.2f} s")
-        stored = ceiling_rows / ceilings["as rmds stores them"][0]
-        print(f"  rmds ingest at {rate / stored:.2f} of the ceiling as stored")
-        n_cores = cores()
+            print(f"    {label:50s} {seconds:5.2f} s {ceiling_rows / seconds:>12,.0f} rows/s,"
+                  f" CPU {cpu:4.2f} s")
+        label = next(iter(ceilings))
+        stored = ceiling_rows / ceilings[label][0]
+        ratio = rate / stored
+        print(f"  rmds ingest at {ratio:.2f} of the storage layer's ceiling "
+              f"(target 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
         floor = floor_rows / floor_seconds
         print(f"  DBC decompression alone (in memory, {reader_workers()} threads, nothing else "
-              f"done): {floor_seconds:.2f} s, {floor:,.0f} rows/s "
-              f"({floor / TARGET_ROWS:.2f} of the target), CPU {floor_cpu:.2f} s")
-        for label, (_, cpu) in ceilings.items():
-            bound = rows / ((floor_cpu + cpu) / n_cores)
-            print(f"  bound, decompression + write {label}: CPU {floor_cpu + cpu:.2f} s over "
-                  f"{n_cores} cores, at best {bound:,.0f} rows/s ({bound / TARGET_ROWS:.2f} of "
-                  "the target)")
+              f"done): {floor_seconds:.2f} s, {floor:,.0f} rows/s, CPU {floor_cpu:.2f} s")
         print(f"  baseline 'PySUS path' (pyreaddbc + dbfread → pandas → DuckDB, raw columns; "
               f"one file of each system, {base_rows:,} rows): {base_seconds:.1f} s, "
               f"{base_rate:,.0f} rows/s")
-        print(f"  rmds / baseline: {rate / base_rate:.1f}x")
+        print(f"  rmds / PySUS path: {rate / base_rate:.1f}x "
+              f"(target 10x: {'met' if rate / base_rate >= 10 else 'NOT met'})")
         fhir_rate = resources / rmds_fhir
         base_fhir_rate = base_resources / base_fhir_seconds
         print(f"FHIR NDJSON: {len(fhir)} files, {resources:,} resources")
-        print(f"  rmds ingest (validate, map, DuckDB commit): {rmds_fhir:.1f} s, "
+        print(f"  rmds ingest (validate, map, commit a snapshot): {rmds_fhir:.1f} s, "
               f"{fhir_rate:,.0f} resources/s "
               f"({fhir_rate / TARGET_RESOURCES:.2f} of the 20,000/s target)")
         print(f"    the same in one process (no worker processes): {one_process:.1f} s, "
@@ -250,6 +285,11 @@ def main() -> None:
         print(f"  baseline fhir.resources R4B models, parsing only ({base_resources:,} "
               f"resources): {base_fhir_rate:,.0f} resources/s")
         print(f"  rmds / baseline: {fhir_rate / base_fhir_rate:.1f}x")
+        print(f"API (rmds serve, 1 process; {args.clients} clients, Python client; "
+              f"GET /api/indicadores/ID/valores, {args.seconds:g} s each):")
+        for label, req_rate, p95, errors, p50 in api:
+            print(f"  {label:10s} {req_rate:7.0f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+                  f"  errors {errors}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -129,7 +129,7 @@ def main() -> None:
     try:
         pack = ReferencePack(default_reference_dir())
         state = generate(SynthConfig(args.scale, (2023, 2024), 3, work / "estado"), pack).out
-        lake = work / "lago.duckdb"
+        lake = work / "lago"
         with Lake(lake) as opened:
             ingest(opened, [state], pack)
         code = LARGE.format(root=str(ROOT), lake=str(lake),

@@ -324,8 +324,13 @@ def read_command(ctx: click.Context, file: Path, system: str | None, canonical: 
 # ---------------------------------------------------------------------------------- lake
 
 _LAKE_OPTION = click.option(
-    "--lake", "lake_path", type=click.Path(path_type=Path, dir_okay=False),
-    help="Arquivo DuckDB do lago (padrão: configuração 'lake', RMDS_LAKE).")
+    "--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False),
+    help="Pasta do lago (padrão: configuração 'lake', RMDS_LAKE).")
+
+
+_SNAPSHOT_OPTION = click.option(
+    "--snapshot", type=click.IntRange(min=0),
+    help="Lê o lago como estava neste snapshot (veja 'rmds snapshots'); padrão: o atual.")
 
 
 def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
@@ -361,7 +366,10 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
     FHIR R4 (Bundle JSON, NDJSON) e relatórios de consórcios (CSV).
 
     Cada arquivo é um lote, gravado inteiro ou não gravado: um erro ou uma interrupção
-    deixam o lago como estava. Um arquivo já carregado (mesmo SHA-256) é ignorado.
+    deixam o lago como estava. Um arquivo já carregado (mesmo SHA-256) é ignorado; uma nova
+    versão de um arquivo já carregado (mesmo sistema e nome, p. ex. RDMG2301 republicado)
+    substitui o lote anterior. Cada carga confirmada é um snapshot ('rmds snapshots'); o
+    site continua servindo o snapshot anterior enquanto isso.
     Linhas inválidas vão para a quarentena com campo e motivo ('rmds quarantine').
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -407,7 +415,9 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
     failed = [o for o in outcomes if o.status == "erro"]
     if as_json:
         click.echo(json.dumps([{"arquivo": str(o.path), "situacao": o.status,
-                                "lote": (o.batch or {}).get("batch_id"), "erro": o.error}
+                                "lote": (o.batch or {}).get("batch_id"),
+                                "substituiu": (o.batch or {}).get("supersedes"),
+                                "erro": o.error}
                                for o in outcomes], ensure_ascii=False, indent=2))
     elif len(outcomes) > 30:
         _ingest_summary(outcomes)
@@ -422,7 +432,9 @@ def ingest_command(ctx: click.Context, paths: tuple[Path, ...], lake_path: Path 
                           {"carregado": "[green]carregado[/]",
                            "ignorado": "ignorado (já carregado)",
                            "não reconhecido": "[yellow]não reconhecido[/]",
-                           "erro": "[red]erro[/]"}[o.status])
+                           "erro": "[red]erro[/]"}[o.status]
+                          + (f" (substitui o lote {b['supersedes']})"
+                             if b.get("supersedes") else ""))
         console.print(table)
         for o in failed:
             err_console.print(f"[red]erro:[/] {o.error}", markup=True, highlight=False)
@@ -451,24 +463,30 @@ def _ingest_summary(outcomes: list[Any]) -> None:
 
 @cli.command("batches")
 @_LAKE_OPTION
+@_SNAPSHOT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.pass_context
-def batches_command(ctx: click.Context, lake_path: Path | None, as_json: bool) -> None:
-    """Lista os lotes carregados: arquivo, sistema, linhas lidas = aceitas + quarentena."""
+def batches_command(ctx: click.Context, lake_path: Path | None, snapshot: int | None,
+                    as_json: bool) -> None:
+    """Lista os lotes carregados: arquivo, sistema, linhas lidas = aceitas + quarentena; um
+    lote substituído por uma nova versão do mesmo arquivo aparece como tal."""
     from rmds.lake.store import Lake
 
-    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+    with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         batches = lake.batches()
     if as_json:
         click.echo(json.dumps(batches, ensure_ascii=False, indent=2, default=str))
         return
     table = Table("Lote", "Arquivo", "Sistema", "Leiaute", "Lidas", "Aceitas", "Quarentena",
-                  "Identificação", "Segundos", title="Lotes no lago")
+                  "Identificação", "Segundos", "Situação", "SHA-256", title="Lotes no lago")
     for b in batches:
+        status = b.get("status") or "ativo"
+        if b.get("superseded_by") is not None:
+            status += f" pelo lote {b['superseded_by']}"
         table.add_row(str(b["batch_id"]), b["file_name"], b["system"], b["layout"],
                       fmt_int(b["rows_read"]), fmt_int(b["rows_accepted"]),
                       fmt_int(b["rows_quarantined"]), fmt_int(b["identity_rows"]),
-                      f"{b['seconds']:.2f}".replace(".", ","))
+                      f"{b['seconds']:.2f}".replace(".", ","), status, b["sha256"][:12])
     console.print(table)
 
 
@@ -512,11 +530,12 @@ def export_group() -> None:
 @export_group.command("parquet")
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
 @_LAKE_OPTION
+@_SNAPSHOT_OPTION
 @click.option("--include-protected", is_flag=True,
               help="Inclui a tabela protegida de identificação (dados pessoais).")
 @click.pass_context
 def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
-                   include_protected: bool) -> None:
+                   snapshot: int | None, include_protected: bool) -> None:
     """Grava as tabelas canônicas em Parquet particionado (tabela/source_system=…/ano=…),
     legível pelo Spark e pelo DuckDB como está."""
     from rmds.access import DataClass
@@ -525,13 +544,18 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
     policy = _policy(ctx)
     policy.require(policy.scope(_actor(False)),
                    DataClass.IDENTITY if include_protected else DataClass.RECORD)
-    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+    with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         written = lake.export_parquet(outdir, include_protected)
-    table = Table("Tabela", "Linhas", title=f"Parquet em {outdir}")
+        read = lake.snapshot_id()
+    table = Table("Tabela", "Linhas", title=f"Parquet em {outdir} (snapshot {read})")
     for name, rows in written.items():
         table.add_row(name, fmt_int(rows))
     console.print(table)
 
+
+from rmds.lake.commands import snapshots_group  # noqa: E402
+
+cli.add_command(snapshots_group)
 
 # ------------------------------------------------------------------------------- linkage
 
@@ -766,9 +790,11 @@ def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: s
 @click.option("--public", is_flag=True, help="Forma pública: células pequenas suprimidas.")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Saída em CSV.")
+@_SNAPSHOT_OPTION
 @click.pass_context
 def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | None, level: str,
-                    period: str | None, public: bool, as_json: bool, as_csv: bool) -> None:
+                    period: str | None, public: bool, as_json: bool, as_csv: bool,
+                    snapshot: int | None) -> None:
     """Valores de um indicador num nível e período, com intervalo e taxa suavizada."""
     import csv as csv_module
     import sys
@@ -780,10 +806,12 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
     indicator = load_catalog().get(indicator_id)
     policy = _policy(ctx)
     public = policy.whole_state_public(policy.scope(_actor(public)))
-    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+    with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         rows = values(lake.con, indicator.id, level, period, public=public)
+        read = lake.snapshot_id()
     if as_json:
-        click.echo(json.dumps({"indicador": indicator.as_dict(), "valores": rows},
+        click.echo(json.dumps({"indicador": indicator.as_dict(), "snapshot": read,
+                               "valores": rows},
                               ensure_ascii=False, indent=2, default=str))
         return
     if as_csv:
@@ -795,7 +823,8 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
         return
     shown = rows[0]["period"] if rows else (period or "—")
     table = Table("Código", "Unidade", "Numerador", "Denominador", "Valor", "IC 95%",
-                  "Suavizado", title=f"{indicator.name} — {indicator.unit} — {shown}")
+                  "Suavizado", title=f"{indicator.name} — {indicator.unit} — {shown} "
+                  f"(snapshot {read})")
     for r in rows:
         if r["suppressed"] and public:
             table.add_row(r["unit_code"], r["unit_name"] or "", "", "", "suprimido", "", "")
@@ -816,9 +845,10 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
               help="Formato (padrão: pela extensão do arquivo).")
 @click.option("--restricted", is_flag=True,
               help="Inclui as células pequenas (uso interno; o padrão é a forma pública).")
+@_SNAPSHOT_OPTION
 @click.pass_context
 def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
-                      fmt: str | None, restricted: bool) -> None:
+                      fmt: str | None, restricted: bool, snapshot: int | None) -> None:
     """Exporta o mart de indicadores (CSV ou Parquet), na forma pública por padrão."""
     from rmds.indicators.mart import export
     from rmds.lake.store import Lake
@@ -826,9 +856,10 @@ def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
     chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
     policy = _policy(ctx)
     public = policy.whole_state_public(policy.scope(_actor(not restricted)))
-    with Lake(_lake_path(ctx, lake_path), read_only=True) as lake:
+    with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         rows = export(lake.con, target, chosen, public=public)
-    console.print(f"{fmt_int(rows)} células em {target}"
+        read = lake.snapshot_id()
+    console.print(f"{fmt_int(rows)} células do snapshot {read} em {target}"
                   + (" (forma pública)" if public else " (forma restrita)"))
 
 

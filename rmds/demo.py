@@ -7,6 +7,7 @@ queues and the strategic portfolio included).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -64,7 +65,6 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
 
 def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: Path,
                                scale: float) -> None:
-    import shutil
     import time
 
     from rmds.lake.ingest import ingest
@@ -72,7 +72,7 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
     from rmds.synth import SynthConfig, generate
 
     workdir.mkdir(parents=True, exist_ok=True)
-    state_dir, lake_path = workdir / "estado", workdir / "lago.duckdb"
+    state_dir, lake_path = workdir / "estado", workdir / "lago"
     console.print(f"5. Gerando um estado sintético (escala {scale}, 2023–2024) em {state_dir}")
     started = time.perf_counter()
     result = generate(SynthConfig(scale, (2023, 2024), 2026, state_dir), pack)
@@ -81,8 +81,8 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
                               for k, v in result.counts.items() if k != "pessoas_base")
                   + f"; {fmt_int(len(result.files))} arquivos "
                   f"({time.perf_counter() - started:.0f} s)")
-    for suffix in ("", ".wal"):
-        Path(str(lake_path) + suffix).unlink(missing_ok=True)
+    if lake_path.is_dir():  # the demo starts from an empty lake
+        shutil.rmtree(lake_path)
     console.print(f"6. Carregando o estado sintético no lago {lake_path}")
     started = time.perf_counter()
     with Lake(lake_path) as lake:

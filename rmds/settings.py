@@ -57,7 +57,25 @@ SETTINGS: tuple[Setting, ...] = (
         env="RMDS_LAKE",
         default=None,
         type="path",
-        help="Arquivo DuckDB do lago de dados. Padrão: lago.duckdb dentro de data_home.",
+        help=("Pasta do lago de dados (catálogo DuckLake e arquivos Parquet). Padrão: lago "
+              "dentro de data_home."),
+    ),
+    Setting(
+        name="lake_catalog",
+        env="RMDS_LAKE_CATALOG",
+        default=None,
+        type="str",
+        help=("Catálogo do lago em PostgreSQL, para vários servidores: URL, p. ex. "
+              "postgresql://usuario@host/banco (os arquivos Parquet ficam na pasta do lago, "
+              "que deve ser compartilhada). Padrão: catalogo.sqlite dentro da pasta do lago."),
+    ),
+    Setting(
+        name="lake_retention_days",
+        env="RMDS_LAKE_RETENTION_DAYS",
+        default="90",
+        type="int",
+        help=("Dias que um snapshot do lago é mantido ('rmds snapshots expire'); os "
+              "arquivos que um snapshot mantido usa nunca são apagados."),
     ),
     Setting(
         name="store",
@@ -198,6 +216,8 @@ class Settings:
     reference_dir: Path
     data_home: Path
     lake: Path
+    lake_catalog: str | None
+    lake_retention_days: int
     store: str
     population_source: str
     small_cell_threshold: int
@@ -218,7 +238,9 @@ class Settings:
             reference_dir=Path(str(values["reference_dir"])),
             data_home=Path(str(values["data_home"])),
             lake=(Path(str(values["lake"])) if values["lake"] is not None
-                  else Path(str(values["data_home"])) / "lago.duckdb"),
+                  else Path(str(values["data_home"])) / "lago"),
+            lake_catalog=(str(values["lake_catalog"]) if values["lake_catalog"] else None),
+            lake_retention_days=int(str(values["lake_retention_days"])),
             store=(str(values["store"]) if values["store"] is not None
                    else f"sqlite:///{Path(str(values['data_home'])) / 'operacional.db'}"),
             population_source=str(values["population_source"]),

@@ -31,7 +31,7 @@ PG_SERVER = os.environ.get("RMDS_TEST_PG", "postgresql+psycopg://postgres@127.0.
 def service_lake(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("servico")
     state = generate(SynthConfig(0.003, (2023,), 17, folder / "estado"), pack).out
-    path = folder / "lago.duckdb"
+    path = folder / "lago"
     with Lake(path) as lake:
         ingest(lake, [state], pack)
         compute(lake, pack, population=state / "populacao.csv")

@@ -20,6 +20,8 @@ KNOWN_LONG = {
     "synth/writers.py": "one writer per source format of the synthetic state; to split by "
                         "format with the per-system declarations of issue 17",
     "lake/ingest.py": "the loading pipeline; rewritten with the lake's snapshots (issue 19)",
+    "lake/store.py": "the DuckLake store (catalog, snapshots, writes, exports), just rewritten "
+                     "for issue 19; its owner splits it",
     "sources/datasus/dbf.py": "the DBF reader and its fallbacks in one place; to split "
                               "reader and decoder",
     "synth/events.py": "the synthetic state's care events of every system; to split per "

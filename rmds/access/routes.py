@@ -123,6 +123,10 @@ COMMANDS: dict[str, RouteClass] = {
     "portfolio milestone": Open.PORTFOLIO,
     "portfolio critical": Open.PORTFOLIO,
     "portfolio report": Open.PORTFOLIO,
+    "snapshots": Open.OPERATION,              # the lake's commits: ids, times, counts
+    "snapshots files": Open.OPERATION,
+    "snapshots expire": Open.OPERATION,
+    "snapshots compact": Open.OPERATION,
     "settings": Open.SERVICE,
     "demo": Open.OPERATION,
 }

@@ -33,6 +33,7 @@ from rmds.api.cache import ResponseCache
 from rmds.api.context import ApiContext
 from rmds.api.routers import ROUTERS
 from rmds.api.service import DataService
+from rmds.api.snapshots import SnapshotMiddleware
 from rmds.exceptions import CatalogError, ConfigurationError, RmdsError
 from rmds.store import Store
 from rmds.store.auth import AuthError
@@ -65,6 +66,7 @@ def create_api(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     load_into_store(store)            # the plan's projects and milestones (idempotent)
     if warm:
         threading.Thread(target=data.warm, name="rmds-warm", daemon=True).start()
+        data.follow()   # new snapshots are served as soon as they are committed
     ctx = ApiContext(data, store, pack, data.policy, ResponseCache(cache_bytes))
 
     # the lake stays open for the app's life (an ASGI lifespan may run more than once, as
@@ -72,6 +74,7 @@ def create_api(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     app = FastAPI(title="rmds — Rede Mineira de Dados em Saúde", version=__version__,
                   description="API de indicadores, qualidade dos dados e cargas do SUS-MG.")
     app.add_middleware(GZipMiddleware, minimum_size=2000)
+    app.add_middleware(SnapshotMiddleware, data=data)
     app.state.ctx = ctx
     app.state.data = data
     app.state.store = store

@@ -161,6 +161,8 @@ def level_param(nivel: str) -> str:
 
 
 _KNOWN: dict[int, frozenset[str]] = {}
+#: parameters every route takes: the lake snapshot to read (:mod:`rmds.api.snapshots`)
+GLOBAL_PARAMETERS = frozenset({"snapshot"})
 
 
 def refuse_unknown_parameters(request: Request) -> None:
@@ -171,7 +173,8 @@ def refuse_unknown_parameters(request: Request) -> None:
         return
     known = _KNOWN.get(id(route))
     if known is None:
-        known = _KNOWN[id(route)] = frozenset(_query_names(route.dependant))
+        known = _KNOWN[id(route)] = frozenset(_query_names(route.dependant)) | \
+            GLOBAL_PARAMETERS
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise HTTPException(422, "parâmetro desconhecido: " + ", ".join(unknown[:5]))

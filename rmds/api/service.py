@@ -1,6 +1,10 @@
 """What the API and the pages read: the lake's mart and diagnosis, as the policy allows.
 
-The lake is opened once by the service; every request reads through its own DuckDB cursor.
+The service reads the lake through read-only views pinned to one snapshot each
+(:mod:`rmds.api.snapshots`): a request reads one snapshot from start to end, through its own
+DuckDB cursor; when a writer (``rmds ingest``, ``rmds link``, ``rmds indicators compute``,
+in any process) commits a new snapshot, the service opens it, reads the mart of it ahead
+(``follow``) and then moves to it, without a restart and without making anyone wait.
 Indicator cells are read from the mart in the restricted form (the computation, kept in
 memory) and masked per request by the access policy (:mod:`rmds.access`): a suppressed
 cell keeps its numbers only for users whose territorial scope covers that unit.
@@ -20,10 +24,11 @@ from typing import Any
 import duckdb
 
 from rmds.access import AccessPolicy, Scope
+from rmds.api.snapshots import View, pinned
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.compute import placements
 from rmds.indicators.mart import has_mart, select_sql
-from rmds.lake.store import Lake, table_exists
+from rmds.lake.store import Lake, attach, connect_engine, table_exists
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 
 __all__ = ["DataService"]
@@ -40,15 +45,113 @@ class DataService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.lake = Lake(self.lake_path)
+        if not self.lake_path.is_dir() or not any(self.lake_path.iterdir()):
+            with Lake(self.lake_path):   # an empty lake, so that the site can start
+                pass
         self._names: list[str] = []
         self.ready = False
+        self._views_lock = threading.Lock()
+        self._probe = self._connect(None)
+        self._current = self._open(self._newest())
+        self._older: dict[int, View] = {}     # snapshots asked for with ?snapshot=N
+        self._checked = time.monotonic()
+        self._following: threading.Event | None = None
+
+    def _connect(self, snapshot: int | None) -> duckdb.DuckDBPyConnection:
+        con = connect_engine()
+        attach(con, self.lake_path, read_only=True, snapshot=snapshot)
+        return con
+
+    def _newest(self) -> int:
+        with self._views_lock:
+            return int(self._probe.execute("SELECT id FROM lake.current_snapshot()"
+                                           ).fetchall()[0][0])
+
+    def _open(self, snapshot: int) -> View:
+        return View(snapshot, self._connect(snapshot))
 
     def close(self) -> None:
-        self.lake.close()
+        if self._following is not None:
+            self._following.set()
+        for view in [self._current, *self._older.values()]:
+            view.close()
+        self._probe.close()
+
+    def writer(self) -> Lake:
+        """The lake open for writing (a load through the API): waits for other writers."""
+        return Lake(self.lake_path)
+
+    def view(self, snapshot: int | None = None) -> View:
+        """The view a request reads: the newest snapshot, or snapshot ``N`` (LookupError
+        when the lake has no such snapshot)."""
+        if snapshot is None:
+            if self._following is None and time.monotonic() - self._checked > 1.0:
+                self.refresh()
+            return self._current
+        if snapshot == self._current.snapshot:
+            return self._current
+        with self._views_lock:
+            found = self._older.get(snapshot)
+        if found is None:
+            if snapshot < 0 or snapshot > self._newest():
+                raise LookupError(snapshot)
+            try:
+                found = self._open(snapshot)
+            except Exception as error:
+                raise LookupError(snapshot) from error
+            with self._views_lock:
+                while len(self._older) >= 4:   # a few past snapshots stay open
+                    self._older.pop(next(iter(self._older))).close()
+                self._older[snapshot] = found
+        return found
+
+    def refresh(self, warm: bool = False) -> bool:
+        """Move to the newest snapshot if there is one (reading its mart first when
+        ``warm``); whether it moved."""
+        self._checked = time.monotonic()
+        newest = self._newest()
+        if newest == self._current.snapshot:
+            return False
+        view = self._open(newest)
+        if warm:
+            token = pinned.set(view)
+            try:
+                for indicator in self.catalog:
+                    self._indicator_table(indicator.id)
+            finally:
+                pinned.reset(token)
+        old, self._current = self._current, view
+        with self._views_lock:
+            self._older[old.snapshot] = old   # requests still reading it finish on it
+            while len(self._older) > 4:
+                self._older.pop(next(iter(self._older))).close()
+        stale = [k for k in self._cache if old.snapshot in k and isinstance(k, tuple)]
+        for key in stale:
+            self._cache.pop(key, None)
+        return True
+
+    def follow(self, every: float = 1.0) -> None:
+        """Watch for new snapshots in a background thread and move to each one once its
+        mart has been read (``rmds serve``)."""
+        stop = threading.Event()
+        self._following = stop
+
+        def loop() -> None:
+            from rmds.log import get_logger
+
+            log = get_logger("api")
+            while not stop.wait(every):
+                try:
+                    if self.refresh(warm=True):
+                        log.info("servindo o snapshot %s do lago", self._current.snapshot)
+                except Exception as error:  # the next round tries again
+                    log.warning("não foi possível ler o snapshot mais novo: %s", error)
+
+        threading.Thread(target=loop, name="rmds-snapshots", daemon=True).start()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.lake.con.cursor()
+        """A cursor on the snapshot this request reads."""
+        return (pinned.get() or self.view()).cursor()
 
     # ------------------------------------------------------------------ territory
     @cached_property
@@ -92,16 +195,8 @@ class DataService:
 
     # ---------------------------------------------------------------------- mart
     def run_id(self) -> int:
-        """The mart's latest computation (checked at most once a second)."""
-        checked, run = self._run
-        if time.monotonic() - checked > 1.0:
-            cur = self.cursor()
-            run = -1
-            if has_mart(cur):
-                run = int(cur.execute("SELECT coalesce(max(run_id), -1) FROM indicator_runs"
-                                      ).fetchall()[0][0])
-            self._run = (time.monotonic(), run)
-        return run
+        """The snapshot this request reads: what every cached answer is keyed by."""
+        return (pinned.get() or self.view()).snapshot
 
     def periods(self, period_type: str = "ano") -> list[str]:
         key = ("periods", self.run_id(), period_type)

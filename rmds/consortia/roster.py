@@ -180,14 +180,15 @@ def import_roster(lake: Lake, path: Path, pack: ReferencePack) -> ImportResult:
     try:
         lake.run("CREATE TABLE IF NOT EXISTS consortium_memberships (consortium VARCHAR, "
                  "municipality VARCHAR, valid_from DATE, valid_to DATE, source VARCHAR)")
-        lake.run("CREATE TABLE IF NOT EXISTS consortium_roster (consortium VARCHAR PRIMARY "
-                 "KEY, name VARCHAR, source VARCHAR, imported_at TIMESTAMP)")
+        lake.run("CREATE TABLE IF NOT EXISTS consortium_roster (consortium VARCHAR, "
+                 "name VARCHAR, source VARCHAR, imported_at TIMESTAMP)")
         for sigla in listed:
             lake.run("DELETE FROM consortium_memberships WHERE consortium = ?", [sigla])
-            lake.run("INSERT OR REPLACE INTO consortium_roster VALUES (?, ?, ?, "
+            lake.run("DELETE FROM consortium_roster WHERE consortium = ?", [sigla])
+            lake.run("INSERT INTO consortium_roster VALUES (?, ?, ?, "
                      "current_timestamp)", [sigla, names.get(sigla), path.name])
         lake.insert("consortium_memberships", table)
-        lake.run("COMMIT")
+        lake.commit("rol de consórcios", arquivo=path.name, consorcios=listed)
     except BaseException:
         lake.run("ROLLBACK")
         raise

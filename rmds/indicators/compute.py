@@ -53,7 +53,7 @@ MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 RUN_COLUMNS = ("run_id BIGINT, computed_at TIMESTAMP, years VARCHAR, indicators INTEGER, "
                "rows BIGINT, population_source VARCHAR, small_cell_threshold INTEGER, "
-               "seconds DOUBLE, notes VARCHAR")
+               "seconds DOUBLE, notes VARCHAR, source_snapshot BIGINT")
 _EVENT_DATES = {"deaths": "death_date", "births": "birth_date",
                 "hospitalisations": "admission_date", "immunisations": "vaccination_date"}
 _LEVELS = (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS, Level.CONSORTIUM,
@@ -431,6 +431,7 @@ def _write(lake: Lake, mart: pa.Table, years: Sequence[int], indicators: int,
            partial: bool) -> int:
     con = lake.con
     columns = ", ".join(f"{name} {sql}" for name, sql, _ in MART_COLUMNS)
+    source_snapshot = lake.snapshot_id()   # what the computation read
     lake.run("BEGIN TRANSACTION")
     try:
         lake.run(f"CREATE TABLE IF NOT EXISTS indicator_values ({columns})")
@@ -447,10 +448,12 @@ def _write(lake: Lake, mart: pa.Table, years: Sequence[int], indicators: int,
             lake.run("DELETE FROM indicator_values")
         lake.insert("indicator_values", mart.append_column(
             "run_id", pa.array(np.full(mart.num_rows, run_id, np.int64))))
-        lake.run("INSERT INTO indicator_runs VALUES (?, current_timestamp, ?, ?, ?, ?, ?, ?, ?)",
-                 [run_id, f"{years[0]}–{years[-1]}", indicators, mart.num_rows, population,
-                  threshold, round(seconds, 3), "; ".join(notes)])
-        lake.run("COMMIT")
+        lake.run("INSERT INTO indicator_runs VALUES (?, current_timestamp, ?, ?, ?, ?, ?, ?, ?, "
+                 "?)", [run_id, f"{years[0]}–{years[-1]}", indicators, mart.num_rows,
+                        population, threshold, round(seconds, 3), "; ".join(notes),
+                        source_snapshot])
+        lake.commit("indicadores", calculo=run_id, indicadores=indicators,
+                    linhas=mart.num_rows, snapshot_lido=source_snapshot)
     except BaseException:
         lake.run("ROLLBACK")
         raise

@@ -88,5 +88,7 @@ def export(con: duckdb.DuckDBPyConnection, target: Path, fmt: str, *,
     target.parent.mkdir(parents=True, exist_ok=True)
     options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
     sql = select_sql(public) + " ORDER BY indicator_id, level, unit_code, period"
-    con.execute(f"COPY ({sql}) TO '{target}' ({options})").fetchall()
+    from rmds.lake.store import literal
+
+    con.execute(f"COPY ({sql}) TO {literal(str(target))} ({options})").fetchall()
     return int(con.execute("SELECT count(*) FROM indicator_values").fetchall()[0][0])

@@ -2,7 +2,11 @@
 
 For each file: its SHA-256 decides whether it was loaded already (then it is skipped);
 otherwise it is read (only the columns the mappers use are decoded), mapped to canonical
-rows and quarantine, and written inside a DuckDB transaction with its row in ``batches``.
+rows and quarantine, and written inside a transaction with its row in ``batches``; the
+commit is a new snapshot of the lake. A file is also identified by what it is (system and
+name: ``RDMG2301`` is SIH's January 2023 for MG, whatever its extension or folder): a new
+version of a file already loaded supersedes the earlier batch, whose rows leave the lake in
+the same commit (the batch stays in the registry, marked ``substituído``).
 A file that fails — a truncated DBC, a wrong header — leaves nothing of itself; a crash or a
 kill rolls the open transaction back: the lake stays as it was before those files, and the
 next run loads them. Identification fields go to the protected ``identity_records`` table
@@ -67,6 +71,18 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def identity_key(path: Path, system: str, kind: str) -> str | None:
+    """What a file is, beyond its bytes: its system and its name without extension
+    (``SIH:RDMG2301``, ``SIM:DOMG2019``, ``SIA:PAMG2301A`` for part a). DATASUS republishes
+    corrected files under the same name, in the same or another folder (preliminary, final),
+    as .dbc or .dbf; a consortium resends its report under the same name. FHIR files carry
+    resources, which are identified by their own ids: no file key."""
+    if kind == "FHIR":
+        return None
+    stem = path.name.split(".", 1)[0].strip().upper()
+    return f"{system}:{stem}" if stem else None
 
 
 def sha256_of(path: Path) -> str:
@@ -386,7 +402,8 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
             done(outcome)
 
     given = list(paths)
-    loaded = {b["sha256"]: b for b in lake.batches()}
+    active = lake.batches(active_only=True)
+    loaded = {b["sha256"]: b for b in active}
     items: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
     producer = threading.Thread(target=_produce, name="rmds-ingest-reader", daemon=True,
@@ -405,7 +422,8 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
         while (item := take()) is not _END:
             yield item
 
-    writer = _Writer(lake, add, progress)
+    writer = _Writer(lake, add, progress, {b["identity_key"]: b for b in active
+                                           if b.get("identity_key")})
     try:
         while (item := take()) is not None:
             if isinstance(item, FileOutcome):
@@ -455,7 +473,9 @@ class _Counts:
 
 def _batch_row(batch_id: int, path: Path, digest: str, kind: str, system: str, layout: str,
                counts: _Counts, started: dt.datetime, seconds: float) -> dict[str, Any]:
-    return {"batch_id": batch_id, "file_name": path.name, "file_path": str(path),
+    return {"batch_id": batch_id, "identity_key": identity_key(path, system, kind),
+            "status": "ativo", "superseded_by": None,
+            "file_name": path.name, "file_path": str(path),
             "sha256": digest, "size_bytes": path.stat().st_size, "source_type": kind,
             "system": system, "layout": layout, "tables": ",".join(sorted(counts.tables)),
             "rows_read": counts.read, "rows_accepted": counts.read - counts.quarantined,
@@ -476,8 +496,13 @@ class _Writer:
     ``carregado`` is in the lake."""
 
     def __init__(self, lake: Lake, add: Callable[[FileOutcome], None],
-                 progress: Callable[[Path, int], None] | None) -> None:
+                 progress: Callable[[Path, int], None] | None,
+                 current: dict[str, dict[str, Any]] | None = None) -> None:
         self.lake = lake
+        # the active batch of each file identity, committed or in the open transaction
+        self.current: dict[str, dict[str, Any]] = dict(current or {})
+        self.superseded: list[tuple[int, int]] = []   # (old, new) in the open transaction
+        self.touched: set[str] = set()
         self.add = add
         self.progress = progress
         self.open = False
@@ -513,7 +538,39 @@ class _Writer:
         self.staged.clear()
         self.staged_rows = 0
 
+    def _supersede(self, row: dict[str, Any]) -> None:
+        """A new version of a file already in the lake: the earlier batch's rows leave in
+        this transaction; the earlier batch stays in the registry, marked superseded."""
+        key = row.get("identity_key")
+        if not key:
+            return
+        old = self.current.get(key)
+        self.current[key] = row
+        if old is None:
+            return
+        old_id, new_id = int(old["batch_id"]), int(row["batch_id"])
+        self._flush_staged()
+        tables = {t for t in str(old.get("tables") or "").split(",") if t}
+        tables |= {"identity_records", "quarantine"}
+        for name in sorted(tables):
+            deleted = self.lake.run(f'DELETE FROM "{name}" WHERE batch_id = ?', [old_id])
+            if deleted and deleted[0][0]:
+                self.touched.add(name)
+        pending = next((r for r in self.records if r["batch_id"] == old_id), None)
+        if pending is not None:  # superseded within this transaction, before its commit
+            pending["status"], pending["superseded_by"] = "substituído", new_id
+        else:
+            self.lake.run("UPDATE batches SET status = 'substituído', superseded_by = ? "
+                          "WHERE batch_id = ?", [new_id, old_id])
+            self.touched.add("batches")
+        self.superseded.append((old_id, new_id))
+        for outcome in self.outcomes:
+            if outcome.batch is not None and outcome.batch.get("batch_id") == old_id:
+                outcome.batch["status"] = "substituído"
+        row["supersedes"] = old_id
+
     def _landed(self, path: Path, row: dict[str, Any]) -> None:
+        self._supersede(row)
         self.records.append(row)
         self.outcomes.append(FileOutcome(path, "carregado", row))
         self.rows += int(row["rows_read"])
@@ -572,9 +629,17 @@ class _Writer:
             return
         self._flush_staged()
         if self.records:
-            _record_batches(self.lake, self.records)
-        self.lake.run("COMMIT")
+            _record_batches(self.lake, [{k: v for k, v in r.items() if k != "supersedes"}
+                                        for r in self.records])
+        self.lake.commit("carga", lotes=[r["batch_id"] for r in self.records],
+                         arquivos=[r["file_name"] for r in self.records],
+                         substituidos=[{"lote": old, "por": new}
+                                       for old, new in self.superseded])
         self.open = False
+        if self.touched:
+            # the current data files stay plain Parquet, with no delete files
+            self.lake.compact(sorted(self.touched))
+        self.superseded, self.touched = [], set()
         outcomes, self.outcomes, self.records = self.outcomes, [], []
         self.rows = self.files = 0
         for outcome in outcomes:
@@ -584,6 +649,7 @@ class _Writer:
         if self.open:
             self.lake.run("ROLLBACK")
             self.open = False
+            self.superseded, self.touched = [], set()
 
 
 def _with_batch(data: pa.Table, batch_id: int) -> pa.Table:

@@ -42,9 +42,9 @@ from rmds.schema.keys import RECORD_UID
 __all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review"]
 
 LINK_TABLES = {
-    "person_links": "record_uid VARCHAR PRIMARY KEY, person_id BIGINT, source_system VARCHAR, "
+    "person_links": "record_uid VARCHAR, person_id BIGINT, source_system VARCHAR, "
                     "batch_id BIGINT, rule VARCHAR, match_probability DOUBLE",
-    "persons": "person_id BIGINT PRIMARY KEY, records BIGINT, systems VARCHAR",
+    "persons": "person_id BIGINT, records BIGINT, systems VARCHAR",
     "link_review": "record_uid_l VARCHAR, record_uid_r VARCHAR, match_probability DOUBLE, "
                    "match_weight DOUBLE",
     "link_decisions": "record_uid_l VARCHAR, record_uid_r VARCHAR, same_person BOOLEAN, "
@@ -203,7 +203,8 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
             "match_weight": pairs.column("match_weight").filter(pa.array(queue)),
         })
         lake.insert("link_review", review_rows)
-        lake.run("COMMIT")
+        lake.commit("vinculação", registros=n, pessoas=int(np.unique(person).size),
+                    completa=model is not None)
     except BaseException:
         lake.run("ROLLBACK")
         raise

@@ -213,7 +213,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
             con.register("rmds_incoming", data)
             lake.run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM rmds_incoming")
             con.unregister("rmds_incoming")
-        lake.run("COMMIT")
+        lake.commit("qualidade", municipios=len(codes), regras=len(rules))
     except BaseException:
         lake.run("ROLLBACK")
         raise

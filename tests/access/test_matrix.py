@@ -339,13 +339,11 @@ def test_every_policy_cell_on_every_route_through_the_cache(
 
 # ----------------------------------------------------------------- command line
 def _lake_copy(client: TestClient, tmp_path: Path) -> Path:
-    """The service's lake, copied (the app holds the original open)."""
+    """The service's lake (a folder), copied: the commands below leave the shared one as
+    the other tests expect it."""
     lake = Path(client.app.state.data.lake_path)  # type: ignore[attr-defined]
-    target = tmp_path / "lago.duckdb"
-    shutil.copy(lake, target)
-    wal = lake.with_name(lake.name + ".wal")
-    if wal.exists():
-        shutil.copy(wal, target.with_name(target.name + ".wal"))
+    target = tmp_path / "lago"
+    shutil.copytree(lake, target)
     return target
 
 

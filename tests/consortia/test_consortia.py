@@ -57,7 +57,7 @@ REFERRALS = [
 
 @pytest.fixture()
 def referral_lake(tmp_path: Path) -> Path:
-    path = tmp_path / "lago.duckdb"
+    path = tmp_path / "lago"
     with Lake(path) as lake:
         insert(lake, "referrals", REFERRALS)
     return path
@@ -109,7 +109,7 @@ def test_roster_import_refuses_bad_rows_and_dates_count(pack: ReferencePack,
         f"TESTE;Consórcio de teste;{B};01/01/2023;01/01/2022\n", encoding="utf-8")
     population = tmp_path / "populacao.csv"
     write_population(population, {A: 100, B: 100})
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         insert(lake, "referrals", [
             {**_ref(1, "consulta", "2023-01-01", performed="2023-02-01"),
              "requesting_municipality": B},
@@ -144,13 +144,13 @@ def test_roster_command_reports_refused_rows(tmp_path: Path) -> None:
     roster.write_text(f"sigla,cod_ibge7,inicio\nXYZ,{A},2023-01-01\nXYZ,123,2023-01-01\n",
                       encoding="utf-8")
     result = CliRunner().invoke(cli, ["consortia", "import", str(roster), "--lake",
-                                      str(tmp_path / "lago.duckdb")])
+                                      str(tmp_path / "lago")])
     assert result.exit_code == 1
     assert "1 vínculos importados" in result.output and "linha 3" in result.output
     bad = tmp_path / "ruim.csv"
     bad.write_text("sigla,municipio\nX,1\n", encoding="utf-8")
     refused = CliRunner().invoke(cli, ["consortia", "import", str(bad), "--lake",
-                                       str(tmp_path / "lago.duckdb")])
+                                       str(tmp_path / "lago")])
     assert refused.exit_code == 2 and "cod_ibge7" in refused.output
 
 
@@ -231,7 +231,7 @@ def test_fhir_service_request_and_appointments_make_one_referral(
     second = tmp_path / "lote2.json"
     second.write_text(_bundle(appointment("ap-3", "sr-1", "fulfilled", "2023-06-10T09:00:00Z")),
                       encoding="utf-8")
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         ingest(lake, [first], pack)
         # sr-1 booked for 10 June; sr-2's appointment was cancelled: still waiting, unbooked
         items = {i["solicitacao"]: i for i in queue_items(lake.con, dt.date(2023, 6, 1))}

@@ -214,7 +214,7 @@ def lake_path(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
     folder = tmp_path_factory.mktemp("indicators")
     population = folder / "populacao.csv"
     write_population(population, {A: 100, B: 50, C: 200})
-    path = folder / "lago.duckdb"
+    path = folder / "lago"
     with Lake(path) as lake:
         insert(lake, "births", _births())
         insert(lake, "deaths", _deaths())

@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from rmds.cli import cli
-from rmds.exceptions import ConfigurationError
 from rmds.lake.ingest import FAULT_ENV, FAULT_SIGNAL_ENV, ingest
 from rmds.lake.store import Lake
 from rmds.sources.datasus.dbc import DbcReader
@@ -45,7 +44,7 @@ def _snapshot(lake_path: Path) -> dict[str, object]:
 
 def test_ingesting_twice_gives_the_same_rows_and_every_batch_reconciles(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
-    path = tmp_path / "lago.duckdb"
+    path = tmp_path / "lago"
     with Lake(path) as lake:
         first = ingest(lake, [state], pack)
     assert {o.status for o in first} == {"carregado", "não reconhecido"}
@@ -92,7 +91,7 @@ def _big_sih_dbf(state: Path, target: Path) -> Path:
                                   "ndjson in worker processes"])
 def test_a_kill_mid_batch_leaves_the_lake_as_before_and_the_next_run_completes(
         state: Path, pack: ReferencePack, tmp_path: Path, kind: str) -> None:
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state / "SIM"], pack)
     before = _snapshot(lake_path)
@@ -117,7 +116,7 @@ def test_ctrl_c_mid_batch_rolls_back_says_so_and_the_next_run_completes(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
     """An interruption (SIGINT, as Ctrl-C sends) in the middle of a transaction: the
     command says what stayed and what did not, exits 130, and the lake is as before."""
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state / "SIM"], pack)
     before = _snapshot(lake_path)
@@ -143,7 +142,7 @@ def _the_next_run_completes(lake_path: Path, targets: list[Path], pack: Referenc
 
 def test_bad_inputs_get_clear_errors_and_change_nothing(state: Path, pack: ReferencePack,
                                                         tmp_path: Path) -> None:
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state / "SIM"], pack)
     before = _snapshot(lake_path)
@@ -187,8 +186,8 @@ def test_streamed_files_land_the_same_rows_as_files_read_whole(
                     for t in ("hospitalisations", "deaths", "births", "outpatient_production",
                               "identity_records", "quarantine")}
 
-    whole = load("inteiro.duckdb")
-    streamed = load("blocos.duckdb", batch_rows=97, whole_file_bytes=0)
+    whole = load("inteiro")
+    streamed = load("blocos", batch_rows=97, whole_file_bytes=0)
     assert whole == streamed
     assert all(whole[t] for t in ("hospitalisations", "deaths", "outpatient_production"))
 
@@ -202,7 +201,7 @@ def test_a_file_failing_mid_stream_leaves_nothing_and_its_neighbours_land(
     short = tmp_path / "RDMG2307.dbf"
     short.write_bytes(data[:len(data) * 3 // 4])
     targets = [state / "SIM" / "DOMG2023.dbc", short, state / "SINASC" / "DNMG2023.dbc"]
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         outcomes = ingest(lake, targets, pack, batch_rows=1000, whole_file_bytes=1 << 20)
         assert [o.status for o in outcomes] == ["carregado", "erro", "carregado"]
@@ -248,7 +247,7 @@ def test_a_bundle_with_an_invalid_resource_lands_the_valid_ones(pack: ReferenceP
     path = tmp_path / "lote.json"
     path.write_text(json.dumps(_bundle([patient, bad_patient, encounter, dangling,
                                         missing_status, bad_code])), encoding="utf-8")
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         [outcome] = ingest(lake, [path], pack)
         assert outcome.status == "carregado"
         assert outcome.batch is not None
@@ -267,7 +266,7 @@ def test_a_bundle_with_an_invalid_resource_lands_the_valid_ones(pack: ReferenceP
 
 def test_export_parquet_is_partitioned_and_leaves_personal_data_out(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state / "SIH", state / "SIM", state / "FHIR" / "ndjson"], pack)
     out = tmp_path / "parquet"
@@ -284,7 +283,7 @@ def test_export_parquet_is_partitioned_and_leaves_personal_data_out(
 
 def test_cli_batches_and_quarantine(state: Path, tmp_path: Path,
                                     reference_dir: Path) -> None:
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     pni = tmp_path / "pni"
     shutil.copytree(state / "PNI", pni)
     runner = CliRunner()
@@ -309,7 +308,7 @@ def test_quarantine_of_the_synthetic_state_is_exactly_its_deliberate_errors(
     in_order: dict[str, list[dict[str, Any]]] = {}
     for t in truth:
         in_order.setdefault(Path(t["file"]).name, []).append(t)
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         ingest(lake, [state], pack)
         rows = lake.run("""
             SELECT q.source_file, q.source_row, q.field, q.value, b.system
@@ -332,7 +331,7 @@ def test_quarantine_of_the_synthetic_state_is_exactly_its_deliberate_errors(
 
 def test_a_large_file_that_breaks_midway_is_rolled_back(state: Path, pack: ReferencePack,
                                                         tmp_path: Path) -> None:
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state / "SIM"], pack)
     before = _snapshot(lake_path)
@@ -363,7 +362,7 @@ def test_a_referral_report_refuses_bad_rows_one_by_one(pack: ReferencePack,
     ]
     path = tmp_path / "relatorio.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         [outcome] = ingest(lake, [path], pack)
         reasons = {(q["source_row"], q["field"]): q["reason"] for q in lake.quarantine()}
         landed = lake.run("SELECT referral_id, requesting_municipality, performed_date "
@@ -379,28 +378,49 @@ def test_a_referral_report_refuses_bad_rows_one_by_one(pack: ReferencePack,
     assert people == [("A-1", "JOSE DA SILVA")]
 
 
-def test_a_lake_in_use_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
-    """DuckDB lets no other process open a lake while one writes it, not even to read:
-    the message says so in Portuguese and names the process holding it."""
-    lake_path = tmp_path / "lago.duckdb"
-    with Lake(lake_path):
-        pass
+def test_readers_never_wait_for_a_writer_and_writers_take_turns(tmp_path: Path) -> None:
+    """A writer holds the lake (an open transaction, in another process): this process
+    still reads the last committed snapshot at once; a second writer waits for the first
+    and then writes."""
+    lake_path = tmp_path / "lago"
+    with Lake(lake_path) as lake:
+        first = lake.snapshot_id()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-         "print('pronto', flush=True); sys.stdin.read()", str(lake_path)],
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from rmds.lake.store import Lake; lake = Lake(Path(sys.argv[1])); "
+         "lake.run('BEGIN TRANSACTION'); "
+         "lake.run(\"INSERT INTO lake_meta VALUES ('teste', 'escrevendo')\"); "
+         "print('pronto', flush=True); sys.stdin.readline(); lake.commit('teste'); "
+         "lake.close()", str(lake_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "pronto"
-        for read_only in (False, True):
-            with pytest.raises(ConfigurationError) as error:
-                Lake(lake_path, read_only=read_only)
-            assert "em uso por outro processo" in str(error.value)
-            assert f"PID {holder.pid}" in str(error.value)
+        with Lake(lake_path, read_only=True) as lake:   # no wait, the committed state
+            assert lake.snapshot_id() == first
+            assert lake.scalar("SELECT count(*) FROM lake_meta WHERE key = 'teste'") == 0
+        waited: list[int] = []
+
+        def second_writer() -> None:
+            with Lake(lake_path) as lake:
+                waited.append(lake.snapshot_id())
+
+        import threading
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=2)
+        assert thread.is_alive() and not waited, "the second writer waits for the first"
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        thread.join(timeout=60)
+        assert waited == [first + 1]                     # it saw the first one's commit
     finally:
         holder.kill()
         holder.wait()
-    with Lake(lake_path, read_only=True) as lake:  # free again once it ends
-        assert lake.batches() == []
+    with Lake(lake_path, read_only=True) as lake:
+        assert lake.scalar("SELECT value FROM lake_meta WHERE key = 'teste'") == "escrevendo"
+        assert [s.message for s in lake.snapshots()][-1] == "teste"
 
 
 def _contents(lake_path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -427,7 +447,7 @@ def test_ndjson_converted_in_worker_processes_lands_what_one_process_lands(
     (folder / "Patient.ndjson").write_bytes(b"".join(broken))
     lakes = {}
     for name, process_bytes in (("processos", 0), ("um", None)):
-        lakes[name] = tmp_path / f"{name}.duckdb"
+        lakes[name] = tmp_path / f"{name}"
         with Lake(lakes[name]) as lake:
             outcomes = ingest(lake, [folder], pack, process_bytes=process_bytes)
         assert {o.status for o in outcomes} == {"carregado"}
@@ -448,7 +468,7 @@ def test_a_worker_process_that_fails_fails_its_file_only(
     _ = pack.ibge6_to_7_table(), pack.cid10, pack.sigtap  # loaded before it vanishes
     shutil.rmtree(pack_copy)
     ndjson = state / "FHIR" / "ndjson" / "Patient.ndjson"
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     with Lake(lake_path) as lake:
         outcomes = ingest(lake, [state / "SIM", ndjson], pack, process_bytes=0)
     assert [o.status for o in outcomes] == ["carregado", "erro"]

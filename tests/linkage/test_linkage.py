@@ -71,7 +71,7 @@ def test_febrl_4a_4b_two_file_linkage_f1_above_099() -> None:
 def linked(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("link")
     state = generate(SynthConfig(0.003, (2023, 2024), 5, folder / "estado"), pack).out
-    lake_path = folder / "lago.duckdb"
+    lake_path = folder / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state], pack)
         link(lake)
@@ -130,7 +130,7 @@ def test_cli_link_evaluate_prints_the_scores(linked: tuple[Path, Path]) -> None:
 def test_adding_a_batch_changes_only_the_ids_it_must(pack: ReferencePack,
                                                      tmp_path: Path) -> None:
     state = generate(SynthConfig(0.002, (2023,), 8, tmp_path / "estado"), pack).out
-    lake_path = tmp_path / "lago.duckdb"
+    lake_path = tmp_path / "lago"
     later = state / "SIH" / "RDMG2312.dbc"
     first = [p for p in sorted((state / "SIH").glob("*.dbc")) if p != later]
     with Lake(lake_path) as lake:
@@ -156,7 +156,7 @@ def test_incremental_linking_scores_only_the_new_batch_and_keeps_ids(
     later = state / "SIH" / "RDMG2312.dbc"
     first = [p for p in sorted((state / "SIH").glob("*.dbc")) if p != later]
     sources = [*first, state / "SIM", state / "SINASC", state / "PNI"]
-    incremental_lake, full_lake = tmp_path / "incremental.duckdb", tmp_path / "full.duckdb"
+    incremental_lake, full_lake = tmp_path / "incremental", tmp_path / "full"
     for path in (incremental_lake, full_lake):
         with Lake(path) as lake:
             ingest(lake, sources, pack)

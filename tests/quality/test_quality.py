@@ -60,7 +60,7 @@ def _births(municipality: str, count: int, missing_race: int) -> list[dict[str, 
 def test_scores_by_hand(pack: ReferencePack, tmp_path: Path) -> None:
     population = tmp_path / "populacao.csv"
     write_population(population, {ALFENAS: 100, ALTEROSA: 100})
-    with Lake(tmp_path / "lago.duckdb") as lake:
+    with Lake(tmp_path / "lago") as lake:
         # Alfenas: 40 births, 10 without race/colour (25%); Alterosa: 40, none missing
         insert(lake, "births", _births(ALFENAS, 40, 10) + _births(ALTEROSA, 40, 0))
         # PNI doses of Alfenas: person 1 got PENTA D1 twice (one duplicate in 3 doses)
@@ -100,7 +100,7 @@ def degraded_state(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
                    ) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("qualidade")
     state = generate(SynthConfig(0.03, (2023,), 3, folder / "estado"), pack).out
-    lake_path = folder / "lago.duckdb"
+    lake_path = folder / "lago"
     with Lake(lake_path) as lake:
         ingest(lake, [state], pack)
     return state, lake_path

@@ -37,8 +37,8 @@ def fhir_bundle(request: Request, user: Viewer, ctx: Ctx,
         path = Path(folder) / f"bundle-{int(time.time() * 1000)}.json"
         path.write_bytes(orjson.dumps(bundle))
         try:
-            with ctx.write_lock:
-                outcomes = ingest(ctx.data.lake, [path], ctx.pack)
+            with ctx.write_lock, ctx.data.writer() as lake:
+                outcomes = ingest(lake, [path], ctx.pack)
         except InputError as error:
             raise HTTPException(422, str(error).splitlines()[0]) from None
     ctx.audit(request, user, "escrita", reason="POST /fhir")
