@@ -39,6 +39,7 @@ def fhir_bundle(request: Request, user: Viewer, ctx: Ctx,
         try:
             with ctx.write_lock, ctx.data.writer() as lake:
                 outcomes = ingest(lake, [path], ctx.pack)
+            ctx.data.refresh()   # the next request reads what was just written
         except InputError as error:
             raise HTTPException(422, str(error).splitlines()[0]) from None
     ctx.audit(request, user, "escrita", reason="POST /fhir")
