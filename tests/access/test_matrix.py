@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,20 +337,12 @@ def test_every_policy_cell_on_every_route_through_the_cache(
 
 
 # ----------------------------------------------------------------- command line
-def _lake_copy(client: TestClient, tmp_path: Path) -> Path:
-    """The service's lake (a folder), copied: the commands below leave the shared one as
-    the other tests expect it."""
-    lake = Path(client.app.state.data.lake_path)  # type: ignore[attr-defined]
-    target = tmp_path / "lago"
-    shutil.copytree(lake, target)
-    return target
-
-
 def test_the_command_line_and_its_downloads_follow_the_same_table(
         world: World, tmp_path: Path) -> None:
     """The command line has two actors: the operator (administrator) and, where a command
     offers a public form, the public."""
-    lake = _lake_copy(world.client, tmp_path)
+    # the service's own lake: the live lake lets commands read it while the app serves it
+    lake = Path(world.client.app.state.data.lake_path)  # type: ignore[attr-defined]
     runner = CliRunner()
     unit = world.units[1]
     for role, public in ((Role.ADMIN, False), (Role.PUBLIC, True)):
