@@ -338,6 +338,22 @@ def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
     return lake_path or settings.lake
 
 
+def _policy(ctx: click.Context) -> Any:
+    """The access policy for the command line, whose actors are the operator
+    (:data:`rmds.access.OPERATOR`) and, where a command offers it, the public."""
+    from rmds.access import AccessPolicy
+
+    settings: Settings = ctx.obj
+    return AccessPolicy(None, settings.small_cell_threshold)
+
+
+def _actor(public: bool) -> Any:
+    from rmds.access import OPERATOR
+    from rmds.store.auth import PUBLIC_USER
+
+    return PUBLIC_USER if public else OPERATOR
+
+
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(path_type=Path, exists=True))
@@ -522,8 +538,12 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
                    snapshot: int | None, include_protected: bool) -> None:
     """Grava as tabelas canônicas em Parquet particionado (tabela/source_system=…/ano=…),
     legível pelo Spark e pelo DuckDB como está."""
+    from rmds.access import DataClass
     from rmds.lake.store import Lake
 
+    policy = _policy(ctx)
+    policy.require(policy.scope(_actor(False)),
+                   DataClass.IDENTITY if include_protected else DataClass.RECORD)
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         written = lake.export_parquet(outdir, include_protected)
         read = lake.snapshot_id()
@@ -784,6 +804,8 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
     from rmds.lake.store import Lake
 
     indicator = load_catalog().get(indicator_id)
+    policy = _policy(ctx)
+    public = policy.whole_state_public(policy.scope(_actor(public)))
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         rows = values(lake.con, indicator.id, level, period, public=public)
         read = lake.snapshot_id()
@@ -832,11 +854,13 @@ def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
     from rmds.lake.store import Lake
 
     chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
+    policy = _policy(ctx)
+    public = policy.whole_state_public(policy.scope(_actor(not restricted)))
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
-        rows = export(lake.con, target, chosen, public=not restricted)
+        rows = export(lake.con, target, chosen, public=public)
         read = lake.snapshot_id()
     console.print(f"{fmt_int(rows)} células do snapshot {read} em {target}"
-                  + (" (forma restrita)" if restricted else " (forma pública)"))
+                  + (" (forma pública)" if public else " (forma restrita)"))
 
 
 # ------------------------------------------------------------------------------- quality
@@ -923,12 +947,13 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     """Sobe a API REST e as páginas web (painel, município, qualidade, cargas)."""
     import uvicorn
 
-    from rmds.api.app import create_app
+    from rmds.server import create_app
     from rmds.store import open_store
 
     settings: Settings = ctx.obj
     app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx),
-                     threshold=settings.small_cell_threshold)
+                     threshold=settings.small_cell_threshold,
+                     cache_bytes=settings.api_cache_mb * 2**20)
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
                   f"{settings.store.split('@')[-1]})")
     try:
@@ -1105,8 +1130,10 @@ def consortia_report(ctx: click.Context, sigla: str, lake_path: Path | None,
     from rmds.consortia.report import consortium_overview
     from rmds.lake.store import Lake
 
+    policy = _policy(ctx)
     with Lake(_lake_path(ctx, lake_path)) as lake:
-        overview = consortium_overview(lake.con, _pack(ctx), sigla, year)
+        overview, _ = policy.consortium_form(
+            consortium_overview(lake.con, _pack(ctx), sigla, year), policy.scope(_actor(False)))
     if as_json:
         click.echo(json.dumps(overview, ensure_ascii=False, indent=2, default=str))
         return

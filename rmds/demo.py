@@ -137,7 +137,7 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
         warnings.simplefilter("ignore", DeprecationWarning)
         from fastapi.testclient import TestClient
 
-    from rmds.api.app import create_app
+    from rmds.server import create_app
     from rmds.store import open_store
     from rmds.store.auth import Role, add_user, list_users, login, set_password
 
