@@ -368,3 +368,29 @@ def test_a_postgresql_catalog_for_a_multi_host_lake(
         with engine.begin() as c:
             c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{metadata_schema(lake_path)}" CASCADE'))
         engine.dispose()
+
+
+def test_expiring_snapshots_keeps_what_the_retained_ones_need(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    new_file, _ = _republished(state, tmp_path / "corrigido")
+    lake_path = tmp_path / "lago"
+    with Lake(lake_path) as lake:
+        ingest(lake, [state / "SIH" / JANUARY], pack)
+        first = lake.snapshot_id()
+        ingest(lake, [new_file], pack)
+        counts = lake.counts()
+    files_before = set((lake_path / "dados").rglob("*.parquet"))
+    result = CliRunner().invoke(cli, ["snapshots", "expire", "--lake", str(lake_path),
+                                      "--days", "0", "--keep-last", "1"])
+    assert result.exit_code == 0, result.output
+    with Lake(lake_path, read_only=True) as lake:
+        assert lake.counts() == counts                 # the current state is whole
+        assert len(lake.snapshots()) == 1
+        kept = {f["arquivo"] for t in TABLES for f in lake.current_files(t.name)}
+    files_after = set((lake_path / "dados").rglob("*.parquet"))
+    assert files_after < files_before                  # the superseded batch's files went
+    assert {str(p) for p in files_after} >= kept       # what the kept snapshot reads stayed
+    from rmds.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="snapshot"):
+        Lake(lake_path, snapshot=first)
