@@ -16,8 +16,8 @@ import duckdb
 import pyarrow as pa
 
 from rmds.exceptions import ConfigurationError
-from rmds.schema import TABLES, Table
-from rmds.schema.tables import PROTECTED
+from rmds.schema import PROTECTED, TABLES, PeriodKind, Table
+from rmds.schema.inventory import period_columns
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
 __all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "fetch_arrow", "table_exists"]
@@ -43,13 +43,9 @@ BATCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("finished_at", "TIMESTAMP", "fim da carga"),
     ("seconds", "DOUBLE", "duração em segundos"),
 )
-# the column that places a row in time, for partitioned export
-PERIOD_COLUMNS = {"deaths": "death_date", "births": "birth_date",
-                  "hospitalisations": "admission_date", "immunisations": "vaccination_date",
-                  "encounters": "encounter_date", "conditions": "onset_date",
-                  "observations": "effective_date", "procedures": "performed_date",
-                  "referrals": "requested_date"}
-COMPETENCE_COLUMNS = {"outpatient_production": "competence", "facilities": "competence"}
+# the column that places a row in time, for partitioned export (from rmds.schema.inventory)
+PERIOD_COLUMNS = period_columns(PeriodKind.DATE)
+COMPETENCE_COLUMNS = period_columns(PeriodKind.COMPETENCE)
 
 
 def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

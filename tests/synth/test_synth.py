@@ -18,8 +18,8 @@ import pytest
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.exceptions import ConfigurationError
 from rmds.sources.datasus.dbc import DbcReader
-from rmds.sources.registry import map_file, open_source
 from rmds.synth import SynthConfig, generate, parse_years
+from rmds.systems.registry import map_file, open_source
 from rmds.territory import ReferencePack
 
 YEARS = (2022, 2023, 2024)
