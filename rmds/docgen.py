@@ -65,13 +65,15 @@ def schema_reference() -> str:
              "inventário do lago (`rmds.schema.inventory`) e das declarações dos sistemas "
              "(`rmds.systems`). Todo mapeador de fonte produz exatamente estas colunas.\n",
              "## Sistemas de origem\n",
-             "| sistema | nome | tabela | arquivos | leiautes | identificação | regras |",
+             "| sistema | nome | tabela | arquivos | leiautes | identificação | regras e "
+             "indicadores próprios |",
              "|---|---|---|---|---|---|---|"]
     for d in DECLARATIONS.values():
         layouts = "; ".join(f"{lay.first_year}–{lay.last_year or ''}" for lay in d.layouts)
         roles = ", ".join(spec.role for spec in d.identity) or "—"
-        rules = f"`{d.rules.name}`" if d.rules else "—"
-        parts.append(f"| {d.code} | {d.name} | `{d.table}` | `{d.file_pattern.pattern}` | "
+        rules = ", ".join(f"`{p.name}`" for p in (d.rules, d.indicators) if p) or "—"
+        pattern = d.file_pattern.pattern.replace("|", "\\|")  # a table cell
+        parts.append(f"| {d.code} | {d.name} | `{d.table}` | `{pattern}` | "
                      f"{layouts or '—'} | {roles} | {rules} |")
     parts.append("")
     for declared in TABLES:

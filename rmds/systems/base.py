@@ -61,11 +61,13 @@ class LayoutVersion:
 
 class SyntheticWriter(Protocol):
     """Writes a system's files into a synthetic state: ``out`` the state's folder,
-    ``municipalities`` (IBGE 6 digits) and their populations, ``years``, a seed. Returns the
-    files written, relative to ``out``."""
+    ``municipalities`` (IBGE 6 digits), their (scaled) populations and whether their data
+    quality is degraded, the state's ``years``, a seed, DBC or DBF. Returns the files
+    written, relative to ``out``."""
 
     def __call__(self, out: Path, municipalities: list[str], populations: list[int],
-                 years: tuple[int, ...], seed: int) -> list[str]: ...
+                 years: tuple[int, ...], seed: int, *, dbc: bool = False,
+                 degraded: list[bool] | None = None) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,9 @@ class SystemDeclaration:
     identity: tuple[IdentitySpec, ...] = ()
     layouts: tuple[LayoutVersion, ...] = ()
     rules: Path | None = None       # its quality rules (TOML, as rmds/quality/rules.toml)
+    indicators: Path | None = None  # its indicators (TOML, as rmds/indicators/catalog.toml)
     synthetic: SyntheticWriter | None = None
     sample_prefixes: tuple[str, ...] = ()  # names of the reference samples (sim_do_sample)
-    # columns a CSV of the system must carry (default: the signature)
-    required_columns: tuple[str, ...] | None = None
 
     def layout_for(self, year: int) -> LayoutVersion | None:
         return next((layout for layout in self.layouts if layout.covers(year)), None)

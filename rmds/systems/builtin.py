@@ -80,6 +80,5 @@ BUILTIN: tuple[SystemDeclaration, ...] = (
         map_consortium,
         identity=(IdentitySpec("paciente", "id_solicitacao", "nome_paciente", "nome_mae",
                                "data_nascimento", "%d/%m/%Y", "sexo", "cns_paciente",
-                               "cpf_paciente", "municipio_solicitante", None, None),),
-        required_columns=CONSORTIUM_COLUMNS),
+                               "cpf_paciente", "municipio_solicitante", None, None),)),
 )

@@ -120,7 +120,7 @@ def test_files_read_back_by_rmds_quarantining_only_deliberate_errors(
         assert all(flags[row - 1] for row in quarantined), name
         fields = {f for r in results for f in r.quarantine.column("field").to_pylist()}
         assert fields <= {"DTNASC", "NASC", "dt_nascimento_paciente"}, fields
-    assert seen == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI"}
+    assert seen == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI", "SINAN"}
 
 
 def test_dbf_output_is_read_by_dbfread_like_our_reader(pack: ReferencePack,

@@ -3,13 +3,13 @@ the epidemic channel against numbers worked out by hand from the synthetic truth
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from rmds.lake.ingest import ingest
@@ -18,7 +18,7 @@ from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes
 from rmds.systems.registry import map_file, open_source
 from rmds.systems.sinan.channel import Zone, epidemic_channel, zone_of
 from rmds.systems.sinan.epiweek import epi_week, week_start, weeks_in_year
-from rmds.systems.sinan.synth import Epidemic, SinanPlan, write_sinan
+from rmds.systems.sinan.synth import TRUTH_FILE, Epidemic, SinanPlan, write_sinan
 from rmds.territory import Level, ReferencePack, vintage_for_year
 
 # ------------------------------------------------------------------ epidemiological weeks
@@ -157,10 +157,9 @@ def state(tmp_path_factory: pytest.TempPathFactory, pack: ReferencePack
     return out, members, epidemic
 
 
-def _truth(out: Path) -> list[dict[str, int | str]]:
-    with (out / "sinan" / "verdade_sinan.csv").open(encoding="utf-8") as handle:
-        return [{k: (v if k == "municipio" else int(v)) for k, v in row.items()}
-                for row in csv.DictReader(handle)]
+def _truth(out: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = pq.read_table(out / TRUTH_FILE).to_pylist()
+    return rows
 
 
 def _quantile(values: list[float], p: float) -> float:
@@ -244,3 +243,16 @@ def test_region_channel_sums_its_members(state: tuple[Path, list[str], Epidemic]
         assert rows[week]["incidence"] == pytest.approx(cases / population * 1e5)
     others = {r["unit"] for r in channel.to_pylist() if r["cases"] > 0}
     assert others == {region}  # the synthetic cases live in one region only
+
+
+def test_export_partitions_notifications_by_year(state: tuple[Path, list[str], Epidemic],
+                                                 tmp_path: Path) -> None:
+    out, _, _ = state
+    with Lake(out / "lake.duckdb") as lake:
+        written = lake.export_parquet(tmp_path / "export")
+        rows = lake.scalar("SELECT count(*) FROM notifications")
+    assert written["notifications"] == rows
+    folder = tmp_path / "export" / "notifications" / "source_system=SINAN"
+    years = {p.name for p in folder.iterdir()}
+    # onsets of weeks 2014-01 … 2019-52, notified up to four days later
+    assert {f"ano={y}" for y in YEARS} <= years <= {f"ano={y}" for y in range(2013, 2021)}

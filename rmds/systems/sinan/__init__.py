@@ -3,9 +3,10 @@ chikungunya, zika), from the ``DENGBR*``, ``CHIKBR*`` and ``ZIKABR*`` DBC/DBF fi
 
 Everything rmds knows about SINAN is in this folder: the layouts by year (``layouts.py``),
 the mapper to ``notifications`` (``mapper.py``), the identification fields (below), the
-quality rules (``rules.toml``), the synthetic writer (``synth.py``) and the surveillance
-indicators that the indicator catalog cannot express: epidemiological weeks
-(``epiweek.py``) and the epidemic channel (``channel.py``).
+quality rules (``rules.toml``), the indicators (``indicators.toml``: incidence of probable
+cases, deaths, case fatality), the synthetic writer (``synth.py``) and what the indicator
+catalog cannot express: epidemiological weeks (``epiweek.py``) and the epidemic channel
+(``channel.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from rmds.systems.base import IdentitySpec, SystemDeclaration
 from rmds.systems.sinan.layouts import LAYOUTS
 from rmds.systems.sinan.mapper import map_sinan
-from rmds.systems.sinan.synth import write_sinan
+from rmds.systems.sinan.synth import write_state
 
 __all__ = ["SINAN"]
 
@@ -31,5 +32,6 @@ SINAN = SystemDeclaration(
                            "NM_LOGRADO"),),
     layouts=LAYOUTS,
     rules=Path(__file__).with_name("rules.toml"),
-    synthetic=write_sinan,
+    indicators=Path(__file__).with_name("indicators.toml"),
+    synthetic=write_state,
 )

@@ -30,9 +30,10 @@ import pyarrow as pa
 
 from rmds.exceptions import ConfigurationError
 from rmds.systems.sinan.epiweek import weeks_in_year
-from rmds.territory import Level, ReferencePack, vintage_for_year
+from rmds.territory import Level, ReferencePack, Unit, vintage_for_year
 
-__all__ = ["CHANNEL_SCHEMA", "Zone", "epidemic_channel", "weekly_cases", "zone_of"]
+__all__ = ["BASELINE_YEARS", "CHANNEL_SCHEMA", "Zone", "epidemic_channel", "weekly_cases",
+           "zone_of"]
 
 
 class Zone(StrEnum):
@@ -57,6 +58,7 @@ CHANNEL_SCHEMA = pa.schema([
 ])
 
 _WEEKS = 53
+BASELINE_YEARS = 5
 
 
 def weekly_cases(con: duckdb.DuckDBPyConnection, years: list[int],
@@ -82,7 +84,7 @@ def zone_of(incidence: float, q1: float, median: float, q3: float) -> Zone:
 
 def epidemic_channel(con: duckdb.DuckDBPyConnection, pack: ReferencePack, year: int, *,
                      level: Level = Level.MUNICIPALITY, disease: str = "dengue",
-                     baseline_years: int = 5, source: str | None = None) -> pa.Table:
+                     baseline_years: int = BASELINE_YEARS, source: str | None = None) -> pa.Table:
     """One row per unit of ``level`` and epidemiological week of ``year``: cases, population,
     incidence per 100,000, the channel (q1, median, q3) from the ``baseline_years`` before,
     and the zone (:class:`Zone`)."""
@@ -110,31 +112,34 @@ def epidemic_channel(con: duckdb.DuckDBPyConnection, pack: ReferencePack, year: 
         unit = member_of.get(resident)
         if unit is not None and 1 <= w <= _WEEKS:
             cases[index[unit], y - years[0], w - 1] += n
+    # municipal populations once, summed into the units (as ReferencePack.population sums a
+    # region's members); asking the pack unit by unit is quadratic in the municipalities
     population = np.zeros((len(units), len(years)), dtype=np.int64)
-    for code, i in index.items():
+    for municipality in pack.municipalities.values():
+        unit_of = Unit(Level.MUNICIPALITY, municipality.ibge7, municipality.name)
+        row = index[member_of[municipality.ibge7]]
         for j, y in enumerate(years):
-            population[i, j] = pack.population(pack.units(level, vintage)[code], y,
-                                               source=source, vintage=vintage).value
+            population[row, j] += pack.population(unit_of, y, source=source).value
     incidence = cases / population[:, :, None] * 1e5
     for j, y in enumerate(years[:-1]):  # a baseline year without week 53 lends its 52
         if weeks_in_year(y) == 52:
             incidence[:, j, 52] = incidence[:, j, 51]
     q1, median, q3 = np.percentile(incidence[:, :-1, :], [25, 50, 75], axis=1)
     weeks = weeks_in_year(year)
-    rows: dict[str, list[object]] = {f.name: [] for f in CHANNEL_SCHEMA}
-    for code, i in index.items():
-        for w in range(weeks):
-            value = float(incidence[i, -1, w])
-            rows["level"].append(level.value)
-            rows["unit"].append(code)
-            rows["year"].append(year)
-            rows["week"].append(w + 1)
-            rows["cases"].append(int(cases[i, -1, w]))
-            rows["population"].append(int(population[i, -1]))
-            rows["incidence"].append(value)
-            rows["q1"].append(float(q1[i, w]))
-            rows["median"].append(float(median[i, w]))
-            rows["q3"].append(float(q3[i, w]))
-            rows["zone"].append(zone_of(value, float(q1[i, w]), float(median[i, w]),
-                                        float(q3[i, w])).value)
+    value = incidence[:, -1, :weeks]
+    low, middle, high = q1[:, :weeks], median[:, :weeks], q3[:, :weeks]
+    zone = np.select([value <= low, value <= middle, value <= high],
+                     [Zone.SUCESSO.value, Zone.SEGURANCA.value, Zone.ALERTA.value],
+                     Zone.EPIDEMIA.value)
+    count = len(units) * weeks
+    rows = {
+        "level": pa.repeat(pa.scalar(level.value), count),
+        "unit": np.repeat(np.array(units, dtype=object), weeks),
+        "year": np.full(count, year, dtype=np.int32),
+        "week": np.tile(np.arange(1, weeks + 1, dtype=np.int32), len(units)),
+        "cases": cases[:, -1, :weeks].ravel(),
+        "population": np.repeat(population[:, -1], weeks),
+        "incidence": value.ravel(), "q1": low.ravel(), "median": middle.ravel(),
+        "q3": high.ravel(), "zone": zone.ravel(),
+    }
     return pa.table(rows, schema=CHANNEL_SCHEMA)
