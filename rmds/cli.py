@@ -265,10 +265,27 @@ def territory_list(ctx: click.Context, level: str, vintage: str, year: int,
 # ---------------------------------------------------------------------------------- read
 
 
+class SystemChoice(click.Choice[str]):
+    """The declared systems (rmds.systems), read when the option is parsed or documented:
+    importing every mapper would slow every command down by a second."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=False)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from rmds.systems import DECLARATIONS
+
+        return tuple(DECLARATIONS)
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass
+
+
 @cli.command("read")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--system", type=click.Choice(["SIM", "SINASC", "SIH", "SIA", "CNES", "PNI"],
-                                            case_sensitive=False),
+@click.option("--system", type=SystemChoice(),
               help="Sistema de origem (detectado pelo nome do arquivo quando omitido).")
 @click.option("--canonical", is_flag=True,
               help="Converte para a tabela canônica; linhas inválidas vão para quarentena.")

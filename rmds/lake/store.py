@@ -38,8 +38,8 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 
 from rmds.exceptions import ConfigurationError
-from rmds.schema import TABLES, Table
-from rmds.schema.tables import PROTECTED
+from rmds.schema import PROTECTED, TABLES, PeriodKind, Table
+from rmds.schema.inventory import period_columns
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
 __all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "Snapshot", "fetch_arrow",
@@ -76,13 +76,9 @@ BATCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("status", "VARCHAR", "ativo, ou substituído por uma versão mais nova do arquivo"),
     ("superseded_by", "BIGINT", "lote que substituiu este"),
 )
-# the column that places a row in time, for partitioned export
-PERIOD_COLUMNS = {"deaths": "death_date", "births": "birth_date",
-                  "hospitalisations": "admission_date", "immunisations": "vaccination_date",
-                  "encounters": "encounter_date", "conditions": "onset_date",
-                  "observations": "effective_date", "procedures": "performed_date",
-                  "referrals": "requested_date"}
-COMPETENCE_COLUMNS = {"outpatient_production": "competence", "facilities": "competence"}
+# the column that places a row in time, for partitioned export (from rmds.schema.inventory)
+PERIOD_COLUMNS = period_columns(PeriodKind.DATE)
+COMPETENCE_COLUMNS = period_columns(PeriodKind.COMPETENCE)
 
 
 def literal(value: str | int) -> str:
