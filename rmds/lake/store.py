@@ -238,7 +238,9 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, *, alias: str = ALIAS,
     else:
         _load(con, "duckdb_extension_sqlite_scanner", "sqlite_scanner")
         target = "ducklake:sqlite:" + str(path / CATALOG_FILE)
-    options = [f"DATA_PATH {literal(str(path / DATA_DIR) + os.sep)}"]
+    # the data files are found from where the folder is now: a lake folder can be moved,
+    # copied or restored from a backup (file paths in the catalog are relative to it)
+    options = [f"DATA_PATH {literal(str(path / DATA_DIR) + os.sep)}", "OVERRIDE_DATA_PATH TRUE"]
     if catalog:
         options.append(f"METADATA_SCHEMA {literal(metadata_schema(path))}")
     if read_only:
@@ -437,8 +439,10 @@ class Lake:
 
     def counts(self) -> dict[str, int]:
         out = {}
-        for table in TABLES:
-            out[table.name] = int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
+        present = set(self.table_names())
+        for table in TABLES:   # a lake made before a table was declared reads it as empty
+            out[table.name] = (int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
+                               if table.name in present else 0)
         return out
 
     def run(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -394,3 +394,16 @@ def test_expiring_snapshots_keeps_what_the_retained_ones_need(
 
     with pytest.raises(ConfigurationError, match="snapshot"):
         Lake(lake_path, snapshot=first)
+
+
+def test_a_lake_folder_can_be_moved_or_restored_elsewhere(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    with Lake(tmp_path / "lago") as lake:
+        ingest(lake, [state / "SIH" / JANUARY], pack)
+        counts = lake.counts()
+    shutil.move(tmp_path / "lago", tmp_path / "backup" / "lago restaurado")
+    moved = tmp_path / "backup" / "lago restaurado"
+    with Lake(moved, read_only=True) as lake:
+        assert lake.counts() == counts
+        files = lake.current_files("hospitalisations")
+    assert files and all(f["arquivo"].startswith(str(moved)) for f in files)
