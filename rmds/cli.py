@@ -268,10 +268,27 @@ def territory_list(ctx: click.Context, level: str, vintage: str, year: int,
 # ---------------------------------------------------------------------------------- read
 
 
+class SystemChoice(click.Choice[str]):
+    """The declared systems (rmds.systems), read when the option is parsed or documented:
+    importing every mapper would slow every command down by a second."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=False)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from rmds.systems import DECLARATIONS
+
+        return tuple(DECLARATIONS)
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        pass
+
+
 @cli.command("read")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--system", type=click.Choice(["SIM", "SINASC", "SIH", "SIA", "CNES", "PNI"],
-                                            case_sensitive=False),
+@click.option("--system", type=SystemChoice(),
               help="Sistema de origem (detectado pelo nome do arquivo quando omitido).")
 @click.option("--canonical", is_flag=True,
               help="Converte para a tabela canônica; linhas inválidas vão para quarentena.")
@@ -346,6 +363,22 @@ def _audit(ctx: click.Context, action: str, resource: str) -> None:
 def _lake_path(ctx: click.Context, lake_path: Path | None) -> Path:
     settings: Settings = ctx.obj
     return lake_path or settings.lake
+
+
+def _policy(ctx: click.Context) -> Any:
+    """The access policy for the command line, whose actors are the operator
+    (:data:`rmds.access.OPERATOR`) and, where a command offers it, the public."""
+    from rmds.access import AccessPolicy
+
+    settings: Settings = ctx.obj
+    return AccessPolicy(None, settings.small_cell_threshold)
+
+
+def _actor(public: bool) -> Any:
+    from rmds.access import OPERATOR
+    from rmds.store.auth import PUBLIC_USER
+
+    return PUBLIC_USER if public else OPERATOR
 
 
 @cli.command("ingest")
@@ -536,8 +569,12 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
                    snapshot: int | None, include_protected: bool) -> None:
     """Grava as tabelas canônicas em Parquet particionado (tabela/source_system=…/ano=…),
     legível pelo Spark e pelo DuckDB como está."""
+    from rmds.access import DataClass
     from rmds.lake.store import Lake
 
+    policy = _policy(ctx)
+    policy.require(policy.scope(_actor(False)),
+                   DataClass.IDENTITY if include_protected else DataClass.RECORD)
     if include_protected:
         _audit(ctx, "leitura_dados_pessoais",
                f"rmds export parquet --include-protected {outdir}")
@@ -805,6 +842,8 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
     from rmds.lake.store import Lake
 
     indicator = load_catalog().get(indicator_id)
+    policy = _policy(ctx)
+    public = policy.whole_state_public(policy.scope(_actor(public)))
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         rows = values(lake.con, indicator.id, level, period, public=public)
         read = lake.snapshot_id()
@@ -853,11 +892,13 @@ def indicators_export(ctx: click.Context, target: Path, lake_path: Path | None,
     from rmds.lake.store import Lake
 
     chosen = fmt or ("parquet" if target.suffix == ".parquet" else "csv")
+    policy = _policy(ctx)
+    public = policy.whole_state_public(policy.scope(_actor(not restricted)))
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
-        rows = export(lake.con, target, chosen, public=not restricted)
+        rows = export(lake.con, target, chosen, public=public)
         read = lake.snapshot_id()
     console.print(f"{fmt_int(rows)} células do snapshot {read} em {target}"
-                  + (" (forma restrita)" if restricted else " (forma pública)"))
+                  + (" (forma pública)" if public else " (forma restrita)"))
 
 
 # ------------------------------------------------------------------------------- quality
@@ -944,14 +985,15 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     """Sobe a API REST e as páginas web (painel, município, qualidade, cargas)."""
     import uvicorn
 
-    from rmds.api.app import create_app
+    from rmds.server import create_app
     from rmds.store import open_store
 
     settings: Settings = ctx.obj
     from rmds.api.security import SecurityPolicy
 
     app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx),
-                     threshold=settings.small_cell_threshold)
+                     threshold=settings.small_cell_threshold,
+                     cache_bytes=settings.api_cache_mb * 2**20)
     app.state.security = SecurityPolicy.resolve(settings.trusted_proxies or None,
                                                 settings.secure_cookie)
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
@@ -1135,8 +1177,10 @@ def consortia_report(ctx: click.Context, sigla: str, lake_path: Path | None,
     from rmds.consortia.report import consortium_overview
     from rmds.lake.store import Lake
 
+    policy = _policy(ctx)
     with Lake(_lake_path(ctx, lake_path)) as lake:
-        overview = consortium_overview(lake.con, _pack(ctx), sigla, year)
+        overview, _ = policy.consortium_form(
+            consortium_overview(lake.con, _pack(ctx), sigla, year), policy.scope(_actor(False)))
     if as_json:
         click.echo(json.dumps(overview, ensure_ascii=False, indent=2, default=str))
         return

@@ -137,7 +137,7 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
         warnings.simplefilter("ignore", DeprecationWarning)
         from fastapi.testclient import TestClient
 
-    from rmds.api.app import create_app
+    from rmds.server import create_app
     from rmds.store import open_store
     from rmds.store.auth import Role, add_user, list_users, login, set_password
 
@@ -261,7 +261,7 @@ def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
 
 def _read_samples(pack: ReferencePack, console: Console) -> None:
     """Map the real DATASUS samples beside the reference pack, if they are there."""
-    from rmds.sources.registry import map_file, open_source
+    from rmds.systems.registry import map_file, open_source
 
     samples = pack.directory.parent / "samples"
     files = sorted(samples.glob("*_sample.csv")) + sorted(samples.glob("sih_rd_rs*.csv"))

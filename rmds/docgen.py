@@ -57,13 +57,34 @@ def settings_reference() -> str:
 
 
 def schema_reference() -> str:
-    from rmds.schema import TABLES
+    from rmds.schema import INVENTORY, TABLES
+    from rmds.systems import DECLARATIONS
 
     parts = ["# Tabelas canônicas\n",
-             "Gerado por `python -m rmds.docgen` a partir de `rmds.schema.TABLES`. Todo "
-             "mapeador de fonte produz exatamente estas colunas.\n"]
+             "Gerado por `python -m rmds.docgen` a partir de `rmds.schema.TABLES`, do "
+             "inventário do lago (`rmds.schema.inventory`) e das declarações dos sistemas "
+             "(`rmds.systems`). Todo mapeador de fonte produz exatamente estas colunas.\n",
+             "## Sistemas de origem\n",
+             "| sistema | nome | tabela | arquivos | leiautes | identificação | regras e "
+             "indicadores próprios |",
+             "|---|---|---|---|---|---|---|"]
+    for d in DECLARATIONS.values():
+        layouts = "; ".join(f"{lay.first_year}–{lay.last_year or ''}" for lay in d.layouts)
+        roles = ", ".join(spec.role for spec in d.identity) or "—"
+        rules = ", ".join(f"`{p.name}`" for p in (d.rules, d.indicators) if p) or "—"
+        pattern = d.file_pattern.pattern.replace("|", "\\|")  # a table cell
+        parts.append(f"| {d.code} | {d.name} | `{d.table}` | `{pattern}` | "
+                     f"{layouts or '—'} | {roles} | {rules} |")
+    parts.append("")
     for declared in TABLES:
+        entry = INVENTORY[declared.name]
         parts.append(f"## `{declared.name}` — {declared.description}\n")
+        period = (f"`{entry.period}` ({entry.period_kind.value})" if entry.period
+                  else "nenhum")
+        key = ", ".join(f"`{c}`" for c in entry.key) or "nenhuma"
+        where = ", ".join(f"`{c}`" for c in entry.territory) or "nenhum"
+        protected = "; **protegida** (fora das exportações)" if entry.protected else ""
+        parts.append(f"Período: {period}; chave: {key}; território: {where}{protected}.\n")
         parts.append("| coluna | tipo | descrição |\n|---|---|---|")
         parts.extend(f"| `{c.name}` | {c.type} | {c.description} |" for c in declared.columns)
         parts.append("")

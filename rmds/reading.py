@@ -15,7 +15,7 @@ from rmds.exceptions import FileFormatError, Problem
 from rmds.schema import table
 from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.mapping import QUARANTINE_SCHEMA
-from rmds.sources.registry import SYSTEMS, map_file, open_source
+from rmds.systems.registry import SYSTEMS, map_file, open_source
 from rmds.territory import ReferencePack
 
 __all__ = ["ReadSummary", "read_to_parquet"]

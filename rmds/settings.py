@@ -108,6 +108,14 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="api_cache_mb",
+        env="RMDS_API_CACHE_MB",
+        default=256,
+        type="int",
+        help=("Memória (MB) das respostas da API guardadas prontas (JSON e gzip); as menos "
+              "usadas saem quando o limite é atingido."),
+    ),
+    Setting(
         name="log_level",
         env="RMDS_LOG_LEVEL",
         default="WARNING",
@@ -257,6 +265,7 @@ class Settings:
     store: str
     population_source: str
     small_cell_threshold: int
+    api_cache_mb: int
     log_level: str
     read_batch_rows: int
     ingest_whole_file_mb: int
@@ -285,6 +294,7 @@ class Settings:
                    else f"sqlite:///{Path(str(values['data_home'])) / 'operacional.db'}"),
             population_source=str(values["population_source"]),
             small_cell_threshold=int(str(values["small_cell_threshold"])),
+            api_cache_mb=int(str(values["api_cache_mb"])),
             log_level=str(values["log_level"]),
             read_batch_rows=int(str(values["read_batch_rows"])),
             ingest_whole_file_mb=int(str(values["ingest_whole_file_mb"])),

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rmds.api.app import create_app
 from rmds.indicators.compute import compute
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
 from rmds.quality.report import quality_report
+from rmds.server import create_app
 from rmds.store import Store, open_store
 from rmds.store.auth import Role, add_user
 from rmds.synth import SynthConfig, generate

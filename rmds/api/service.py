@@ -1,15 +1,13 @@
-"""What the API and the pages read: the lake's mart and diagnosis, by scope.
+"""What the API and the pages read: the lake's mart and diagnosis, as the policy allows.
 
 The service reads the lake through read-only views pinned to one snapshot each
 (:mod:`rmds.api.snapshots`): a request reads one snapshot from start to end, through its own
 DuckDB cursor; when a writer (``rmds ingest``, ``rmds link``, ``rmds indicators compute``,
 in any process) commits a new snapshot, the service opens it, reads the mart of it ahead
 (``follow``) and then moves to it, without a restart and without making anyone wait.
-Indicator cells are read from the mart in the restricted form and then masked: a suppressed
-cell keeps its numbers only for users whose territorial scope covers that unit (state roles:
-everything; municipal manager and health professional: their municipality; regional
-manager: the municipalities of their URS and the URS; consortium manager: the member
-municipalities and the consortium). Everyone else, the public included, sees it blank.
+Indicator cells are read from the mart in the restricted form (the computation, kept in
+memory) and masked per request by the access policy (:mod:`rmds.access`): a suppressed
+cell keeps its numbers only for users whose territorial scope covers that unit.
 """
 
 from __future__ import annotations
@@ -25,26 +23,15 @@ from typing import Any
 
 import duckdb
 
+from rmds.access import AccessPolicy, Scope
 from rmds.api.snapshots import View, pinned
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.compute import placements
-from rmds.indicators.mart import PUBLIC_MASKED, has_mart, select_sql
+from rmds.indicators.mart import has_mart, select_sql
 from rmds.lake.store import Lake, attach, connect_engine, table_exists
-from rmds.store.auth import Role, User
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 
-__all__ = ["DataService", "Scope"]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The units whose restricted cells a user may read (``everything`` for state roles)."""
-
-    everything: bool
-    units: frozenset[tuple[str, str]] = frozenset()
-
-    def covers(self, level: str, code: str) -> bool:
-        return self.everything or (level, code) in self.units
+__all__ = ["DataService"]
 
 
 @dataclass
@@ -52,6 +39,7 @@ class DataService:
     lake_path: Path
     pack: ReferencePack
     catalog: Catalog = field(default_factory=load_catalog)
+    threshold: int = 5
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _run: tuple[float, int] = (0.0, -1)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,8 +116,7 @@ class DataService:
         if warm:
             token = pinned.set(view)
             try:
-                for indicator in self.catalog:
-                    self._indicator_table(indicator.id)
+                self._read_mart()
             finally:
                 pinned.reset(token)
         old, self._current = self._current, view
@@ -196,32 +183,10 @@ class DataService:
         result: dict[str, list[str]] = self._cache[key]
         return result
 
-    def municipalities_of(self, user: User) -> frozenset[str] | None:
-        """The municipalities whose individual referrals a user may see (``None``: all)."""
-        if user.role.is_state:
-            return None
-        scope = self.scope(user)
-        return frozenset(code for level, code in scope.units
-                         if level == Level.MUNICIPALITY.value)
-
-    def scope(self, user: User) -> Scope:
-        if user.role.is_state:
-            return Scope(True)
-        if (user.role is Role.PUBLIC or user.scope_code is None
-                or user.scope_level not in {level.value for level in Level}):
-            return Scope(False)
-        code = user.scope_code
-        units: set[tuple[str, str]] = set()
-        if user.scope_level == Level.MUNICIPALITY.value:
-            units.add((Level.MUNICIPALITY.value, code))
-        else:
-            level = str(user.scope_level)
-            units.add((level, code))
-            for v in Vintage:
-                for muni, parents in self.parent_of(level, v).items():
-                    if code in parents:
-                        units.add((Level.MUNICIPALITY.value, muni))
-        return Scope(False, frozenset(units))
+    @cached_property
+    def policy(self) -> AccessPolicy:
+        """The access policy, over this lake's territory and consortium roster."""
+        return AccessPolicy(self.parent_of, self.threshold)
 
     def units(self, level: str, vintage: Vintage = Vintage.PDR_CURRENT) -> list[dict[str, str]]:
         return [{"codigo": u.code, "nome": u.name}
@@ -271,10 +236,30 @@ class DataService:
         rows = self._indicator_table(indicator).get((level, period), [])
         return [dict(zip(self._names, r, strict=True)) for r in rows]
 
+    def _read_mart(self) -> None:
+        """Every indicator's restricted cells, in one query of the mart (of the snapshot
+        this thread reads), into the cache."""
+        run = self.run_id()
+        cur = self.cursor()
+        tables: dict[str, dict[tuple[str, str], list[tuple[Any, ...]]]] = {
+            i.id: {} for i in self.catalog}
+        if has_mart(cur):
+            result = cur.execute(select_sql(False) + " ORDER BY v.indicator_id, v.unit_code")
+            names = [d[0] for d in result.description]
+            at = names.index("indicator_id"), names.index("level"), names.index("period")
+            while batch := result.fetchmany(50_000):
+                for values in batch:
+                    table = tables.get(values[at[0]])
+                    if table is not None:
+                        table.setdefault((values[at[1]], values[at[2]]), []).append(values)
+            self._names = names
+        with self._lock:
+            for indicator, table in tables.items():
+                self._cache.setdefault(("indicator", run, indicator), table)
+
     def warm(self, freeze: bool = True) -> None:
         """Read every indicator of the mart ahead of the first requests."""
-        for indicator in self.catalog:
-            self._indicator_table(indicator.id)
+        self._read_mart()
         # hundreds of thousands of long-lived tuples: keep them out of the cyclic garbage
         # collector's scans, which otherwise pause every request now and then
         if freeze:
@@ -290,16 +275,7 @@ class DataService:
         rows = self._restricted(indicator, level, period)
         if unit is not None:
             rows = [r for r in rows if r["unit_code"] == unit]
-        restricted = False
-        out = []
-        for row in rows:
-            if row["suppressed"]:
-                if scope.covers(level, row["unit_code"]):
-                    restricted = True
-                else:
-                    row = {**row, **dict.fromkeys(PUBLIC_MASKED)}
-            out.append(row)
-        return out, restricted
+        return self.policy.mask_cells(rows, level, scope)
 
     def unit_cells(self, level: str, unit: str, scope: Scope
                    ) -> tuple[dict[tuple[str, str], dict[str, Any]], bool]:
@@ -316,16 +292,8 @@ class DataService:
             names = [d[0] for d in result.description]
             rows = [dict(zip(names, r, strict=True)) for r in result.fetchall()]
             self._cache[key] = rows
-        covered = scope.covers(level, unit)
-        out, restricted = {}, False
-        for row in rows:
-            if row["suppressed"]:
-                if covered:
-                    restricted = True
-                else:
-                    row = {**row, **dict.fromkeys(PUBLIC_MASKED)}
-            out[(row["indicator_id"], row["period"])] = row
-        return out, restricted
+        masked, restricted = self.policy.mask_cells(rows, level, scope)
+        return {(row["indicator_id"], row["period"]): row for row in masked}, restricted
 
     def series(self, indicator: str, level: str, unit: str, period_type: str,
                scope: Scope) -> tuple[list[dict[str, Any]], bool]:

@@ -10,15 +10,15 @@ import duckdb
 from rmds.consortia.queues import data_date, queue, waits
 from rmds.consortia.roster import consortium_names, memberships, roster_status
 from rmds.exceptions import TerritoryNotFound
-from rmds.indicators.mart import has_mart
+from rmds.lake.store import table_exists
 from rmds.territory import ReferencePack
 
-__all__ = ["consortia_list", "consortium_overview", "public_form"]
+__all__ = ["consortia_list", "consortium_overview"]
 
 
 def _mart_cell(con: duckdb.DuckDBPyConnection, indicator: str, sigla: str, period: str
                ) -> tuple[float | None, float | None, float | None]:
-    if not has_mart(con):
+    if not table_exists(con, "indicator_values"):      # indicators not computed yet
         return None, None, None
     rows = con.execute("SELECT numerator, denominator, value FROM indicator_values WHERE "
                        "indicator_id = ? AND level = 'consorcio' AND unit_code = ? AND "
@@ -51,7 +51,8 @@ def consortium_overview(con: duckdb.DuckDBPyConnection, pack: ReferencePack, sig
     done, population, production = _mart_cell(con, "consorcio_producao", sigla, str(year))
     trips = _mart_cell(con, "transporte_viagens", sigla, str(year))[0]
     carried = _mart_cell(con, "transporte_pessoas", sigla, str(year))[0]
-    oncology = _mart_cell(con, "oncologia_tratamento_60_dias", sigla, str(year))[2]
+    started, diagnosed, oncology = _mart_cell(con, "oncologia_tratamento_60_dias", sigla,
+                                              str(year))
     return {
         "sigla": sigla, "nome": names.get(sigla, sigla), "ano": year,
         "data_de_referencia": at.isoformat(),
@@ -61,19 +62,10 @@ def consortium_overview(con: duckdb.DuckDBPyConnection, pack: ReferencePack, sig
         "producao": {"realizados": done, "por_mil_habitantes": production,
                      "viagens_transporte": trips, "pessoas_transportadas": carried,
                      "oncologia_60_dias_pct": oncology},
+        # what the percentage is made of: the access policy suppresses it when small
+        "oncologia_contagens": {"numerador": started, "denominador": diagnosed},
         "esperas": waits(con, start, end, members),
         "fila": queue(con, at, members),
         "rol": roster_status(con, pack),
         "fonte_dos_membros": sorted({m.source for m in everyone}),
     }
-
-
-def public_form(overview: dict[str, Any], threshold: int) -> dict[str, Any]:
-    """The overview as the public sees it: waits and queues counted from 1 to
-    ``threshold − 1`` keep only their service type and say they were suppressed."""
-    out = dict(overview)
-    for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
-        out[key] = [{**{k: (v if k == "tipo" else None) for k, v in item.items()},
-                     "suprimido": True} if 0 < item[count] < threshold else item
-                    for item in overview[key]]
-    return out

@@ -17,6 +17,7 @@ from typing import Any
 from rmds.exceptions import CatalogError, Problem
 from rmds.indicators.expr import check_filter
 from rmds.indicators.inputs import INPUTS
+from rmds.systems import DECLARATIONS
 from rmds.territory import AGE_GROUPS
 
 __all__ = ["CATALOG_FILE", "PERIOD_TYPES", "Catalog", "Indicator", "Measure", "Objective",
@@ -328,7 +329,16 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 @cache
 def _default_catalog() -> Catalog:
-    return _read(CATALOG_FILE)
+    """``catalog.toml`` and the indicators each declared system brings (its
+    ``indicators``)."""
+    data = read_declarations(CATALOG_FILE, "catálogo de indicadores")
+    files = [CATALOG_FILE]
+    for declaration in DECLARATIONS.values():
+        if declaration.indicators is not None:
+            files.append(declaration.indicators)
+            own = read_declarations(declaration.indicators, "catálogo de indicadores")
+            data["indicator"] = [*data.get("indicator", []), *own.get("indicator", [])]
+    return parse_catalog(data, ", ".join(path.name for path in files))
 
 
 def read_declarations(path: Path, what: str) -> dict[str, Any]:

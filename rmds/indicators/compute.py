@@ -89,8 +89,8 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if not path.is_file():
         raise ConfigurationError(f"arquivo de população não encontrado: {path}")
     try:
-        header = con.execute(f"SELECT * FROM read_csv('{path}', header = true, "
-                             "all_varchar = true) LIMIT 0").description
+        header = con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true) "
+                             "LIMIT 0", [str(path)]).description
     except duckdb.Error as error:
         raise InputError(f"arquivo de população ilegível: {path}",
                          [Problem(str(path), None, None, str(error).splitlines()[0])]
@@ -101,14 +101,14 @@ def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise InputError(f"arquivo de população sem colunas obrigatórias: {path}",
                          [Problem(str(path), 1, c, "coluna ausente") for c in sorted(missing)])
     try:
-        con.execute(f"""
+        con.execute("""
             CREATE OR REPLACE TEMP TABLE ind_population AS
             SELECT CAST(cod_ibge7 AS VARCHAR) AS municipality, CAST(ano AS INTEGER) AS year,
                    CASE CAST(sexo AS VARCHAR) WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS sex,
                    CAST(substr(grp, 5, 2) AS INTEGER) AS age_low, CAST(pop AS DOUBLE) AS pop
-            FROM (UNPIVOT (SELECT * EXCLUDE (pop_total) FROM read_csv('{path}',
+            FROM (UNPIVOT (SELECT * EXCLUDE (pop_total) FROM read_csv(?,
                   header = true, all_varchar = true))
-                  ON COLUMNS('^pop_') INTO NAME grp VALUE pop)""").fetchall()
+                  ON COLUMNS('^pop_') INTO NAME grp VALUE pop)""", [str(path)]).fetchall()
     except duckdb.Error as error:
         raise InputError(f"arquivo de população com valores inválidos: {path}",
                          _bad_population_cells(con, path, sorted(
@@ -125,9 +125,9 @@ def _bad_population_cells(con: duckdb.DuckDBPyConnection, path: Path,
         f"WHERE \"{c}\" IS NOT NULL AND TRY_CAST(\"{c}\" AS DOUBLE) IS NULL"
         for c in columns)
     found = con.execute(
-        f"WITH rows AS (SELECT row_number() OVER () + 1 AS line, * FROM read_csv('{path}', "
-        f"header = true, all_varchar = true)) {checks} ORDER BY line, field LIMIT 50"
-    ).fetchall()
+        "WITH rows AS (SELECT row_number() OVER () + 1 AS line, * FROM read_csv(?, "
+        f"header = true, all_varchar = true)) {checks} ORDER BY line, field LIMIT 50",
+        [str(path)]).fetchall()
     return [Problem(str(path), int(line), field, f"valor não numérico: {value!r}")
             for line, field, value in found]
 

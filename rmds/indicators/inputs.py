@@ -55,6 +55,7 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
         ("facility_macro", "macrorregião do estabelecimento (regionalização do ano)"))),
     Input("outpatient_production"),
     Input("immunisations"),
+    Input("notifications"),
     Input("conditions", _PATIENT_RESIDENCE),
     Input("observations", _PATIENT_RESIDENCE),
     Input("encounters", _PATIENT_RESIDENCE),

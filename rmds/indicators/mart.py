@@ -11,13 +11,15 @@ from typing import Any
 
 import duckdb
 
+from rmds.access import CELL_MASKED
 from rmds.exceptions import ConfigurationError
 from rmds.indicators.catalog import PERIOD_TYPES
 from rmds.lake.store import table_exists
 
 __all__ = ["PUBLIC_MASKED", "export", "has_mart", "latest_period", "select_sql", "values"]
 
-PUBLIC_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoothed")
+#: the columns blanked in the public form of a small cell (the access policy's rule)
+PUBLIC_MASKED = CELL_MASKED
 
 
 def has_mart(con: duckdb.DuckDBPyConnection) -> bool:

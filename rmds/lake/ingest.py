@@ -40,9 +40,9 @@ from rmds.sources.datasus.dbf import DbfReader
 from rmds.sources.fhir import Validator, detect_fhir, open_fhir
 from rmds.sources.fhir.parallel import WorkerPool
 from rmds.sources.fhir.reader import Chunk
-from rmds.sources.identity import identity_rows
 from rmds.sources.mapping import MapContext
-from rmds.sources.registry import SYSTEMS, open_source, used_columns
+from rmds.systems.identity import identity_rows
+from rmds.systems.registry import SYSTEMS, open_source, used_columns
 from rmds.territory import ReferencePack
 
 __all__ = ["FileOutcome", "expand_paths", "ingest"]

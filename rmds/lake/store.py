@@ -38,8 +38,8 @@ import pyarrow as pa
 import sqlglot.expressions as exp
 
 from rmds.exceptions import ConfigurationError
-from rmds.schema import TABLES, Table
-from rmds.schema.tables import PROTECTED
+from rmds.schema import PROTECTED, TABLES, PeriodKind, Table
+from rmds.schema.inventory import period_columns
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
 __all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "Snapshot", "fetch_arrow",
@@ -76,13 +76,9 @@ BATCH_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("status", "VARCHAR", "ativo, ou substituído por uma versão mais nova do arquivo"),
     ("superseded_by", "BIGINT", "lote que substituiu este"),
 )
-# the column that places a row in time, for partitioned export
-PERIOD_COLUMNS = {"deaths": "death_date", "births": "birth_date",
-                  "hospitalisations": "admission_date", "immunisations": "vaccination_date",
-                  "encounters": "encounter_date", "conditions": "onset_date",
-                  "observations": "effective_date", "procedures": "performed_date",
-                  "referrals": "requested_date"}
-COMPETENCE_COLUMNS = {"outpatient_production": "competence", "facilities": "competence"}
+# the column that places a row in time, for partitioned export (from rmds.schema.inventory)
+PERIOD_COLUMNS = period_columns(PeriodKind.DATE)
+COMPETENCE_COLUMNS = period_columns(PeriodKind.COMPETENCE)
 
 
 def literal(value: str | int) -> str:
@@ -242,7 +238,9 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, *, alias: str = ALIAS,
     else:
         _load(con, "duckdb_extension_sqlite_scanner", "sqlite_scanner")
         target = "ducklake:sqlite:" + str(path / CATALOG_FILE)
-    options = [f"DATA_PATH {literal(str(path / DATA_DIR) + os.sep)}"]
+    # the data files are found from where the folder is now: a lake folder can be moved,
+    # copied or restored from a backup (file paths in the catalog are relative to it)
+    options = [f"DATA_PATH {literal(str(path / DATA_DIR) + os.sep)}", "OVERRIDE_DATA_PATH TRUE"]
     if catalog:
         options.append(f"METADATA_SCHEMA {literal(metadata_schema(path))}")
     if read_only:
@@ -441,8 +439,10 @@ class Lake:
 
     def counts(self) -> dict[str, int]:
         out = {}
-        for table in TABLES:
-            out[table.name] = int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
+        present = set(self.table_names())
+        for table in TABLES:   # a lake made before a table was declared reads it as empty
+            out[table.name] = (int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
+                               if table.name in present else 0)
         return out
 
     def run(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

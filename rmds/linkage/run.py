@@ -37,11 +37,10 @@ from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
+from rmds.schema.keys import RECORD_UID
 
 __all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review"]
 
-RECORD_UID = ("source_system || '|' || source_file || '|' || coalesce(record_key, "
-              "CAST(source_row AS VARCHAR)) || '|' || role")
 LINK_TABLES = {
     "person_links": "record_uid VARCHAR, person_id BIGINT, source_system VARCHAR, "
                     "batch_id BIGINT, rule VARCHAR, match_probability DOUBLE",

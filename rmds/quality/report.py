@@ -26,8 +26,8 @@ from rmds.indicators.expr import compile_filter
 from rmds.indicators.inputs import INPUTS
 from rmds.indicators.stats import poisson_interval, wilson_interval
 from rmds.lake.store import Lake, fetch_arrow, table_exists
-from rmds.linkage.run import RECORD_UID
 from rmds.quality.rules import DIMENSIONS, RECORD_KEYS, Rule, load_rules
+from rmds.schema.keys import RECORD_UID
 from rmds.territory import ReferencePack
 
 __all__ = ["CONFIDENCE", "LEVELS", "QualityResult", "level_of", "municipality_report",

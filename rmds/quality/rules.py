@@ -12,6 +12,8 @@ from rmds.exceptions import CatalogError, Problem
 from rmds.indicators.catalog import read_declarations
 from rmds.indicators.expr import check_filter
 from rmds.indicators.inputs import INPUTS
+from rmds.schema.inventory import record_keys
+from rmds.systems import DECLARATIONS
 
 __all__ = ["DIMENSIONS", "RULES_FILE", "Rule", "load_rules"]
 
@@ -20,9 +22,11 @@ DIMENSIONS = {"completude": "Completude", "oportunidade": "Oportunidade",
               "consistencia": "Consistência", "unicidade": "Unicidade",
               "cobertura": "Cobertura"}
 KINDS = ("proporcao", "duplicidade", "cobertura")
-# how a source record of the identity table is found in its canonical table
-RECORD_KEYS = {"immunisations": "record_id", "deaths": "record_id", "births": "record_id",
-               "hospitalisations": "aih_number"}
+# how a source record of the identity table is found in its canonical table (the tables the
+# duplicate rules may name, with their key from the inventory)
+RECORD_KEYS = {name: key for name, key in record_keys().items()
+               if name in ("immunisations", "deaths", "births", "hospitalisations",
+                           "notifications")}
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,11 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
 
 @cache
 def _default() -> tuple[Rule, ...]:
-    return _read(RULES_FILE)
+    """The rules of ``rules.toml`` and those each declared system brings (its ``rules``)."""
+    files = [RULES_FILE, *(d.rules for d in DECLARATIONS.values() if d.rules is not None)]
+    data = {"rule": [raw for path in files
+                     for raw in read_declarations(path, "regras de qualidade").get("rule", [])]}
+    return parse_rules(data, ", ".join(path.name for path in files))
 
 
 def _read(path: Path) -> tuple[Rule, ...]:

@@ -1,5 +1,7 @@
-"""Canonical tables of rmds, declared once."""
+"""Canonical tables of rmds and the inventory of the lake, declared once."""
 
+from rmds.schema.inventory import INVENTORY, PROTECTED, LakeTable, PeriodKind
 from rmds.schema.tables import TABLES, Column, Table, table
 
-__all__ = ["TABLES", "Column", "Table", "table"]
+__all__ = ["INVENTORY", "PROTECTED", "TABLES", "Column", "LakeTable", "PeriodKind", "Table",
+           "table"]

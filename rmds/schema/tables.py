@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["PROTECTED", "TABLES", "Column", "Table", "table"]
+__all__ = ["TABLES", "Column", "Table", "table"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ S, INT, F, D, B = pa.string(), pa.int32(), pa.float64(), pa.date32(), pa.bool_()
 _PROVENANCE = (
     Column("source_file", S, "arquivo de origem"),
     Column("source_row", pa.int64(), "linha (registro) no arquivo de origem, a partir de 1"),
-    Column("source_system", S, "sistema de origem (SIM, SINASC, SIH, SIA, CNES, PNI, FHIR, "
-           "CONSORCIO)"),
+    Column("source_system", S, "sistema de origem (SIM, SINASC, SIH, SIA, CNES, PNI, SINAN, "
+           "FHIR, CONSORCIO)"),
     Column("layout", S, "versão do leiaute do arquivo de origem"),
     Column("batch_id", pa.int64(), "lote de carga no lago (preenchido na ingestão)"),
 )
@@ -173,11 +173,43 @@ TABLES: tuple[Table, ...] = (
     )),
 )
 
+TABLES += (
+    Table("notifications", "Notificações de agravos (SINAN): dengue, chikungunya e zika", (
+        Column("record_id", S, "número da notificação (NU_NOTIFIC), quando houver"),
+        Column("disease", S, "agravo: dengue, chikungunya ou zika"),
+        Column("disease_code", S, "agravo notificado (CID-10 de ID_AGRAVO, sem ponto)"),
+        Column("notification_date", D, "data da notificação (DT_NOTIFIC)"),
+        Column("notification_week", INT, "semana epidemiológica da notificação (AAAASS)"),
+        Column("symptom_onset_date", D, "data dos primeiros sintomas (DT_SIN_PRI)"),
+        Column("onset_week", INT, "semana epidemiológica dos primeiros sintomas (AAAASS, "
+               "SEM_PRI)"),
+        Column("birth_date", D, "data de nascimento (DT_NASC), quando houver"),
+        *_AGE, *_PERSON,
+        Column("pregnant", S, "gestante (CS_GESTANT): 1–3 trimestre, 4 idade gestacional "
+               "ignorada, 5 não, 6 não se aplica"),
+        Column("notification_municipality", S, "município de notificação (IBGE, 7)"),
+        Column("residence_municipality", S, "município de residência (IBGE, 7)"),
+        Column("facility_cnes", S, "unidade notificadora (CNES)"),
+        Column("final_classification", S, "classificação final: descartado, inconclusivo, "
+               "dengue, dengue_sinais_alarme, dengue_grave, dengue_classico, "
+               "dengue_complicacoes, febre_hemorragica, sindrome_choque, chikungunya, zika"),
+        Column("probable", B, "caso provável: notificado e não descartado"),
+        Column("confirmation_criterion", S, "critério de confirmação: laboratorial, "
+               "clinico_epidemiologico, em_investigacao"),
+        Column("hospitalised", B, "hospitalização (HOSPITALIZ)"),
+        Column("outcome", S, "evolução: cura, obito_agravo, obito_outras_causas, "
+               "obito_em_investigacao"),
+        Column("death_date", D, "data do óbito (DT_OBITO)"),
+        Column("closing_date", D, "data do encerramento da investigação (DT_ENCERRA)"),
+        *_PROVENANCE,
+    )),
+)
+
 _IDENTITY = (
     Column("record_key", S, "chave do registro na origem (NUMERODO, NUMERODN, N_AIH, "
-           "id_documento, id do Patient, id_solicitacao)"),
+           "NU_NOTIFIC, id_documento, id do Patient, id_solicitacao)"),
     Column("role", S, "papel da pessoa no registro: falecido, mae, recem_nascido, paciente, "
-           "vacinado"),
+           "vacinado, notificado"),
     Column("name", S, "nome como registrado"),
     Column("mother_name", S, "nome da mãe como registrado"),
     Column("birth_date", D, "data de nascimento como registrada"),
@@ -255,8 +287,6 @@ TABLES += (
         Column("municipality", S, "município (IBGE, 7)"),
         *_PROVENANCE)),
 )
-
-PROTECTED: frozenset[str] = frozenset({"identity_records"})
 
 _BY_NAME = {t.name: t for t in TABLES}
 

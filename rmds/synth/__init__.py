@@ -31,6 +31,7 @@ from rmds.synth.events import Factors, simulate
 from rmds.synth.identity import ErrorRates, draw_identities
 from rmds.synth.state import build_population, build_territory, days
 from rmds.synth.writers import Writer, write_json
+from rmds.systems import DECLARATIONS
 from rmds.territory import ReferencePack
 
 __all__ = ["Rates", "SynthConfig", "SynthResult", "generate", "parse_years"]
@@ -127,6 +128,14 @@ def _generate(config: SynthConfig, pack: ReferencePack, partial: Path, icsap: se
                        ("FHIR", writer.fhir), ("consorcios", writer.consortia)):
         step()
         lap(name)
+    codes6 = [m.ibge6 for m in territory.municipalities]
+    scaled = [max(1, round(int(p) * config.scale)) for p in territory.population]
+    for declaration in DECLARATIONS.values():  # systems that bring their own writer
+        if declaration.synthetic is not None:
+            writer.files += declaration.synthetic(
+                partial, codes6, scaled, config.years, config.seed, dbc=config.dbc,
+                degraded=[bool(flag) for flag in territory.degraded])
+            lap(declaration.code)
     writer.write_truth(ident.truth_table(people, territory))
     writer.population()
     counts = {

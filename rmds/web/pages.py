@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from rmds.api.service import DataService
+from rmds.access import DataClass
+from rmds.api.context import ApiContext
+from rmds.api.reads import consortium as read_consortium
+from rmds.api.reads import queue_summary
 from rmds.fmt import fmt_decimal, fmt_int
-from rmds.store import Store
 from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
 from rmds.territory import Level, vintage_for_year
 from rmds.web.charts import MISSING, classes, colour, line_chart, mesh
@@ -42,14 +43,16 @@ def error_page(request: Request, status: int, message: str) -> Response:
                   message=message, levels=LEVEL_LABELS)
 
 
-def register(app: FastAPI, data: DataService, store: Store,
-             current_user: Callable[[Request], User],
-             audit: Callable[..., None], threshold: int = 5) -> None:
+def register(app: FastAPI) -> None:
+    """The pages, over the API's context (``app.state.ctx``): the same services, the same
+    access policy."""
+    ctx: ApiContext = app.state.ctx
+    data, store, audit = ctx.data, ctx.store, ctx.audit
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def viewer(request: Request) -> User:
         try:
-            return current_user(request)
+            return ctx.current_user(request)
         except HTTPException:
             return PUBLIC_USER
 
@@ -71,7 +74,7 @@ def register(app: FastAPI, data: DataService, store: Store,
             return page("vazio.html", request, user)
         if period not in years + quarters + months:
             raise HTTPException(404, f"período sem dados: {period}")
-        scope = data.scope(user)
+        scope = ctx.scope(user)
         rows, restricted = data.ranking(indicador, nivel, period, scope)
         cells = data.by_municipality(indicador, nivel, period, scope)
         values = [float(r["value"]) for r in rows if r["value"] is not None]
@@ -119,7 +122,7 @@ def register(app: FastAPI, data: DataService, store: Store,
         m = data.pack.municipalities[codigo]
         vintage = vintage_for_year(int(year[:4]))
         region, state = m.region[vintage], "31"
-        scope = data.scope(user)
+        scope = ctx.scope(user)
         own, r1 = data.unit_cells("municipio", codigo, scope)
         reg, r2 = data.unit_cells("regiao", region, scope)
         est, _ = data.unit_cells("estado", state, scope)
@@ -159,32 +162,25 @@ def register(app: FastAPI, data: DataService, store: Store,
 
     @app.get("/consorcio/{sigla}", response_class=HTMLResponse, include_in_schema=False)
     def consorcio(request: Request, sigla: str) -> Response:
-        from rmds.consortia.report import consortium_overview, public_form
-
         user = viewer(request)
-        overview = consortium_overview(data.cursor(), data.pack, sigla)
+        overview, restricted = read_consortium(data, ctx.scope(user), sigla)
+        if restricted:
+            audit(request, user, "leitura_restrita", territory=sigla)
         members = {m["municipio"] for m in overview["membros"]}
         fills = {code: "#08519c" for code in members}
         titles = {code: f"{data.municipalities[code]} — membro" for code in members}
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
-        if not data.scope(user).covers(Level.CONSORTIUM.value, sigla):
-            overview = public_form(overview, threshold)
         return page("consorcio.html", request, user, c=overview, svg=svg)
 
     @app.get("/filas", response_class=HTMLResponse, include_in_schema=False)
     def filas(request: Request) -> Response:
-        from rmds.consortia.queues import data_date, queue, queue_items
-
         user = viewer(request)
         if user.role is Role.PUBLIC:
             return RedirectResponse("/entrar?proxima=/filas", status_code=303)
-        allowed = data.municipalities_of(user)
-        cursor = data.cursor()
-        at = data_date(cursor)
+        answer = queue_summary(data, ctx.scope(user), limit=300)
         audit(request, user, "leitura_restrita")
-        items = queue_items(cursor, at, allowed, 300) if at else []
-        summary = queue(cursor, at, allowed) if at else []
-        return page("filas.html", request, user, items=items, summary=summary, at=at,
+        return page("filas.html", request, user, items=answer["itens"],
+                    summary=answer["resumo"], at=answer["data_de_referencia"],
                     names=data.municipalities)
 
     def _reader(request: Request) -> User | Response:
@@ -219,7 +215,7 @@ def register(app: FastAPI, data: DataService, store: Store,
             return user
         item = project(store, projeto)
         year = data.latest_year()
-        state, _ = data.unit_cells("estado", "31", data.scope(user))
+        state, _ = data.unit_cells("estado", "31", ctx.scope(user))
         quarters = data.periods("trimestre")
         indicators = []
         for ident in item["indicators"]:
@@ -275,8 +271,9 @@ def register(app: FastAPI, data: DataService, store: Store,
         user = viewer(request)
         if user.role is Role.PUBLIC:
             return RedirectResponse("/entrar?proxima=/cargas", status_code=303)
-        if user.role not in (Role.ADMIN, Role.STATE_ANALYST):
-            raise HTTPException(403, "a página de cargas é só para analistas")
+        ctx.policy.require(ctx.scope(user), DataClass.RECORD)      # the whole state's loads
+        # the quarantine shown beside may hold personal data
+        ctx.policy.require(ctx.scope(user), DataClass.IDENTITY)
         audit(request, user, "leitura_restrita")
         return page("cargas.html", request, user, batches=data.batches(),
                     quarantine=data.quarantine(50))

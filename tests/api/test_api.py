@@ -19,9 +19,9 @@ from rmds.store.db import AUDIT, SESSIONS
 from tests.service_fixtures import token
 
 BH, UDI = "3106200", "3170206"
-CELL_KEYS = {"indicator_id", "level", "unit_code", "unit_name", "vintage", "period_type",
-             "period", "year", "numerator", "denominator", "value", "ci_low", "ci_high",
-             "smoothed", "suppressed"}
+CELL_KEYS = {"indicador", "nivel", "unidade", "nome_unidade", "recorte", "tipo_periodo",
+             "periodo", "ano", "numerador", "denominador", "valor", "ic_inferior",
+             "ic_superior", "suavizado", "suprimido"}
 PERSONAL = ("cns", "cpf", "mother_name", "address", "nome_mae", "endereco")
 
 
@@ -83,10 +83,11 @@ def test_the_public_never_sees_a_suppressed_cell_or_a_personal_field(
         assert answer["forma"] == "publica"
         for cell in answer["valores"]:
             assert set(cell) - {"posicao"} == CELL_KEYS
-            if cell["suppressed"]:
+            if cell["suprimido"]:
                 hidden += 1
-                assert all(cell[k] is None for k in ("numerator", "denominator", "value",
-                                                      "ci_low", "ci_high", "smoothed"))
+                assert all(cell[k] is None for k in ("numerador", "denominador", "valor",
+                                                      "ic_inferior", "ic_superior",
+                                                      "suavizado"))
     assert hidden > 0, "the fixture has small cells"
     mapa = client.get("/api/mapa/mortalidade_infantil?nivel=municipio").json()
     assert all(m["valor"] is None for m in mapa["municipios"].values() if m["suprimido"])
@@ -106,22 +107,22 @@ def test_a_municipal_manager_reads_restricted_data_only_of_their_municipality(
     # values
     mine = client.get(f"{base}/{own_ind}/valores?nivel=municipio&periodo={own_period}"
                       f"&unidade={BH}", headers=headers).json()
-    assert mine["forma"] == "restrita" and mine["valores"][0]["value"] is not None
+    assert mine["forma"] == "restrita" and mine["valores"][0]["valor"] is not None
     theirs = client.get(f"{base}/{other_ind}/valores?nivel=municipio&periodo={other_period}"
                         f"&unidade={UDI}", headers=headers).json()
-    assert theirs["forma"] == "publica" and theirs["valores"][0]["value"] is None
+    assert theirs["forma"] == "publica" and theirs["valores"][0]["valor"] is None
     # ranking and map: only Belo Horizonte's small cells are open
     ranking = client.get(f"{base}/{other_ind}/ranking?nivel=municipio&periodo={other_period}"
                          "&limite=1000", headers=headers).json()["valores"]
-    assert all(r["value"] is None for r in ranking if r["suppressed"] and r["unit_code"] != BH)
-    assert any(r["unit_code"] == UDI and r["value"] is None for r in ranking)
+    assert all(r["valor"] is None for r in ranking if r["suprimido"] and r["unidade"] != BH)
+    assert any(r["unidade"] == UDI and r["valor"] is None for r in ranking)
     mapa = client.get(f"/api/mapa/{other_ind}?nivel=municipio&periodo={other_period}",
                       headers=headers).json()["municipios"]
     assert mapa[UDI]["valor"] is None
     # series
     serie = client.get(f"{base}/{other_ind}/serie?nivel=municipio&unidade={UDI}&tipo=ano",
                        headers=headers).json()["valores"]
-    assert all(c["value"] is None for c in serie if c["suppressed"])
+    assert all(c["valor"] is None for c in serie if c["suprimido"])
     # quality detail, loads, quarantine, FHIR
     assert client.get(f"/api/qualidade/{BH}", headers=headers).status_code == 200
     assert client.get(f"/api/qualidade/{UDI}", headers=headers).status_code == 403
@@ -254,5 +255,5 @@ def test_the_warmed_service_answers_the_same(client: TestClient) -> None:
     data.warm(freeze=False)
     assert data.ready
     assert client.get(url + "&unidade=31016").json()["valores"] == [
-        r for r in cold["valores"] if r["unit_code"] == "31016"]
+        r for r in cold["valores"] if r["unidade"] == "31016"]
     assert client.get("/api/saude").json()["aquecido"] is True

@@ -167,6 +167,27 @@ def _referrals() -> list[dict[str, Any]]:
     ]
 
 
+def _notifications() -> list[dict[str, Any]]:
+    def notice(n: str, onset: str = "2023-03-01", disease: str = "dengue",
+               classification: str | None = "dengue", residence: str = A,
+               outcome: str | None = "cura") -> dict[str, Any]:
+        return {"record_id": n, "disease": disease, "residence_municipality": residence,
+                "symptom_onset_date": d(onset), "notification_date": d(onset),
+                "final_classification": classification,
+                "probable": classification != "descartado", "outcome": outcome}
+
+    return [
+        notice("n1"), notice("n2"), notice("n3"), notice("n4"),
+        notice("n5", classification=None),                         # open: still probable
+        notice("n6", classification="dengue_grave", outcome="obito_agravo"),
+        notice("n7", classification="descartado"),                 # discarded
+        notice("n8", disease="chikungunya", classification="chikungunya"),
+        notice("n9", onset="2022-12-20"),                          # onset in 2022
+        notice("n10", outcome="obito_outras_causas"),              # not a dengue death
+        notice("n11", residence=B),
+    ]
+
+
 def _patients() -> list[dict[str, Any]]:
     def patient(key: str, residence: str, born: str = "1960-01-01") -> dict[str, Any]:
         return {"record_key": key, "role": "paciente", "source_system": "FHIR",
@@ -223,12 +244,18 @@ def lake_path(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
         insert(lake, "identity_records", _patients())
         _primary_care(lake)
         insert(lake, "referrals", _referrals())
+        insert(lake, "notifications", _notifications())
         result = compute(lake, pack, years=(2022, 2023), population=population, threshold=5)
     return path, result
 
 
 # (indicator, numerator, denominator, value) for Alfenas in 2023, worked out by hand
 CASES: list[tuple[str, float, float | None, float]] = [
+    # probable dengue, onset in 2023: n1–n6 and n10 (n7 discarded, n8 chikungunya, n9 of
+    # 2022, n11 of Alterosa); one died of dengue (n6), n10 of another cause
+    ("dengue_incidencia", 7, 3400, 7 / 3400 * 100_000),
+    ("dengue_obitos", 1, None, 1.0),
+    ("dengue_letalidade", 1, 7, 1 / 7 * 100),
     # infant deaths: 3, 10 and 100 days old; the fetal death is not counted; 10 births
     ("mortalidade_infantil", 3, 10, 3 / 10 * 1000),
     ("mortalidade_neonatal", 2, 10, 2 / 10 * 1000),          # 3 and 10 days

@@ -62,7 +62,7 @@ def test_ingesting_twice_gives_the_same_rows_and_every_batch_reconciles(
             "SELECT batch_id, count(*) FROM deaths GROUP BY ALL")}
     assert all(b["rows_read"] == b["rows_accepted"] + b["rows_quarantined"] for b in batches)
     assert {b["system"] for b in batches} == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI",
-                                              "FHIR", "CONSORCIO"}
+                                              "FHIR", "CONSORCIO", "SINAN"}
     # provenance: each row names its batch; SIM rows equal the DBC records
     for b in batches:
         if b["system"] == "SIM":

@@ -12,7 +12,7 @@ from rmds.cli import cli
 from rmds.exceptions import FileFormatError
 from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.dbf_writer import write_dbc
-from rmds.sources.registry import detect_system
+from rmds.systems.registry import detect_system
 from tests.sources.helpers import sample_as_dbf
 
 CSV_SAMPLES = ["sim_do_sample.csv", "sinasc_sample.csv", "sih_rd_sample.csv",

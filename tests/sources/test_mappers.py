@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from rmds.sources.mapping import MapContext, MapResult
-from rmds.sources.registry import SYSTEMS, map_file, open_source
+from rmds.systems.registry import SYSTEMS, map_file, open_source
 from rmds.territory import ReferencePack
 
 

@@ -18,8 +18,8 @@ import pytest
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.exceptions import ConfigurationError
 from rmds.sources.datasus.dbc import DbcReader
-from rmds.sources.registry import map_file, open_source
 from rmds.synth import SynthConfig, generate, parse_years
+from rmds.systems.registry import map_file, open_source
 from rmds.territory import ReferencePack
 
 YEARS = (2022, 2023, 2024)
@@ -120,7 +120,7 @@ def test_files_read_back_by_rmds_quarantining_only_deliberate_errors(
         assert all(flags[row - 1] for row in quarantined), name
         fields = {f for r in results for f in r.quarantine.column("field").to_pylist()}
         assert fields <= {"DTNASC", "NASC", "dt_nascimento_paciente"}, fields
-    assert seen == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI"}
+    assert seen == {"SIM", "SINASC", "SIH", "SIA", "CNES", "PNI", "SINAN"}
 
 
 def test_dbf_output_is_read_by_dbfread_like_our_reader(pack: ReferencePack,

@@ -2,13 +2,12 @@
 
 Public DATASUS files carry no names; the identified extracts a state secretariat receives,
 the vaccination microdata with CNS, consortium reports and FHIR Patients do. Each system's
-identification columns are declared here; a file without them yields no identity rows.
+identification columns are declared with the system (:class:`rmds.systems.base.SystemDeclaration`,
+``identity``); a file without them yields no identity rows.
 Values are kept as registered (after trimming), since linkage must see the errors.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,48 +15,14 @@ import pyarrow.compute as pc
 from rmds.schema import table
 from rmds.sources.datasus.common import sex
 from rmds.sources.mapping import Decoded, MapContext
+from rmds.systems import DECLARATIONS
+from rmds.systems.base import IdentitySpec
 
 __all__ = ["IDENTITY_SPECS", "IdentitySpec", "identity_rows"]
 
 
-@dataclass(frozen=True)
-class IdentitySpec:
-    role: str
-    record_key: str
-    name: str | None
-    mother_name: str | None
-    birth_date: str | None
-    date_format: str
-    sex: str | None
-    cns: str | None
-    cpf: str | None
-    municipality: str | None
-    cep: str | None
-    address: str | None
-    female_codes: tuple[str, ...] = ("2", "F")
-    fixed_sex: str | None = None
-
-
 IDENTITY_SPECS: dict[str, tuple[IdentitySpec, ...]] = {
-    "SIM": (IdentitySpec("falecido", "NUMERODO", "NOME", "NOMEMAE", "DTNASC", "%d%m%Y",
-                         "SEXO", "NUMSUS", None, "CODMUNRES", "CEPRES", "ENDRES"),),
-    "SINASC": (
-        IdentitySpec("mae", "NUMERODN", "NOMEMAE", None, "DTNASCMAE", "%d%m%Y", None,
-                     "NUMSUSMAE", "CPFMAE", "CODMUNRES", "CEPMAE", "ENDMAE", fixed_sex="F"),
-        IdentitySpec("recem_nascido", "NUMERODN", None, "NOMEMAE", "DTNASC", "%d%m%Y", "SEXO",
-                     None, None, "CODMUNRES", "CEPMAE", "ENDMAE"),
-    ),
-    "SIH": (IdentitySpec("paciente", "N_AIH", "NOME", "NOME_MAE", "NASC", "%Y%m%d", "SEXO",
-                         "CNS_PAC", "CPF_PAC", "MUNIC_RES", "CEP", "LOGR",
-                         female_codes=("2", "3")),),
-    "PNI": (IdentitySpec("vacinado", "id_documento", "no_paciente", "no_mae_paciente",
-                         "dt_nascimento_paciente", "%Y-%m-%d", "tp_sexo_paciente",
-                         "nu_cns_paciente", "nu_cpf_paciente", "co_municipio_paciente", None,
-                         None),),
-    "CONSORCIO": (IdentitySpec("paciente", "id_solicitacao", "nome_paciente", "nome_mae",
-                               "data_nascimento", "%d/%m/%Y", "sexo", "cns_paciente",
-                               "cpf_paciente", "municipio_solicitante", None, None),),
-}
+    code: d.identity for code, d in DECLARATIONS.items() if d.identity}
 
 
 def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layout: str,

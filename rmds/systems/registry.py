@@ -1,9 +1,9 @@
-"""Which system a file belongs to, how to open it, and its mapper to canonical rows."""
+"""Which system a file belongs to, how to open it, and its mapper to canonical rows (the
+systems are the declarations of :mod:`rmds.systems`)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,58 +12,25 @@ import numpy as np
 import pyarrow as pa
 
 from rmds.exceptions import FileFormatError, Problem
-from rmds.sources.consortium import CONSORTIUM_COLUMNS, map_consortium
 from rmds.sources.csvfile import CsvReader
-from rmds.sources.datasus.cnes import map_cnes
 from rmds.sources.datasus.common import layout_id
 from rmds.sources.datasus.dbc import DbcReader
 from rmds.sources.datasus.dbf import DbfReader
-from rmds.sources.datasus.sia import map_sia
-from rmds.sources.datasus.sih import map_sih
-from rmds.sources.datasus.sim import map_sim
-from rmds.sources.datasus.sinasc import map_sinasc
-from rmds.sources.identity import identity_rows
 from rmds.sources.mapping import MapContext, MapResult
-from rmds.sources.pni import PNI_COLUMNS, map_pni
+from rmds.sources.pni import PNI_COLUMNS
+from rmds.systems import DECLARATIONS
+from rmds.systems.base import SystemDeclaration
+from rmds.systems.identity import identity_rows
 
 __all__ = ["SYSTEMS", "SourceFile", "System", "detect_system", "map_file", "open_source",
            "used_columns"]
 
-Mapper = Callable[[MapContext, dict[str, str]], MapResult]
 
+System = SystemDeclaration
+# the declarations themselves (rmds.systems), in their order: nothing to keep in step
+SYSTEMS: dict[str, System] = DECLARATIONS
 
-@dataclass(frozen=True)
-class System:
-    code: str
-    name: str
-    table: str
-    file_pattern: re.Pattern[str]
-    signature: tuple[str, ...]  # columns that identify the system in a CSV header
-    mapper: Mapper
-
-
-SYSTEMS: dict[str, System] = {s.code: s for s in (
-    System("SIM", "Sistema de Informações sobre Mortalidade (DO)", "deaths",
-           re.compile(r"^DO([A-Z]{2}|EXT|INF|FET|MAT|BR)?_?\d{2,4}", re.I),
-           ("DTOBITO", "CAUSABAS"), map_sim),
-    System("SINASC", "Sistema de Informações sobre Nascidos Vivos (DN)", "births",
-           re.compile(r"^DN([A-Z]{2}|BR)?_?\d{2,4}", re.I), ("DTNASC", "CONSULTAS"),
-           map_sinasc),
-    System("SIH", "Sistema de Informações Hospitalares (RD)", "hospitalisations",
-           re.compile(r"^RD[A-Z]{2}\d{4}", re.I), ("N_AIH", "DIAG_PRINC"), map_sih),
-    System("SIA", "Sistema de Informações Ambulatoriais (PA)", "outpatient_production",
-           re.compile(r"^PA[A-Z]{2}\d{4}", re.I), ("PA_PROC_ID", "PA_CMP"), map_sia),
-    System("CNES", "Cadastro Nacional de Estabelecimentos de Saúde (ST)", "facilities",
-           re.compile(r"^ST[A-Z]{2}\d{4}", re.I), ("CNES", "TP_UNID", "LEITHOSP"), map_cnes),
-    System("PNI", "Doses aplicadas de vacinas (SI-PNI / RNDS, OpenDataSUS)", "immunisations",
-           re.compile(r"^(vacina|vacinacao|pni)", re.I), ("co_vacina", "dt_vacina"), map_pni),
-    System("CONSORCIO", "Relatório de encaminhamentos de consórcio intermunicipal (CSV)",
-           "referrals", re.compile(r"^consorcio_", re.I), CONSORTIUM_COLUMNS[:2],
-           map_consortium),
-)}
-
-_SAMPLE_NAMES = {"sim_": "SIM", "sinasc": "SINASC", "sih_rd": "SIH", "sia_pa": "SIA",
-                 "cnes_st": "CNES"}
+_SAMPLE_NAMES = {prefix: d.code for d in DECLARATIONS.values() for prefix in d.sample_prefixes}
 
 
 def detect_system(path: Path, columns: tuple[str, ...] = ()) -> str | None:

@@ -1,0 +1,285 @@
+"""Who sees what: the one access policy of rmds.
+
+Every answer that carries lake data (API routes, pages, CLI output, exports and downloads)
+is decided here, from three things:
+
+* the caller's **role** (:class:`rmds.store.auth.Role`; the public is a role too);
+* where the datum lies against the caller's territorial scope: **inside** or **outside**
+  (:class:`Place`). State roles hold the whole state, so for them everything is inside; the
+  public, the strategy office and project managers hold no territory, so for them
+  everything is outside;
+* the **data class** (:class:`DataClass`): an aggregate, a small cell (an aggregate whose
+  count is from 1 to ``threshold − 1``), a record-level row without identification (a
+  referral in a queue, a municipality's detailed diagnosis, a load), or identity data
+  (names, CNS, CPF, addresses: quarantined rows, protected exports, FHIR bundles).
+
+The answer is a :class:`Decision`: allow, answer in the public form (small cells blank and
+flagged ``suprimido``), or deny. :data:`RULES` is the whole table, written out cell by cell
+so that it can be read and tested; :class:`AccessPolicy` applies it with the territorial
+scopes of the reference pack and the consortium roster, and owns the suppression rule
+(:meth:`AccessPolicy.is_small`, :data:`CELL_MASKED`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rmds.store.auth import Role, User
+from rmds.territory import Level, Vintage
+
+__all__ = ["CELL_MASKED", "OPERATOR", "RULES", "AccessDenied", "AccessPolicy", "DataClass",
+           "Decision", "Place", "Scope", "decide"]
+
+#: the fields of an indicator cell blanked in the public form of a small cell
+CELL_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoothed")
+
+#: who runs the command line: the operator of the server, who holds the lake file itself
+OPERATOR = User(0, "cli", Role.ADMIN, None, None)
+
+
+class DataClass(StrEnum):
+    AGGREGATE = "agregado"
+    SMALL_CELL = "celula_pequena"
+    RECORD = "registro"
+    IDENTITY = "identificacao"
+
+
+class Place(StrEnum):
+    INSIDE = "dentro"
+    OUTSIDE = "fora"
+
+
+class Decision(StrEnum):
+    ALLOW = "permitido"
+    PUBLIC_FORM = "forma_publica"
+    DENY = "negado"
+
+
+class AccessDenied(PermissionError):
+    """A request the policy denies; ``signed_in`` tells 403 (known caller) from 401."""
+
+    def __init__(self, message: str, *, signed_in: bool) -> None:
+        super().__init__(message)
+        self.signed_in = signed_in
+
+    @property
+    def status(self) -> int:
+        return 403 if self.signed_in else 401
+
+
+_STATE = (Role.ADMIN, Role.STATE_ANALYST)
+_SCOPED = (Role.REGIONAL, Role.MUNICIPAL, Role.CONSORTIUM, Role.PROFESSIONAL)
+_NO_TERRITORY = (Role.STRATEGY_OFFICE, Role.PROJECT_MANAGER, Role.PUBLIC)
+
+
+def _table() -> dict[tuple[Role, Place, DataClass], Decision]:
+    allow, public, deny = Decision.ALLOW, Decision.PUBLIC_FORM, Decision.DENY
+    inside, outside = Place.INSIDE, Place.OUTSIDE
+    rules: dict[tuple[Role, Place, DataClass], Decision] = {}
+    for role in Role:
+        for place in Place:
+            rules[role, place, DataClass.AGGREGATE] = allow
+    for role in _STATE:
+        for place in Place:
+            for cls in (DataClass.SMALL_CELL, DataClass.RECORD, DataClass.IDENTITY):
+                rules[role, place, cls] = allow
+    for role in _SCOPED:
+        rules[role, inside, DataClass.SMALL_CELL] = allow
+        rules[role, outside, DataClass.SMALL_CELL] = public
+        rules[role, inside, DataClass.RECORD] = allow
+        rules[role, outside, DataClass.RECORD] = deny
+        # identity data: only whoever cares for the patient, in their own municipality
+        rules[role, inside, DataClass.IDENTITY] = allow if role is Role.PROFESSIONAL else deny
+        rules[role, outside, DataClass.IDENTITY] = deny
+    for role in _NO_TERRITORY:
+        for place in Place:
+            rules[role, place, DataClass.SMALL_CELL] = public
+            rules[role, place, DataClass.RECORD] = deny
+            rules[role, place, DataClass.IDENTITY] = deny
+    return rules
+
+
+#: role × place × data class → decision, every cell written out
+RULES: Mapping[tuple[Role, Place, DataClass], Decision] = _table()
+
+
+def decide(role: Role, place: Place, cls: DataClass) -> Decision:
+    return RULES[role, place, cls]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The units a user holds (``everything`` for the state roles). Hashable: two users
+    with equal scopes and roles get equal answers, which is what the answer cache keys on."""
+
+    role: Role
+    everything: bool
+    units: frozenset[tuple[str, str]] = frozenset()
+
+    def covers(self, level: str, code: str) -> bool:
+        return self.everything or (level, code) in self.units
+
+    def place(self, level: str, code: str) -> Place:
+        return Place.INSIDE if self.covers(level, code) else Place.OUTSIDE
+
+    @property
+    def municipalities(self) -> frozenset[str] | None:
+        """The municipalities held (``None``: all of them)."""
+        if self.everything:
+            return None
+        return frozenset(code for level, code in self.units
+                         if level == Level.MUNICIPALITY.value)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.role is not Role.PUBLIC
+
+
+#: municipality → codes of the units of a level it belongs to, in a vintage
+ParentsOf = Callable[[str, Vintage], Mapping[str, list[str]]]
+
+
+class AccessPolicy:
+    """The table applied: scopes from the territory, decisions, masking and suppression."""
+
+    def __init__(self, parents_of: ParentsOf | None, threshold: int = 5) -> None:
+        """``parents_of`` places municipalities in units; without it (the command line,
+        whose actors hold no territory or all of it) a scoped user cannot be placed."""
+        if threshold < 1:
+            raise ValueError("o limiar de células pequenas deve ser positivo")
+        self.parents_of = parents_of
+        self.threshold = threshold
+
+    # ---------------------------------------------------------------- scope
+    def scope(self, user: User) -> Scope:
+        """The units whose restricted data ``user`` may read."""
+        role = user.role
+        if role in _STATE:
+            return Scope(role, True)
+        if (role not in _SCOPED or user.scope_code is None
+                or user.scope_level not in {level.value for level in Level}):
+            return Scope(role, False)
+        code = user.scope_code
+        units: set[tuple[str, str]] = {(str(user.scope_level), code)}
+        if user.scope_level != Level.MUNICIPALITY.value:
+            if self.parents_of is None:
+                raise ValueError("política sem território: não situa um papel regional")
+            level = str(user.scope_level)
+            for vintage in Vintage:
+                for municipality, parents in self.parents_of(level, vintage).items():
+                    if code in parents:
+                        units.add((Level.MUNICIPALITY.value, municipality))
+        return Scope(role, False, frozenset(units))
+
+    # ------------------------------------------------------------ decisions
+    def decide(self, scope: Scope, cls: DataClass, level: str | None = None,
+               code: str | None = None) -> Decision:
+        """The decision for a datum of ``cls`` at unit (``level``, ``code``); without a
+        unit, for data that spans the whole state (inside only for the state roles)."""
+        place = scope.place(level, code) if level is not None and code is not None else (
+            Place.INSIDE if scope.everything else Place.OUTSIDE)
+        return decide(scope.role, place, cls)
+
+    def require(self, scope: Scope, cls: DataClass, level: str | None = None,
+                code: str | None = None) -> None:
+        """Raise :class:`AccessDenied` unless the datum may be read in some form."""
+        if self.decide(scope, cls, level, code) is Decision.DENY:
+            if not scope.signed_in:
+                raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+            raise AccessDenied("seu papel ou território não dá acesso a este recurso",
+                               signed_in=True)
+
+    def may_read_somewhere(self, role: Role, cls: DataClass) -> bool:
+        """Whether ``role`` is allowed ``cls`` in at least one place (else: refuse early)."""
+        return any(decide(role, place, cls) is not Decision.DENY for place in Place)
+
+    # ---------------------------------------------------------- suppression
+    def is_small(self, count: float | int | None) -> bool:
+        """The suppression rule: a count from 1 to ``threshold − 1``."""
+        return count is not None and 0 < count < self.threshold
+
+    def mask_cells(self, rows: Iterable[Mapping[str, Any]], level: str, scope: Scope
+                   ) -> tuple[list[dict[str, Any]], bool]:
+        """Indicator cells (restricted form, ``suppressed`` computed by the mart with this
+        rule) as ``scope`` may see them; and whether any small cell is shown open."""
+        out: list[dict[str, Any]] = []
+        restricted = False
+        for row in rows:
+            if row["suppressed"]:
+                if self.decide(scope, DataClass.SMALL_CELL, level, row["unit_code"]) \
+                        is Decision.ALLOW:
+                    restricted = True
+                else:
+                    out.append({**row, **dict.fromkeys(CELL_MASKED)})
+                    continue
+            out.append(dict(row))
+        return out, restricted
+
+    def whole_state_public(self, scope: Scope) -> bool:
+        """Whether the mart of the whole state (an export, a listing for a level) must be
+        in the public form for ``scope``. It cannot be masked unit by unit, so only the
+        state roles (allowed everywhere) and the roles in the public form everywhere get
+        one; anyone else is refused."""
+        inside = decide(scope.role, Place.INSIDE, DataClass.SMALL_CELL)
+        outside = decide(scope.role, Place.OUTSIDE, DataClass.SMALL_CELL)
+        if scope.everything and inside is Decision.ALLOW:
+            return False
+        if not scope.units and outside is Decision.PUBLIC_FORM:
+            return True
+        raise AccessDenied("a exportação do estado inteiro só sai na forma pública ou para "
+                           "os papéis estaduais", signed_in=scope.signed_in)
+
+    def consortium_form(self, overview: dict[str, Any], scope: Scope
+                        ) -> tuple[dict[str, Any], bool]:
+        """A consortium's overview as ``scope`` may see it, with ``forma``; and whether a
+        small count is shown in it (a restricted read, to audit). Outside the caller's
+        territory, every count from 1 to ``threshold − 1`` (production, transport, waits,
+        queue) is blank, with the figures derived from it, and the item says
+        ``suprimido``."""
+        public = self._consortium_public(overview)
+        hides = bool(public["producao"]["suprimidos"]) or any(
+            item.get("suprimido") for key in ("esperas", "fila") for item in public[key])
+        if self.decide(scope, DataClass.SMALL_CELL, Level.CONSORTIUM.value,
+                       str(overview["sigla"])) is Decision.ALLOW:
+            return {**overview, "forma": "restrita" if hides else "publica"}, hides
+        return {**public, "forma": "publica"}, False
+
+    def _consortium_public(self, overview: dict[str, Any]) -> dict[str, Any]:
+        out = dict(overview)
+        for key, count in (("esperas", "realizados"), ("fila", "na_fila")):
+            out[key] = self._suppress_items(overview[key], count)
+        production = dict(overview["producao"])
+        hidden: list[str] = []
+        # each count, with what is computed from it
+        for count, derived in (("realizados", ("por_mil_habitantes",)),
+                               ("viagens_transporte", ()), ("pessoas_transportadas", ())):
+            if self.is_small(production.get(count)):
+                for name in (count, *derived):
+                    production[name] = None
+                    hidden.append(name)
+        oncology = overview.get("oncologia_contagens") or {}
+        if any(self.is_small(oncology.get(k)) for k in ("numerador", "denominador")):
+            production["oncologia_60_dias_pct"] = None
+            hidden.append("oncologia_60_dias_pct")
+        production["suprimidos"] = hidden
+        out["producao"] = production
+        out.pop("oncologia_contagens", None)
+        return out
+
+    def _suppress_items(self, items: list[dict[str, Any]], count: str
+                        ) -> list[dict[str, Any]]:
+        """Items of a breakdown (by service type) with small counts blanked. When exactly
+        one is small, the smallest other count goes too (complementary suppression), so
+        that the hidden count cannot be had by subtracting the others from a total."""
+        hidden = {i for i, item in enumerate(items) if self.is_small(item[count])}
+        if len(hidden) == 1:
+            others = [(item[count], i) for i, item in enumerate(items)
+                      if i not in hidden and item[count]]
+            if others:
+                hidden.add(min(others)[1])
+        return [{**{k: (v if k == "tipo" else None) for k, v in item.items()},
+                 "suprimido": True} if i in hidden else item
+                for i, item in enumerate(items)]

@@ -1,0 +1,137 @@
+"""Every way out of rmds, registered with the data class it serves.
+
+Each API route, page, download and CLI command is listed here once. The app refuses to
+start with a route missing from :data:`ROUTES` (:func:`unregistered`), and the tests walk
+the app's routes and the CLI's commands against these tables, so a new way out cannot skip
+the access policy. Ways out that carry no lake data say which kind they are (:class:`Open`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from rmds.access.policy import DataClass
+
+__all__ = ["COMMANDS", "ROUTES", "Open", "RouteClass", "unregistered"]
+
+
+class Open(StrEnum):
+    """Ways out without lake data."""
+
+    SERVICE = "servico"          # anyone: health, catalog, territory, docs, static files
+    SESSION = "sessao"           # login, logout, who am I, each role's home
+    PORTFOLIO = "carteira"       # the strategic portfolio: any signed-in user (edits: its rules)
+    OPERATION = "operacao"       # CLI commands that build, load or administer, printing no data
+
+
+RouteClass = DataClass | Open
+
+_A, _S, _R, _I = DataClass.AGGREGATE, DataClass.SMALL_CELL, DataClass.RECORD, \
+    DataClass.IDENTITY
+
+#: (method, path) → what it serves
+ROUTES: dict[tuple[str, str], RouteClass] = {
+    # service and session
+    ("GET", "/api/saude"): Open.SERVICE,
+    ("POST", "/api/sessao"): Open.SESSION,
+    ("DELETE", "/api/sessao"): Open.SESSION,
+    ("GET", "/api/eu"): Open.SESSION,
+    ("GET", "/api/territorio/{nivel}"): Open.SERVICE,
+    ("GET", "/api/indicadores"): Open.SERVICE,
+    ("GET", "/api/indicadores/{indicador}"): Open.SERVICE,
+    ("GET", "/openapi.json"): Open.SERVICE,
+    ("GET", "/docs"): Open.SERVICE,
+    ("GET", "/docs/oauth2-redirect"): Open.SERVICE,
+    ("GET", "/redoc"): Open.SERVICE,
+    ("GET", "/static"): Open.SERVICE,
+    # indicators
+    ("GET", "/api/indicadores/{indicador}/valores"): _S,
+    ("GET", "/api/indicadores/{indicador}/serie"): _S,
+    ("GET", "/api/indicadores/{indicador}/ranking"): _S,
+    ("GET", "/api/mapa/{indicador}"): _S,
+    # quality, loads
+    ("GET", "/api/qualidade"): _A,
+    ("GET", "/api/qualidade/{municipio}"): _R,
+    ("GET", "/api/cargas"): _R,
+    ("GET", "/api/quarentena"): _I,
+    # consortia and queues
+    ("GET", "/api/consorcios"): _A,
+    ("GET", "/api/consorcios/{sigla}"): _S,
+    ("GET", "/api/filas"): _R,
+    # portfolio
+    ("GET", "/api/carteira"): Open.PORTFOLIO,
+    ("GET", "/api/carteira/projetos/{projeto}"): Open.PORTFOLIO,
+    ("POST", "/api/carteira/projetos/{projeto}/status"): Open.PORTFOLIO,
+    ("PUT", "/api/carteira/marcos/{marco}"): Open.PORTFOLIO,
+    ("POST", "/api/carteira/projetos/{projeto}/pontos-criticos"): Open.PORTFOLIO,
+    ("POST", "/api/carteira/pontos-criticos/{ponto}/escalar"): Open.PORTFOLIO,
+    ("POST", "/api/carteira/pontos-criticos/{ponto}/resolver"): Open.PORTFOLIO,
+    ("GET", "/api/carteira/relatorio"): Open.PORTFOLIO,
+    # FHIR: bundles carry identity data
+    ("POST", "/fhir"): _I,
+    # pages
+    ("GET", "/"): _S,
+    ("GET", "/municipio/{codigo}"): _S,
+    ("GET", "/qualidade"): _A,
+    ("GET", "/consorcios"): _A,
+    ("GET", "/consorcio/{sigla}"): _S,
+    ("GET", "/filas"): _R,
+    ("GET", "/cargas"): _R,
+    ("GET", "/carteira"): Open.PORTFOLIO,
+    ("GET", "/carteira/projeto/{projeto}"): Open.PORTFOLIO,
+    ("GET", "/carteira/pauta"): Open.PORTFOLIO,
+    ("GET", "/carteira/relatorio"): Open.PORTFOLIO,
+    ("GET", "/carteira/relatorio.pdf"): Open.PORTFOLIO,
+    ("GET", "/entrar"): Open.SESSION,
+    ("POST", "/entrar"): Open.SESSION,
+    ("GET", "/sair"): Open.SESSION,
+    ("GET", "/inicio"): Open.SESSION,
+}
+
+#: CLI command → the most protected class it can print or write out. The command line is
+#: run by the server's operator (:data:`rmds.access.policy.OPERATOR`); commands with a
+#: public form (``--public``, the default of ``indicators export``) ask the policy for it.
+COMMANDS: dict[str, RouteClass] = {
+    "reference check": Open.SERVICE,
+    "territory show": Open.SERVICE,
+    "territory list": Open.SERVICE,
+    "read": _I,
+    "ingest": Open.OPERATION,
+    "batches": _R,
+    "quarantine": _I,
+    "export parquet": _I,
+    "link": Open.OPERATION,
+    "link evaluate": Open.OPERATION,
+    "link review": _I,
+    "synth": Open.OPERATION,
+    "indicators list": Open.SERVICE,
+    "indicators compute": Open.OPERATION,
+    "indicators show": _S,
+    "indicators export": _S,
+    "quality report": _R,
+    "serve": Open.OPERATION,
+    "users add": Open.OPERATION,
+    "users list": Open.OPERATION,
+    "users disable": Open.OPERATION,
+    "audit verify": Open.OPERATION,
+    "consortia import": Open.OPERATION,
+    "consortia list": _A,
+    "consortia report": _S,
+    "portfolio list": Open.PORTFOLIO,
+    "portfolio status": Open.PORTFOLIO,
+    "portfolio milestone": Open.PORTFOLIO,
+    "portfolio critical": Open.PORTFOLIO,
+    "portfolio report": Open.PORTFOLIO,
+    "snapshots": Open.OPERATION,              # the lake's commits: ids, times, counts
+    "snapshots files": Open.OPERATION,
+    "snapshots expire": Open.OPERATION,
+    "snapshots compact": Open.OPERATION,
+    "settings": Open.SERVICE,
+    "demo": Open.OPERATION,
+}
+
+
+def unregistered(routes: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (method, path) pairs not in :data:`ROUTES`."""
+    return sorted(r for r in routes if r not in ROUTES)

@@ -1,0 +1,164 @@
+"""What every router needs: the services, the caller, the policy, the audit and the cache.
+
+One :class:`ApiContext` is made by :func:`rmds.api.app.create_api` and kept in
+``app.state.ctx``; routers reach it through the :func:`context` dependency, so that a
+router module holds no state of its own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+
+from rmds.access import AccessPolicy, Scope
+from rmds.api.cache import Encoded, ResponseCache
+from rmds.api.security import client_address, reason_header
+from rmds.api.service import DataService
+from rmds.store import Store
+from rmds.store.audit import record
+from rmds.store.auth import PUBLIC_USER, User, user_for_token
+from rmds.territory import Level, ReferencePack
+
+__all__ = ["COOKIE", "ApiContext", "Ctx", "Viewer", "bearer", "context",
+           "level_param", "refuse_unknown_parameters", "viewer"]
+
+COOKIE = "rmds_sessao"
+LEVELS = tuple(level.value for level in Level)
+_PERIOD = re.compile(r"\d{4}(-T[1-4]|-(0[1-9]|1[0-2]))?")
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return token or request.cookies.get(COOKIE)
+
+
+@dataclass
+class ApiContext:
+    data: DataService
+    store: Store
+    pack: ReferencePack
+    policy: AccessPolicy
+    cache: ResponseCache
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ------------------------------------------------------------- identity
+    def current_user(self, request: Request) -> User:
+        """The caller; 401 for a token that is not (or no longer) a session."""
+        token = bearer(request)
+        if not token:
+            return PUBLIC_USER
+        user = user_for_token(self.store, token)
+        if user is None:
+            raise HTTPException(401, "sessão inválida ou expirada; entre novamente")
+        return user
+
+    def scope(self, user: User) -> Scope:
+        return self.policy.scope(user)
+
+    # ----------------------------------------------------------------- audit
+    @staticmethod
+    def origin(request: Request) -> str:
+        """The client's address (``X-Forwarded-For`` only from a trusted proxy)."""
+        return client_address(request)
+
+    def audit(self, request: Request, user: User, action: str, territory: str | None = None,
+              reason: str | None = None) -> None:
+        resource = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        record(self.store, username=user.username, role=user.role.value, action=action,
+               resource=resource, territory=territory, origin=self.origin(request),
+               reason=reason or reason_header(request))
+
+    # ----------------------------------------------------------------- cache
+    async def cached(self, request: Request, user: User, key: Hashable,
+                     produce: Callable[[], tuple[dict[str, Any], bool]]) -> Response:
+        """Answer from the encoded-answer cache. ``key`` names the resource and its parsed
+        parameters; the caller's scope and the lake's run are added here, so an answer made
+        for one scope is never served to another. A restricted answer is audited every
+        time it is served."""
+        full = (key, self.scope(user), self.data.run_id())
+        hit = self.cache.get(full)
+        if hit is None:
+            # once the mart is in memory an answer is a few milliseconds of CPU: made on the
+            # event loop, it avoids handing the GIL back and forth with a worker thread
+            body, restricted = produce() if self.data.ready else \
+                await run_in_threadpool(produce)
+            raw = orjson.dumps(body, default=str)
+            hit = Encoded(raw, gzip.compress(raw, compresslevel=1), restricted)
+            self.cache.put(full, hit)
+        if hit.restricted:
+            await run_in_threadpool(self.audit, request, user, "leitura_restrita")
+        if "gzip" in request.headers.get("accept-encoding", "") and len(hit.raw) > 2000:
+            return Response(hit.gzipped, media_type="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(hit.raw, media_type="application/json")
+
+    def latest_period(self, periodo: str | None) -> str:
+        period = periodo or self.data.latest_year()
+        if period is None:
+            raise HTTPException(404, "ainda não há indicadores calculados no lago")
+        if not _PERIOD.fullmatch(period):
+            raise HTTPException(422, f"período inválido: {period} (AAAA, AAAA-Tn, AAAA-MM)")
+        return period
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+async def viewer(request: Request) -> User:
+    """The caller; the store is only consulted when a token is given."""
+    if not bearer(request):
+        return PUBLIC_USER
+    return await run_in_threadpool(context(request).current_user, request)
+
+
+Viewer = Annotated[User, Depends(viewer)]
+
+
+def level_param(nivel: str) -> str:
+    if nivel not in LEVELS:
+        raise HTTPException(422, f"nível inválido: {nivel} (use {', '.join(LEVELS)})")
+    return nivel
+
+
+_KNOWN: dict[int, frozenset[str]] = {}
+#: parameters every route takes: the lake snapshot to read (:mod:`rmds.api.snapshots`)
+GLOBAL_PARAMETERS = frozenset({"snapshot"})
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """422 for a query parameter the route does not declare: a typo is told, not silently
+    ignored, and junk parameters never reach the answer cache."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _KNOWN.get(id(route))
+    if known is None:
+        known = _KNOWN[id(route)] = frozenset(_query_names(route.dependant)) | \
+            GLOBAL_PARAMETERS
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise HTTPException(422, "parâmetro desconhecido: " + ", ".join(unknown[:5]))
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
