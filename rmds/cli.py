@@ -1,4 +1,10 @@
-"""The ``rmds`` command."""
+"""The ``rmds`` command.
+
+Why this module is long: the command line is still mostly in one module, with SQL and
+domain logic in some commands; issue 17 moves the commands beside their packages
+(rmds/<package>/commands.py, as rmds/lake/commands.py already is), leaving this module
+only assembling them. Not done yet.
+"""
 
 from __future__ import annotations
 

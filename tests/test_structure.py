@@ -11,24 +11,8 @@ LIMIT = 500
 #: what a long module's docstring says to explain its length
 REASON = "Why this module is long:"
 
-#: modules over the limit, each with the reason it is not split yet. Each of these is owned
-#: by work under way on another branch (its docstring is not edited here to keep merges
-#: clean); the test fails once one of them is back under the limit, so the list shrinks.
-KNOWN_LONG = {
-    "cli.py": "the whole command line in one module, SQL and domain logic included; issue "
-              "17 moves commands beside their packages (rmds/<package>/commands.py)",
-    "synth/writers.py": "one writer per source format of the synthetic state; to split by "
-                        "format with the per-system declarations of issue 17",
-    "lake/ingest.py": "the loading pipeline; rewritten with the lake's snapshots (issue 19)",
-    "lake/store.py": "the DuckLake store (catalog, snapshots, writes, exports), just rewritten "
-                     "for issue 19; its owner splits it",
-    "sources/datasus/dbf.py": "the DBF reader and its fallbacks in one place; to split "
-                              "reader and decoder",
-    "synth/events.py": "the synthetic state's care events of every system; to split per "
-                       "system with the declarations of issue 17",
-    "sources/mapping.py": "the mappers of every DATASUS system; one per system's "
-                          "declaration folder (issue 17)",
-}
+#: modules over the limit that are allowed without a reason in their docstring: none
+KNOWN_LONG: dict[str, str] = {}
 
 
 def _package(path: Path) -> str:
@@ -149,3 +133,4 @@ def test_no_long_module_without_a_reason() -> None:
     assert unexplained == [], f"modules over {LIMIT} lines need '{REASON}' in their docstring"
     assert shrunk == [], "back under the limit: take them off KNOWN_LONG"
     assert all(reason for reason in KNOWN_LONG.values())
+    assert not KNOWN_LONG, "every long module says why at its top"

@@ -11,6 +11,11 @@ A file that fails — a truncated DBC, a wrong header — leaves nothing of itse
 kill rolls the open transaction back: the lake stays as it was before those files, and the
 next run loads them. Identification fields go to the protected ``identity_records`` table
 only.
+
+Why this module is long: the whole loading pipeline (reader threads, worker processes,
+grouped transactions, supersession, interruption) shares one set of invariants (rows read
+= accepted + quarantined; a batch lands whole or not at all) that is easier to check in
+one place.
 """
 
 from __future__ import annotations

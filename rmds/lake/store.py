@@ -17,6 +17,10 @@ Every canonical table (declared in :mod:`rmds.schema`) is a table here, with the
 brought each row. ``batches`` records every file loaded (hash, what the file is, counts,
 timings, and whether a later version superseded it); ``quarantine`` every refused row
 (batch, file, row, field, value, reason). See ``docs/lake.md``.
+
+Why this module is long: the lake's one entry point: DuckLake attach and extensions, the
+writer lock, schema, snapshots (list, expire, compact, files) and exports; splitting
+snapshots out is the next step.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ A mapper reads source columns through a :class:`MapContext`, which decodes them 
 compute kernels and records, for each row that cannot be mapped, the field, the raw value
 and the reason. :meth:`MapContext.finish` splits the rows into accepted canonical rows and
 quarantined rows, so that ``rows in = rows accepted + rows quarantined`` always holds.
+
+Why this module is long: the mapping context and the shared decoders (dates, ages, codes,
+territory) that every DATASUS mapper uses, with their quarantine rules; the per-system
+mappers are to move into their declaration folders (issue 17).
 """
 
 from __future__ import annotations

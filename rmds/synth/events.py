@@ -4,6 +4,10 @@ Each event table is a dict of equal-length numpy arrays. Municipal factors have 
 mean 1 over the population at risk, and the per-year normalisations below make the
 state-level expectation equal the configured rate; the expectations are returned with the
 events so that the rates actually targeted are written beside the output.
+
+Why this module is long: the care events of every system in the synthetic state, drawn
+from one population and one set of planted rates; to split per system with the
+declarations of issue 17.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ as the OpenDataSUS-style CSV; primary care and part of the vaccination as FHIR R
 NDJSON per resource type, and transaction Bundles for municipalities that send bundles);
 consortium referral reports as CSV. Every record that identifies a person has a row in
 ``verdade/registros.parquet`` naming its true person.
+
+Why this module is long: one writer per source format of the synthetic state (DBC/DBF,
+CSV, FHIR NDJSON and Bundles, consortium reports), sharing the rendering of identities and
+record errors; to be split by format, each beside its system's declaration
+(rmds/systems/).
 """
 
 from __future__ import annotations

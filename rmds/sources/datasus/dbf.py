@@ -17,6 +17,9 @@ whether to quarantine the row; ``strict=True`` raises :class:`FileFormatError` i
 Deleted records (flag ``*``) are skipped and counted. Headers without the ``0x0D``
 terminator (common in DATASUS files) are handled by trusting the header length.
 Memory is bounded by ``batch_rows × record_length``: files larger than memory stream.
+
+Why this module is long: the DBF reader with its native fast path and its pure-Python
+fallbacks, whose behaviour must match byte for byte; to split into reader and decoder.
 """
 
 from __future__ import annotations
