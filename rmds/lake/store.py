@@ -433,7 +433,7 @@ class Lake:
     def quarantine(self, batch_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
         where, params = ("WHERE batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
         return self._dicts(f"SELECT * FROM quarantine {where} ORDER BY batch_id, source_row, "
-                           "field LIMIT ?", [*params, int(limit)])
+                           "field, reason LIMIT ?", [*params, int(limit)])
 
     def quarantine_reasons(self, batch_id: int | None = None) -> list[dict[str, Any]]:
         where, params = ("WHERE batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
