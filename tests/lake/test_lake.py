@@ -253,9 +253,7 @@ def test_a_bundle_with_an_invalid_resource_lands_the_valid_ones(pack: ReferenceP
         assert outcome.batch is not None
         assert outcome.batch["rows_read"] == 6
         assert outcome.batch["rows_quarantined"] == 4
-        reasons: dict[tuple[int, str], list[str]] = {}
-        for q in lake.quarantine():   # a field may have more than one reason
-            reasons.setdefault((q["source_row"], q["field"]), []).append(q["reason"])
+        reasons = {(q["source_row"], q["field"]): q["reason"] for q in lake.quarantine()}
         encounters = lake.run("SELECT encounter_id, patient_key FROM encounters")
         people = lake.run("SELECT record_key, name, cns FROM identity_records")
     assert reasons[(2, "Patient.identifier[0].value")].startswith("CNS inválido")
