@@ -51,6 +51,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_warm(base: str, tries: int = 3000) -> None:
+    """Until the server at ``base`` answers and has read its mart into memory."""
+    for _ in range(tries):
+        try:
+            if httpx.get(f"{base}/api/saude").json().get("aquecido"):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
 async def scenario(base: str, name: str, clients: int, seconds: float, periods: list[str]
                    ) -> tuple[float, list[float], int]:
     catalog = [i.id for i in load_catalog()]
@@ -152,13 +163,7 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL)
         try:
             started = time.perf_counter()
-            for _ in range(3000):          # up, and the mart read into memory
-                try:
-                    if httpx.get(f"{base}/api/saude").json().get("aquecido"):
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+            wait_until_warm(base)
             print(f"servidor pronto, mart em memória, em {time.perf_counter() - started:.1f} s")
             periods = [p for p in ["2023", "2023-T1", "2023-T2", "2023-T3", "2023-T4"]
                        + [f"2023-{m:02d}" for m in range(1, 13)]]

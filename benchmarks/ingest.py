@@ -134,10 +134,9 @@ def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str
     import os
     import subprocess
 
-    import httpx
     import numpy as np
 
-    from benchmarks.api import free_port, scenario
+    from benchmarks.api import free_port, scenario, wait_until_warm
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -146,13 +145,7 @@ def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     out = []
     try:
-        for _ in range(3000):
-            try:
-                if httpx.get(f"{base}/api/saude").json().get("aquecido"):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_until_warm(base)
         periods = ["2023", "2023-T1", "2023-T2"] + [f"2023-{m:02d}" for m in range(1, 13)]
         for label in ("sem carga", "com carga"):
             writer = None
