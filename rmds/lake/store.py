@@ -30,9 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -497,23 +495,3 @@ class Lake:
                 "(FORMAT PARQUET, PARTITION_BY (source_system, ano), OVERWRITE_OR_IGNORE)")
             written[table.name] = rows
         return written
-
-
-@contextmanager
-def open_lake(path: Path, **options: Any) -> Iterator[Lake]:
-    lake = Lake(path, **options)
-    try:
-        yield lake
-    finally:
-        lake.close()
-
-
-def wait_for_snapshot(path: Path, after: int, timeout: float = 30.0) -> int:
-    """The newest snapshot once it is newer than ``after`` (tests and scripts)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with Lake(path, read_only=True) as lake:
-            current = lake.snapshot_id()
-        if current > after or time.monotonic() > deadline:
-            return current
-        time.sleep(0.1)
