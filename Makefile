@@ -9,7 +9,7 @@ STAMP := $(VENV)/.rmds-installed
 $(STAMP): pyproject.toml setup.py $(wildcard rmds/_native/*.c)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,spark]'
 	@touch $(STAMP)
 
 setup: $(STAMP)

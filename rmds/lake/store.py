@@ -39,6 +39,8 @@ import duckdb
 import pyarrow as pa
 import sqlglot.expressions as exp
 
+from rmds.engine.duck import fetch_arrow
+from rmds.engine.sql import ident
 from rmds.exceptions import ConfigurationError
 from rmds.schema import PROTECTED, TABLES, PeriodKind, Table
 from rmds.schema.inventory import period_columns
@@ -88,19 +90,6 @@ def literal(value: str | int) -> str:
     bind parameters (ATTACH, LOAD, COPY … TO). Never splice a value any other way."""
     node = exp.Literal.number(value) if isinstance(value, int) else exp.Literal.string(value)
     return node.sql(dialect="duckdb")
-
-
-def fetch_arrow(con: duckdb.DuckDBPyConnection, sql: str,
-                params: list[Any] | None = None) -> pa.Table:
-    """The result of a DuckDB query as an Arrow table (DuckDB 1.x and 2.x method names)."""
-    relation = con.execute(sql, params) if params else con.sql(sql)
-    method = getattr(relation, "to_arrow_table", None) or getattr(relation, "arrow", None)
-    if method is None:  # pragma: no cover - older DuckDB
-        method = relation.fetch_arrow_table
-    table = method()
-    if isinstance(table, pa.RecordBatchReader):
-        table = table.read_all()
-    return table
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -414,6 +403,10 @@ class Lake:
                         "table_catalog = 'lake' AND table_type = 'BASE TABLE' "
                         "ORDER BY table_name")
         return [r[0] for r in rows]
+
+    def schema_of(self, name: str) -> pa.Schema:
+        """The Arrow schema of table ``name`` (what another engine reads its files with)."""
+        return fetch_arrow(self.con, f"SELECT * FROM {ident(name)} LIMIT 0").schema
 
     def current_files(self, name: str) -> list[dict[str, Any]]:
         """The Parquet files that make up table ``name`` at this snapshot (and their delete

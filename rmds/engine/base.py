@@ -1,0 +1,61 @@
+"""The interface every engine implements, and how a computation gets one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import pyarrow as pa
+
+from rmds.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from rmds.lake.store import Lake
+
+__all__ = ["ENGINES", "Engine", "open_engine"]
+
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    """Where a computation runs. Queries are DuckDB SQL whose values and names were
+    rendered by :mod:`rmds.engine.sql`; each engine writes them in its own dialect."""
+
+    name: str
+    dialect: str
+
+    def register(self, name: str, data: pa.Table) -> None:
+        """Make an Arrow table a named relation (replacing one of that name)."""
+
+    def register_parquet(self, name: str, paths: Sequence[str], schema: pa.Schema) -> None:
+        """Make Parquet files (with this schema; none: an empty relation) a relation."""
+
+    def create(self, name: str, sql: str) -> None:
+        """Materialise a query as a named relation, for the steps that follow."""
+
+    def query(self, sql: str) -> pa.Table:
+        """Run a query; the result as Arrow."""
+
+    def write_parquet(self, sql: str, path: Path) -> None:
+        """Write a query's result as Parquet at ``path`` (a file on DuckDB, a folder of
+        part files on Spark)."""
+
+    def render(self, sql: str) -> str:
+        """The query as this engine runs it."""
+
+    def close(self) -> None:
+        """Release what the engine holds (never the lake)."""
+
+
+def open_engine(kind: str, lake: Lake, tables: Sequence[str]) -> Engine:
+    """An engine of ``kind`` that sees the lake's ``tables`` at the lake's snapshot."""
+    if kind == "duckdb":
+        from rmds.engine.duck import DuckDBEngine
+
+        return DuckDBEngine(lake.con)
+    if kind == "spark":
+        from rmds.engine.spark import SparkEngine
+
+        return SparkEngine.for_lake(lake, tables)
+    raise ConfigurationError(f"motor desconhecido {kind!r}; conhecidos: {', '.join(ENGINES)}")
