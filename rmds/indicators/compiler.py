@@ -21,82 +21,92 @@ import datetime as dt
 
 import sqlglot
 
+from rmds.engine.sql import col, ident, lit
 from rmds.indicators.catalog import Indicator, Measure
-from rmds.indicators.expr import compile_filter
+from rmds.indicators.expr import filter_sql
 from rmds.indicators.inputs import INPUTS
 
 __all__ = ["compile_indicator", "measure_sql"]
 
 
-def _events(measure: Measure, start: dt.date, end: dt.date, *, from_start: bool = True
-            ) -> str:
+def _events_sql(measure: Measure, start: dt.date, end: dt.date, *, from_start: bool = True
+                ) -> str:
     """``SELECT municipality, d[, k] FROM input WHERE …`` for one measure."""
     assert measure.input and measure.date and measure.territory
-    relation = INPUTS[measure.input].relation
-    key = f", x.{measure.distinct} AS k" if measure.distinct else (
-        f", x.{measure.sum} AS k" if measure.sum else "")
-    lower = f"x.{measure.date} >= DATE '{start.isoformat()}' AND " if from_start else ""
-    where = (f"{lower}x.{measure.date} < DATE '{end.isoformat()}' "
-             f"AND x.{measure.territory} IS NOT NULL AND x.{measure.date} IS NOT NULL "
-             f"AND {compile_filter(measure.filter, 'x')}")
+    relation_sql = ident(INPUTS[measure.input].relation)
+    date_sql = col("x", measure.date)
+    territory_sql = col("x", measure.territory)
+    keyed = measure.distinct or measure.sum
+    key_sql = ", " + col("x", keyed) + " AS k" if keyed else ""
+    lower_sql = f"{date_sql} >= {lit(start)} AND " if from_start else ""
+    where_sql = (f"{lower_sql}{date_sql} < {lit(end)} "
+                 f"AND {territory_sql} IS NOT NULL AND {date_sql} IS NOT NULL "
+                 f"AND {filter_sql(measure.filter, 'x')}")
     if measure.distinct:
-        where += f" AND x.{measure.distinct} IS NOT NULL"
+        where_sql += f" AND {col('x', measure.distinct)} IS NOT NULL"
     among = measure.among
     if among is not None:
-        other = INPUTS[among.input].relation
-        dated = f" AND a.{among.date} <= x.{measure.date}" if among.date else ""
-        where += (f" AND EXISTS (SELECT 1 FROM {other} a WHERE a.{among.key} = x.{among.key}"
-                  f"{dated} AND {compile_filter(among.filter, 'a')})")
-    return (f"SELECT x.{measure.territory} AS municipality, x.{measure.date} AS d{key} "
-            f"FROM {relation} x WHERE {where}")
+        other_sql = ident(INPUTS[among.input].relation)
+        dated_sql = f" AND {col('a', among.date)} <= {date_sql}" if among.date else ""
+        where_sql += (f" AND EXISTS (SELECT 1 FROM {other_sql} a WHERE "
+                      f"{col('a', among.key)} = {col('x', among.key)}"
+                      f"{dated_sql} AND {filter_sql(among.filter, 'a')})")
+    return (f"SELECT {territory_sql} AS municipality, {date_sql} AS d{key_sql} "
+            f"FROM {relation_sql} x WHERE {where_sql}")
 
 
-def _population(measure: Measure) -> str:
+def _population_sql(measure: Measure) -> str:
     conditions = ["TRUE"]
     if measure.ages is not None:
         low, high = measure.ages
-        conditions.append(f"pop.age_low >= {low}")
+        conditions.append(f"pop.age_low >= {lit(low)}")
         if high < 80:
-            conditions.append(f"pop.age_low <= {high - 4}")
+            conditions.append(f"pop.age_low <= {lit(high - 4)}")
     if measure.sex is not None:
-        conditions.append(f"pop.sex = '{measure.sex}'")
+        conditions.append(f"pop.sex = {lit(measure.sex)}")
+    conditions_sql = " AND ".join(conditions)
     return (
         "SELECT pop.municipality, p.period_type, p.period, "
         "sum(pop.pop) * p.months / 12.0 AS n "
         "FROM ind_population pop JOIN ind_periods p ON pop.year = p.population_year "
-        f"WHERE {' AND '.join(conditions)} "
+        f"WHERE {conditions_sql} "
         "GROUP BY pop.municipality, p.period_type, p.period, p.months")
+
+
+# the first day of an event's month, as a DATE on every engine (Spark's date_trunc gives a
+# timestamp)
+_MONTH_SQL = "CAST(date_trunc('month', d) AS DATE)"
 
 
 def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
     """(municipality, period_type, period, n) for one measure, in DuckDB SQL."""
     if measure.population:
-        return _population(measure)
+        return _population_sql(measure)
     if measure.cumulative:
         # people (or events) counted once, at their first date, and accumulated to the end
         # of each period
-        events = _events(measure, start, end, from_start=False)
+        events_sql = _events_sql(measure, start, end, from_start=False)
         if measure.distinct:
-            firsts = (f"SELECT municipality, k, min(d) AS d FROM ({events}) e "
-                      "GROUP BY municipality, k")
+            firsts_sql = (f"SELECT municipality, k, min(d) AS d FROM ({events_sql}) e "
+                          "GROUP BY municipality, k")
         else:
-            firsts = events
+            firsts_sql = events_sql
         return (
             "SELECT m.municipality, p.period_type, p.period, sum(m.n) AS n FROM ("
-            "SELECT municipality, date_trunc('month', d) AS month, count(*) AS n "
-            f"FROM ({firsts}) f GROUP BY ALL) m "
+            f"SELECT municipality, {_MONTH_SQL} AS month, count(*) AS n "
+            f"FROM ({firsts_sql}) f GROUP BY ALL) m "
             "JOIN ind_periods p ON m.month <= p.last_month GROUP BY ALL")
-    events = _events(measure, start, end)
+    events_sql = _events_sql(measure, start, end)
     if measure.distinct:
         return (
             "SELECT e.municipality, c.period_type, c.period, count(DISTINCT e.k) AS n FROM ("
-            f"SELECT DISTINCT municipality, date_trunc('month', d) AS month, k FROM ({events}) "
+            f"SELECT DISTINCT municipality, {_MONTH_SQL} AS month, k FROM ({events_sql}) "
             "s) e JOIN ind_calendar c ON c.month = e.month GROUP BY ALL")
-    counted = "coalesce(sum(k), 0)" if measure.sum else "count(*)"
+    counted_sql = "coalesce(sum(k), 0)" if measure.sum else "count(*)"
     return (
         "SELECT e.municipality, c.period_type, c.period, sum(e.n) AS n FROM ("
-        f"SELECT municipality, date_trunc('month', d) AS month, {counted} AS n "
-        f"FROM ({events}) s GROUP BY ALL) e "
+        f"SELECT municipality, {_MONTH_SQL} AS month, {counted_sql} AS n "
+        f"FROM ({events_sql}) s GROUP BY ALL) e "
         "JOIN ind_calendar c ON c.month = e.month GROUP BY ALL")
 
 

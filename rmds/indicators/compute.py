@@ -9,6 +9,7 @@ mart in one transaction (a failed computation leaves the previous mart as it was
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -21,17 +22,20 @@ import numpy as np
 import pyarrow as pa
 
 from rmds.consortia.roster import Membership, consortium_names, memberships
+from rmds.engine import Engine, open_engine
+from rmds.engine.duck import DuckDBEngine
+from rmds.engine.sql import ident, lit_list
 from rmds.exceptions import ConfigurationError, InputError, Problem
 from rmds.indicators.catalog import Catalog, Indicator, load_catalog
 from rmds.indicators.compiler import measure_sql
-from rmds.indicators.inputs import materialise_sql
+from rmds.indicators.inputs import INPUTS, input_sql
 from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
-from rmds.lake.store import Lake, fetch_arrow
+from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 from rmds.territory.model import STATE_CODE, Municipality, slug
 
 __all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "placements",
-           "prepare_inputs", "prepare_territory", "span_years"]
+           "prepare_inputs", "prepare_territory", "read_population", "span_years"]
 
 MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("indicator_id", "VARCHAR", "indicador (id do catálogo)"),
@@ -51,7 +55,7 @@ MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("suppressed", "BOOLEAN", "célula pequena: oculta em saídas públicas"),
     ("run_id", "BIGINT", "cálculo que produziu a linha"),
 )
-RUN_COLUMNS = ("run_id BIGINT, computed_at TIMESTAMP, years VARCHAR, indicators INTEGER, "
+RUN_COLUMNS_SQL = ("run_id BIGINT, computed_at TIMESTAMP, years VARCHAR, indicators INTEGER, "
                "rows BIGINT, population_source VARCHAR, small_cell_threshold INTEGER, "
                "seconds DOUBLE, notes VARCHAR, source_snapshot BIGINT")
 _EVENT_DATES = {"deaths": "death_date", "births": "birth_date",
@@ -72,64 +76,89 @@ class ComputeResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def span_years(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+def span_years(engine: Engine) -> tuple[int, ...]:
     """The years the lake's events cover (deaths, births, admissions, doses)."""
-    parts = " UNION ALL ".join(
-        f"SELECT min(year({c})) AS lo, max(year({c})) AS hi FROM {t}"
+    parts_sql = " UNION ALL ".join(
+        f"SELECT min(year({ident(c)})) AS lo, max(year({ident(c)})) AS hi FROM {ident(t)}"
         for t, c in _EVENT_DATES.items())
-    lo, hi = con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchall()[0]
+    found = engine.query(f"SELECT min(lo) AS lo, max(hi) AS hi FROM ({parts_sql}) s")
+    lo, hi = found.column("lo")[0].as_py(), found.column("hi")[0].as_py()
     if lo is None:
         return ()
     return tuple(range(int(lo), int(hi) + 1))
 
 
-def load_population(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """``ind_population(municipality, year, sex, age_low, pop)`` from a file in the layout of
-    the reference pack's ``populacao_sexo_faixa5.csv`` (the synthetic state writes one)."""
+_POPULATION_REQUIRED = ("cod_ibge7", "ano", "sexo", "pop_00_04", "pop_80_mais")
+
+
+def read_population(path: Path) -> pa.Table:
+    """``(municipality, year, sex, age_low, pop)`` from a file in the layout of the reference
+    pack's ``populacao_sexo_faixa5.csv`` (the synthetic state writes one): one row per
+    municipality, year and sex, one ``pop_AA_BB`` column per 5-year age group. Every
+    problem is reported at once, by line (the header is line 1) and column."""
     if not path.is_file():
         raise ConfigurationError(f"arquivo de população não encontrado: {path}")
     try:
-        header = con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true) "
-                             "LIMIT 0", [str(path)]).description
-    except duckdb.Error as error:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise InputError(f"arquivo de população ilegível: {path}",
                          [Problem(str(path), None, None, str(error).splitlines()[0])]
                          ) from None
-    names = {d[0] for d in header}
-    missing = {"cod_ibge7", "ano", "sexo", "pop_00_04", "pop_80_mais"} - names
+    if not header:
+        raise InputError(f"arquivo de população vazio: {path}")
+    names = [h.strip() for h in header]
+    missing = sorted(set(_POPULATION_REQUIRED) - set(names))
     if missing:
         raise InputError(f"arquivo de população sem colunas obrigatórias: {path}",
-                         [Problem(str(path), 1, c, "coluna ausente") for c in sorted(missing)])
-    try:
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE ind_population AS
-            SELECT CAST(cod_ibge7 AS VARCHAR) AS municipality, CAST(ano AS INTEGER) AS year,
-                   CASE CAST(sexo AS VARCHAR) WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS sex,
-                   CAST(substr(grp, 5, 2) AS INTEGER) AS age_low, CAST(pop AS DOUBLE) AS pop
-            FROM (UNPIVOT (SELECT * EXCLUDE (pop_total) FROM read_csv(?,
-                  header = true, all_varchar = true))
-                  ON COLUMNS('^pop_') INTO NAME grp VALUE pop)""", [str(path)]).fetchall()
-    except duckdb.Error as error:
-        raise InputError(f"arquivo de população com valores inválidos: {path}",
-                         _bad_population_cells(con, path, sorted(
-                             n for n in names if n.startswith("pop_") or n in ("ano",)))
-                         or [Problem(str(path), None, None, str(error).splitlines()[0])]
-                         ) from None
+                         [Problem(str(path), 1, c, "coluna ausente") for c in missing])
+    groups = [(i, n) for i, n in enumerate(names) if n.startswith("pop_") and n != "pop_total"]
+    at = {n: i for i, n in enumerate(names)}
+    out: dict[str, list[Any]] = {"municipality": [], "year": [], "sex": [], "age_low": [],
+                                 "pop": []}
+    problems: list[Problem] = []
+
+    def number(line: int, field: str, text: str) -> float | None:
+        if text.strip() == "":
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            problems.append(Problem(str(path), line, field, f"valor não numérico: {text!r}"))
+            return None
+
+    for line, row in enumerate(rows, start=2):
+        if not row:
+            continue
+        if len(row) != len(names):
+            problems.append(Problem(str(path), line, None,
+                                    f"{len(row)} campos; o cabeçalho tem {len(names)}"))
+            continue
+        year = number(line, "ano", row[at["ano"]])
+        sex = {"1": "M", "2": "F"}.get(row[at["sexo"]].strip())
+        for i, name in groups:
+            value = number(line, name, row[i])
+            out["municipality"].append(row[at["cod_ibge7"]].strip())
+            out["year"].append(None if year is None else int(year))
+            out["sex"].append(sex)
+            out["age_low"].append(int(name[4:6]))
+            out["pop"].append(value)
+    if problems:
+        raise InputError(f"arquivo de população com valores inválidos: {path}", problems[:50])
+    return pa.table({"municipality": pa.array(out["municipality"], pa.string()),
+                     "year": pa.array(out["year"], pa.int32()),
+                     "sex": pa.array(out["sex"], pa.string()),
+                     "age_low": pa.array(out["age_low"], pa.int32()),
+                     "pop": pa.array(out["pop"], pa.float64())})
 
 
-def _bad_population_cells(con: duckdb.DuckDBPyConnection, path: Path,
-                          columns: Sequence[str]) -> list[Problem]:
-    """Each value that is not a number, by line (the header is line 1) and column."""
-    checks = " UNION ALL ".join(
-        f"SELECT line, '{c}' AS field, \"{c}\" AS value FROM rows "
-        f"WHERE \"{c}\" IS NOT NULL AND TRY_CAST(\"{c}\" AS DOUBLE) IS NULL"
-        for c in columns)
-    found = con.execute(
-        "WITH rows AS (SELECT row_number() OVER () + 1 AS line, * FROM read_csv(?, "
-        f"header = true, all_varchar = true)) {checks} ORDER BY line, field LIMIT 50",
-        [str(path)]).fetchall()
-    return [Problem(str(path), int(line), field, f"valor não numérico: {value!r}")
-            for line, field, value in found]
+def load_population(engine: Engine | duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``ind_population`` on the engine (or a DuckDB connection), from
+    :func:`read_population`."""
+    target = DuckDBEngine(engine) if isinstance(engine, duckdb.DuckDBPyConnection) else engine
+    target.register("ind_population", read_population(path))
 
 
 Placement = tuple[Level, str, dt.date | None, dt.date | None]
@@ -149,9 +178,10 @@ def placements(municipality: Municipality, vintage: Vintage,
                   for c in consortia]
 
 
-def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> None:
-    """Regions, memberships at every level (consortia with their validity dates) and unit
-    names, as temporary tables of the connection."""
+def prepare_territory(engine: Engine, pack: ReferencePack,
+                      con: duckdb.DuckDBPyConnection | None) -> None:
+    """Regions, memberships at every level (consortia with their validity dates, imported
+    into the lake that ``con`` reads) and unit names, as relations of the engine."""
     regions: dict[str, list[str]] = {"municipality": [], "vintage": [], "region": [],
                                      "macro": []}
     members: dict[str, list[Any]] = {"municipality": [], "vintage": [], "level": [],
@@ -193,19 +223,15 @@ def prepare_territory(con: duckdb.DuckDBPyConnection, pack: ReferencePack) -> No
             "valid_from": pa.array(members["valid_from"], pa.date32()),
             "valid_to": pa.array(members["valid_to"], pa.date32())})),
                        ("ind_unit_names", units)):
-        con.register("rmds_incoming", pa.table(data))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rmds_incoming"
-                    ).fetchall()
-        con.unregister("rmds_incoming")
+        engine.register(name, data if isinstance(data, pa.Table) else pa.table(data))
     # units that have at least one member municipality
-    con.execute("""CREATE OR REPLACE TEMP TABLE ind_units AS
+    engine.create("ind_units", """
         SELECT DISTINCT m.level, m.unit_code, m.vintage, coalesce(n.name, m.unit_code) AS name
         FROM ind_membership m LEFT JOIN ind_unit_names n
-        ON n.level = m.level AND n.unit_code = m.unit_code AND n.vintage = m.vintage"""
-                ).fetchall()
+        ON n.level = m.level AND n.unit_code = m.unit_code AND n.vintage = m.vintage""")
 
 
-def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
+def _calendar(engine: Engine, years: Sequence[int],
               population_years: Sequence[int]) -> list[str]:
     notes: list[str] = []
     first, last = min(population_years), max(population_years)
@@ -247,30 +273,23 @@ def _calendar(con: duckdb.DuckDBPyConnection, years: Sequence[int],
                 cal["period_type"].append(kind)
                 cal["period"].append(label)
     for name, data in (("ind_calendar", cal), ("ind_periods", per)):
-        con.register("rmds_incoming", pa.table(data))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rmds_incoming"
-                    ).fetchall()
-        con.unregister("rmds_incoming")
+        engine.register(name, pa.table(data))
     return notes
 
 
-def prepare_inputs(con: duckdb.DuckDBPyConnection, pack: ReferencePack,
-                    needed: set[str]) -> None:
+def prepare_inputs(engine: Engine, pack: ReferencePack, needed: set[str]) -> None:
     codes = sorted(pack.icsap.codes)
-    con.register("rmds_incoming", pa.table({"codeset": ["icsap"] * len(codes),
-                                            "code": codes}))
-    con.execute("CREATE OR REPLACE TEMP TABLE ind_codesets AS SELECT * FROM rmds_incoming"
-                ).fetchall()
-    con.unregister("rmds_incoming")
+    engine.register("ind_codesets", pa.table({"codeset": ["icsap"] * len(codes),
+                                              "code": codes}))
     # residence and birth date of FHIR patients: the only fields read from the protected
     # identity table, and only into counts
-    con.execute("""CREATE OR REPLACE TEMP TABLE ind_fhir_patients AS
-        SELECT record_key AS patient_key, any_value(residence_municipality)
-               AS residence_municipality, any_value(birth_date) AS birth_date
+    engine.create("ind_fhir_patients", """
+        SELECT record_key AS patient_key, min(residence_municipality)
+               AS residence_municipality, min(birth_date) AS birth_date
         FROM identity_records WHERE source_system = 'FHIR' AND role = 'paciente'
-        GROUP BY record_key""").fetchall()
+        GROUP BY record_key""")
     for name in sorted(needed):
-        con.execute(materialise_sql(name)).fetchall()
+        engine.create(INPUTS[name].relation, input_sql(name))
 
 
 def _inputs_of(indicators: Sequence[Indicator]) -> set[str]:
@@ -339,9 +358,20 @@ def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
 def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
             years: Sequence[int] | None = None, population: Path | None = None,
             threshold: int = 5, only: Sequence[str] | None = None,
-            progress: Callable[[str], None] | None = None) -> ComputeResult:
+            progress: Callable[[str], None] | None = None,
+            engine: str | Engine = "duckdb") -> ComputeResult:
     """Compute the catalog (or the indicators in ``only``) for ``years`` (default: the
-    years the lake covers) and replace the mart with the result."""
+    years the lake covers) and replace the mart with the result. The counts and the roll-up
+    run on ``engine`` (``duckdb``: the lake's connection; ``spark``: Spark reading the
+    lake's Parquet files); intervals, smoothing and suppression run on the collected grid,
+    the same code whatever the engine; the mart is written into the lake in one commit."""
+    if isinstance(engine, str):
+        opened = open_engine(engine, lake, lake.table_names())
+        try:
+            return compute(lake, pack, catalog=catalog, years=years, population=population,
+                           threshold=threshold, only=only, progress=progress, engine=opened)
+        finally:
+            opened.close()
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -355,44 +385,32 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
 
     catalog = catalog or load_catalog()
     chosen = [catalog.get(i) for i in only] if only else list(catalog)
-    con = lake.con
-    span = tuple(years) if years else span_years(con)
+    span = tuple(years) if years else span_years(engine)
     if not span:
         raise ConfigurationError("o lago não tem eventos: carregue arquivos com 'rmds "
                                  "ingest' antes de calcular indicadores")
     population_path = population or pack.directory / "populacao_sexo_faixa5.csv"
-    load_population(con, population_path)
-    population_years = [int(r[0]) for r in con.execute(
-        "SELECT DISTINCT year FROM ind_population ORDER BY 1").fetchall()]
+    people = read_population(population_path)
+    population_years = sorted({int(y) for y in people.column("year").to_pylist()
+                               if y is not None})
     if not population_years:
         raise InputError(f"arquivo de população vazio: {population_path}")
-    prepare_territory(con, pack)
-    notes = _calendar(con, span, population_years)
-    prepare_inputs(con, pack, _inputs_of(chosen))
+    engine.register("ind_population", people)
+    prepare_territory(engine, pack, lake.con)
+    notes = _calendar(engine, span, population_years)
+    prepare_inputs(engine, pack, _inputs_of(chosen))
     lap("preparo")
-    start, end = dt.date(span[0], 1, 1), dt.date(span[-1] + 1, 1, 1)
-    con.execute("CREATE OR REPLACE TEMP TABLE ind_counts (indicator VARCHAR, role VARCHAR, "
-                "municipality VARCHAR, period_type VARCHAR, period VARCHAR, n DOUBLE)"
-                ).fetchall()
-    for indicator in chosen:
-        kinds = ", ".join(f"'{p}'" for p in indicator.periods)
-        measures = [("numerator", indicator.numerator)]
-        if indicator.denominator is not None:
-            measures.append(("denominator", indicator.denominator))
-        for role, measure in measures:
-            sql = measure_sql(measure, start, end)
-            con.execute(f"INSERT INTO ind_counts SELECT '{indicator.id}', '{role}', "
-                        f"municipality, period_type, period, n FROM ({sql}) q "
-                        f"WHERE period_type IN ({kinds})").fetchall()
+    engine.register("ind_counts", _counts(engine, chosen, dt.date(span[0], 1, 1),
+                                          dt.date(span[-1] + 1, 1, 1)))
     lap("contagens")
-    con.register("rmds_incoming", pa.table({
-        "indicator": [i.id for i in chosen],
-        "periods": [list(i.periods) for i in chosen],
-        "has_denominator": [i.denominator is not None for i in chosen]}))
-    con.execute("CREATE OR REPLACE TEMP TABLE ind_list AS SELECT * FROM rmds_incoming"
-                ).fetchall()
-    con.unregister("rmds_incoming")
-    con.execute("""CREATE OR REPLACE TEMP TABLE ind_rolled AS
+    wanted: dict[str, list[Any]] = {"indicator": [], "period_type": [], "has_denominator": []}
+    for indicator in chosen:
+        for kind in indicator.periods:
+            wanted["indicator"].append(indicator.id)
+            wanted["period_type"].append(kind)
+            wanted["has_denominator"].append(indicator.denominator is not None)
+    engine.register("ind_list", pa.table(wanted))
+    engine.create("ind_rolled", """
         SELECT k.indicator, k.role, t.level, t.unit_code, k.period_type, k.period,
                sum(k.n) AS n
         FROM ind_counts k
@@ -400,14 +418,15 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         JOIN ind_membership t ON t.municipality = k.municipality AND t.vintage = p.vintage
              AND (t.valid_from IS NULL OR t.valid_from <= p.last_day)
              AND (t.valid_to IS NULL OR t.valid_to >= p.first_day)
-        GROUP BY ALL""").fetchall()
-    grid = fetch_arrow(con, """
+        GROUP BY k.indicator, k.role, t.level, t.unit_code, k.period_type, k.period""")
+    grid = _conform(engine.query("""
         SELECT g.indicator AS indicator_id, u.level, u.unit_code, p.vintage, p.period_type,
                p.period, CAST(p.year AS INTEGER) AS year,
-               coalesce(num.n, 0) AS numerator,
-               CASE WHEN g.has_denominator THEN coalesce(den.n, 0) END AS denominator
+               CAST(coalesce(num.n, 0) AS DOUBLE) AS numerator,
+               CAST(CASE WHEN g.has_denominator THEN coalesce(den.n, 0) END AS DOUBLE)
+                   AS denominator
         FROM ind_list g
-        JOIN ind_periods p ON list_contains(g.periods, p.period_type)
+        JOIN ind_periods p ON p.period_type = g.period_type
         JOIN ind_units u ON u.vintage = p.vintage
         LEFT JOIN ind_rolled num ON num.role = 'numerator' AND num.indicator = g.indicator
              AND num.level = u.level AND num.unit_code = u.unit_code
@@ -415,28 +434,68 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         LEFT JOIN ind_rolled den ON den.role = 'denominator' AND den.indicator = g.indicator
              AND den.level = u.level AND den.unit_code = u.unit_code
              AND den.period_type = p.period_type AND den.period = p.period
-        ORDER BY g.indicator, u.level, u.unit_code, p.period_type, p.period""")
+        ORDER BY g.indicator, u.level, u.unit_code, p.period_type, p.period"""))
+    units = engine.query("SELECT level, unit_code, vintage, name FROM ind_units")
     lap("agregacao")
     mart = _statistics(grid, catalog, threshold)
     lap("estatisticas")
-    run_id = _write(lake, mart, span, len(chosen), str(population_path), threshold,
-                    notes, sum(timings.values()), only is not None)
+    run_id = _write(lake, mart, units, span, len(chosen), str(population_path), threshold,
+                    notes, sum(timings.values()), only is not None, engine.name)
     lap("gravacao")
     return ComputeResult(run_id, span, len(chosen), mart.num_rows, sum(timings.values()),
                          str(population_path), notes, timings)
 
 
-def _write(lake: Lake, mart: pa.Table, years: Sequence[int], indicators: int,
-           population: str, threshold: int, notes: list[str], seconds: float,
-           partial: bool) -> int:
+_GRID_TYPES = {"year": pa.int32(), "numerator": pa.float64(), "denominator": pa.float64()}
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    """The grid with the same Arrow types whatever engine produced it."""
+    fields = [pa.field(f.name, _GRID_TYPES.get(f.name, pa.string())) for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
+def _counts(engine: Engine, chosen: Sequence[Indicator], start: dt.date, end: dt.date
+            ) -> pa.Table:
+    """(indicator, role, municipality, period_type, period, n) of every measure."""
+    parts: list[pa.Table] = []
+    for indicator in chosen:
+        measures = [("numerator", indicator.numerator)]
+        if indicator.denominator is not None:
+            measures.append(("denominator", indicator.denominator))
+        for role, measure in measures:
+            counted_sql = measure_sql(measure, start, end)
+            found = engine.query(
+                f"SELECT municipality, period_type, period, n FROM ({counted_sql}) q "
+                f"WHERE period_type IN ({lit_list(indicator.periods)})")
+            size = found.num_rows
+            parts.append(pa.table({
+                "indicator": pa.array([indicator.id] * size, pa.string()),
+                "role": pa.array([role] * size, pa.string()),
+                "municipality": found.column("municipality").cast(pa.string()),
+                "period_type": found.column("period_type").cast(pa.string()),
+                "period": found.column("period").cast(pa.string()),
+                "n": found.column("n").cast(pa.float64())}))
+    if not parts:
+        return pa.table({name: pa.array([], kind) for name, kind in (
+            ("indicator", pa.string()), ("role", pa.string()), ("municipality", pa.string()),
+            ("period_type", pa.string()), ("period", pa.string()), ("n", pa.float64()))})
+    return pa.concat_tables(parts)
+
+
+def _write(lake: Lake, mart: pa.Table, units: pa.Table, years: Sequence[int],
+           indicators: int, population: str, threshold: int, notes: list[str],
+           seconds: float, partial: bool, engine: str) -> int:
     con = lake.con
-    columns = ", ".join(f"{name} {sql}" for name, sql, _ in MART_COLUMNS)
+    columns_sql = ", ".join(f"{ident(name)} {sql}" for name, sql, _ in MART_COLUMNS)
     source_snapshot = lake.snapshot_id()   # what the computation read
     lake.run("BEGIN TRANSACTION")
     try:
-        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_values ({columns})")
-        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_runs ({RUN_COLUMNS})")
-        lake.run("CREATE OR REPLACE TABLE indicator_units AS SELECT * FROM ind_units")
+        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_values ({columns_sql})")
+        lake.run(f"CREATE TABLE IF NOT EXISTS indicator_runs ({RUN_COLUMNS_SQL})")
+        con.register("rmds_units", units)
+        lake.run("CREATE OR REPLACE TABLE indicator_units AS SELECT * FROM rmds_units")
+        con.unregister("rmds_units")
         run_id = int(lake.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM indicator_runs"))
         if partial:
             ids = pa.array(sorted(set(mart.column("indicator_id").to_pylist())))
@@ -453,7 +512,7 @@ def _write(lake: Lake, mart: pa.Table, years: Sequence[int], indicators: int,
                         population, threshold, round(seconds, 3), "; ".join(notes),
                         source_snapshot])
         lake.commit("indicadores", calculo=run_id, indicadores=indicators,
-                    linhas=mart.num_rows, snapshot_lido=source_snapshot)
+                    linhas=mart.num_rows, snapshot_lido=source_snapshot, motor=engine)
     except BaseException:
         lake.run("ROLLBACK")
         raise

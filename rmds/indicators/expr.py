@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-__all__ = ["CODESETS", "check_filter", "columns_of", "compile_filter"]
+__all__ = ["CODESETS", "check_filter", "columns_of", "compile_filter", "filter_sql"]
 
 CODESETS = ("icsap",)
 _FUNCTIONS: tuple[type[Any], ...] = (
@@ -95,7 +95,8 @@ def _rewrite(node: Any, alias: str | None) -> Any:
                 low=low, high=high))
         if name == "in_codeset":
             codeset = node.expressions[1].name
-            members = _parse(f"SELECT code FROM ind_codesets WHERE codeset = '{codeset}'")
+            members = exp.select("code").from_("ind_codesets").where(
+                exp.column("codeset").eq(exp.Literal.string(codeset)))
             first = exp.In(this=column.copy(), query=exp.Subquery(this=members.copy()))
             category = exp.In(this=exp.Left(this=column.copy(),
                                             expression=exp.Literal.number(3)),
@@ -104,10 +105,15 @@ def _rewrite(node: Any, alias: str | None) -> Any:
     return node
 
 
-def compile_filter(text: str | None, alias: str | None = None,
-                   dialect: str = "duckdb") -> str:
-    """The filter as SQL for ``dialect``, its columns qualified with ``alias``."""
+def filter_sql(text: str | None, alias: str | None = None,
+               dialect: str = "duckdb") -> str:
+    """The filter as SQL for ``dialect``, its columns qualified with ``alias`` (a fragment
+    rendered by sqlglot from the parsed declaration: safe to compose into a query)."""
     if not text:
         return "TRUE"
     tree = _parse(text).transform(lambda n: _rewrite(n, alias))
-    return f"({tree.sql(dialect=dialect)})"
+    rendered: str = tree.sql(dialect=dialect)
+    return "(" + rendered + ")"
+
+
+compile_filter = filter_sql

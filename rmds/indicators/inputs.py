@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rmds.engine.sql import col, ident, lit
 from rmds.schema import table
 from rmds.territory import Vintage
 
-__all__ = ["INPUTS", "Input", "vintage_sql"]
+__all__ = ["INPUTS", "Input", "input_sql", "vintage_sql"]
 
 
 @dataclass(frozen=True)
@@ -63,44 +64,47 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
 )}
 
 
-def vintage_sql(date_column: str) -> str:
-    """SQL for the regionalisation vintage valid on a date."""
+def vintage_sql(date_sql: str) -> str:
+    """SQL for the regionalisation vintage valid on a date (``date_sql``: a column
+    reference built by :func:`rmds.engine.sql.col`)."""
     later = sorted(Vintage, key=lambda v: v.first_year)
-    cases = " ".join(f"WHEN year({date_column}) >= {v.first_year} THEN '{v.value}'"
-                     for v in reversed(later[1:]))
-    return f"CASE {cases} ELSE '{later[0].value}' END"
+    cases_sql = " ".join(f"WHEN year({date_sql}) >= {lit(v.first_year)} THEN {lit(v.value)}"
+                         for v in reversed(later[1:]))
+    return f"CASE {cases_sql} ELSE {lit(later[0].value)} END"
 
 
-def materialise_sql(name: str) -> str:
-    """``CREATE TEMP TABLE`` for one input (DuckDB); needs ``ind_regions`` and
-    ``ind_fhir_patients`` (see :mod:`rmds.indicators.compute`)."""
-    relation = INPUTS[name].relation
+def input_sql(name: str) -> str:
+    """The query that materialises one input as :attr:`Input.relation` (any engine); needs
+    ``ind_regions`` and ``ind_fhir_patients`` (see :mod:`rmds.indicators.compute`)."""
     if name == "hospitalisations":
-        vintage = vintage_sql("h.admission_date")
+        vintage = vintage_sql(col("h", "admission_date"))
         return (
-            f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT h.*, "
+            "SELECT h.*, "
             "rr.region AS residence_region, fr.region AS facility_region, "
             "rr.macro AS residence_macro, fr.macro AS facility_macro "
             "FROM hospitalisations h "
-            f"LEFT JOIN ind_regions rr ON rr.municipality = h.residence_municipality "
+            "LEFT JOIN ind_regions rr ON rr.municipality = h.residence_municipality "
             f"AND rr.vintage = {vintage} "
-            f"LEFT JOIN ind_regions fr ON fr.municipality = h.facility_municipality "
+            "LEFT JOIN ind_regions fr ON fr.municipality = h.facility_municipality "
             f"AND fr.vintage = {vintage}")
     if name == "immunisations":
-        return (
-            f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT i.* REPLACE ("
-            "coalesce(i.residence_municipality, p.residence_municipality) "
-            "AS residence_municipality, "
-            "coalesce(i.age_years, CAST(floor((i.vaccination_date - coalesce(i.birth_date, "
-            "p.birth_date)) / 365.25) AS INTEGER)) AS age_years) "
-            "FROM immunisations i LEFT JOIN ind_fhir_patients p "
-            "ON i.source_system = 'FHIR' AND p.patient_key = i.patient_key")
+        # the two filled columns replace the table's own, in the table's column order
+        filled = {
+            "residence_municipality": "coalesce(i.residence_municipality, "
+                                      "p.residence_municipality)",
+            "age_years": "coalesce(i.age_years, CAST(floor(date_diff('day', coalesce("
+                         "i.birth_date, p.birth_date), i.vaccination_date) / 365.25) "
+                         "AS INTEGER))"}
+        columns_sql = ", ".join(
+            filled[c.name] + " AS " + ident(c.name) if c.name in filled else col("i", c.name)
+            for c in table("immunisations").columns)
+        return (f"SELECT {columns_sql} FROM immunisations i LEFT JOIN ind_fhir_patients p "
+                "ON i.source_system = 'FHIR' AND p.patient_key = i.patient_key")
     if name in ("conditions", "observations", "encounters"):
-        return (f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT x.*, "
-                "p.residence_municipality FROM {name} x LEFT JOIN ind_fhir_patients p "
-                "ON p.patient_key = x.patient_key").replace("{name}", name)
+        return (f"SELECT x.*, p.residence_municipality FROM {ident(name)} x "
+                "LEFT JOIN ind_fhir_patients p ON p.patient_key = x.patient_key")
     if name == "referrals":
-        from rmds.consortia.queues import REFERRALS
+        from rmds.consortia.queues import REFERRALS as REFERRALS_SQL
 
-        return f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {REFERRALS}"
-    return f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT * FROM {name}"
+        return f"SELECT * FROM {REFERRALS_SQL}"
+    return f"SELECT * FROM {ident(name)}"

@@ -21,13 +21,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from rmds.engine import Engine, open_engine
+from rmds.engine.sql import col, ident, lit
 from rmds.indicators.compute import load_population, prepare_inputs, prepare_territory
-from rmds.indicators.expr import compile_filter
+from rmds.indicators.expr import filter_sql
 from rmds.indicators.inputs import INPUTS
 from rmds.indicators.stats import poisson_interval, wilson_interval
-from rmds.lake.store import Lake, fetch_arrow, table_exists
+from rmds.lake.store import Lake, table_exists
 from rmds.quality.rules import DIMENSIONS, RECORD_KEYS, Rule, load_rules
-from rmds.schema.keys import RECORD_UID
+from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 from rmds.territory import ReferencePack
 
 __all__ = ["CONFIDENCE", "LEVELS", "QualityResult", "level_of", "municipality_report",
@@ -57,73 +59,82 @@ class QualityResult:
 
 def _share_sql(rule: Rule) -> str:
     assert rule.input and rule.territory
-    relation = INPUTS[rule.input].relation
-    return (f"SELECT x.{rule.territory} AS municipality, count(*) AS n, "
-            f"count(*) FILTER (WHERE coalesce({compile_filter(rule.bad, 'x')}, FALSE)) AS k "
-            f"FROM {relation} x WHERE x.{rule.territory} IS NOT NULL "
-            f"AND {compile_filter(rule.filter, 'x')} GROUP BY 1")
+    relation_sql = ident(INPUTS[rule.input].relation)
+    territory_sql = col("x", rule.territory)
+    return (f"SELECT {territory_sql} AS municipality, count(*) AS n, "
+            f"count(*) FILTER (WHERE coalesce({filter_sql(rule.bad, 'x')}, FALSE)) AS k "
+            f"FROM {relation_sql} x WHERE {territory_sql} IS NOT NULL "
+            f"AND {filter_sql(rule.filter, 'x')} GROUP BY {territory_sql}")
 
 
 def _duplicates_sql(rule: Rule) -> str:
     """Records counted once per source key (a FHIR Patient re-sent in many bundles is one
     registration); a record is a duplicate when its person already has one with the same
     values of ``same``."""
-    records = (f"SELECT residence_municipality AS municipality, source_file, record_key, "
-               f"{RECORD_UID} AS record_uid FROM identity_records "
-               f"WHERE source_system = '{rule.system}' AND role = '{rule.role}' "
-               "AND residence_municipality IS NOT NULL")
-    join, extra = "", ""
+    records_sql = (f"SELECT residence_municipality AS municipality, source_file, record_key, "
+                   f"{RECORD_UID_SQL} AS record_uid FROM identity_records "
+                   f"WHERE source_system = {lit(rule.system)} AND role = {lit(rule.role)} "
+                   "AND residence_municipality IS NOT NULL")
+    join_sql, extra_sql = "", ""
     if rule.same and rule.input:
         key = RECORD_KEYS[rule.input]
-        join = (f" JOIN {rule.input} i ON i.source_file = r.source_file "
-                f"AND i.{key} = r.record_key")
-        extra = ", " + ", ".join(f"coalesce(CAST(i.{c} AS VARCHAR), '') AS s_{c}"
-                                 for c in rule.same)
-    same = "".join(f", s_{c}" for c in rule.same)
+        join_sql = (f" JOIN {ident(rule.input)} i ON i.source_file = r.source_file "
+                    f"AND {col('i', key)} = r.record_key")
+        extra_sql = ", " + ", ".join(
+            f"coalesce(CAST({col('i', c)} AS VARCHAR), '') AS {ident('s_' + c)}"
+            for c in rule.same)
+    same_sql = "".join(", " + ident("s_" + c) for c in rule.same)
     return (
         f"SELECT municipality, count(*) AS n, count(*) - count(DISTINCT concat_ws('|', "
-        f"CAST(person_id AS VARCHAR){same})) AS k FROM ("
-        f"SELECT DISTINCT r.municipality, r.record_key, l.person_id{extra} FROM ({records}) r "
-        f"JOIN person_links l ON l.record_uid = r.record_uid{join}) GROUP BY 1")
+        f"CAST(person_id AS VARCHAR){same_sql})) AS k FROM ("
+        f"SELECT DISTINCT r.municipality, r.record_key, l.person_id{extra_sql} FROM "
+        f"({records_sql}) r JOIN person_links l ON l.record_uid = r.record_uid{join_sql}) d "
+        "GROUP BY municipality")
 
 
 def _coverage_sql(rule: Rule) -> str:
     assert rule.input and rule.territory
-    relation = INPUTS[rule.input].relation
-    date = {"births": "birth_date", "deaths": "death_date"}[rule.input]
-    where = (f"x.{rule.territory} IS NOT NULL AND {compile_filter(rule.filter, 'x')} "
-             "AND year(x." + date + ") IN (SELECT DISTINCT year FROM ind_population)")
+    relation_sql = ident(INPUTS[rule.input].relation)
+    territory_sql = col("x", rule.territory)
+    date_sql = col("x", {"births": "birth_date", "deaths": "death_date"}[rule.input])
+    where_sql = (f"{territory_sql} IS NOT NULL AND {filter_sql(rule.filter, 'x')} "
+                 f"AND year({date_sql}) IN (SELECT DISTINCT year FROM ind_population)")
     if rule.expected_by == "fecundidade":
         return f"""
-        WITH obs AS (SELECT x.{rule.territory} AS municipality, year(x.{date}) AS year,
-                            count(*) AS n FROM {relation} x WHERE {where} GROUP BY ALL),
+        WITH obs AS (SELECT {territory_sql} AS municipality, year({date_sql}) AS year,
+                            count(*) AS n FROM {relation_sql} x WHERE {where_sql}
+                     GROUP BY {territory_sql}, year({date_sql})),
              women AS (SELECT municipality, year, sum(pop) AS w FROM ind_population
-                       WHERE sex = 'F' AND age_low BETWEEN 10 AND 45 GROUP BY ALL),
-             rate AS (SELECT o.year, sum(o.n) / (SELECT sum(w) FROM women
-                      WHERE women.year = o.year) AS r FROM obs o GROUP BY o.year)
+                       WHERE sex = 'F' AND age_low BETWEEN 10 AND 45
+                       GROUP BY municipality, year),
+             totals AS (SELECT year, sum(w) AS w FROM women GROUP BY year),
+             rate AS (SELECT o.year, sum(o.n) / min(t.w) AS r FROM obs o
+                      JOIN totals t ON t.year = o.year GROUP BY o.year)
         SELECT w.municipality, coalesce(sum(o.n), 0) AS n, sum(w.w * rate.r) AS expected
         FROM women w JOIN rate ON rate.year = w.year
         LEFT JOIN obs o ON o.municipality = w.municipality AND o.year = w.year
-        GROUP BY 1"""
+        GROUP BY w.municipality"""
     return f"""
-        WITH obs AS (SELECT x.{rule.territory} AS municipality, year(x.{date}) AS year,
+        WITH obs AS (SELECT {territory_sql} AS municipality, year({date_sql}) AS year,
                             CASE x.sex WHEN 'M' THEN 'M' WHEN 'F' THEN 'F' END AS sex,
                             least(floor(x.age_years / 5) * 5, 80) AS age_low, count(*) AS n
-                     FROM {relation} x WHERE {where} AND x.age_years IS NOT NULL
-                     GROUP BY ALL),
+                     FROM {relation_sql} x WHERE {where_sql} AND x.age_years IS NOT NULL
+                     GROUP BY 1, 2, 3, 4),
              rate AS (SELECT p.year, p.sex, p.age_low,
                              coalesce(sum(o.n), 0) / sum(p.pop) AS r
                       FROM (SELECT year, sex, age_low, sum(pop) AS pop FROM ind_population
-                            GROUP BY ALL) p
-                      LEFT JOIN (SELECT year, sex, age_low, sum(n) AS n FROM obs GROUP BY ALL) o
+                            GROUP BY year, sex, age_low) p
+                      LEFT JOIN (SELECT year, sex, age_low, sum(n) AS n FROM obs
+                                 GROUP BY year, sex, age_low) o
                       ON o.year = p.year AND o.sex = p.sex AND o.age_low = p.age_low
-                      WHERE p.year IN (SELECT DISTINCT year FROM obs) GROUP BY ALL)
-        SELECT p.municipality, (SELECT coalesce(sum(n), 0) FROM obs
-                                WHERE obs.municipality = p.municipality) AS n,
-               sum(p.pop * rate.r) AS expected
+                      WHERE p.year IN (SELECT DISTINCT year FROM obs)
+                      GROUP BY p.year, p.sex, p.age_low),
+             observed AS (SELECT municipality, sum(n) AS n FROM obs GROUP BY municipality)
+        SELECT p.municipality, coalesce(min(ob.n), 0) AS n, sum(p.pop * rate.r) AS expected
         FROM ind_population p JOIN rate ON rate.year = p.year AND rate.sex = p.sex
              AND rate.age_low = p.age_low
-        GROUP BY 1"""
+        LEFT JOIN observed ob ON ob.municipality = p.municipality
+        GROUP BY p.municipality"""
 
 
 def _has_links(con: duckdb.DuckDBPyConnection) -> bool:
@@ -131,12 +142,12 @@ def _has_links(con: duckdb.DuckDBPyConnection) -> bool:
         con.execute("SELECT count(*) FROM person_links").fetchall()[0][0])
 
 
-def _measure(con: duckdb.DuckDBPyConnection, rule: Rule) -> pa.Table:
+def _measure(engine: Engine, rule: Rule) -> pa.Table:
     if rule.kind == "cobertura":
-        return fetch_arrow(con, _coverage_sql(rule))
+        return engine.query(_coverage_sql(rule))
     if rule.kind == "duplicidade":
-        return fetch_arrow(con, _duplicates_sql(rule))
-    return fetch_arrow(con, _share_sql(rule))
+        return engine.query(_duplicates_sql(rule))
+    return engine.query(_share_sql(rule))
 
 
 def _score(rule: Rule, n: np.ndarray, k_or_expected: np.ndarray, k: np.ndarray
@@ -160,14 +171,25 @@ def _score(rule: Rule, n: np.ndarray, k_or_expected: np.ndarray, k: np.ndarray
 
 
 def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None = None,
-                   rules: Sequence[Rule] | None = None) -> QualityResult:
+                   rules: Sequence[Rule] | None = None,
+                   engine: str | Engine = "duckdb") -> QualityResult:
     """Measure every rule, score every municipality and store both in the lake
-    (``quality_values``, ``quality_scores``), replacing the previous diagnosis."""
+    (``quality_values``, ``quality_scores``), replacing the previous diagnosis. The rules
+    are measured on ``engine`` (``duckdb`` or ``spark``); the scores, from the measured
+    counts, by the same code whatever the engine."""
+    if isinstance(engine, str):
+        opened = open_engine(engine, lake, lake.table_names())
+        try:
+            return quality_report(lake, pack, population=population, rules=rules,
+                                  engine=opened)
+        finally:
+            opened.close()
     rules = tuple(rules or load_rules())
     con = lake.con
-    load_population(con, population or pack.directory / "populacao_sexo_faixa5.csv")
-    prepare_territory(con, pack)
-    prepare_inputs(con, pack, {r.input for r in rules if r.input and r.kind != "duplicidade"})
+    load_population(engine, population or pack.directory / "populacao_sexo_faixa5.csv")
+    prepare_territory(engine, pack, con)
+    prepare_inputs(engine, pack, {r.input for r in rules
+                                  if r.input and r.kind != "duplicidade"})
     linked = _has_links(con)
     codes = sorted(pack.municipalities)
     index = {code: i for i, code in enumerate(codes)}
@@ -180,7 +202,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
         if rule.kind == "duplicidade" and not linked:
             skipped[rule.id] = "vinculação ainda não rodou (rmds link)"
             continue
-        table = _measure(con, rule)
+        table = _measure(engine, rule)
         munis = [index.get(m, -1) for m in table.column("municipality").to_pylist()]
         keep = np.array(munis) >= 0 if munis else np.zeros(0, np.bool_)
         n = np.asarray(table.column("n").to_numpy(zero_copy_only=False), np.float64)[keep]
@@ -211,7 +233,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
     try:
         for name, data in (("quality_values", values_table), ("quality_scores", summary)):
             con.register("rmds_incoming", data)
-            lake.run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM rmds_incoming")
+            lake.run(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM rmds_incoming")
             con.unregister("rmds_incoming")
         lake.commit("qualidade", municipios=len(codes), regras=len(rules))
     except BaseException:
@@ -265,9 +287,9 @@ def _summaries(codes: list[str], rules: Sequence[Rule], scores: np.ndarray,
 def municipality_report(con: duckdb.DuckDBPyConnection, code: str | None = None
                         ) -> list[dict[str, Any]]:
     """The stored diagnosis, worst first (or one municipality's, with its rule values)."""
-    where, params = ("WHERE s.municipality = ?", [code]) if code else ("", [])
+    where_sql, params = ("WHERE s.municipality = ?", [code]) if code else ("", [])
     cursor = con.execute(
-        f"SELECT * FROM quality_scores s {where} ORDER BY s.score NULLS LAST, s.municipality",
+        f"SELECT * FROM quality_scores s {where_sql} ORDER BY s.score NULLS LAST, s.municipality",
         params)
     names = [d[0] for d in cursor.description]
     out = []

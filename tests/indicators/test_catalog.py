@@ -116,15 +116,13 @@ def test_suppression_threshold() -> None:
 
 
 def test_a_bad_population_file_names_the_row_and_field(tmp_path: Path) -> None:
-    import duckdb
-
     from rmds.exceptions import InputError
-    from rmds.indicators.compute import load_population
+    from rmds.indicators.compute import read_population
 
     path = tmp_path / "populacao.csv"
     path.write_text("cod_ibge7,ano,sexo,pop_00_04,pop_80_mais,pop_total\n"
                     "3100104,2023,1,10,2,12\n3100104,2023,2,abc,1,2\n", encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        load_population(duckdb.connect(), path)
+        read_population(path)
     [problem] = caught.value.problems
     assert (problem.row, problem.field) == (3, "pop_00_04") and "abc" in problem.message
