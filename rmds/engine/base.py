@@ -13,7 +13,7 @@ from rmds.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from rmds.lake.store import Lake
 
-__all__ = ["ENGINES", "Engine", "open_engine"]
+__all__ = ["ENGINES", "Engine", "open_engine", "source_tables"]
 
 ENGINES = ("duckdb", "spark")
 
@@ -48,8 +48,18 @@ class Engine(Protocol):
         """Release what the engine holds (never the lake)."""
 
 
-def open_engine(kind: str, lake: Lake, tables: Sequence[str]) -> Engine:
-    """An engine of ``kind`` that sees the lake's ``tables`` at the lake's snapshot."""
+def source_tables() -> tuple[str, ...]:
+    """The lake tables computations read: the canonical tables (identity included) and the
+    person index; never the marts they write."""
+    from rmds.schema import TABLES
+
+    return (*(t.name for t in TABLES), "person_links")
+
+
+def open_engine(kind: str, lake: Lake, tables: Sequence[str] | None = None) -> Engine:
+    """An engine of ``kind`` that sees the lake's ``tables`` (default:
+    :func:`source_tables`) at the lake's snapshot."""
+    tables = source_tables() if tables is None else tables
     if kind == "duckdb":
         from rmds.engine.duck import DuckDBEngine
 

@@ -26,7 +26,7 @@ from rmds.indicators.catalog import Indicator, Measure
 from rmds.indicators.expr import filter_sql
 from rmds.indicators.inputs import INPUTS
 
-__all__ = ["compile_indicator", "measure_sql"]
+__all__ = ["compile_indicator", "divisor", "measure_sql"]
 
 
 def _events_sql(measure: Measure, start: dt.date, end: dt.date, *, from_start: bool = True
@@ -67,7 +67,7 @@ def _population_sql(measure: Measure) -> str:
     conditions_sql = " AND ".join(conditions)
     return (
         "SELECT pop.municipality, p.period_type, p.period, "
-        "sum(pop.pop) * p.months / 12.0 AS n "
+        "sum(pop.pop) * p.months AS n "
         "FROM ind_population pop JOIN ind_periods p ON pop.year = p.population_year "
         f"WHERE {conditions_sql} "
         "GROUP BY pop.municipality, p.period_type, p.period, p.months")
@@ -78,8 +78,16 @@ def _population_sql(measure: Measure) -> str:
 _MONTH_SQL = "CAST(date_trunc('month', d) AS DATE)"
 
 
+def divisor(measure: Measure) -> float:
+    """What a measure's rolled-up count is divided by: resident population is counted in
+    person-months (whole numbers, so that every engine adds them up exactly, in any
+    order) and turned into person-years only after the roll-up."""
+    return 12.0 if measure.population else 1.0
+
+
 def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
-    """(municipality, period_type, period, n) for one measure, in DuckDB SQL."""
+    """(municipality, period_type, period, n) for one measure, in DuckDB SQL; population
+    in person-months (see :func:`divisor`)."""
     if measure.population:
         return _population_sql(measure)
     if measure.cumulative:

@@ -27,7 +27,7 @@ from rmds.engine.duck import DuckDBEngine
 from rmds.engine.sql import ident, lit_list
 from rmds.exceptions import ConfigurationError, InputError, Problem
 from rmds.indicators.catalog import Catalog, Indicator, load_catalog
-from rmds.indicators.compiler import measure_sql
+from rmds.indicators.compiler import divisor, measure_sql
 from rmds.indicators.inputs import INPUTS, input_sql
 from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
 from rmds.lake.store import Lake
@@ -366,7 +366,7 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     lake's Parquet files); intervals, smoothing and suppression run on the collected grid,
     the same code whatever the engine; the mart is written into the lake in one commit."""
     if isinstance(engine, str):
-        opened = open_engine(engine, lake, lake.table_names())
+        opened = open_engine(engine, lake)
         try:
             return compute(lake, pack, catalog=catalog, years=years, population=population,
                            threshold=threshold, only=only, progress=progress, engine=opened)
@@ -403,12 +403,16 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     engine.register("ind_counts", _counts(engine, chosen, dt.date(span[0], 1, 1),
                                           dt.date(span[-1] + 1, 1, 1)))
     lap("contagens")
-    wanted: dict[str, list[Any]] = {"indicator": [], "period_type": [], "has_denominator": []}
+    wanted: dict[str, list[Any]] = {"indicator": [], "period_type": [], "has_denominator": [],
+                                    "num_divisor": [], "den_divisor": []}
     for indicator in chosen:
         for kind in indicator.periods:
             wanted["indicator"].append(indicator.id)
             wanted["period_type"].append(kind)
             wanted["has_denominator"].append(indicator.denominator is not None)
+            wanted["num_divisor"].append(divisor(indicator.numerator))
+            wanted["den_divisor"].append(divisor(indicator.denominator)
+                                         if indicator.denominator is not None else 1.0)
     engine.register("ind_list", pa.table(wanted))
     engine.create("ind_rolled", """
         SELECT k.indicator, k.role, t.level, t.unit_code, k.period_type, k.period,
@@ -422,9 +426,9 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     grid = _conform(engine.query("""
         SELECT g.indicator AS indicator_id, u.level, u.unit_code, p.vintage, p.period_type,
                p.period, CAST(p.year AS INTEGER) AS year,
-               CAST(coalesce(num.n, 0) AS DOUBLE) AS numerator,
+               CAST(coalesce(num.n, 0) AS DOUBLE) / g.num_divisor AS numerator,
                CAST(CASE WHEN g.has_denominator THEN coalesce(den.n, 0) END AS DOUBLE)
-                   AS denominator
+                   / g.den_divisor AS denominator
         FROM ind_list g
         JOIN ind_periods p ON p.period_type = g.period_type
         JOIN ind_units u ON u.vintage = p.vintage

@@ -178,7 +178,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
     are measured on ``engine`` (``duckdb`` or ``spark``); the scores, from the measured
     counts, by the same code whatever the engine."""
     if isinstance(engine, str):
-        opened = open_engine(engine, lake, lake.table_names())
+        opened = open_engine(engine, lake)
         try:
             return quality_report(lake, pack, population=population, rules=rules,
                                   engine=opened)
