@@ -811,7 +811,8 @@ def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: s
     with Lake(_lake_path(ctx, lake_path)) as lake, console.status("calculando") as status:
         result = compute(lake, _pack(ctx), years=years, population=population,
                          threshold=settings.small_cell_threshold, only=only or None,
-                         progress=lambda step: status.update(f"indicadores: {step}"))
+                         progress=lambda step: status.update(f"indicadores: {step}"),
+                         engine=settings.engine)
     if as_json:
         click.echo(json.dumps({"execucao": result.run_id, "anos": list(result.years),
                                "indicadores": result.indicators, "linhas": result.rows,
@@ -939,7 +940,8 @@ def quality_report_command(ctx: click.Context, lake_path: Path | None,
         code = pack.find(municipality, Level.MUNICIPALITY).code
     with Lake(_lake_path(ctx, lake_path)) as lake:
         with console.status("medindo as regras de qualidade"):
-            result = quality_report(lake, pack, population=population)
+            result = quality_report(lake, pack, population=population,
+                                    engine=ctx.obj.engine)
         rows = municipality_report(lake.con, code)
     if as_json:
         click.echo(json.dumps({"municipios": result.municipalities,

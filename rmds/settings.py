@@ -78,6 +78,16 @@ SETTINGS: tuple[Setting, ...] = (
               "arquivos que um snapshot mantido usa nunca são apagados."),
     ),
     Setting(
+        name="engine",
+        env="RMDS_ENGINE",
+        default="duckdb",
+        type="choice",
+        choices=("duckdb", "spark"),
+        help=("Motor dos cálculos (indicadores, qualidade, vinculação): duckdb (embutido, "
+              "uma máquina) ou spark (local[*], ou o cluster de RMDS_SPARK_MASTER / "
+              "spark-submit), que lê os arquivos Parquet do lago. Ver docs/engine.md."),
+    ),
+    Setting(
         name="store",
         env="RMDS_STORE",
         default=None,
@@ -275,6 +285,7 @@ class Settings:
     audit_checkpoint_every: int = 1
     trusted_proxies: str = ""
     secure_cookie: str = "auto"
+    engine: str = "duckdb"
 
     @classmethod
     def resolve(
@@ -306,4 +317,5 @@ class Settings:
             audit_checkpoint_every=int(str(values["audit_checkpoint_every"])),
             trusted_proxies=str(values["trusted_proxies"] or ""),
             secure_cookie=str(values["secure_cookie"]),
+            engine=str(values["engine"]),
         )

@@ -99,3 +99,19 @@ def test_the_quality_diagnosis_is_the_same_on_duckdb_and_spark(
         assert a.keys() == b.keys()
         for column in a:
             assert _close(a[column], b[column]), (a, b, column)
+
+
+def test_the_cli_computes_on_spark_when_told(state: tuple[Path, Path]) -> None:
+    from click.testing import CliRunner
+
+    from rmds.cli import cli
+
+    path, out = state
+    result = CliRunner().invoke(cli, [
+        "--engine", "spark", "--lake", str(path), "indicators", "compute",
+        "--population", str(out / "populacao.csv"), "--only", "baixo_peso_ao_nascer",
+        "--json"])
+    assert result.exit_code == 0, result.output
+    with Lake(path, read_only=True) as lake:
+        last = lake.snapshots()[-1]
+    assert last.message == "indicadores" and last.extra["motor"] == "spark"
