@@ -51,14 +51,16 @@ class DuckDBEngine:
                          f"read_parquet([{lit_list(paths)}], union_by_name = true)"
                          ).fetchall()
 
-    def create(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS {sql}").fetchall()
+    def create(self, name: str, query_sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS {query_sql}"
+                         ).fetchall()
 
     def query(self, sql: str) -> pa.Table:
         return fetch_arrow(self.con, sql)
 
-    def write_parquet(self, sql: str, path: Path) -> None:
-        self.con.execute(f"COPY ({sql}) TO {lit(str(path))} (FORMAT parquet)").fetchall()
+    def write_parquet(self, query_sql: str, path: Path) -> None:
+        self.con.execute(f"COPY ({query_sql}) TO {lit(str(path))} (FORMAT parquet)"
+                         ).fetchall()
 
     def render(self, sql: str) -> str:
         return sql

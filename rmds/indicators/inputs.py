@@ -77,16 +77,16 @@ def input_sql(name: str) -> str:
     """The query that materialises one input as :attr:`Input.relation` (any engine); needs
     ``ind_regions`` and ``ind_fhir_patients`` (see :mod:`rmds.indicators.compute`)."""
     if name == "hospitalisations":
-        vintage = vintage_sql(col("h", "admission_date"))
+        vintage_at_sql = vintage_sql(col("h", "admission_date"))
         return (
             "SELECT h.*, "
             "rr.region AS residence_region, fr.region AS facility_region, "
             "rr.macro AS residence_macro, fr.macro AS facility_macro "
             "FROM hospitalisations h "
             "LEFT JOIN ind_regions rr ON rr.municipality = h.residence_municipality "
-            f"AND rr.vintage = {vintage} "
+            f"AND rr.vintage = {vintage_at_sql} "
             "LEFT JOIN ind_regions fr ON fr.municipality = h.facility_municipality "
-            f"AND fr.vintage = {vintage}")
+            f"AND fr.vintage = {vintage_at_sql}")
     if name == "immunisations":
         # the two filled columns replace the table's own, in the table's column order
         filled = {
