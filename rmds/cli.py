@@ -797,18 +797,33 @@ def indicators_list(as_json: bool) -> None:
               help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a do pacote "
               "de referência. Para um estado sintético, use o populacao.csv dele.")
 @click.option("--only", "only", multiple=True, help="Só estes indicadores (repetível).")
+@click.option("--changed", is_flag=True,
+              help="Só os indicadores cujas tabelas mudaram desde o snapshot de que foram "
+                   "calculados (e os nunca calculados).")
 @click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
 @click.pass_context
 def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: str | None,
-                       population: Path | None, only: tuple[str, ...], as_json: bool) -> None:
+                       population: Path | None, only: tuple[str, ...], changed: bool,
+                       as_json: bool) -> None:
     """Calcula o catálogo para todos os níveis e períodos e grava o mart no lago."""
-    from rmds.indicators.compute import compute
+    from rmds.indicators.compute import compute, stale_indicators
     from rmds.lake.store import Lake
     from rmds.synth.config import parse_years
 
     settings: Settings = ctx.obj
     years = parse_years(years_text) if years_text else None
     with Lake(_lake_path(ctx, lake_path)) as lake, console.status("calculando") as status:
+        if changed:
+            stale = stale_indicators(lake)
+            only = tuple(i for i in stale if not only or i in only)
+            if not only:
+                if as_json:
+                    click.echo(json.dumps({"execucao": None, "indicadores": 0},
+                                          ensure_ascii=False))
+                else:
+                    console.print("nada a recalcular: nenhuma tabela lida pelos indicadores "
+                                  "mudou desde o último cálculo")
+                return
         result = compute(lake, _pack(ctx), years=years, population=population,
                          threshold=settings.small_cell_threshold, only=only or None,
                          progress=lambda step: status.update(f"indicadores: {step}"),

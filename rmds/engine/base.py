@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
+import duckdb
 import pyarrow as pa
 
 from rmds.exceptions import ConfigurationError
 
-if TYPE_CHECKING:
-    from rmds.lake.store import Lake
-
-__all__ = ["ENGINES", "Engine", "open_engine", "source_tables"]
+__all__ = ["ENGINES", "Engine", "LakeSource", "open_engine", "source_tables"]
 
 ENGINES = ("duckdb", "spark")
+
+
+class LakeSource(Protocol):
+    """What an engine needs of a lake (:class:`rmds.lake.store.Lake` is one): its
+    connection, its tables, their schemas and their current data files."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def table_names(self) -> list[str]: ...
+
+    def schema_of(self, name: str) -> pa.Schema: ...
+
+    def current_files(self, name: str) -> list[dict[str, Any]]: ...
 
 
 class Engine(Protocol):
@@ -56,7 +67,7 @@ def source_tables() -> tuple[str, ...]:
     return (*(t.name for t in TABLES), "person_links")
 
 
-def open_engine(kind: str, lake: Lake, tables: Sequence[str] | None = None) -> Engine:
+def open_engine(kind: str, lake: LakeSource, tables: Sequence[str] | None = None) -> Engine:
     """An engine of ``kind`` that sees the lake's ``tables`` (default:
     :func:`source_tables`) at the lake's snapshot."""
     tables = source_tables() if tables is None else tables

@@ -10,18 +10,17 @@ away at every load, so none carries a delete file).
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import sqlglot
 
+from rmds.engine.base import LakeSource
 from rmds.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from rmds.lake.store import Lake
 
 __all__ = ["SparkEngine", "session"]
 
@@ -56,6 +55,8 @@ def session() -> Any:
             "spark.driver.memory": os.environ.get("RMDS_SPARK_MEMORY", "2g"),
             "spark.sql.execution.arrow.pyspark.enabled": "true",
             "spark.jars": jars,
+            # not ./spark-warehouse wherever rmds happens to run
+            "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="rmds-spark-"),
         }
         for key, value in config.items():
             if value:
@@ -84,7 +85,7 @@ class SparkEngine:
         self._cached: dict[str, Any] = {}
 
     @classmethod
-    def for_lake(cls, lake: Lake, tables: Sequence[str]) -> SparkEngine:
+    def for_lake(cls, lake: LakeSource, tables: Sequence[str]) -> SparkEngine:
         """An engine that sees ``tables`` of the lake as they are at the lake's snapshot,
         read from their Parquet data files (not through rmds)."""
         engine = cls()
