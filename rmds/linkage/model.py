@@ -15,14 +15,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import duckdb
 import pyarrow as pa
 
-from rmds.lake.store import fetch_arrow
+from rmds.engine import ENGINES
+from rmds.engine.duck import fetch_arrow
+from rmds.engine.sql import ident, lit
+from rmds.exceptions import ConfigurationError
 
-__all__ = ["Predictions", "predict", "predict_with"]
+__all__ = ["PAIRS", "Predictions", "predict", "predict_with"]
 
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 
@@ -101,7 +104,7 @@ def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
     spill = tempfile.mkdtemp(prefix="rmds-duckdb-spill-")
     con = duckdb.connect()
     try:
-        con.execute(f"SET temp_directory = '{spill}'").fetchall()   # mkdtemp: no quote
+        con.execute(f"SET temp_directory = {lit(spill)}").fetchall()
         con.execute("SET memory_limit = '4GB'").fetchall()
         yield con
     finally:
@@ -109,32 +112,122 @@ def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _load(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> list[str]:
-    names = []
-    for k, data in enumerate(tables):
-        con.register(f"input_{k}", data)
-        con.execute(f"CREATE TABLE linkage_input_{k} AS SELECT * FROM input_{k}").fetchall()
-        con.unregister(f"input_{k}")
-        names.append(f"linkage_input_{k}")
-    return names
+class _Backend(Protocol):
+    """Where Splink runs: its database API, input tables and the pairs it scored."""
+
+    api: Any
+
+    def load(self, data: pa.Table) -> Any:
+        """An Arrow table as a Splink input (a table name or a Spark DataFrame)."""
+
+    def pairs(self, result: Any) -> pa.Table:
+        """Scored pairs of a prediction, as Arrow in :data:`PAIRS`."""
 
 
-def _pairs(con: duckdb.DuckDBPyConnection, result: Any) -> pa.Table:
-    return fetch_arrow(con, f"""
-        SELECT uid_l, uid_r, match_probability, match_weight
-        FROM {result.physical_name}""")
+PAIRS = pa.schema([("uid_l", pa.int64()), ("uid_r", pa.int64()),
+                   ("match_probability", pa.float64()), ("match_weight", pa.float64())])
 
 
-def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5) -> Predictions:
+class _DuckDBBackend:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        from splink import DuckDBAPI
+
+        self.con = con
+        self.api = DuckDBAPI(connection=con)
+        self._count = 0
+
+    def load(self, data: pa.Table) -> Any:
+        name = f"linkage_input_{self._count}"
+        self._count += 1
+        self.con.register("linkage_incoming", data)
+        try:
+            self.con.execute(f"CREATE TABLE {ident(name)} AS SELECT * FROM linkage_incoming"
+                             ).fetchall()
+        finally:
+            self.con.unregister("linkage_incoming")
+        return name
+
+    def pairs(self, result: Any) -> pa.Table:
+        return fetch_arrow(self.con, f"""
+            SELECT uid_l, uid_r, match_probability, match_weight
+            FROM {ident(result.physical_name)}""").cast(PAIRS)
+
+
+class _SparkBackend:
+    def __init__(self, spark: Any) -> None:
+        from splink import SparkAPI
+
+        self.spark = spark
+        # local mode: few partitions (Splink's default is half of the shuffle partitions,
+        # per intermediate table); lineage broken by Parquet files in the checkpoint folder
+        self.api = SparkAPI(  # type: ignore[no-untyped-call]
+            spark_session=spark, break_lineage_method="parquet",
+            num_partitions_on_repartition=_SPARK_PARTITIONS)
+
+    def load(self, data: pa.Table) -> Any:
+        return self.spark.createDataFrame(data)
+
+    def pairs(self, result: Any) -> pa.Table:
+        frame = result.as_spark_dataframe().select(*PAIRS.names)
+        table: pa.Table = frame.toArrow()
+        return table.cast(PAIRS)
+
+
+_SPARK_PARTITIONS = 4
+
+
+@contextmanager
+def _backend(engine: str) -> Iterator[_Backend]:
+    """Splink on ``engine``. On Spark, Splink's intermediate tables are written as Parquet
+    under the session's checkpoint folder: an ``mkdtemp`` folder of this run (0700, removed
+    afterwards), unless one was configured (``spark.checkpoint.dir``: on a cluster it must
+    be a path every executor reaches), and Splink's temporary views are dropped."""
+    if engine == "duckdb":
+        with _connect() as con:
+            yield _DuckDBBackend(con)
+        return
+    if engine != "spark":
+        raise ConfigurationError(
+            f"motor desconhecido {engine!r}; conhecidos: {', '.join(ENGINES)}")
+    from rmds.engine.spark import session
+
+    spark = session()
+    context = spark.sparkContext
+    own = None
+    if context.getCheckpointDir() is None:
+        own = tempfile.mkdtemp(prefix="rmds-spark-linkage-")
+        context.setCheckpointDir(own)
+    try:
+        yield _SparkBackend(spark)
+    finally:
+        for table in spark.catalog.listTables():
+            if table.isTemporary and table.name.startswith("__splink__"):
+                spark.catalog.dropTempView(table.name)
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
+
+
+def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
+            engine: str = "duckdb") -> Predictions:
     """Train the model on ``tables`` (one table: deduplication; two: linkage between them)
-    and score every blocked pair at or above ``threshold``."""
-    from splink import DuckDBAPI, Linker, block_on
+    and score every blocked pair at or above ``threshold``, with Splink on ``engine``
+    (``"duckdb"`` or ``"spark"``).
 
-    with _connect() as con:
-        names = _load(con, tables)
+    The model is trained on the engine that scores (not once on DuckDB and then reused on
+    Spark): the training is the same declaration on both (fixed u-sampling seed, the same
+    EM blocks and starting values), so the engines differ only where Splink's backends do
+    (a seeded sample is ``USING SAMPLE … REPEATABLE`` on DuckDB, ``ORDER BY rand(seed)`` on
+    Spark; the string similarities are DuckDB's own on one, Splink's jar on the other). On
+    the synthetic state the person clusters of both engines agree with a pairwise F1 of
+    1.0 (``tests/engine/test_linkage_parity.py``, which requires ≥ 0.999), so training on
+    each costs nothing in agreement and keeps a Spark run free of a one-machine step."""
+    from splink import Linker, block_on
+
+    with _backend(engine) as backend:
+        inputs = [backend.load(t) for t in tables]
         link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
-        linker = Linker(names if len(names) > 1 else names[0], _settings(profile, link_type),
-                        DuckDBAPI(connection=con))
+        linker = Linker(inputs if len(inputs) > 1 else inputs[0],
+                        _settings(profile, link_type), backend.api)
         _quiet()
         if profile == "febrl":
             linker.training.estimate_probability_two_random_records_match(
@@ -156,30 +249,30 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5) -> Pre
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, fix_u_probabilities=True)
         result = linker.inference.predict(threshold_match_probability=threshold)
-        pairs = _pairs(con, result)
+        pairs = backend.pairs(result)
         model = linker.misc.save_model_to_json()
     return Predictions(pairs, model)
 
 
 def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None,
-                 threshold: float) -> pa.Table:
-    """Score, with an already trained model, the pairs among ``new`` records and (when
-    given) between ``new`` and ``existing`` records — never existing × existing."""
-    from splink import DuckDBAPI, Linker
+                 threshold: float, *, engine: str = "duckdb") -> pa.Table:
+    """Score, with an already trained model (from either engine), the pairs among ``new``
+    records and (when given) between ``new`` and ``existing`` records — never existing ×
+    existing — with Splink on ``engine`` (``"duckdb"`` or ``"spark"``)."""
+    from splink import Linker
 
-    with _connect() as con:
+    with _backend(engine) as backend:
         parts = []
         dedupe = dict(model, link_type="dedupe_only")
-        [new_name] = _load(con, [new])
-        linker = Linker(new_name, dedupe, DuckDBAPI(connection=con))
+        new_input = backend.load(new)
+        linker = Linker(new_input, dedupe, backend.api)
         _quiet()
-        parts.append(_pairs(con, linker.inference.predict(threshold_match_probability=threshold)))
+        parts.append(backend.pairs(
+            linker.inference.predict(threshold_match_probability=threshold)))
         if existing is not None and existing.num_rows:
-            con.register("existing_input", existing)
-            con.execute("CREATE TABLE linkage_existing AS SELECT * FROM existing_input").fetchall()
             cross = dict(model, link_type="link_only")
-            linker = Linker([new_name, "linkage_existing"], cross, DuckDBAPI(connection=con))
+            linker = Linker([new_input, backend.load(existing)], cross, backend.api)
             _quiet()
-            parts.append(_pairs(con, linker.inference.predict(
+            parts.append(backend.pairs(linker.inference.predict(
                 threshold_match_probability=threshold)))
     return pa.concat_tables(parts)
