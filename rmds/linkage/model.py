@@ -115,7 +115,9 @@ def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
 class _Backend(Protocol):
     """Where Splink runs: its database API, input tables and the pairs it scored."""
 
-    api: Any
+    def api(self) -> Any:
+        """A Splink database API, one per linker: an API caches intermediate tables by
+        name, and a second linker on a shared API would reuse the first one's."""
 
     def load(self, data: pa.Table) -> Any:
         """An Arrow table as a Splink input (a table name or a Spark DataFrame)."""
@@ -130,11 +132,13 @@ PAIRS = pa.schema([("uid_l", pa.int64()), ("uid_r", pa.int64()),
 
 class _DuckDBBackend:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._count = 0
+
+    def api(self) -> Any:
         from splink import DuckDBAPI
 
-        self.con = con
-        self.api = DuckDBAPI(connection=con)
-        self._count = 0
+        return DuckDBAPI(connection=self.con)
 
     def load(self, data: pa.Table) -> Any:
         name = f"linkage_input_{self._count}"
@@ -155,13 +159,15 @@ class _DuckDBBackend:
 
 class _SparkBackend:
     def __init__(self, spark: Any) -> None:
+        self.spark = spark
+
+    def api(self) -> Any:
         from splink import SparkAPI
 
-        self.spark = spark
         # local mode: few partitions (Splink's default is half of the shuffle partitions,
         # per intermediate table); lineage broken by Parquet files in the checkpoint folder
-        self.api = SparkAPI(  # type: ignore[no-untyped-call]
-            spark_session=spark, break_lineage_method="parquet",
+        return SparkAPI(  # type: ignore[no-untyped-call]
+            spark_session=self.spark, break_lineage_method="parquet",
             num_partitions_on_repartition=_SPARK_PARTITIONS)
 
     def load(self, data: pa.Table) -> Any:
@@ -227,7 +233,7 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
         inputs = [backend.load(t) for t in tables]
         link_type: LinkType = "dedupe_only" if len(tables) == 1 else "link_only"
         linker = Linker(inputs if len(inputs) > 1 else inputs[0],
-                        _settings(profile, link_type), backend.api)
+                        _settings(profile, link_type), backend.api())
         _quiet()
         if profile == "febrl":
             linker.training.estimate_probability_two_random_records_match(
@@ -265,13 +271,13 @@ def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None
         parts = []
         dedupe = dict(model, link_type="dedupe_only")
         new_input = backend.load(new)
-        linker = Linker(new_input, dedupe, backend.api)
+        linker = Linker(new_input, dedupe, backend.api())
         _quiet()
         parts.append(backend.pairs(
             linker.inference.predict(threshold_match_probability=threshold)))
         if existing is not None and existing.num_rows:
             cross = dict(model, link_type="link_only")
-            linker = Linker([new_input, backend.load(existing)], cross, backend.api)
+            linker = Linker([new_input, backend.load(existing)], cross, backend.api())
             _quiet()
             parts.append(backend.pairs(linker.inference.predict(
                 threshold_match_probability=threshold)))
