@@ -200,7 +200,8 @@ def _backend(engine: str) -> Iterator[_Backend]:
     spark = session()
     context = spark.sparkContext
     own = None
-    if context.getCheckpointDir() is None:
+    if not context.getConf().get("spark.checkpoint.dir"):
+        # a folder per run (the session keeps pointing at the last one, removed below)
         own = tempfile.mkdtemp(prefix="rmds-spark-linkage-")
         context.setCheckpointDir(own)
     try:

@@ -8,6 +8,7 @@ pairwise F1 of co-clustered record pairs must be at least 0.999.
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
 from itertools import combinations
 from pathlib import Path
@@ -33,12 +34,16 @@ def _co_clustered(links: dict[str, int]) -> set[tuple[str, str]]:
 
 def test_duckdb_and_spark_link_the_same_persons(pack: ReferencePack, tmp_path: Path) -> None:
     state = generate(SynthConfig(0.0005, (2023,), 8, tmp_path / "estado"), pack).out
+    scratch = Path(tempfile.gettempdir())
+    checkpoints = set(scratch.glob("rmds-spark-linkage-*"))
     with Lake(tmp_path / "lago") as lake:
         ingest(lake, [state], pack)
         on_duckdb = link(lake, engine="duckdb")
         duck = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
         on_spark = link(lake, engine="spark")
         spark = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+    # Splink's intermediate tables on Spark lived in a folder of the run, now removed
+    assert set(scratch.glob("rmds-spark-linkage-*")) == checkpoints
     assert duck.keys() == spark.keys() and len(duck) == on_duckdb.records
     assert on_spark.scored_records == on_duckdb.scored_records
     duck_pairs, spark_pairs = _co_clustered(duck), _co_clustered(spark)
