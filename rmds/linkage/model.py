@@ -4,7 +4,9 @@ Two profiles: ``rmds`` for the identity records of the lake (Brazilian names: fo
 particles, first/last/middle parts; mother's name; birth date with day/month swaps and
 typos; sex; municipality; CEP sector) and ``febrl`` for the FEBRL benchmark files. The
 settings are plain Splink declarations, so the same model runs on DuckDB (default) or on
-Spark through Splink's Spark backend.
+Spark through Splink's Spark backend (``engine="spark"``: Arrow tables in, Spark
+DataFrames for Splink, scored pairs back as Arrow), and a model saved on one engine scores
+on the other.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ new × indexed pairs are scored with the model saved by the last full run (no re
 never indexed × indexed), indexed records stay tied to their persons, and a person id
 changes only where a new record merges two persons.
 
+``engine="spark"`` standardises and runs Splink on Spark instead of DuckDB (the same SQL
+and the same model declaration; ``tests/engine/test_linkage_parity.py`` checks that both
+engines find the same persons).
+
 Results live in the lake: ``person_links`` (record → person, rule, probability),
 ``persons`` and ``link_review``. The identifying fields stay in ``identity_records``;
 everything downstream uses ``person_id``.
