@@ -14,6 +14,10 @@ new × indexed pairs are scored with the model saved by the last full run (no re
 never indexed × indexed), indexed records stay tied to their persons, and a person id
 changes only where a new record merges two persons.
 
+``engine="spark"`` standardises and runs Splink on Spark instead of DuckDB (the same SQL
+and the same model declaration; ``tests/engine/test_linkage_parity.py`` checks that both
+engines find the same persons).
+
 Results live in the lake: ``person_links`` (record → person, rule, probability),
 ``persons`` and ``link_review``. The identifying fields stay in ``identity_records``;
 everything downstream uses ``person_id``.
@@ -32,12 +36,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rmds.engine import ENGINES, Engine
+from rmds.engine.duck import DuckDBEngine
+from rmds.engine.sql import ident
+from rmds.exceptions import ConfigurationError
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
-from rmds.schema.keys import RECORD_UID
+from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
 __all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review"]
 
@@ -66,8 +74,8 @@ class LinkSummary:
 
 
 def _ensure(lake: Lake) -> None:
-    for name, columns in LINK_TABLES.items():
-        lake.run(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    for name, columns_sql in LINK_TABLES.items():
+        lake.run(f"CREATE TABLE IF NOT EXISTS {ident(name)} ({columns_sql})")
 
 
 def _edges_sharing(table: pa.Table, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,16 +95,35 @@ def _edges_sharing(table: pa.Table, column: str) -> tuple[np.ndarray, np.ndarray
     return head[keep], members[keep]
 
 
+def _engine(kind: str) -> Engine:
+    """An engine of its own for the linkage input (not the lake's connection)."""
+    if kind == "duckdb":
+        return DuckDBEngine(duckdb.connect())
+    if kind == "spark":
+        from rmds.engine.spark import SparkEngine
+
+        return SparkEngine()
+    raise ConfigurationError(f"motor desconhecido {kind!r}; conhecidos: {', '.join(ENGINES)}")
+
+
 def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
-         incremental: bool = False) -> LinkSummary:
+         incremental: bool = False, engine: str = "duckdb") -> LinkSummary:
+    """Link every identity record of the lake to a person (see the module's docstring).
+    ``engine`` (``"duckdb"``, the default, or ``"spark"``) computes the standardised input
+    and runs Splink; the rule on CNS/CPF, the clusters and the ids are the same code on
+    both, and the results are written into the lake either way."""
     _ensure(lake)
+    runner = _engine(engine)
     source = fetch_arrow(lake.con, f"""
-        SELECT {RECORD_UID} AS record_uid, name, mother_name, birth_date, sex,
+        SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
                residence_municipality, cep, cns, cpf, source_system, batch_id
         FROM identity_records""")
-    con = duckdb.connect()
-    table = standardise(con, source)
-    con.close()
+    try:
+        table = standardise(runner, source)
+    finally:
+        runner.close()
+        if isinstance(runner, DuckDBEngine):
+            runner.con.close()
     n = table.num_rows
     meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
                                          source.column("source_system").to_pylist(),
@@ -115,7 +142,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     if incremental and saved is not None and previous_map:
         fresh = previous < 0
         pairs = predict_with(json.loads(saved), table.filter(pa.array(fresh)),
-                             table.filter(pa.array(~fresh)), review)
+                             table.filter(pa.array(~fresh)), review, engine=engine)
         # indexed records stay tied to their persons; new edges may only add to that
         tied = pa.array(previous, pa.int64(), mask=fresh).cast(pa.string())
         tie_l, tie_r = _edges_sharing(table.append_column("previous_person", tied),
@@ -124,7 +151,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         det_right.append(tie_r)
         scored = int(fresh.sum())
     else:
-        prediction = predict([table], "rmds", threshold=review)
+        prediction = predict([table], "rmds", threshold=review, engine=engine)
         pairs, model, scored = prediction.pairs, prediction.model, n
     uid_l = pairs.column("uid_l").to_numpy() - 1
     uid_r = pairs.column("uid_r").to_numpy() - 1

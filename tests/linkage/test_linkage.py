@@ -176,3 +176,21 @@ def test_incremental_linking_scores_only_the_new_batch_and_keeps_ids(
     changed = [u for u, pid in before.items() if after[u] != pid]
     assert len(changed) <= 0.01 * len(before)
     assert scores.f1 >= full.f1 - 0.005 and scores.precision >= 0.99
+
+
+def test_a_model_saved_on_duckdb_is_rendered_for_spark_with_its_parameters() -> None:
+    from rmds.linkage.model import _for_dialect, _settings
+
+    model = _settings("rmds", "dedupe_only").create_settings_dict("duckdb")
+    model.update(sql_dialect="duckdb", probability_two_random_records_match=0.002)
+    for k, level in enumerate(model["comparisons"][0]["comparison_levels"][1:]):
+        level.update(m_probability=0.5 / (k + 1), u_probability=0.01 * (k + 1))
+    spark = _for_dialect(model, "rmds", "spark")
+    levels = spark["comparisons"][0]["comparison_levels"]
+    assert spark["sql_dialect"] == "spark"
+    assert spark["probability_two_random_records_match"] == 0.002
+    assert "jaro_winkler(" in levels[2]["sql_condition"]          # Splink's jar on Spark
+    assert "jaro_winkler_similarity" in (
+        model["comparisons"][0]["comparison_levels"][2]["sql_condition"])
+    assert [lv.get("m_probability") for lv in levels[1:]] == [0.5, 0.25, 0.5 / 3, 0.125]
+    assert _for_dialect(model, "rmds", "duckdb") is model
