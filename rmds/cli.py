@@ -627,7 +627,8 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
     from rmds.linkage import link
 
     with Lake(_lake_path(ctx, lake_path)) as lake, err_console.status("vinculando..."):
-        summary = link(lake, accept=accept, review=review, incremental=incremental)
+        summary = link(lake, accept=accept, review=review, incremental=incremental,
+                       engine=ctx.obj.engine)
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2))
         return
@@ -806,7 +807,8 @@ def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: s
                        population: Path | None, only: tuple[str, ...], changed: bool,
                        as_json: bool) -> None:
     """Calcula o catálogo para todos os níveis e períodos e grava o mart no lago."""
-    from rmds.indicators.compute import compute, stale_indicators
+    from rmds.indicators.compute import compute
+    from rmds.indicators.incremental import stale_indicators
     from rmds.lake.store import Lake
     from rmds.synth.config import parse_years
 

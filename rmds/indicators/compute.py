@@ -9,7 +9,6 @@ mart in one transaction (a failed computation leaves the previous mart as it was
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -23,20 +22,29 @@ import pyarrow as pa
 
 from rmds.consortia.roster import Membership, consortium_names, memberships
 from rmds.engine import Engine, open_engine
-from rmds.engine.duck import DuckDBEngine
 from rmds.engine.sql import ident, lit_list
-from rmds.exceptions import ConfigurationError, InputError, Problem
+from rmds.exceptions import ConfigurationError, InputError
 from rmds.indicators.catalog import Catalog, Indicator, load_catalog
 from rmds.indicators.compiler import divisor, measure_sql
 from rmds.indicators.inputs import INPUTS, input_sql
+from rmds.indicators.population import load_population, read_population
 from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
 from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 from rmds.territory.model import STATE_CODE, Municipality, slug
 
-__all__ = ["MART_COLUMNS", "ComputeResult", "compute", "load_population", "placements",
-           "prepare_inputs", "prepare_territory", "read_population", "span_years",
-           "stale_indicators"]
+__all__ = [
+    "MART_COLUMNS",
+    "ComputeResult",
+    "compute",
+    "inputs_of",
+    "load_population",
+    "placements",
+    "prepare_inputs",
+    "prepare_territory",
+    "read_population",
+    "span_years",
+]
 
 MART_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("indicator_id", "VARCHAR", "indicador (id do catálogo)"),
@@ -87,79 +95,6 @@ def span_years(engine: Engine) -> tuple[int, ...]:
     if lo is None:
         return ()
     return tuple(range(int(lo), int(hi) + 1))
-
-
-_POPULATION_REQUIRED = ("cod_ibge7", "ano", "sexo", "pop_00_04", "pop_80_mais")
-
-
-def read_population(path: Path) -> pa.Table:
-    """``(municipality, year, sex, age_low, pop)`` from a file in the layout of the reference
-    pack's ``populacao_sexo_faixa5.csv`` (the synthetic state writes one): one row per
-    municipality, year and sex, one ``pop_AA_BB`` column per 5-year age group. Every
-    problem is reported at once, by line (the header is line 1) and column."""
-    if not path.is_file():
-        raise ConfigurationError(f"arquivo de população não encontrado: {path}")
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise InputError(f"arquivo de população ilegível: {path}",
-                         [Problem(str(path), None, None, str(error).splitlines()[0])]
-                         ) from None
-    if not header:
-        raise InputError(f"arquivo de população vazio: {path}")
-    names = [h.strip() for h in header]
-    missing = sorted(set(_POPULATION_REQUIRED) - set(names))
-    if missing:
-        raise InputError(f"arquivo de população sem colunas obrigatórias: {path}",
-                         [Problem(str(path), 1, c, "coluna ausente") for c in missing])
-    groups = [(i, n) for i, n in enumerate(names) if n.startswith("pop_") and n != "pop_total"]
-    at = {n: i for i, n in enumerate(names)}
-    out: dict[str, list[Any]] = {"municipality": [], "year": [], "sex": [], "age_low": [],
-                                 "pop": []}
-    problems: list[Problem] = []
-
-    def number(line: int, field: str, text: str) -> float | None:
-        if text.strip() == "":
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            problems.append(Problem(str(path), line, field, f"valor não numérico: {text!r}"))
-            return None
-
-    for line, row in enumerate(rows, start=2):
-        if not row:
-            continue
-        if len(row) != len(names):
-            problems.append(Problem(str(path), line, None,
-                                    f"{len(row)} campos; o cabeçalho tem {len(names)}"))
-            continue
-        year = number(line, "ano", row[at["ano"]])
-        sex = {"1": "M", "2": "F"}.get(row[at["sexo"]].strip())
-        for i, name in groups:
-            value = number(line, name, row[i])
-            out["municipality"].append(row[at["cod_ibge7"]].strip())
-            out["year"].append(None if year is None else int(year))
-            out["sex"].append(sex)
-            out["age_low"].append(int(name[4:6]))
-            out["pop"].append(value)
-    if problems:
-        raise InputError(f"arquivo de população com valores inválidos: {path}", problems[:50])
-    return pa.table({"municipality": pa.array(out["municipality"], pa.string()),
-                     "year": pa.array(out["year"], pa.int32()),
-                     "sex": pa.array(out["sex"], pa.string()),
-                     "age_low": pa.array(out["age_low"], pa.int32()),
-                     "pop": pa.array(out["pop"], pa.float64())})
-
-
-def load_population(engine: Engine | duckdb.DuckDBPyConnection, path: Path) -> None:
-    """``ind_population`` on the engine (or a DuckDB connection), from
-    :func:`read_population`."""
-    target = DuckDBEngine(engine) if isinstance(engine, duckdb.DuckDBPyConnection) else engine
-    target.register("ind_population", read_population(path))
 
 
 Placement = tuple[Level, str, dt.date | None, dt.date | None]
@@ -293,67 +228,7 @@ def prepare_inputs(engine: Engine, pack: ReferencePack, needed: set[str]) -> Non
         engine.create(INPUTS[name].relation, input_sql(name))
 
 
-# tables every indicator reads besides its inputs: the imported consortium roster places
-# municipalities in consortia for the roll-up
-_ALWAYS_READ = ("consortium_memberships", "consortium_roster")
-# inputs that also read the protected identity table (the FHIR Patient's residence)
-_READS_IDENTITY = frozenset({"immunisations", "conditions", "observations", "encounters",
-                             "referrals"})
-
-
-def stale_indicators(lake: Lake, catalog: Catalog | None = None) -> dict[str, str]:
-    """The indicators to recompute after the lake changed, each with the reason (pt-BR):
-    never computed, or a table it reads changed since the snapshot its values were
-    computed from. A new population file is not seen here (it is not in the lake)."""
-    catalog = catalog or load_catalog()
-    present = set(lake.table_names())
-    computed: dict[str, int] = {}
-    if {"indicator_values", "indicator_runs"} <= present:
-        computed = {str(i): int(s) for i, s in lake.run(
-            "SELECT v.indicator_id, min(r.source_snapshot) FROM "
-            "(SELECT DISTINCT indicator_id, run_id FROM indicator_values) v "
-            "JOIN indicator_runs r ON r.run_id = v.run_id "
-            "WHERE r.source_snapshot IS NOT NULL GROUP BY v.indicator_id")}
-    current = lake.snapshot_id()
-    seen: dict[tuple[str, int], bool] = {}
-
-    def changed(name: str, since: int) -> bool:
-        if (name, since) not in seen:
-            if name not in present or since >= current:
-                seen[name, since] = False
-            else:
-                # of the identity table, indicators read only FHIR patients' residence
-                only_sql = (" WHERE source_system = 'FHIR' AND role = 'paciente'"
-                            if name == "identity_records" else "")
-                try:
-                    # net changes: a compaction deletes and re-inserts the same rows
-                    rows = lake.run(
-                        "SELECT count(*) FROM (SELECT * EXCLUDE (snapshot_id, rowid, "
-                        "change_type), sum(CASE WHEN change_type IN ('insert', "
-                        "'update_postimage') THEN 1 ELSE -1 END) AS net FROM "
-                        f"ducklake_table_changes('lake', 'main', ?, ?, ?){only_sql} "
-                        "GROUP BY ALL HAVING net <> 0) c", [name, since + 1, current])
-                    seen[name, since] = bool(rows[0][0])
-                except duckdb.Error:   # the table did not exist then: new since
-                    seen[name, since] = True
-        return seen[name, since]
-
-    out: dict[str, str] = {}
-    for indicator in catalog:
-        since = computed.get(indicator.id)
-        if since is None:
-            out[indicator.id] = "nunca calculado"
-            continue
-        inputs = _inputs_of([indicator])
-        tables = sorted(inputs | set(_ALWAYS_READ) | (
-            {"identity_records"} if inputs & _READS_IDENTITY else set()))
-        moved = [t for t in tables if changed(t, since)]
-        if moved:
-            out[indicator.id] = (f"mudou desde o snapshot {since}: " + ", ".join(moved))
-    return out
-
-
-def _inputs_of(indicators: Sequence[Indicator]) -> set[str]:
+def inputs_of(indicators: Sequence[Indicator]) -> set[str]:
     needed: set[str] = set()
     for indicator in indicators:
         for measure in (indicator.numerator, indicator.denominator):
@@ -459,7 +334,7 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     engine.register("ind_population", people)
     prepare_territory(engine, pack, lake.con)
     notes = _calendar(engine, span, population_years)
-    prepare_inputs(engine, pack, _inputs_of(chosen))
+    prepare_inputs(engine, pack, inputs_of(chosen))
     lap("preparo")
     engine.register("ind_counts", _counts(engine, chosen, dt.date(span[0], 1, 1),
                                           dt.date(span[-1] + 1, 1, 1)))

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from rmds.cli import cli
 from rmds.indicators.catalog import load_catalog
-from rmds.indicators.compute import _inputs_of, compute, stale_indicators
+from rmds.indicators.compute import compute, inputs_of
+from rmds.indicators.incremental import stale_indicators
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
 from rmds.synth import SynthConfig, generate
@@ -29,7 +30,7 @@ def test_only_what_a_republished_file_touched_is_recomputed(
     state = generate(SynthConfig(0.002, (2023,), 31, tmp_path / "estado"), pack).out
     population = state / "populacao.csv"
     catalog = load_catalog()
-    reads_admissions = {i.id for i in catalog if "hospitalisations" in _inputs_of([i])}
+    reads_admissions = {i.id for i in catalog if "hospitalisations" in inputs_of([i])}
     assert reads_admissions and len(reads_admissions) < len(catalog)
     new_file, _ = _republished(state, tmp_path / "corrigido")
     with Lake(tmp_path / "lago") as lake:
