@@ -27,7 +27,9 @@ def _consolidated() -> str:
     """One row per referral: the rows of a consortium report, a FHIR ServiceRequest and the
     Appointments based on it are merged (earliest request, latest schedule, service and
     cancellation; done beats cancelled beats scheduled beats requested); the requesting
-    municipality falls back on the FHIR Patient's residence."""
+    municipality falls back on the FHIR Patient's residence (joined on an equality alone,
+    so that the engine hashes it: a system test in the ON clause made DuckDB loop over
+    referrals × patients)."""
     from rmds.schema import table
 
     special = {
@@ -47,7 +49,8 @@ def _consolidated() -> str:
     return (f"(SELECT {columns} FROM referrals r LEFT JOIN (SELECT record_key, "
             "any_value(residence_municipality) AS residence_municipality FROM "
             "identity_records WHERE source_system = 'FHIR' AND role = 'paciente' "
-            "GROUP BY 1) p ON r.source_system = 'FHIR' AND p.record_key = r.patient_key "
+            "GROUP BY 1) p ON p.record_key = CASE WHEN r.source_system = 'FHIR' "
+            "THEN r.patient_key END "
             "GROUP BY 1)")
 
 

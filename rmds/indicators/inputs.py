@@ -98,8 +98,11 @@ def input_sql(name: str) -> str:
         columns_sql = ", ".join(
             filled[c.name] + " AS " + ident(c.name) if c.name in filled else col("i", c.name)
             for c in table("immunisations").columns)
+        # an equality alone, so that the engine hashes the join: with the system test in
+        # the ON clause as well, DuckDB fell back to a nested loop (doses × patients)
         return (f"SELECT {columns_sql} FROM immunisations i LEFT JOIN ind_fhir_patients p "
-                "ON i.source_system = 'FHIR' AND p.patient_key = i.patient_key")
+                "ON p.patient_key = CASE WHEN i.source_system = 'FHIR' "
+                "THEN i.patient_key END")
     if name in ("conditions", "observations", "encounters"):
         return (f"SELECT x.*, p.residence_municipality FROM {ident(name)} x "
                 "LEFT JOIN ind_fhir_patients p ON p.patient_key = x.patient_key")
