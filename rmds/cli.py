@@ -709,7 +709,7 @@ def link_review(ctx: click.Context, limit: int, decision: str | None,
     _audit(ctx, "leitura_restrita", f"rmds link review --limit {limit}")
     with Lake(lake_path, read_only=True) as lake:
         rows = lake.run("SELECT record_uid_l, record_uid_r, match_probability FROM "
-                        f"link_review ORDER BY match_probability DESC LIMIT {int(limit)}")
+                        "link_review ORDER BY match_probability DESC LIMIT ?", [int(limit)])
     table = Table("Registro", "Registro", "Probabilidade", title="Pares para revisão")
     for left, right, probability in rows:
         table.add_row(left, right, f"{probability:.3f}".replace(".", ","))

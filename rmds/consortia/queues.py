@@ -18,12 +18,35 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["REFERRALS", "data_date", "queue", "queue_items", "waits"]
+from rmds.engine.sql import col, ident
+
+__all__ = ["REFERRALS", "REFERRALS_SQL", "data_date", "queue", "queue_items", "waits"]
 
 SERVICE_TYPES = ("consulta", "exame", "cirurgia", "oncologia", "transporte")
 
 
-def _consolidated() -> str:
+#: how a referral's columns are merged, where it is not ``max`` (SQL written here)
+_MERGED_SQL = {
+    "referral_id": "coalesce(r.referral_id, r.source_file || ':' || "
+                   "CAST(r.source_row AS VARCHAR))",
+    "requesting_municipality": "coalesce(max(r.requesting_municipality), "
+                               "max(p.residence_municipality))",
+    "requested_date": "min(r.requested_date)",
+    "status": "CASE WHEN bool_or(r.status = 'realizado') THEN 'realizado' "
+              "WHEN bool_or(r.status = 'cancelado') THEN 'cancelado' "
+              "WHEN bool_or(r.status = 'agendado') THEN 'agendado' ELSE max(r.status) END",
+    "source_file": "min(r.source_file)", "source_row": "min(r.source_row)",
+    "batch_id": "min(r.batch_id)",
+}
+
+
+def _merged_sql(name: str) -> str:
+    """How column ``name`` of ``referrals`` is merged across a referral's rows."""
+    merged_sql = _MERGED_SQL.get(name)
+    return merged_sql if merged_sql is not None else f"max({col('r', name)})"
+
+
+def _consolidated_sql() -> str:
     """One row per referral: the rows of a consortium report, a FHIR ServiceRequest and the
     Appointments based on it are merged (earliest request, latest schedule, service and
     cancellation; done beats cancelled beats scheduled beats requested); the requesting
@@ -32,21 +55,9 @@ def _consolidated() -> str:
     referrals × patients)."""
     from rmds.schema import table
 
-    special = {
-        "referral_id": "coalesce(r.referral_id, r.source_file || ':' || "
-                       "CAST(r.source_row AS VARCHAR))",
-        "requesting_municipality": "coalesce(max(r.requesting_municipality), "
-                                   "max(p.residence_municipality))",
-        "requested_date": "min(r.requested_date)",
-        "status": "CASE WHEN bool_or(r.status = 'realizado') THEN 'realizado' "
-                  "WHEN bool_or(r.status = 'cancelado') THEN 'cancelado' "
-                  "WHEN bool_or(r.status = 'agendado') THEN 'agendado' ELSE max(r.status) END",
-        "source_file": "min(r.source_file)", "source_row": "min(r.source_row)",
-        "batch_id": "min(r.batch_id)",
-    }
-    columns = ", ".join(f'{special.get(c.name, f"max(r.{c.name})")} AS "{c.name}"'
-                        for c in table("referrals").columns)
-    return (f"(SELECT {columns} FROM referrals r LEFT JOIN (SELECT record_key, "
+    columns_sql = ", ".join(f"{_merged_sql(c.name)} AS {ident(c.name)}"
+                            for c in table("referrals").columns)
+    return (f"(SELECT {columns_sql} FROM referrals r LEFT JOIN (SELECT record_key, "
             "any_value(residence_municipality) AS residence_municipality FROM "
             "identity_records WHERE source_system = 'FHIR' AND role = 'paciente' "
             "GROUP BY 1) p ON p.record_key = CASE WHEN r.source_system = 'FHIR' "
@@ -54,21 +65,25 @@ def _consolidated() -> str:
             "GROUP BY 1)")
 
 
-REFERRALS = _consolidated()
+REFERRALS_SQL = _consolidated_sql()
+#: the consolidated referrals as a parenthesised subquery (the same text as REFERRALS_SQL)
+REFERRALS = REFERRALS_SQL
 
 
-def _where(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:
+def _where_sql(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:
+    """A condition on the requesting municipality, with its bind parameters."""
     if municipalities is None:
         return "TRUE", []
     codes = sorted(municipalities)
     if not codes:
         return "FALSE", []
-    return f"requesting_municipality IN ({', '.join('?' * len(codes))})", list(codes)
+    placeholders_sql = ", ".join("?" * len(codes))
+    return f"requesting_municipality IN ({placeholders_sql})", list(codes)
 
 
 def data_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     row = con.execute("SELECT greatest(max(requested_date), max(scheduled_date), "
-                      f"max(performed_date), max(cancelled_date)) FROM {REFERRALS}").fetchall()
+                      f"max(performed_date), max(cancelled_date)) FROM {REFERRALS_SQL}").fetchall()
     value = row[0][0] if row else None
     return value if isinstance(value, dt.date) else None
 
@@ -77,19 +92,19 @@ def waits(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
           municipalities: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Median and 90th percentile of days waited, by service type, for services done in
     ``[start, end]``."""
-    where, params = _where(municipalities)
+    where_sql, params = _where_sql(municipalities)
     rows = con.execute(
         "SELECT service_type, count(*) AS done, "
         "quantile_cont(performed_date - requested_date, 0.5) AS median_days, "
         "quantile_cont(performed_date - requested_date, 0.9) AS p90_days "
-        f"FROM {REFERRALS} WHERE status = 'realizado' AND performed_date IS NOT NULL "
+        f"FROM {REFERRALS_SQL} WHERE status = 'realizado' AND performed_date IS NOT NULL "
         "AND requested_date IS NOT NULL AND performed_date BETWEEN ? AND ? "
-        f"AND {where} GROUP BY 1 ORDER BY 1", [start, end, *params]).fetchall()
+        f"AND {where_sql} GROUP BY 1 ORDER BY 1", [start, end, *params]).fetchall()
     return [{"tipo": r[0], "realizados": int(r[1]), "espera_mediana_dias": float(r[2]),
              "espera_p90_dias": float(r[3])} for r in rows]
 
 
-def _waiting(at: dt.date) -> tuple[str, list[Any]]:
+def _waiting_sql(at: dt.date) -> tuple[str, list[Any]]:
     """Requested by ``at``, not done and not cancelled by then (a cancellation without a
     date counts as before)."""
     return ("requested_date <= ? AND (performed_date IS NULL OR performed_date > ?) "
@@ -101,12 +116,12 @@ def _waiting(at: dt.date) -> tuple[str, list[Any]]:
 def queue(con: duckdb.DuckDBPyConnection, at: dt.date,
           municipalities: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Size and age of the queue on ``at``, by service type."""
-    where, params = _where(municipalities)
-    waiting, wparams = _waiting(at)
+    where_sql, params = _where_sql(municipalities)
+    waiting_sql, wparams = _waiting_sql(at)
     rows = con.execute(
         "SELECT service_type, count(*), quantile_cont(? - requested_date, 0.5), "
-        f"quantile_cont(? - requested_date, 0.9), max(? - requested_date) FROM {REFERRALS} "
-        f"WHERE ({waiting}) AND {where} GROUP BY 1 ORDER BY 1",
+        f"quantile_cont(? - requested_date, 0.9), max(? - requested_date) FROM {REFERRALS_SQL} "
+        f"WHERE ({waiting_sql}) AND {where_sql} GROUP BY 1 ORDER BY 1",
         [at, at, at, *wparams, *params]).fetchall()
     return [{"tipo": r[0], "na_fila": int(r[1]), "idade_mediana_dias": float(r[2]),
              "idade_p90_dias": float(r[3]), "mais_antigo_dias": int(r[4])} for r in rows]
@@ -116,14 +131,14 @@ def queue_items(con: duckdb.DuckDBPyConnection, at: dt.date,
                 municipalities: Collection[str] | None = None, limit: int = 500
                 ) -> list[dict[str, Any]]:
     """The referrals waiting on ``at``, oldest first (no patient identifiers)."""
-    where, params = _where(municipalities)
-    waiting, wparams = _waiting(at)
+    where_sql, params = _where_sql(municipalities)
+    waiting_sql, wparams = _waiting_sql(at)
     cursor = con.execute(
         "SELECT referral_id AS solicitacao, consortium AS consorcio, "
         "requesting_municipality AS municipio, service_type AS tipo, specialty AS "
         "especialidade, procedure AS procedimento, requested_date AS solicitada_em, "
         "scheduled_date AS agendada_para, ? - requested_date AS espera_dias "
-        f"FROM {REFERRALS} WHERE ({waiting}) AND {where} "
+        f"FROM {REFERRALS_SQL} WHERE ({waiting_sql}) AND {where_sql} "
         "ORDER BY requested_date, referral_id LIMIT ?", [at, *wparams, *params, limit])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]

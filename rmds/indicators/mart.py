@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from rmds.access import CELL_MASKED
+from rmds.engine.sql import col, ident, lit
 from rmds.exceptions import ConfigurationError
 from rmds.indicators.catalog import PERIOD_TYPES
 from rmds.lake.store import table_exists
@@ -32,17 +33,23 @@ def _require(con: duckdb.DuckDBPyConnection) -> None:
                                  "'rmds indicators compute'")
 
 
-def select_sql(public: bool, where: str = "TRUE") -> str:
-    """The mart with unit names; in public form, suppressed cells are blank."""
-    cols = ", ".join(
-        f"CASE WHEN v.suppressed THEN NULL ELSE v.{c} END AS {c}" if public else f"v.{c}"
-        for c in PUBLIC_MASKED)
+def _masked_sql(name: str, public: bool) -> str:
+    """Column ``name`` of the mart, blank in a suppressed cell of the public form."""
+    if public:
+        return f"CASE WHEN v.suppressed THEN NULL ELSE {col('v', name)} END AS {ident(name)}"
+    return col("v", name)
+
+
+def select_sql(public: bool, where_sql: str = "TRUE") -> str:
+    """The mart with unit names; in public form, suppressed cells are blank. ``where_sql``
+    is a condition on ``v`` (the values) and ``u`` (the units), with ``?`` parameters."""
+    masked_sql = ", ".join(_masked_sql(c, public) for c in PUBLIC_MASKED)
     return (
         "SELECT v.indicator_id, v.level, v.unit_code, u.name AS unit_name, v.vintage, "
-        f"v.period_type, v.period, v.year, {cols}, v.suppressed "
+        f"v.period_type, v.period, v.year, {masked_sql}, v.suppressed "
         "FROM indicator_values v LEFT JOIN indicator_units u ON u.level = v.level "
         "AND u.unit_code = v.unit_code AND u.vintage = v.vintage "
-        f"WHERE {where}")
+        f"WHERE {where_sql}")
 
 
 def latest_period(con: duckdb.DuckDBPyConnection, period_type: str = "ano") -> str | None:
@@ -68,12 +75,12 @@ def values(con: duckdb.DuckDBPyConnection, indicator_id: str, level: str,
         return []
     if period_type_of(period) not in PERIOD_TYPES:
         raise ConfigurationError(f"período inválido: {period!r}")
-    where = "v.indicator_id = ? AND v.level = ? AND v.period = ?"
+    where_sql = "v.indicator_id = ? AND v.level = ? AND v.period = ?"
     params: list[Any] = [indicator_id, level, period]
     if unit_code is not None:
-        where += " AND v.unit_code = ?"
+        where_sql += " AND v.unit_code = ?"
         params.append(unit_code)
-    cursor = con.execute(select_sql(public, where) + " ORDER BY v.value DESC NULLS LAST, "
+    cursor = con.execute(select_sql(public, where_sql) + " ORDER BY v.value DESC NULLS LAST, "
                          "v.unit_code", params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -86,9 +93,7 @@ def export(con: duckdb.DuckDBPyConnection, target: Path, fmt: str, *,
     if fmt not in ("csv", "parquet"):
         raise ConfigurationError(f"formato desconhecido: {fmt} (use csv ou parquet)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
-    sql = select_sql(public) + " ORDER BY indicator_id, level, unit_code, period"
-    from rmds.lake.store import literal
-
-    con.execute(f"COPY ({sql}) TO {literal(str(target))} ({options})").fetchall()
+    options_sql = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+    query_sql = select_sql(public) + " ORDER BY indicator_id, level, unit_code, period"
+    con.execute(f"COPY ({query_sql}) TO {lit(str(target))} ({options_sql})").fetchall()
     return int(con.execute("SELECT count(*) FROM indicator_values").fetchall()[0][0])

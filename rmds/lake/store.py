@@ -238,13 +238,18 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, *, alias: str = ALIAS,
         options.append("READ_ONLY")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {literal(int(snapshot))}")
-    con.execute(f"ATTACH {literal(target)} AS {exp.to_identifier(alias).sql('duckdb')} "
-                f"({', '.join(options)})")
+    options_sql = ", ".join(options)
+    con.execute(f"ATTACH {literal(target)} AS {ident(alias)} ({options_sql})")
 
 
-def _ddl(table: Table) -> str:
-    columns = ", ".join(f'"{c.name}" {_SQL_TYPES[c.type]}' for c in table.columns)
-    return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns})'
+def _type_sql(type_: pa.DataType) -> str:
+    """The DuckDB type of a declared Arrow type (one of a fixed set of type names)."""
+    return _SQL_TYPES[type_]
+
+
+def _ddl_sql(table: Table) -> str:
+    columns_sql = ", ".join(f"{ident(c.name)} {_type_sql(c.type)}" for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} ({columns_sql})"
 
 
 def _new_catalog(path: Path) -> None:
@@ -291,7 +296,7 @@ class Lake:
         try:
             attach(self.con, path, read_only=self.read_only, snapshot=snapshot,
                    catalog=self.catalog)
-            self.con.execute(f"USE {ALIAS}")
+            self.con.execute(f"USE {ident(ALIAS)}")
         except duckdb.Error as error:
             self.close()
             if snapshot is not None and "snapshot" in str(error).lower():
@@ -331,15 +336,19 @@ class Lake:
         self.run("CALL lake.set_option('data_inlining_row_limit', 0)")
         self.run("CREATE TABLE IF NOT EXISTS lake_meta (key VARCHAR, value VARCHAR)")
         for table in TABLES:
-            self.run(_ddl(table))
+            self.run(_ddl_sql(table))
             # lakes made by an older rmds gain the columns added since (null there)
             for column in table.columns if version is not None else ():
-                self.run(f'ALTER TABLE "{table.name}" ADD COLUMN IF NOT EXISTS '
-                         f'"{column.name}" {_SQL_TYPES[column.type]}')
-        columns = ", ".join(f"{name} {sql}" for name, sql, _ in BATCH_COLUMNS)
-        self.run(f"CREATE TABLE IF NOT EXISTS batches ({columns})")
-        q = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in QUARANTINE_SCHEMA)
-        self.run(f"CREATE TABLE IF NOT EXISTS quarantine (batch_id BIGINT, {q})")
+                self.run(f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS "
+                         f"{ident(column.name)} {_type_sql(column.type)}")
+        # the type names of BATCH_COLUMNS are written in this module, never read from data
+        batch_columns_sql = ", ".join(f"{ident(name)} {type_sql}"
+                                      for name, type_sql, _ in BATCH_COLUMNS)
+        self.run(f"CREATE TABLE IF NOT EXISTS batches ({batch_columns_sql})")
+        quarantine_columns_sql = ", ".join(f"{ident(f.name)} {_type_sql(f.type)}"
+                                           for f in QUARANTINE_SCHEMA)
+        self.run(f"CREATE TABLE IF NOT EXISTS quarantine (batch_id BIGINT, "
+                 f"{quarantine_columns_sql})")
         self.run("DELETE FROM lake_meta WHERE key = 'schema_version'")
         self.run("INSERT INTO lake_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         self.commit("esquema do lago", versao=SCHEMA_VERSION)
@@ -418,26 +427,28 @@ class Lake:
 
     # ----------------------------------------------------------------- queries
     def batches(self, *, active_only: bool = False) -> list[dict[str, Any]]:
-        where = " WHERE status IS DISTINCT FROM 'substituído'" if active_only else ""
-        return self._dicts(f"SELECT * FROM batches{where} ORDER BY batch_id")
+        where_sql = " WHERE status IS DISTINCT FROM 'substituído'" if active_only else ""
+        return self._dicts(f"SELECT * FROM batches{where_sql} ORDER BY batch_id")
 
     def quarantine(self, batch_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        where, params = ("WHERE batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
-        return self._dicts(f"SELECT * FROM quarantine {where} ORDER BY batch_id, source_row, "
-                           "field, reason LIMIT ?", [*params, int(limit)])
+        where_sql, params = (("WHERE batch_id = ?", [batch_id]) if batch_id is not None
+                             else ("", []))
+        return self._dicts(f"SELECT * FROM quarantine {where_sql} ORDER BY batch_id, "
+                           "source_row, field, reason LIMIT ?", [*params, int(limit)])
 
     def quarantine_reasons(self, batch_id: int | None = None) -> list[dict[str, Any]]:
-        where, params = ("WHERE batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
+        where_sql, params = (("WHERE batch_id = ?", [batch_id]) if batch_id is not None
+                             else ("", []))
         return self._dicts(
             f"SELECT batch_id, source_file, field, reason, count(*) AS rows FROM quarantine "
-            f"{where} GROUP BY ALL ORDER BY batch_id, rows DESC", params)
+            f"{where_sql} GROUP BY ALL ORDER BY batch_id, rows DESC", params)
 
     def counts(self) -> dict[str, int]:
         out = {}
         present = set(self.table_names())
         for table in TABLES:   # a lake made before a table was declared reads it as empty
-            out[table.name] = (int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
-                               if table.name in present else 0)
+            out[table.name] = (int(self.scalar(f"SELECT count(*) FROM {ident(table.name)}")
+                                   or 0) if table.name in present else 0)
         return out
 
     def run(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -449,7 +460,7 @@ class Lake:
         """Append an Arrow table to ``name``, matching columns by name."""
         self.con.register("rmds_incoming", data)
         try:
-            self.run(f'INSERT INTO "{name}" BY NAME SELECT * FROM rmds_incoming')
+            self.run(f"INSERT INTO {ident(name)} BY NAME SELECT * FROM rmds_incoming")
         finally:
             self.con.unregister("rmds_incoming")
 
@@ -471,19 +482,19 @@ class Lake:
         for table in TABLES:
             if table.name in PROTECTED and not include_protected:
                 continue
-            rows = int(self.scalar(f'SELECT count(*) FROM "{table.name}"') or 0)
+            rows = int(self.scalar(f"SELECT count(*) FROM {ident(table.name)}") or 0)
             if not rows:
                 continue
             target = outdir / table.name
             if table.name in PERIOD_COLUMNS:
-                year = f'coalesce(year("{PERIOD_COLUMNS[table.name]}"), 0)'
+                year_sql = f"coalesce(year({ident(PERIOD_COLUMNS[table.name])}), 0)"
             elif table.name in COMPETENCE_COLUMNS:
-                year = f'coalesce(TRY_CAST(left("{COMPETENCE_COLUMNS[table.name]}", 4) ' \
-                       'AS INTEGER), 0)'
+                year_sql = (f"coalesce(TRY_CAST(left({ident(COMPETENCE_COLUMNS[table.name])}, "
+                            "4) AS INTEGER), 0)")
             else:
-                year = "0"
+                year_sql = "0"
             self.run(
-                f"COPY (SELECT *, {year} AS ano FROM \"{table.name}\") TO "
+                f"COPY (SELECT *, {year_sql} AS ano FROM {ident(table.name)}) TO "
                 f"{literal(str(target))} "
                 "(FORMAT PARQUET, PARTITION_BY (source_system, ano), OVERWRITE_OR_IGNORE)")
             written[table.name] = rows

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from rmds.cli import cli
 from rmds.lake.ingest import FAULT_ENV, FAULT_SIGNAL_ENV, ingest
 from rmds.lake.store import Lake
+from rmds.schema import PROTECTED
 from rmds.sources.datasus.dbc import DbcReader
 from rmds.sources.datasus.dbf_writer import write_dbf
 from rmds.sources.datasus.layouts import IDENTIFIED, SIH_RD
@@ -279,6 +280,27 @@ def test_export_parquet_is_partitioned_and_leaves_personal_data_out(
         assert dataset.count_rows() == lake.counts()["hospitalisations"]
     columns = set(pq.read_schema(next((out / "deaths").rglob("*.parquet"))).names)
     assert not columns & {"name", "mother_name", "cns", "cpf", "address"}
+
+
+
+def test_a_lake_and_an_export_in_a_folder_with_a_quote_in_its_name_work_end_to_end(
+        state: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """Paths reach DuckDB as rendered literals: an apostrophe in a folder name is data."""
+    folder = tmp_path / "Pingo d'Água"
+    lake_path = folder / "lago"
+    with Lake(lake_path) as lake:
+        outcomes = ingest(lake, [state / "SIH", state / "SIM", state / "PNI"], pack)
+    assert {o.status for o in outcomes} == {"carregado"}
+    out = folder / "export"
+    result = CliRunner().invoke(cli, ["export", "parquet", str(out), "--lake", str(lake_path)])
+    assert result.exit_code == 0, result.output
+    with Lake(lake_path, read_only=True) as lake:
+        counts = {name: rows for name, rows in lake.counts().items() if rows}
+    assert {"hospitalisations", "deaths", "immunisations"} <= set(counts)
+    exported = {d.name: ds.dataset(d, format="parquet", partitioning="hive").count_rows()
+                for d in out.iterdir()}
+    assert exported == {name: rows for name, rows in counts.items()
+                        if name not in PROTECTED}
 
 
 def test_cli_batches_and_quarantine(state: Path, tmp_path: Path,
