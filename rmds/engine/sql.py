@@ -2,9 +2,10 @@
 declared name enters SQL text in rmds.
 
 Text may be assembled from fragments, but every interpolated piece is either one of these
-renderings or another fragment built the same way (by convention a name or a function
-ending in ``_sql``). ``tests/test_sql_safety.py`` reads the source of ``rmds/`` and fails on
-any other interpolation into text that looks like SQL.
+renderings (or ``rmds.lake.store.literal``), a constant written in the source, or another
+fragment built the same way (by convention a name, attribute or function ending in ``_sql``
+or ``_SQL``). ``tests/test_sql_safety.py`` reads the source of ``rmds/`` and fails on any
+other interpolation (f-string, ``%``, ``.format``, ``+``) into text that looks like SQL.
 """
 
 from __future__ import annotations
