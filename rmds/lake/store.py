@@ -324,8 +324,9 @@ class Lake:
             raise ConfigurationError(f"o lago {self.path} é de uma versão mais nova do rmds "
                                      f"(esquema {version})")
         if version is not None and int(version) == SCHEMA_VERSION:
-            missing = [t.name for t in TABLES if not table_exists(self.con, t.name)]
-            if not missing:
+            present = set(self.run("SELECT table_name, column_name FROM "
+                                   "information_schema.columns WHERE table_catalog = 'lake'"))
+            if all((t.name, c.name) in present for t in TABLES for c in t.columns):
                 return
         self.run("BEGIN TRANSACTION")
         self.run("CALL lake.set_option('data_inlining_row_limit', 0)")
@@ -334,8 +335,9 @@ class Lake:
             self.run(_ddl(table))
             # lakes made by an older rmds gain the columns added since (null there)
             for column in table.columns if version is not None else ():
-                self.run(f'ALTER TABLE "{table.name}" ADD COLUMN IF NOT EXISTS '
-                         f'"{column.name}" {_SQL_TYPES[column.type]}')
+                type_sql = _SQL_TYPES[column.type]
+                self.run(f"ALTER TABLE {ident(table.name)} ADD COLUMN IF NOT EXISTS "
+                         f"{ident(column.name)} {type_sql}")
         columns = ", ".join(f"{name} {sql}" for name, sql, _ in BATCH_COLUMNS)
         self.run(f"CREATE TABLE IF NOT EXISTS batches ({columns})")
         q = ", ".join(f'"{f.name}" {_SQL_TYPES[f.type]}' for f in QUARANTINE_SCHEMA)
