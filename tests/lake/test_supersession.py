@@ -214,3 +214,17 @@ def test_a_consortium_report_resent_for_the_same_period_replaces_the_earlier(
     assert people == [("A-1", "JOSE DA SILVA"), ("A-2", "ANA SOUZA"),
                       ("A-4", "JOSE DA SILVA"), ("A-5", "JOSE DA SILVA")]
     assert quarantined == [(b_resent, 3)]
+
+
+def test_a_lake_made_before_the_version_columns_gains_them(tmp_path: Path) -> None:
+    lake_path = tmp_path / "lago"
+    with Lake(lake_path) as lake:
+        lake.run("BEGIN TRANSACTION")
+        lake.run("ALTER TABLE conditions DROP COLUMN fhir_resource")
+        lake.run("ALTER TABLE conditions DROP COLUMN last_updated")
+        lake.commit("teste: lago de antes")
+    with Lake(lake_path, read_only=True) as lake:
+        assert "fhir_resource" not in lake.schema_of("conditions").names
+    with Lake(lake_path) as lake:   # a writer brings the schema up to date
+        names = lake.schema_of("conditions").names
+    assert {"fhir_resource", "last_updated"} <= set(names)
