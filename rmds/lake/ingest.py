@@ -6,7 +6,11 @@ rows and quarantine, and written inside a transaction with its row in ``batches`
 commit is a new snapshot of the lake. A file is also identified by what it is (system and
 name: ``RDMG2301`` is SIH's January 2023 for MG, whatever its extension or folder): a new
 version of a file already loaded supersedes the earlier batch, whose rows leave the lake in
-the same commit (the batch stays in the registry, marked ``substituído``).
+the same commit (the batch stays in the registry, marked ``substituído``). A consortium
+report is identified by its consortium and period, so a report re-sent for the same period
+supersedes the earlier one; a FHIR resource that arrives again with the same type and id
+replaces the earlier version when its ``meta.lastUpdated`` is newer and is quarantined
+otherwise (:mod:`rmds.lake.versions`).
 A file that fails — a truncated DBC, a wrong header — leaves nothing of itself; a crash or a
 kill rolls the open transaction back: the lake stays as it was before those files, and the
 next run loads them. Identification fields go to the protected ``identity_records`` table
@@ -35,10 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from rmds.engine.sql import ident
 from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceError
 from rmds.lake.store import Lake
-from rmds.sources.consortium import CONSORTIUM_COLUMNS
+from rmds.lake.versions import Versions
+from rmds.sources.consortium import CONSORTIUM_COLUMNS, report_key
 from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.dbc import dbf_size
 from rmds.sources.datasus.dbf import DbfReader
@@ -78,14 +85,21 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def identity_key(path: Path, system: str, kind: str) -> str | None:
+def identity_key(path: Path, system: str, kind: str,
+                 content: _Counts | None = None) -> str | None:
     """What a file is, beyond its bytes: its system and its name without extension
     (``SIH:RDMG2301``, ``SIM:DOMG2019``, ``SIA:PAMG2301A`` for part a). DATASUS republishes
     corrected files under the same name, in the same or another folder (preliminary, final),
-    as .dbc or .dbf; a consortium resends its report under the same name. FHIR files carry
-    resources, which are identified by their own ids: no file key."""
+    as .dbc or .dbf. A consortium report is its consortium and period
+    (``CONSORCIO:CISMARG:2023``, from the rows' ``consorcio`` and the period in the name or,
+    failing that, the months of the requests), whatever the name it is re-sent under.
+    FHIR files carry resources, which are identified by their own ids: no file key."""
     if kind == "FHIR":
         return None
+    if system == "CONSORCIO" and content is not None:
+        key = report_key(path.name, content.consortia, content.first, content.last)
+        if key:
+            return key
     stem = path.name.split(".", 1)[0].strip().upper()
     return f"{system}:{stem}" if stem else None
 
@@ -465,6 +479,10 @@ class _Counts:
     quarantined: int = 0
     identity: int = 0
     tables: set[str] = field(default_factory=set)
+    # what a consortium report is about: the consortia and request dates of its rows
+    consortia: set[str] = field(default_factory=set)
+    first: dt.date | None = None
+    last: dt.date | None = None
 
     def add(self, chunk: Chunk) -> None:
         self.read += chunk.rows_in
@@ -474,11 +492,19 @@ class _Counts:
                 self.identity += data.num_rows
             elif data.num_rows:
                 self.tables.add(name)
+        referrals = chunk.tables.get("referrals")
+        if referrals is not None and referrals.num_rows:
+            self.consortia |= {c for c in pc.unique(referrals.column("consortium"))
+                               .to_pylist() if c}
+            span = pc.min_max(referrals.column("requested_date")).as_py()
+            if span["min"] is not None:
+                self.first = min(self.first or span["min"], span["min"])
+                self.last = max(self.last or span["max"], span["max"])
 
 
 def _batch_row(batch_id: int, path: Path, digest: str, kind: str, system: str, layout: str,
                counts: _Counts, started: dt.datetime, seconds: float) -> dict[str, Any]:
-    return {"batch_id": batch_id, "identity_key": identity_key(path, system, kind),
+    return {"batch_id": batch_id, "identity_key": identity_key(path, system, kind, counts),
             "status": "ativo", "superseded_by": None,
             "file_name": path.name, "file_path": str(path),
             "sha256": digest, "size_bytes": path.stat().st_size, "source_type": kind,
@@ -508,6 +534,7 @@ class _Writer:
         self.current: dict[str, dict[str, Any]] = dict(current or {})
         self.superseded: list[tuple[int, int]] = []   # (old, new) in the open transaction
         self.touched: set[str] = set()
+        self.replaced = 0   # FHIR resources whose earlier version left, in the transaction
         self.add = add
         self.progress = progress
         self.open = False
@@ -558,7 +585,7 @@ class _Writer:
         tables = {t for t in str(old.get("tables") or "").split(",") if t}
         tables |= {"identity_records", "quarantine"}
         for name in sorted(tables):
-            deleted = self.lake.run(f'DELETE FROM "{name}" WHERE batch_id = ?', [old_id])
+            deleted = self.lake.run(f"DELETE FROM {ident(name)} WHERE batch_id = ?", [old_id])
             if deleted and deleted[0][0]:
                 self.touched.add(name)
         pending = next((r for r in self.records if r["batch_id"] == old_id), None)
@@ -574,6 +601,12 @@ class _Writer:
                 outcome.batch["status"] = "substituído"
         row["supersedes"] = old_id
 
+    def _settle(self, versions: Versions) -> None:
+        """A FHIR file read whole: the earlier versions of its resources leave the lake."""
+        versions.settle()
+        self.touched |= versions.touched
+        self.replaced += versions.replaced
+
     def _landed(self, path: Path, row: dict[str, Any]) -> None:
         self._supersede(row)
         self.records.append(row)
@@ -588,12 +621,26 @@ class _Writer:
         batch_id = self.next_id
         self.next_id += 1
         counts = _Counts()
+        versions = None
+        if item.kind == "FHIR":
+            # resources are compared with what the lake holds: what is staged goes in first,
+            # and the file's chunks go in one by one
+            self._flush_staged()
+            versions = Versions(self.lake, batch_id, item.path.name)
         for chunk in item.chunks:
+            if versions is not None:
+                chunk = versions.admit(chunk)
             counts.add(chunk)
             for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
-                if data.num_rows:
+                if not data.num_rows:
+                    continue
+                if versions is not None:
+                    self._insert(name, _with_batch(data, batch_id))
+                else:
                     self.staged.setdefault(name, []).append(_with_batch(data, batch_id))
                     self.staged_rows += data.num_rows
+        if versions is not None:
+            self._settle(versions)
         if self.progress:
             self.progress(item.path, counts.read)
         if self.staged_rows >= STAGE_ROWS:
@@ -608,8 +655,12 @@ class _Writer:
         batch_id = self.next_id
         counts = _Counts()
         touched: set[str] = set()
+        versions = (Versions(self.lake, batch_id, item.path.name) if item.kind == "FHIR"
+                    else None)
         try:
             for chunk in chunks:
+                if versions is not None:
+                    chunk = versions.admit(chunk)
                 for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
                     if data.num_rows:
                         touched.add(name)
@@ -620,10 +671,12 @@ class _Writer:
         except RmdsError as error:
             # the file's rows leave the open transaction; the other files stay
             for name in sorted(touched):
-                self.lake.run(f'DELETE FROM "{name}" WHERE batch_id = ?', [batch_id])
+                self.lake.run(f"DELETE FROM {ident(name)} WHERE batch_id = ?", [batch_id])
             self.outcomes.append(FileOutcome(item.path, "erro", error=str(error), problems=list(
                 getattr(error, "problems", []) or [])))
             return
+        if versions is not None:
+            self._settle(versions)
         self.next_id += 1
         self._landed(item.path, _batch_row(batch_id, item.path, item.digest, item.kind,
                                            item.system, item.layout, counts, item.started,
@@ -636,15 +689,17 @@ class _Writer:
         if self.records:
             _record_batches(self.lake, [{k: v for k, v in r.items() if k != "supersedes"}
                                         for r in self.records])
+        extra: dict[str, Any] = {"recursos_fhir_substituidos": self.replaced} \
+            if self.replaced else {}
         self.lake.commit("carga", lotes=[r["batch_id"] for r in self.records],
                          arquivos=[r["file_name"] for r in self.records],
                          substituidos=[{"lote": old, "por": new}
-                                       for old, new in self.superseded])
+                                       for old, new in self.superseded], **extra)
         self.open = False
         if self.touched:
             # the current data files stay plain Parquet, with no delete files
             self.lake.compact(sorted(self.touched))
-        self.superseded, self.touched = [], set()
+        self.superseded, self.touched, self.replaced = [], set(), 0
         outcomes, self.outcomes, self.records = self.outcomes, [], []
         self.rows = self.files = 0
         for outcome in outcomes:
@@ -654,7 +709,7 @@ class _Writer:
         if self.open:
             self.lake.run("ROLLBACK")
             self.open = False
-            self.superseded, self.touched = [], set()
+            self.superseded, self.touched, self.replaced = [], set(), 0
 
 
 def _with_batch(data: pa.Table, batch_id: int) -> pa.Table:

@@ -329,8 +329,9 @@ class Lake:
             raise ConfigurationError(f"o lago {self.path} é de uma versão mais nova do rmds "
                                      f"(esquema {version})")
         if version is not None and int(version) == SCHEMA_VERSION:
-            missing = [t.name for t in TABLES if not table_exists(self.con, t.name)]
-            if not missing:
+            present = set(self.run("SELECT table_name, column_name FROM "
+                                   "information_schema.columns WHERE table_catalog = 'lake'"))
+            if all((t.name, c.name) in present for t in TABLES for c in t.columns):
                 return
         self.run("BEGIN TRANSACTION")
         self.run("CALL lake.set_option('data_inlining_row_limit', 0)")

@@ -42,6 +42,14 @@ _PROVENANCE = (
     Column("layout", S, "versão do leiaute do arquivo de origem"),
     Column("batch_id", pa.int64(), "lote de carga no lago (preenchido na ingestão)"),
 )
+# on the tables FHIR resources feed: which resource a row came from and which version, so
+# that a newer version of the same resource replaces it (see ``docs/lake.md``)
+_FHIR = (
+    Column("fhir_resource", S, "recurso FHIR de origem (tipo/id, p. ex. Patient/123); uma "
+           "versão mais nova do mesmo recurso substitui a linha (vazio fora do FHIR)"),
+    Column("last_updated", S, "meta.lastUpdated do recurso FHIR de origem, em UTC "
+           "(AAAA-MM-DDThh:mm:ss.ffffffZ)"),
+)
 _PERSON = (
     Column("sex", S, "sexo: M, F ou I (ignorado)"),
     Column("race_colour", INT, "raça/cor: 1 branca, 2 preta, 3 amarela, 4 parda, 5 indígena"),
@@ -169,7 +177,7 @@ TABLES: tuple[Table, ...] = (
         Column("residence_municipality", S, "município de residência (IBGE, 7)"),
         Column("facility_municipality", S, "município do estabelecimento (IBGE, 7)"),
         Column("facility_cnes", S, "estabelecimento (CNES)"),
-        *_PROVENANCE,
+        *_FHIR, *_PROVENANCE,
     )),
 )
 
@@ -224,7 +232,7 @@ _IDENTITY = (
 TABLES += (
     Table("identity_records", "Identificação das pessoas nos registros de origem (tabela "
           "protegida: nomes, CNS, CPF e endereços; só a vinculação a lê)", (
-        *_IDENTITY, *_PROVENANCE)),
+        *_IDENTITY, *_FHIR, *_PROVENANCE)),
     Table("encounters", "Atendimentos (FHIR Encounter), p. ex. APS de hipertensão e diabetes", (
         Column("encounter_id", S, "id do Encounter"),
         Column("patient_key", S, "id do Patient referido"),
@@ -233,14 +241,14 @@ TABLES += (
         Column("status", S, "situação do atendimento"),
         Column("reason_code", S, "motivo (CID-10)"),
         Column("facility_cnes", S, "estabelecimento (CNES)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
     Table("conditions", "Problemas e diagnósticos (FHIR Condition)", (
         Column("condition_id", S, "id da Condition"),
         Column("patient_key", S, "id do Patient referido"),
         Column("code", S, "CID-10"),
         Column("onset_date", D, "início"),
         Column("clinical_status", S, "situação clínica (active, resolved ...)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
     Table("observations", "Observações (FHIR Observation); uma linha por componente", (
         Column("observation_id", S, "id da Observation"),
         Column("patient_key", S, "id do Patient referido"),
@@ -250,7 +258,7 @@ TABLES += (
         Column("component_code", S, "código LOINC do componente (ou o da observação)"),
         Column("value", F, "valor numérico"),
         Column("unit", S, "unidade (UCUM)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
     Table("procedures", "Procedimentos (FHIR Procedure)", (
         Column("procedure_id", S, "id do Procedure"),
         Column("patient_key", S, "id do Patient referido"),
@@ -258,7 +266,7 @@ TABLES += (
         Column("performed_date", D, "data de realização"),
         Column("status", S, "situação"),
         Column("facility_cnes", S, "estabelecimento (CNES)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
     Table("referrals", "Encaminhamentos e regulação (relatórios CSV de consórcios e FHIR "
           "ServiceRequest)", (
         Column("referral_id", S, "identificador da solicitação"),
@@ -277,7 +285,7 @@ TABLES += (
         Column("diagnosis_date", D, "data do diagnóstico (oncologia)"),
         Column("diagnosis", S, "CID-10"),
         Column("passengers", INT, "pessoas transportadas (transporte sanitário)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
     Table("organizations", "Estabelecimentos e locais informados em FHIR (Organization, "
           "Location)", (
         Column("resource_type", S, "Organization ou Location"),
@@ -285,7 +293,7 @@ TABLES += (
         Column("cnes", S, "CNES"),
         Column("name", S, "nome"),
         Column("municipality", S, "município (IBGE, 7)"),
-        *_PROVENANCE)),
+        *_FHIR, *_PROVENANCE)),
 )
 
 _BY_NAME = {t.name: t for t in TABLES}

@@ -6,21 +6,51 @@ dates dd/mm/aaaa): ``id_solicitacao, consorcio, municipio_solicitante, cnes_pres
 cns_paciente, cpf_paciente, nome_paciente, nome_mae, data_nascimento, sexo, tipo_servico,
 especialidade, procedimento_sigtap, data_solicitacao, data_agendamento, data_realizacao,
 situacao, data_cancelamento, data_diagnostico, cid10, passageiros``.
+
+A report is identified by its consortium and period (:func:`report_key`): a report re-sent
+for the same consortium and period replaces the earlier one in the lake.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
 
 import pyarrow.compute as pc
 
 from rmds.schema import table
 from rmds.sources.mapping import MapContext, MapResult
 
-__all__ = ["CONSORTIUM_COLUMNS", "map_consortium"]
+__all__ = ["CONSORTIUM_COLUMNS", "map_consortium", "report_key"]
 
 CONSORTIUM_COLUMNS = ("id_solicitacao", "consorcio", "municipio_solicitante",
                       "tipo_servico", "data_solicitacao", "situacao")
 SERVICE_TYPES = {k: k for k in ("consulta", "exame", "cirurgia", "oncologia", "transporte")}
 STATUSES = {k: k for k in ("solicitado", "agendado", "realizado", "cancelado")}
+# a period in a report's name: a year (2023) or a month (202301, 2023-01, 2023_01)
+_PERIOD = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-_]?(0[1-9]|1[0-2]))?(?!\d)")
+
+
+def report_key(file_name: str, consortia: Iterable[str], first: dt.date | None,
+               last: dt.date | None) -> str | None:
+    """What a consortium report is: ``CONSORCIO:SIGLA:PERIODO``. The consortium is the
+    sigla its rows carry (several joined by ``+``); the period is the one in the file name
+    (``CISMARG_2023.csv`` → ``2023``, ``cismarg_2023-01.csv`` → ``202301``; two periods, a
+    range) or, when the name has none, the months of its requests (``202301-202303``).
+    None when the rows carry no consortium or no period can be told."""
+    siglas = sorted({s.strip().upper() for s in consortia if s and s.strip()})
+    if not siglas:
+        return None
+    stem = file_name.split(".", 1)[0]
+    found = ["".join(part for part in m.groups() if part) for m in _PERIOD.finditer(stem)]
+    if found:
+        period = "-".join(found)
+    elif first is not None and last is not None:
+        period = f"{first:%Y%m}-{last:%Y%m}"
+    else:
+        return None
+    return f"CONSORCIO:{'+'.join(siglas)}:{period}"
 
 
 def map_consortium(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:

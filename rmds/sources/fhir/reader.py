@@ -11,6 +11,7 @@ lands. ``rows in = accepted + quarantined`` holds per file.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from rmds.sources.fhir.validate import (
 )
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
-__all__ = ["Chunk", "FhirFile", "detect_fhir", "open_fhir"]
+__all__ = ["Chunk", "FhirFile", "detect_fhir", "instant_utc", "open_fhir"]
 
 BUNDLE_TYPES = frozenset({"collection", "transaction", "batch"})
 MOTHER_EXTENSIONS = frozenset({
@@ -87,6 +88,20 @@ class _Rows:
             target = self.columns[name] = {c.name: [] for c in table(name).columns}
         for key, values in target.items():
             values.append(row.get(key))
+
+
+def instant_utc(value: Any) -> str | None:
+    """A FHIR instant (``meta.lastUpdated``) in UTC, as text that sorts in time order
+    (``2024-01-05T13:00:00.000000Z``); None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _day(value: Any) -> str | None:
@@ -289,9 +304,13 @@ class FhirFile:
     def _map(self, res: dict[str, Any], row: int, resolve: dict[str, str] | None,
              rows: _Rows) -> None:
         rtype = res["resourceType"]
-        base = {"source_file": self.path.name, "source_row": row, "source_system": "FHIR",
-                "layout": self.layout}
         rid = res.get("id")
+        meta = res.get("meta")
+        base = {"source_file": self.path.name, "source_row": row, "source_system": "FHIR",
+                "layout": self.layout,
+                "fhir_resource": f"{rtype}/{rid}" if isinstance(rid, str) and rid else None,
+                "last_updated": instant_utc(meta.get("lastUpdated")
+                                            if isinstance(meta, dict) else None)}
         if rtype == "Patient":
             rows.add("identity_records", {**base, **self._patient(res)})
         elif rtype == "Encounter":
