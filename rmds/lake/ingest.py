@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from rmds.engine.sql import ident
 from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceError
 from rmds.lake.store import Lake
-from rmds.lake.versions import Versions
+from rmds.lake.versions import VersionIndex, Versions, apply_pending
 from rmds.sources.consortium import CONSORTIUM_COLUMNS, report_key
 from rmds.sources.csvfile import CsvReader
 from rmds.sources.datasus.dbc import dbf_size
@@ -546,6 +546,8 @@ class _Writer:
         self.staged_rows = 0
         self.records: list[dict[str, Any]] = []
         self.outcomes: list[FileOutcome] = []
+        self.index = VersionIndex(lake)
+        self.pending: dict[str, dict[str, int]] = {}   # earlier FHIR versions to delete
 
     def _begin(self) -> None:
         if not self.open:
@@ -584,6 +586,7 @@ class _Writer:
         self._flush_staged()
         tables = {t for t in str(old.get("tables") or "").split(",") if t}
         tables |= {"identity_records", "quarantine"}
+        self.index.forget()   # the earlier batch's resources leave with it
         for name in sorted(tables):
             deleted = self.lake.run(f"DELETE FROM {ident(name)} WHERE batch_id = ?", [old_id])
             if deleted and deleted[0][0]:
@@ -623,10 +626,10 @@ class _Writer:
         counts = _Counts()
         versions = None
         if item.kind == "FHIR":
-            # resources are compared with what the lake holds: what is staged goes in first,
-            # and the file's chunks go in one by one
-            self._flush_staged()
-            versions = Versions(self.lake, batch_id, item.path.name)
+            # resources are compared with the load's index of what the lake holds; their
+            # rows are staged like any others (flushed first if a resource repeats)
+            versions = Versions(self.lake, batch_id, item.path.name, self.index,
+                                self._flush_staged, self.pending)
         for chunk in item.chunks:
             if versions is not None:
                 chunk = versions.admit(chunk)
@@ -634,11 +637,8 @@ class _Writer:
             for name, data in [*chunk.tables.items(), ("quarantine", chunk.quarantine)]:
                 if not data.num_rows:
                     continue
-                if versions is not None:
-                    self._insert(name, _with_batch(data, batch_id))
-                else:
-                    self.staged.setdefault(name, []).append(_with_batch(data, batch_id))
-                    self.staged_rows += data.num_rows
+                self.staged.setdefault(name, []).append(_with_batch(data, batch_id))
+                self.staged_rows += data.num_rows
         if versions is not None:
             self._settle(versions)
         if self.progress:
@@ -655,8 +655,9 @@ class _Writer:
         batch_id = self.next_id
         counts = _Counts()
         touched: set[str] = set()
-        versions = (Versions(self.lake, batch_id, item.path.name) if item.kind == "FHIR"
-                    else None)
+        versions = (Versions(self.lake, batch_id, item.path.name, self.index,
+                             self._flush_staged, self.pending)
+                    if item.kind == "FHIR" else None)
         try:
             for chunk in chunks:
                 if versions is not None:
@@ -672,6 +673,7 @@ class _Writer:
             # the file's rows leave the open transaction; the other files stay
             for name in sorted(touched):
                 self.lake.run(f"DELETE FROM {ident(name)} WHERE batch_id = ?", [batch_id])
+            self.index.forget()
             self.outcomes.append(FileOutcome(item.path, "erro", error=str(error), problems=list(
                 getattr(error, "problems", []) or [])))
             return
@@ -686,6 +688,7 @@ class _Writer:
         if not self.open:
             return
         self._flush_staged()
+        apply_pending(self.lake, self.pending)
         if self.records:
             _record_batches(self.lake, [{k: v for k, v in r.items() if k != "supersedes"}
                                         for r in self.records])
@@ -706,6 +709,8 @@ class _Writer:
             self.add(outcome)
 
     def abort(self) -> None:
+        self.index.forget()
+        self.pending.clear()
         if self.open:
             self.lake.run("ROLLBACK")
             self.open = False

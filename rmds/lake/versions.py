@@ -22,6 +22,7 @@ has been read (:meth:`Versions.settle`): a file that fails midway leaves the lak
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +35,7 @@ from rmds.schema import TABLES
 from rmds.sources.fhir.reader import Chunk
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
-__all__ = ["FHIR_TABLES", "Versions"]
+__all__ = ["FHIR_TABLES", "VersionIndex", "Versions", "apply_pending"]
 
 KEY, STAMP = "fhir_resource", "last_updated"
 FIELD = "meta.lastUpdated"
@@ -68,6 +69,30 @@ class _Seen:
 
 
 @dataclass
+class VersionIndex:
+    """The FHIR resources a load sees in the lake, per table: read with one query the first
+    time a load meets the table, then kept up to date by the load itself (what it writes,
+    what it deletes), so that a file costs no query to find its resources' earlier
+    versions. Forgotten when the load's transaction is rolled back or a file is dropped
+    from it (:meth:`forget`)."""
+
+    lake: Lake
+    tables: dict[str, dict[str, tuple[str | None, set[int]]]] = field(default_factory=dict)
+
+    def of(self, name: str) -> dict[str, tuple[str | None, set[int]]]:
+        if name not in self.tables:
+            rows = self.lake.run(
+                f"SELECT {ident(KEY)}, max({ident(STAMP)}), list(DISTINCT batch_id) "
+                f"FROM {ident(name)} WHERE {ident(KEY)} IS NOT NULL GROUP BY {ident(KEY)}")
+            self.tables[name] = {str(k): (s, {int(b) for b in batches})
+                                 for k, s, batches in rows}
+        return self.tables[name]
+
+    def forget(self) -> None:
+        self.tables.clear()
+
+
+@dataclass
 class Versions:
     """The versions of the FHIR resources of one file being loaded as batch ``batch_id``:
     :meth:`admit` each chunk before writing it, :meth:`settle` once the file is read."""
@@ -75,6 +100,12 @@ class Versions:
     lake: Lake
     batch_id: int
     file: str
+    index: VersionIndex | None = None
+    # the writer's staged rows go into the lake (before rows of this file are deleted)
+    flush: Callable[[], None] | None = None
+    # where the load collects the deletions of earlier versions, to run them once per table
+    # at commit ({table: {resource: winning batch}}); None: delete at settle
+    pending: dict[str, dict[str, int]] | None = None
     # per table, the resources whose rows of other batches leave when the file lands
     deferred: dict[str, set[str]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)   # tables that lost rows
@@ -116,17 +147,26 @@ class Versions:
         by_table: dict[str, list[str]] = {}
         for key, seen in best.items():
             by_table.setdefault(seen.table, []).append(key)
+        lost_to_lake: set[str] = set()
         for name, keys in sorted(by_table.items()):
             for key, stamp, here, elsewhere in self._loaded(name, keys):
                 seen = best[key]
                 if not newer(seen.stamp, stamp):
                     lose(key, seen, _reason(key, seen.stamp, stamp, "a já carregada"))
+                    lost_to_lake.add(key)
                     continue
                 if here:   # an earlier version read earlier in this file
                     quarantine += self._drop_here(name, key, seen)
                 if elsewhere and key not in self.deferred.setdefault(name, set()):
                     self.deferred[name].add(key)
                     self.replaced += 1
+        if self.index is not None:   # what this chunk writes, as the index will see it
+            for key, seen in best.items():
+                if key in lost_to_lake:
+                    continue
+                entries = self.index.of(seen.table)
+                _, batches = entries.get(key, (None, set()))
+                entries[key] = (seen.stamp, batches | {self.batch_id})
         if not quarantine:
             return chunk
         tables = {}
@@ -142,6 +182,15 @@ class Versions:
                 ) -> list[tuple[str, str | None, bool, bool]]:
         """For the resources in ``keys`` already in table ``name``: (resource, newest
         stamp, whether this batch has rows of it, whether other batches do)."""
+        if self.index is not None:
+            entries = self.index.of(name)
+            found = []
+            for key in keys:
+                if key in entries:
+                    stamp, batches = entries[key]
+                    found.append((key, stamp, self.batch_id in batches,
+                                  bool(batches - {self.batch_id})))
+            return found
         self.lake.con.register(_KEYS, pa.table({KEY: pa.array(keys, pa.string())}))
         try:
             return [(str(k), s, bool(h), bool(e)) for k, s, h, e in self.lake.run(
@@ -155,6 +204,8 @@ class Versions:
     def _drop_here(self, name: str, key: str, winner: _Seen) -> list[dict[str, Any]]:
         """Remove the rows of an earlier version of ``key`` read earlier in this file;
         their quarantine rows."""
+        if self.flush is not None:
+            self.flush()
         where_sql = f"WHERE batch_id = ? AND {ident(KEY)} = ?"
         earlier = self.lake.run(f"SELECT source_row, {ident(STAMP)} FROM {ident(name)} "
                                 f"{where_sql}", [self.batch_id, key])
@@ -168,9 +219,18 @@ class Versions:
 
     def settle(self) -> None:
         """The file is read whole: the rows of other batches that its resources replace
-        leave the lake (in the open transaction)."""
+        leave the lake (in the open transaction), or are left to :func:`apply_pending`."""
         for name, keys in sorted(self.deferred.items()):
             if not keys:
+                continue
+            if self.index is not None:
+                entries = self.index.of(name)
+                for key in keys:
+                    if key in entries:
+                        entries[key] = (entries[key][0], {self.batch_id})
+            self.touched.add(name)
+            if self.pending is not None:
+                self.pending.setdefault(name, {}).update(dict.fromkeys(keys, self.batch_id))
                 continue
             self.lake.con.register(_KEYS, pa.table({KEY: pa.array(sorted(keys),
                                                                    pa.string())}))
@@ -180,5 +240,22 @@ class Versions:
                               [self.batch_id])
             finally:
                 self.lake.con.unregister(_KEYS)
-            self.touched.add(name)
         self.deferred = {}
+
+
+def apply_pending(lake: Lake, pending: dict[str, dict[str, int]]) -> None:
+    """Delete, with one statement per table, the rows of every resource whose newer
+    version a load wrote in another batch (``{table: {resource: winning batch}}``)."""
+    for name, winners in sorted(pending.items()):
+        if not winners:
+            continue
+        lake.con.register(_KEYS, pa.table({
+            KEY: pa.array(list(winners), pa.string()),
+            "winner": pa.array(list(winners.values()), pa.int64())}))
+        try:
+            lake.run(f"DELETE FROM {ident(name)} WHERE EXISTS (SELECT 1 FROM {ident(_KEYS)} v "
+                     f"WHERE v.{ident(KEY)} = {ident(name)}.{ident(KEY)} "
+                     f"AND v.winner <> {ident(name)}.batch_id)")
+        finally:
+            lake.con.unregister(_KEYS)
+    pending.clear()
