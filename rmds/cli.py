@@ -586,7 +586,7 @@ def export_parquet(ctx: click.Context, outdir: Path, lake_path: Path | None,
                f"rmds export parquet --include-protected {outdir}")
 
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
-        written = lake.export_parquet(outdir, include_protected)
+        written = lake.export_parquet(outdir, include_protected, engine=ctx.obj.engine)
         read = lake.snapshot_id()
     table = Table("Tabela", "Linhas", title=f"Parquet em {outdir} (snapshot {read})")
     for name, rows in written.items():

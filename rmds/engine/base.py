@@ -52,6 +52,10 @@ class Engine(Protocol):
         """Write a query's result as Parquet at ``path`` (a file on DuckDB, a folder of
         part files on Spark)."""
 
+    def write_partitioned(self, sql: str, path: Path, partition_by: Sequence[str]) -> None:
+        """Write a query's result as Hive-partitioned Parquet under the folder ``path``
+        (``col=value/…``), replacing what is there."""
+
     def render(self, sql: str) -> str:
         """The query as this engine runs it."""
 

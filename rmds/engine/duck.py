@@ -62,6 +62,12 @@ class DuckDBEngine:
         self.con.execute(f"COPY ({query_sql}) TO {lit(str(path))} (FORMAT parquet)"
                          ).fetchall()
 
+    def write_partitioned(self, query_sql: str, path: Path, partition_by: Sequence[str]
+                          ) -> None:
+        columns_sql = ", ".join(ident(c) for c in partition_by)
+        self.con.execute(f"COPY ({query_sql}) TO {lit(str(path))} (FORMAT PARQUET, "
+                         f"PARTITION_BY ({columns_sql}), OVERWRITE_OR_IGNORE)").fetchall()
+
     def render(self, sql: str) -> str:
         return sql
 

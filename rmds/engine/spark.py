@@ -137,6 +137,10 @@ class SparkEngine:
     def write_parquet(self, sql: str, path: Path) -> None:
         self.spark.sql(self.render(sql)).write.mode("overwrite").parquet(str(path))
 
+    def write_partitioned(self, sql: str, path: Path, partition_by: Sequence[str]) -> None:
+        (self.spark.sql(self.render(sql)).write.mode("overwrite")
+         .partitionBy(*partition_by).parquet(str(path)))
+
     def render(self, sql: str) -> str:
         return ";\n".join(sqlglot.transpile(sql, read="duckdb", write="spark"))
 

@@ -475,28 +475,34 @@ class Lake:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     # ------------------------------------------------------------------ export
-    def export_parquet(self, outdir: Path, include_protected: bool = False) -> dict[str, int]:
+    def export_parquet(self, outdir: Path, include_protected: bool = False,
+                       engine: str = "duckdb") -> dict[str, int]:
         """Canonical tables as Hive-partitioned Parquet (``table/source_system=…/ano=…``),
-        readable by Spark and DuckDB as they are. Protected tables only on request."""
+        readable by Spark and DuckDB as they are. Protected tables only on request. Written
+        by ``engine`` (``duckdb``: this connection; ``spark``: Spark, from the lake's data
+        files)."""
+        from rmds.engine import open_engine
+
         outdir.mkdir(parents=True, exist_ok=True)
         written: dict[str, int] = {}
-        for table in TABLES:
-            if table.name in PROTECTED and not include_protected:
-                continue
-            rows = int(self.scalar(f"SELECT count(*) FROM {ident(table.name)}") or 0)
-            if not rows:
-                continue
-            target = outdir / table.name
-            if table.name in PERIOD_COLUMNS:
-                year_sql = f"coalesce(year({ident(PERIOD_COLUMNS[table.name])}), 0)"
-            elif table.name in COMPETENCE_COLUMNS:
-                year_sql = (f"coalesce(TRY_CAST(left({ident(COMPETENCE_COLUMNS[table.name])}, "
-                            "4) AS INTEGER), 0)")
-            else:
-                year_sql = "0"
-            self.run(
-                f"COPY (SELECT *, {year_sql} AS ano FROM {ident(table.name)}) TO "
-                f"{literal(str(target))} "
-                "(FORMAT PARQUET, PARTITION_BY (source_system, ano), OVERWRITE_OR_IGNORE)")
-            written[table.name] = rows
+        chosen = [t for t in TABLES if t.name not in PROTECTED or include_protected]
+        counts = {t.name: int(self.scalar(f"SELECT count(*) FROM {ident(t.name)}") or 0)
+                  for t in chosen}
+        chosen = [t for t in chosen if counts[t.name]]
+        writer = open_engine(engine, self, [t.name for t in chosen])
+        try:
+            for table in chosen:
+                if table.name in PERIOD_COLUMNS:
+                    year_sql = f"coalesce(year({ident(PERIOD_COLUMNS[table.name])}), 0)"
+                elif table.name in COMPETENCE_COLUMNS:
+                    year_sql = ("coalesce(TRY_CAST(left("
+                                f"{ident(COMPETENCE_COLUMNS[table.name])}, 4) AS INTEGER), 0)")
+                else:
+                    year_sql = "0"
+                writer.write_partitioned(
+                    f"SELECT *, CAST({year_sql} AS INTEGER) AS ano FROM {ident(table.name)}",
+                    outdir / table.name, ["source_system", "ano"])
+                written[table.name] = counts[table.name]
+        finally:
+            writer.close()
         return written

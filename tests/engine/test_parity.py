@@ -115,3 +115,36 @@ def test_the_cli_computes_on_spark_when_told(state: tuple[Path, Path]) -> None:
     with Lake(path, read_only=True) as lake:
         last = lake.snapshots()[-1]
     assert last.message == "indicadores" and last.extra["motor"] == "spark"
+
+
+def test_the_parquet_export_is_the_same_from_both_engines(state: tuple[Path, Path]) -> None:
+    import pyarrow.dataset as ds
+    from click.testing import CliRunner
+
+    from rmds.cli import cli
+
+    path, _ = state
+    out = path.parent / "exportação d'água"
+    for engine in ("duckdb", "spark"):
+        result = CliRunner().invoke(cli, ["--engine", engine, "--lake", str(path), "export",
+                                          "parquet", str(out / engine)])
+        assert result.exit_code == 0, result.output
+    with Lake(path, read_only=True) as lake:
+        counts = lake.counts()
+    tables = sorted(p.name for p in (out / "duckdb").iterdir())
+    assert tables == sorted(p.name for p in (out / "spark").iterdir())
+    assert "identity_records" not in tables and "hospitalisations" in tables
+    for name in tables:
+        found = {}
+        for engine in ("duckdb", "spark"):
+            data = ds.dataset(out / engine / name, format="parquet",
+                              partitioning="hive").to_table()
+            found[engine] = data
+        assert found["duckdb"].num_rows == found["spark"].num_rows == counts[name]
+        # the same partitions: (system, year) pairs with their row counts
+        assert (found["duckdb"].group_by(["source_system", "ano"]).aggregate(
+                    [([], "count_all")]).sort_by([("source_system", "ascending"),
+                                                  ("ano", "ascending")]).to_pylist()
+                == found["spark"].group_by(["source_system", "ano"]).aggregate(
+                    [([], "count_all")]).sort_by([("source_system", "ascending"),
+                                                  ("ano", "ascending")]).to_pylist())
