@@ -16,8 +16,10 @@ versions the later arrival wins (as with a file published again). Resources with
 (entries of a Bundle known only by their ``urn:uuid``) cannot arrive again and are loaded
 as they come.
 
-The rows of other batches that a file's resources replace leave only when the whole file
-has been read (:meth:`Versions.settle`): a file that fails midway leaves the lake as it was.
+The rows of other batches that a file's resources replace are noted only once the whole file
+has been read (:meth:`Versions.settle`), and leave at the load's commit, one ``DELETE`` per
+table (:func:`apply_pending`): a file that fails midway leaves the lake as it was. Earlier
+versions are looked up in a :class:`VersionIndex` the load keeps, not queried per file.
 """
 
 from __future__ import annotations
@@ -100,12 +102,12 @@ class Versions:
     lake: Lake
     batch_id: int
     file: str
-    index: VersionIndex | None = None
+    index: VersionIndex
     # the writer's staged rows go into the lake (before rows of this file are deleted)
-    flush: Callable[[], None] | None = None
+    flush: Callable[[], None]
     # where the load collects the deletions of earlier versions, to run them once per table
-    # at commit ({table: {resource: winning batch}}); None: delete at settle
-    pending: dict[str, dict[str, int]] | None = None
+    # at commit ({table: {resource: winning batch}}, see :func:`apply_pending`)
+    pending: dict[str, dict[str, int]]
     # per table, the resources whose rows of other batches leave when the file lands
     deferred: dict[str, set[str]] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)   # tables that lost rows
@@ -160,13 +162,12 @@ class Versions:
                 if elsewhere and key not in self.deferred.setdefault(name, set()):
                     self.deferred[name].add(key)
                     self.replaced += 1
-        if self.index is not None:   # what this chunk writes, as the index will see it
-            for key, seen in best.items():
-                if key in lost_to_lake:
-                    continue
-                entries = self.index.of(seen.table)
-                _, batches = entries.get(key, (None, set()))
-                entries[key] = (seen.stamp, batches | {self.batch_id})
+        for key, seen in best.items():   # what this chunk writes, as the index sees it
+            if key in lost_to_lake:
+                continue
+            entries = self.index.of(seen.table)
+            _, batches = entries.get(key, (None, set()))
+            entries[key] = (seen.stamp, batches | {self.batch_id})
         if not quarantine:
             return chunk
         tables = {}
@@ -182,30 +183,19 @@ class Versions:
                 ) -> list[tuple[str, str | None, bool, bool]]:
         """For the resources in ``keys`` already in table ``name``: (resource, newest
         stamp, whether this batch has rows of it, whether other batches do)."""
-        if self.index is not None:
-            entries = self.index.of(name)
-            found = []
-            for key in keys:
-                if key in entries:
-                    stamp, batches = entries[key]
-                    found.append((key, stamp, self.batch_id in batches,
-                                  bool(batches - {self.batch_id})))
-            return found
-        self.lake.con.register(_KEYS, pa.table({KEY: pa.array(keys, pa.string())}))
-        try:
-            return [(str(k), s, bool(h), bool(e)) for k, s, h, e in self.lake.run(
-                f"SELECT {ident(KEY)}, max({ident(STAMP)}), bool_or(batch_id = ?), "
-                f"bool_or(batch_id <> ?) FROM {ident(name)} WHERE {ident(KEY)} IN "
-                f"(SELECT {ident(KEY)} FROM {ident(_KEYS)}) GROUP BY {ident(KEY)}",
-                [self.batch_id, self.batch_id])]
-        finally:
-            self.lake.con.unregister(_KEYS)
+        entries = self.index.of(name)
+        found = []
+        for key in keys:
+            if key in entries:
+                stamp, batches = entries[key]
+                found.append((key, stamp, self.batch_id in batches,
+                              bool(batches - {self.batch_id})))
+        return found
 
     def _drop_here(self, name: str, key: str, winner: _Seen) -> list[dict[str, Any]]:
         """Remove the rows of an earlier version of ``key`` read earlier in this file;
         their quarantine rows."""
-        if self.flush is not None:
-            self.flush()
+        self.flush()
         where_sql = f"WHERE batch_id = ? AND {ident(KEY)} = ?"
         earlier = self.lake.run(f"SELECT source_row, {ident(STAMP)} FROM {ident(name)} "
                                 f"{where_sql}", [self.batch_id, key])
@@ -219,27 +209,16 @@ class Versions:
 
     def settle(self) -> None:
         """The file is read whole: the rows of other batches that its resources replace
-        leave the lake (in the open transaction), or are left to :func:`apply_pending`."""
+        leave the lake at the load's commit (:func:`apply_pending`)."""
         for name, keys in sorted(self.deferred.items()):
             if not keys:
                 continue
-            if self.index is not None:
-                entries = self.index.of(name)
-                for key in keys:
-                    if key in entries:
-                        entries[key] = (entries[key][0], {self.batch_id})
+            entries = self.index.of(name)
+            for key in keys:
+                if key in entries:
+                    entries[key] = (entries[key][0], {self.batch_id})
             self.touched.add(name)
-            if self.pending is not None:
-                self.pending.setdefault(name, {}).update(dict.fromkeys(keys, self.batch_id))
-                continue
-            self.lake.con.register(_KEYS, pa.table({KEY: pa.array(sorted(keys),
-                                                                   pa.string())}))
-            try:
-                self.lake.run(f"DELETE FROM {ident(name)} WHERE batch_id <> ? AND "
-                              f"{ident(KEY)} IN (SELECT {ident(KEY)} FROM {ident(_KEYS)})",
-                              [self.batch_id])
-            finally:
-                self.lake.con.unregister(_KEYS)
+            self.pending.setdefault(name, {}).update(dict.fromkeys(keys, self.batch_id))
         self.deferred = {}
 
 
