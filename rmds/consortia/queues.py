@@ -20,7 +20,7 @@ import duckdb
 
 from rmds.engine.sql import col, ident
 
-__all__ = ["REFERRALS", "REFERRALS_SQL", "data_date", "queue", "queue_items", "waits"]
+__all__ = ["REFERRALS_SQL", "data_date", "queue", "queue_items", "waits"]
 
 SERVICE_TYPES = ("consulta", "exame", "cirurgia", "oncologia", "transporte")
 
@@ -65,9 +65,8 @@ def _consolidated_sql() -> str:
             "GROUP BY 1)")
 
 
+#: the consolidated referrals as a parenthesised subquery
 REFERRALS_SQL = _consolidated_sql()
-#: the consolidated referrals as a parenthesised subquery (the same text as REFERRALS_SQL)
-REFERRALS = REFERRALS_SQL
 
 
 def _where_sql(municipalities: Collection[str] | None) -> tuple[str, list[Any]]:

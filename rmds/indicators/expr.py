@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-__all__ = ["CODESETS", "check_filter", "columns_of", "compile_filter", "filter_sql"]
+__all__ = ["CODESETS", "check_filter", "columns_of", "filter_sql"]
 
 CODESETS = ("icsap",)
 _FUNCTIONS: tuple[type[Any], ...] = (
@@ -115,5 +115,3 @@ def filter_sql(text: str | None, alias: str | None = None,
     rendered: str = tree.sql(dialect=dialect)
     return "(" + rendered + ")"
 
-
-compile_filter = filter_sql

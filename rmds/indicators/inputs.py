@@ -10,7 +10,7 @@ An input is a canonical table (:mod:`rmds.schema`) plus derived columns:
   Immunization, from the Patient resource the dose refers to;
 * conditions, observations, encounters: ``residence_municipality`` of the Patient referred to;
 * referrals: one row per referral (report rows, ServiceRequest and Appointments merged, see
-  :data:`rmds.consortia.queues.REFERRALS`).
+  :data:`rmds.consortia.queues.REFERRALS_SQL`).
 
 The Patient's residence and birth date come from the protected identity table; only these two
 fields leave it, and only into counts.
@@ -107,7 +107,7 @@ def input_sql(name: str) -> str:
         return (f"SELECT x.*, p.residence_municipality FROM {ident(name)} x "
                 "LEFT JOIN ind_fhir_patients p ON p.patient_key = x.patient_key")
     if name == "referrals":
-        from rmds.consortia.queues import REFERRALS as REFERRALS_SQL
+        from rmds.consortia.queues import REFERRALS_SQL
 
         return f"SELECT * FROM {REFERRALS_SQL}"
     return f"SELECT * FROM {ident(name)}"
