@@ -203,9 +203,10 @@ def main() -> None:
         _ = pack.cid10, pack.sigtap  # load the code tables before timing
 
         with Lake(work / "lago") as lake:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds()
             outcomes = ingest(lake, datasus, pack)
             rmds_datasus = time.perf_counter() - started
+            rmds_cpu = cpu_seconds() - cpu
             rows = sum(o.batch["rows_read"] for o in outcomes if o.batch)
             by_system: dict[str, list[float]] = {}
             for o in outcomes:
@@ -258,6 +259,14 @@ def main() -> None:
         ratio = rate / stored
         print(f"  rmds ingest at {ratio:.2f} of the storage layer's ceiling "
               f"(target 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")
+        # what the same work could reach if every core were busy for the whole load: the
+        # load cannot take less wall time than its CPU seconds spread over the cores
+        busy = rows / (rmds_cpu / cores()) / stored
+        write_cpu = ceilings[label][1] * rows / ceiling_rows
+        print(f"    CPU: the load used {rmds_cpu:.2f} s of CPU ({rmds_cpu / rmds_datasus:.2f} "
+              f"of {cores()} cores busy on average), of which the write is about "
+              f"{write_cpu:.2f} s (the ceiling's CPU); with all {cores()} cores busy all the "
+              f"time the same work would reach at most {busy:.2f} of the ceiling")
         floor = floor_rows / floor_seconds
         print(f"  DBC decompression alone (in memory, {reader_workers()} threads, nothing else "
               f"done): {floor_seconds:.2f} s, {floor:,.0f} rows/s, CPU {floor_cpu:.2f} s")
