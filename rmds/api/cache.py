@@ -26,6 +26,7 @@ class Encoded:
     raw: bytes
     gzipped: bytes
     restricted: bool
+    name: str = ""   # a download's file name (without extension); empty for JSON
 
     @property
     def size(self) -> int:

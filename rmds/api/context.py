@@ -25,6 +25,8 @@ from rmds.access import AccessPolicy, Scope
 from rmds.api.cache import Encoded, ResponseCache
 from rmds.api.security import client_address, reason_header
 from rmds.api.service import DataService
+from rmds.api.snapshots import pinned
+from rmds.downloads import FORMATS, Download, render
 from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import PUBLIC_USER, User, user_for_token
@@ -103,6 +105,32 @@ class ApiContext:
             return Response(hit.gzipped, media_type="application/json",
                             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return Response(hit.raw, media_type="application/json")
+
+    async def download(self, request: Request, user: User, key: Hashable,
+                       produce: Callable[[], tuple[dict[str, Any], bool]],
+                       describe: Callable[[dict[str, Any], int | None], Download],
+                       fmt: str) -> Response:
+        """The same answer as :meth:`cached` gives for ``key``, as a file to download
+        (``fmt``: csv or xlsx; see :mod:`rmds.downloads`): made from the same masked
+        cells, cached under the same scope and run, audited the same way when restricted.
+        ``describe`` turns the answer into the table and its header block."""
+        if fmt not in FORMATS:
+            raise HTTPException(422, f"formato inválido: {fmt} (use json, csv ou xlsx)")
+        view = pinned.get()
+        snapshot = view.snapshot if view is not None else None
+        full = (key, fmt, self.scope(user), self.data.run_id())
+        hit = self.cache.get(full)
+        if hit is None:
+            body, restricted = produce() if self.data.ready else \
+                await run_in_threadpool(produce)
+            table = describe(body, snapshot)
+            raw = await run_in_threadpool(render, table, fmt)
+            hit = Encoded(raw, b"", restricted, table.name)
+            self.cache.put(full, hit)
+        if hit.restricted:
+            await run_in_threadpool(self.audit, request, user, "download_restrito")
+        return Response(hit.raw, media_type=FORMATS[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{hit.name}.{fmt}"'})
 
     def latest_period(self, periodo: str | None) -> str:
         period = periodo or self.data.latest_year()

@@ -7,13 +7,16 @@ are masked by the access policy (small cells blank outside the caller's territor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from rmds.api.context import Ctx, Viewer, level_param, refuse_unknown_parameters
+from rmds.api.context import ApiContext, Ctx, Viewer, level_param, refuse_unknown_parameters
 from rmds.api.models import Catalogo, Mapa, Serie, Valores, cell_out
+from rmds.downloads import Download, slug
+from rmds.fmt import fmt_date
 from rmds.indicators.catalog import PERIOD_TYPES
 
 __all__ = ["router"]
@@ -23,6 +26,54 @@ router = APIRouter(tags=["indicadores"], dependencies=[Depends(refuse_unknown_pa
 
 def _form(restricted: bool) -> str:
     return "restrita" if restricted else "publica"
+
+
+#: every format an answer with cells comes in: JSON, or a file to download
+Formato = Annotated[str, Query(pattern="^(json|csv|xlsx)$",
+                               description="json (padrão), csv ou xlsx (download)")]
+
+#: an indicator cell's columns in a download, with their Portuguese headers
+CELL_COLUMNS = (("unidade", "Código"), ("nome_unidade", "Unidade territorial"),
+                ("periodo", "Período"), ("numerador", "Numerador"),
+                ("denominador", "Denominador"), ("valor", "Valor"),
+                ("ic_inferior", "IC 95% inferior"), ("ic_superior", "IC 95% superior"),
+                ("suavizado", "Valor suavizado (Bayes empírico)"),
+                ("suprimido", "Suprimido"))
+
+
+def _describe(ctx: ApiContext, what: str, columns: tuple[tuple[str, str], ...] = CELL_COLUMNS,
+              ) -> Any:
+    """The header block and columns of a download of indicator cells (``what`` names the
+    view: valores, série, ranking, mapa)."""
+    def describe(body: dict[str, Any], snapshot: int | None) -> Download:
+        indicator = ctx.data.catalog.get(body["indicador"])
+        where = body.get("periodo") or f"série por {body.get('tipo', 'período')}"
+        unit = f" — unidade {body['unidade']}" if body.get("unidade") else ""
+        threshold = ctx.policy.threshold
+        about = [
+            ("Indicador", f"{indicator.name} ({indicator.id})"),
+            ("Definição", indicator.definition),
+            ("Fonte", indicator.source),
+            ("Unidade de medida", f"{indicator.unit} (× {indicator.multiplier:g})"
+             if indicator.multiplier != 1 else indicator.unit),
+            ("Período", where),
+            ("Nível territorial", f"{body['nivel']}{unit}"),
+            ("Snapshot do lago", "" if snapshot is None else str(snapshot)),
+            ("Forma", "restrita (inclui células pequenas do seu território)"
+             if body["forma"] == "restrita" else "pública"),
+            ("Supressão", f"contagens de 1 a {threshold - 1} no numerador ou no denominador "
+             "não são publicadas: a célula fica em branco e a coluna 'Suprimido' diz 'sim' "
+             "(supressão complementar onde a diferença revelaria a célula)"),
+            ("Gerado em", fmt_date(dt.date.today())),
+        ]
+        when = body.get("periodo") or body.get("tipo", "")
+        name = slug(f"{indicator.id} {what} {body['nivel']} {when}")
+        rows = body["valores"] if "valores" in body else [
+            {"municipio": municipality, "unidade_nivel": cell["unidade"],
+             "valor": cell["valor"], "suprimido": cell["suprimido"]}
+            for municipality, cell in body["municipios"].items()]
+        return Download(name, f"{indicator.name} — {what}", about, columns, rows)
+    return describe
 
 
 @router.get("/api/indicadores")
@@ -41,7 +92,7 @@ def indicator(indicador: str, ctx: Ctx) -> dict[str, Any]:
 @router.get("/api/indicadores/{indicador}/valores", response_model=Valores)
 async def indicator_values(request: Request, indicador: str, user: Viewer, ctx: Ctx,
                            nivel: str = "estado", periodo: str | None = None,
-                           unidade: str | None = None) -> Response:
+                           unidade: str | None = None, formato: Formato = "json") -> Response:
     """Valores num nível e período (padrão: o ano mais recente), com intervalo de 95% e
     taxa suavizada; células pequenas suprimidas fora do território do usuário."""
     level, period = level_param(nivel), ctx.latest_period(periodo)
@@ -53,14 +104,17 @@ async def indicator_values(request: Request, indicador: str, user: Viewer, ctx: 
         return {"indicador": indicador, "nivel": level, "periodo": period,
                 "forma": _form(restricted), "valores": [cell_out(r) for r in rows]}, restricted
 
-    return await ctx.cached(request, user, ("valores", indicador, level, period, unidade),
-                            produce)
+    key = ("valores", indicador, level, period, unidade)
+    if formato != "json":
+        return await ctx.download(request, user, key, produce, _describe(ctx, "valores"),
+                                  formato)
+    return await ctx.cached(request, user, key, produce)
 
 
 @router.get("/api/indicadores/{indicador}/serie", response_model=Serie)
 async def indicator_series(request: Request, indicador: str, user: Viewer, ctx: Ctx,
                            nivel: str = "estado", unidade: str = "31",
-                           tipo: str = "mes") -> Response:
+                           tipo: str = "mes", formato: Formato = "json") -> Response:
     """Série de uma unidade por mês, trimestre ou ano."""
     if tipo not in PERIOD_TYPES:
         raise HTTPException(422, f"tipo de período inválido: {tipo}")
@@ -73,14 +127,18 @@ async def indicator_series(request: Request, indicador: str, user: Viewer, ctx: 
         return {"indicador": indicador, "nivel": level, "unidade": unidade, "tipo": tipo,
                 "forma": _form(restricted), "valores": [cell_out(r) for r in rows]}, restricted
 
-    return await ctx.cached(request, user, ("serie", indicador, level, unidade, tipo),
-                            produce)
+    key = ("serie", indicador, level, unidade, tipo)
+    if formato != "json":
+        return await ctx.download(request, user, key, produce, _describe(ctx, "série"),
+                                  formato)
+    return await ctx.cached(request, user, key, produce)
 
 
 @router.get("/api/indicadores/{indicador}/ranking", response_model=Valores)
 async def indicator_ranking(request: Request, indicador: str, user: Viewer, ctx: Ctx,
                             nivel: str = "municipio", periodo: str | None = None,
-                            limite: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+                            limite: Annotated[int, Query(ge=1, le=1000)] = 50,
+                            formato: Formato = "json") -> Response:
     """Unidades ordenadas da melhor para a pior, segundo a direção do indicador."""
     level, period = level_param(nivel), ctx.latest_period(periodo)
     ctx.data.catalog.get(indicador)
@@ -92,13 +150,17 @@ async def indicator_ranking(request: Request, indicador: str, user: Viewer, ctx:
                 "forma": _form(restricted),
                 "valores": [cell_out(r) for r in rows[:limite]]}, restricted
 
-    return await ctx.cached(request, user, ("ranking", indicador, level, period, limite),
-                            produce)
+    key = ("ranking", indicador, level, period, limite)
+    if formato != "json":
+        return await ctx.download(request, user, key, produce, _describe(
+            ctx, "ranking", (("posicao", "Posição"), *CELL_COLUMNS)), formato)
+    return await ctx.cached(request, user, key, produce)
 
 
 @router.get("/api/mapa/{indicador}", response_model=Mapa)
 async def indicator_map(request: Request, indicador: str, user: Viewer, ctx: Ctx,
-                        nivel: str = "municipio", periodo: str | None = None) -> Response:
+                        nivel: str = "municipio", periodo: str | None = None,
+                        formato: Formato = "json") -> Response:
     """Valor da unidade de cada município (para colorir o mapa de MG)."""
     level, period = level_param(nivel), ctx.latest_period(periodo)
     ctx.data.catalog.get(indicador)
@@ -113,4 +175,9 @@ async def indicator_map(request: Request, indicador: str, user: Viewer, ctx: Ctx
                                    "suprimido": c["suppressed"]}
                                for m, c in cells.items()}}, restricted
 
-    return await ctx.cached(request, user, ("mapa", indicador, level, period), produce)
+    key = ("mapa", indicador, level, period)
+    if formato != "json":
+        return await ctx.download(request, user, key, produce, _describe(ctx, "mapa", (
+            ("municipio", "Município (IBGE)"), ("unidade_nivel", f"Unidade ({level})"),
+            ("valor", "Valor"), ("suprimido", "Suprimido"))), formato)
+    return await ctx.cached(request, user, key, produce)
