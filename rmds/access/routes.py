@@ -42,8 +42,6 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/api/indicadores/{indicador}"): Open.SERVICE,
     ("GET", "/openapi.json"): Open.SERVICE,
     ("GET", "/docs"): Open.SERVICE,
-    ("GET", "/docs/oauth2-redirect"): Open.SERVICE,
-    ("GET", "/redoc"): Open.SERVICE,
     ("GET", "/static"): Open.SERVICE,
     # indicators
     ("GET", "/api/indicadores/{indicador}/valores"): _S,

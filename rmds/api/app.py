@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -75,7 +75,10 @@ def create_api(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     # the lake stays open for the app's life (an ASGI lifespan may run more than once, as
     # in tests); whoever created the app closes it (``app.state.data.close()``)
     app = FastAPI(title="rmds — Rede Mineira de Dados em Saúde", version=__version__,
-                  description="API de indicadores, qualidade dos dados e cargas do SUS-MG.")
+                  description="API de indicadores, qualidade dos dados e cargas do SUS-MG.",
+                  docs_url=None, redoc_url=None)
+    app.add_api_route("/docs", _api_docs, include_in_schema=False,
+                      response_class=HTMLResponse)
     app.add_middleware(GZipMiddleware, minimum_size=2000)
     app.add_middleware(SnapshotMiddleware, data=data)
     app.state.ctx = ctx
@@ -87,6 +90,25 @@ def create_api(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+#: the interactive API documentation, from files rmds serves itself (Swagger UI vendored in
+#: rmds/web/static/vendor/swagger-ui): it works offline and under the strict CSP
+API_DOCS_HTML = """<!doctype html>
+<html lang="pt-BR"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>rmds — documentação da API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/vendor/swagger-ui/favicon-32x32.png"></head>
+<body data-openapi="/openapi.json"><main id="swagger-ui"></main>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script></body></html>
+"""
+
+
+def _api_docs() -> HTMLResponse:
+    """Documentação interativa da API (Swagger UI servido pelo próprio rmds)."""
+    return HTMLResponse(API_DOCS_HTML)
 
 
 def _errors(app: FastAPI, html_error: HtmlError | None) -> None:

@@ -58,13 +58,6 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# the interactive API docs (FastAPI's Swagger UI and ReDoc) are one inline script and a CDN
-CSP_API_DOCS = ("default-src 'self'; script-src 'self' 'unsafe-inline' "
-                "https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' "
-                "https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-                "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-                "frame-ancestors 'none'")
-_API_DOCS = ("/docs", "/redoc")
 
 
 def _networks(text: str) -> tuple[Network, ...]:
@@ -213,9 +206,7 @@ class SecurityMiddleware:
             refusal = (422, problem)
         elif cross_origin(request):
             refusal = (403, "requisição vinda de outro site recusada (proteção contra CSRF)")
-        path = scope.get("path", "")
-        extra = [(b"content-security-policy",
-                  (CSP_API_DOCS if path.startswith(_API_DOCS) else CSP).encode()),
+        extra = [(b"content-security-policy", CSP.encode()),
                  (b"x-frame-options", b"DENY"),
                  (b"x-content-type-options", b"nosniff"),
                  (b"referrer-policy", b"same-origin"),

@@ -1,0 +1,102 @@
+"""Issue 23 in a real browser: the Painel's table downloads as CSV and as XLSX with the
+numbers the page shows, and the API documentation works with nothing from the internet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, Page
+
+from rmds.fmt import fmt_decimal
+from tests.service_fixtures import PASSWORD
+
+
+def _page_values(page: Page) -> dict[str, str]:
+    """unit → the value cell's text as the ranking table shows it."""
+    return {str(row.get_attribute("data-unidade")): row.locator("td").nth(2).inner_text()
+            for row in page.locator("#ranking tbody tr").all()}
+
+
+def _table(lines: list[list[object]]) -> list[dict[str, object]]:
+    blank = next(i for i, line in enumerate(lines) if all(v in (None, "") for v in line))
+    header, *rows = lines[blank + 1:]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def _download(page: Page, selector: str, folder: Path) -> Path:
+    with page.expect_download() as info:
+        page.click(selector)
+    target = folder / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
+
+
+def test_the_ranking_downloads_as_csv_and_xlsx_with_the_numbers_on_the_page(
+        server: str, browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{server}/entrar")
+    page.fill("#campo-usuario", "bh")
+    page.fill("#campo-senha", PASSWORD)
+    page.click("#botao-entrar")
+    page.goto(f"{server}/?indicador=partos_cesareos&nivel=municipio&periodo=2023")
+    shown = _page_values(page)
+    assert len(shown) > 800 and any(v == "suprimido" for v in shown.values())
+
+    path = _download(page, "#baixar-csv", tmp_path)
+    assert path.suffix == ".csv"
+    text = path.read_bytes().decode("utf-8-sig")
+    rows = _table([list(r) for r in csv.reader(io.StringIO(text), delimiter=";")])
+    assert {str(r["Código"]) for r in rows} == set(shown)
+    for row in rows:
+        on_page = shown[str(row["Código"])]
+        if row["Valor"] == "":   # suppressed, or no data (the page's dash)
+            assert on_page == ("suprimido" if row["Suprimido"] == "sim" else "—")
+        else:
+            value = float(str(row["Valor"]).replace(",", "."))
+            assert fmt_decimal(value, 2) == on_page
+
+    path = _download(page, "#baixar-xlsx", tmp_path)
+    assert path.suffix == ".xlsx"
+    sheet = load_workbook(path, read_only=True).active
+    rows = _table([list(r) for r in sheet.iter_rows(values_only=True)])
+    assert {str(r["Código"]) for r in rows} == set(shown)
+    for row in rows:
+        on_page = shown[str(row["Código"])]
+        if row["Valor"] is None:
+            assert on_page == ("suprimido" if row["Suprimido"] == "sim" else "—")
+        else:
+            assert isinstance(row["Valor"], float | int)
+            assert fmt_decimal(float(row["Valor"]), 2) == on_page
+    context.close()
+
+
+def test_the_api_documentation_works_offline(server: str, browser: Browser) -> None:
+    """/docs with every request outside the server refused: Swagger UI still renders the
+    operations, and the page breaks no Content-Security-Policy rule."""
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_local(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(server):
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            outside.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    context.route(re.compile(".*"), only_local)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() > 20
+    assert page.get_by_text("/api/indicadores/{indicador}/valores").count() >= 1
+    assert outside == []
+    assert not [p for p in problems if "Content Security Policy" in p], problems
+    context.close()
