@@ -11,16 +11,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from html import escape
 from pathlib import Path
 
-__all__ = ["MapMesh", "classes", "line_chart", "mesh"]
+from rmds.fmt import fmt_decimal
+
+__all__ = ["MISSING", "SUPPRESSED", "Band", "MapMesh", "classes", "colour", "line_chart",
+           "mesh"]
 
 WIDTH = 760
-# from best to worst (the legend reads in the indicator's direction)
-PALETTE = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027")
-MISSING = "#d9d9d9"
+# ColorBrewer RdYlBu, 5 classes, marked colour-blind safe: from worst (red) to best (blue)
+PALETTE = ("#d7191c", "#fdae61", "#ffffbf", "#abd9e9", "#2c7bb6")
+NEUTRAL = "#bdbdbd"      # a single value: no better or worse to show
+SUPPRESSED = "#6b6b6b"   # a small count, not published
+MISSING = "#f2f2f2"      # no data
 
 
 class MapMesh:
@@ -70,22 +76,65 @@ def mesh(path: Path) -> MapMesh:
     return MapMesh(path)
 
 
-def classes(values: Sequence[float], higher_is_better: bool
-            ) -> tuple[list[float], list[str]]:
-    """Quintile breaks and the colours of the classes, from the lowest values up."""
+@dataclass(frozen=True)
+class Band:
+    """One class of the map: the values from ``low`` to ``high`` (both seen in the data)
+    and its colour; ``label`` is the range as the legend prints it."""
+
+    low: float
+    high: float
+    colour: str
+    label: str
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The smallest value with at least a fraction ``q`` of the values at or below it."""
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(len(ordered) * q) - 1))]
+
+
+def classes(values: Sequence[float], higher_is_better: bool, count: int = 5
+            ) -> tuple[list[float], list[Band]]:
+    """Quantile classes of ``values``, at most ``count``: the breaks (a value above a break
+    is in the next class) and the bands from the lowest values up. A break that would
+    repeat (many equal values) is dropped, so no two classes cover the same range; a
+    single value is one neutral class, not "the best"; the labels show as many decimals as
+    it takes for every range to read differently."""
     ordered = sorted(values)
     if not ordered:
         return [], []
-    breaks = [ordered[min(len(ordered) - 1, int(len(ordered) * q / 5))] for q in range(1, 5)]
-    colours = list(PALETTE[::-1] if higher_is_better else PALETTE)
-    return breaks, colours
+    if ordered[0] == ordered[-1]:
+        text = fmt_decimal(ordered[0], 1)
+        return [], [Band(ordered[0], ordered[0], NEUTRAL, f"{text} (um só valor)")]
+    breaks: list[float] = []
+    for k in range(1, count):
+        cut = _quantile(ordered, k / count)
+        if cut < ordered[-1] and (not breaks or cut > breaks[-1]):
+            breaks.append(cut)
+    n = len(breaks) + 1
+    picks = {2: (0, 4), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}[n]
+    worst_first = [PALETTE[i] for i in picks]            # PALETTE reads worst → best
+    colours = worst_first[::-1] if not higher_is_better else worst_first
+    lows = [ordered[0]] + [min(v for v in ordered if v > b) for b in breaks]
+    highs = [*breaks, ordered[-1]]
+    for places in range(1, 7):
+        labels = [f"{fmt_decimal(lo, places)} – {fmt_decimal(hi, places)}"
+                  if fmt_decimal(lo, places) != fmt_decimal(hi, places)
+                  else fmt_decimal(lo, places) for lo, hi in zip(lows, highs, strict=True)]
+        if len(set(labels)) == len(labels):
+            break
+    return breaks, [Band(lo, hi, c, label) for lo, hi, c, label
+                    in zip(lows, highs, colours, labels, strict=True)]
 
 
-def colour(value: float | None, breaks: Sequence[float], colours: Sequence[str]) -> str:
-    if value is None or not colours:
+def colour(value: float | None, breaks: Sequence[float], bands: Sequence[Band],
+           suppressed: bool = False) -> str:
+    """The fill of a municipality: its band's colour, or the marks of a suppressed cell and
+    of a cell without data (distinct from each other and from every band)."""
+    if value is None:
+        return SUPPRESSED if suppressed else MISSING
+    if not bands:
         return MISSING
-    index = sum(1 for b in breaks if value > b)
-    return colours[index]
+    return bands[sum(1 for b in breaks if value > b)].colour
 
 
 def line_chart(points: Sequence[tuple[str, float | None, float | None, float | None]],

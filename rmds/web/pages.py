@@ -18,7 +18,7 @@ from rmds.api.reads import queue_summary
 from rmds.fmt import fmt_decimal, fmt_int
 from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
 from rmds.territory import Level, vintage_for_year
-from rmds.web.charts import MISSING, classes, colour, line_chart, mesh
+from rmds.web.charts import MISSING, SUPPRESSED, classes, colour, line_chart, mesh
 
 __all__ = ["error_page", "register"]
 
@@ -78,11 +78,11 @@ def register(app: FastAPI) -> None:
         rows, restricted = data.ranking(indicador, nivel, period, scope)
         cells = data.by_municipality(indicador, nivel, period, scope)
         values = [float(r["value"]) for r in rows if r["value"] is not None]
-        breaks, colours = classes(values, ind.higher_is_better)
+        breaks, bands = classes(values, ind.higher_is_better)
         fills, titles = {}, {}
         names = {r["unit_code"]: r["unit_name"] or r["unit_code"] for r in rows}
         for muni, cell in cells.items():
-            fills[muni] = colour(cell["value"], breaks, colours)
+            fills[muni] = colour(cell["value"], breaks, bands, bool(cell["suppressed"]))
             shown = ("suprimido" if cell["suppressed"] and cell["value"] is None
                      else fmt_decimal(cell["value"], 2) if cell["value"] is not None else "—")
             titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
@@ -92,10 +92,8 @@ def register(app: FastAPI) -> None:
         series, _ = data.series(indicador, "estado", "31", "mes", scope)
         chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
                             for r in series])
-        legend = []
-        bounds = [min(values, default=0.0), *breaks, max(values, default=0.0)]
-        for i, c in enumerate(colours):
-            legend.append((c, bounds[i], bounds[i + 1]))
+        best_first = bands[::-1] if ind.higher_is_better else bands
+        legend = [(b.colour, b.label) for b in best_first]
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
         notice = None
         if nivel == Level.CONSORTIUM.value:
@@ -107,7 +105,8 @@ def register(app: FastAPI) -> None:
                     nivel=nivel, period=period, years=years, quarters=quarters,
                     months=months, rows=rows, svg=svg, legend=legend, chart=chart,
                     vintage=vintage_for_year(int(period[:4])).label,
-                    restricted=restricted)
+                    restricted=restricted, suppressed_colour=SUPPRESSED,
+                    missing_colour=MISSING)
 
     @app.get("/municipio/{codigo}", response_class=HTMLResponse, include_in_schema=False)
     def municipio(request: Request, codigo: str, periodo: str | None = None) -> Response:

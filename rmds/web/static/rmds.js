@@ -1,6 +1,20 @@
-// Painel: apply a filter as soon as it changes (the form also works without JavaScript).
+// Painel: apply a filter as soon as it is chosen with the mouse or by touch (the form also
+// works without JavaScript). From the keyboard, arrows only move through the options (a
+// closed <select> fires "change" on every arrow press, which used to reload the page);
+// Enter applies the choice, as does the "Mostrar" button.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("filtros");
   if (!form) return;
-  form.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => form.submit()));
+  form.querySelectorAll("select").forEach((select) => {
+    let byKeyboard = false;
+    select.addEventListener("keydown", (event) => {
+      byKeyboard = true;
+      if (event.key === "Enter") {
+        event.preventDefault();
+        form.submit();
+      }
+    });
+    select.addEventListener("pointerdown", () => { byKeyboard = false; });
+    select.addEventListener("change", () => { if (!byKeyboard) form.submit(); });
+  });
 });

@@ -100,3 +100,34 @@ def test_the_api_documentation_works_offline(server: str, browser: Browser) -> N
     assert outside == []
     assert not [p for p in problems if "Content Security Policy" in p], problems
     context.close()
+
+
+def test_the_indicator_menu_walks_by_keyboard_without_reloading(
+        server: str, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{server}/?indicador=partos_cesareos&nivel=municipio&periodo=2023")
+    page.evaluate("window.__naoRecarregou = true")
+    page.focus("#indicador")
+    first = page.input_value("#indicador")
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    chosen = page.input_value("#indicador")
+    assert chosen != first
+    assert page.evaluate("window.__naoRecarregou === true"), "an arrow key reloaded the page"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert f"indicador={chosen}" in page.url
+    assert page.locator("#titulo").get_attribute("data-indicador") == chosen
+    page.close()
+
+
+def test_the_map_legend_never_repeats_a_range_and_marks_suppressed_apart(
+        server: str, browser: Browser) -> None:
+    page = browser.new_page()
+    for level in ("municipio", "estado"):
+        page.goto(f"{server}/?indicador=partos_cesareos&nivel={level}&periodo=2023-T3")
+        labels = page.locator(".legenda li").all_inner_texts()
+        assert len(labels) == len(set(labels)), labels
+        assert "suprimido (contagem pequena)" in labels and "sem dado" in labels
+    assert any("um só valor" in text for text in labels)   # the state level: one unit
+    page.close()
