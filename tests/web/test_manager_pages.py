@@ -131,3 +131,44 @@ def test_the_map_legend_never_repeats_a_range_and_marks_suppressed_apart(
         assert "suprimido (contagem pequena)" in labels and "sem dado" in labels
     assert any("um só valor" in text for text in labels)   # the state level: one unit
     page.close()
+
+
+PAGES = ["/", "/?nivel=estado", "/?nivel=regiao", "/municipio/3106200", "/qualidade",
+         "/consorcios", "/filas", "/carteira", "/carteira/pauta", "/carteira/relatorio",
+         "/cargas", "/inicio", "/docs"]
+
+
+def _first_link(page: Page, prefix: str) -> str | None:
+    hrefs = page.eval_on_selector_all(
+        "main a[href]", "as => as.map(a => a.getAttribute('href'))")
+    return next((str(h) for h in hrefs if str(h).startswith(prefix)), None)
+
+
+def test_no_page_scrolls_sideways_on_a_phone(server: str, browser: Browser) -> None:
+    """At 390 × 844, as the public and as an administrator, every page's document is no
+    wider than the screen (wide tables scroll inside themselves)."""
+    for who in (None, "adm"):
+        context = browser.new_context(viewport={"width": 390, "height": 844},
+                                      is_mobile=True, has_touch=True)
+        page = context.new_page()
+        paths = ["/entrar", *PAGES]
+        if who:
+            page.goto(f"{server}/entrar")
+            page.fill("#campo-usuario", who)
+            page.fill("#campo-senha", PASSWORD)
+            page.click("#botao-entrar")
+        page.goto(f"{server}/consorcios")
+        extra = [_first_link(page, "/consorcio/")]
+        page.goto(f"{server}/carteira")
+        extra.append(_first_link(page, "/carteira/projeto/"))
+        wide = []
+        for path in paths + [p for p in extra if p]:
+            response = page.goto(f"{server}{path}")
+            assert response is not None
+            if path == "/docs":
+                page.wait_for_selector(".opblock", timeout=30_000)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide.append((path, width, response.status))
+        assert wide == [], (who, wide)
+        context.close()
