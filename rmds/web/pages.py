@@ -34,6 +34,39 @@ COOKIE = "rmds_sessao"
 PERIOD = re.compile(r"\d{4}(-T[1-4]|-(0[1-9]|1[0-2]))?")
 
 
+
+def home_links(user: User) -> list[tuple[str, str]]:
+    """What each role needs first on its home page, most used first: (label, link)."""
+    role, code = user.role, user.scope_code or ""
+    painel = f"/?nivel={user.scope_level}" if user.scope_level in LEVEL_LABELS else \
+        "/?nivel=municipio"
+    by_role: dict[Role, list[tuple[str, str]]] = {
+        Role.ADMIN: [("Cargas e quarentena", "/cargas"), ("Painel de indicadores", painel),
+                     ("Qualidade dos dados", "/qualidade"), ("Carteira estratégica",
+                                                             "/carteira")],
+        Role.STATE_ANALYST: [("Painel de indicadores", painel),
+                             ("Qualidade dos dados", "/qualidade"),
+                             ("Cargas e quarentena", "/cargas"),
+                             ("Consórcios", "/consorcios"), ("Filas", "/filas")],
+        Role.REGIONAL: [("Painel da sua URS", painel), ("Qualidade dos dados", "/qualidade"),
+                        ("Filas dos consórcios", "/filas")],
+        Role.MUNICIPAL: [("Seu município", f"/municipio/{code}"),
+                         ("Painel de indicadores", painel),
+                         ("Qualidade dos dados", "/qualidade"), ("Filas", "/filas")],
+        Role.CONSORTIUM: [("Seu consórcio", f"/consorcio/{code}"), ("Filas", "/filas"),
+                          ("Painel por consórcio", painel)],
+        Role.PROFESSIONAL: [("Seu município", f"/municipio/{code}"),
+                            ("Painel de indicadores", painel)],
+        Role.STRATEGY_OFFICE: [("Carteira estratégica", "/carteira"),
+                               ("Pauta do colegiado", "/carteira/pauta"),
+                               ("Relatório semanal", "/carteira/relatorio"),
+                               ("Painel de indicadores", "/?nivel=municipio")],
+        Role.PROJECT_MANAGER: [("Seu projeto", f"/carteira/projeto/{code}"),
+                               ("Carteira estratégica", "/carteira"),
+                               ("Painel de indicadores", "/?nivel=municipio")],
+    }
+    return by_role.get(role, [("Painel de indicadores", "/")])
+
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(ENV.get_template(name).render(**context), status_code=status)
 
@@ -328,4 +361,4 @@ def register(app: FastAPI) -> None:
                 parents = data.parent_of(user.scope_level, v)
                 units = sorted((m, data.municipalities[m]) for m, codes in parents.items()
                                if user.scope_code in codes)
-        return page("inicio.html", request, user, units=units)
+        return page("inicio.html", request, user, units=units, links=home_links(user))

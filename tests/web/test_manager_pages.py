@@ -8,10 +8,15 @@ import io
 import re
 from pathlib import Path
 
+import httpx
 from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page
 
 from rmds.fmt import fmt_decimal
+from rmds.portfolio.plan import load_plan
+from rmds.store import Store
+from rmds.store.auth import Role, add_user
+from rmds.territory import ReferencePack
 from tests.service_fixtures import PASSWORD
 
 
@@ -172,3 +177,35 @@ def test_no_page_scrolls_sideways_on_a_phone(server: str, browser: Browser) -> N
                 wide.append((path, width, response.status))
         assert wide == [], (who, wide)
         context.close()
+
+
+def test_every_role_home_links_to_pages_that_answer(
+        server: str, store: Store, pack: ReferencePack) -> None:
+    """Each role's home (/inicio) lists its own pages first, and every link works: the
+    project manager's first link is their project, the consortium manager's their
+    consortium (no 'nível inválido: projeto')."""
+    sigla = sorted(s for s, members in pack.consortium_members.items() if members)[0]
+    project = load_plan().projects[0].id
+    suffix = store.engine.dialect.name
+    roles = [(Role.ADMIN, None), (Role.STATE_ANALYST, None),
+             (Role.REGIONAL, "belo-horizonte"), (Role.MUNICIPAL, "3106200"),
+             (Role.CONSORTIUM, sigla), (Role.PROFESSIONAL, "3106200"),
+             (Role.STRATEGY_OFFICE, None), (Role.PROJECT_MANAGER, project)]
+    first_links = {}
+    for role, scope in roles:
+        name = f"inicio-{role.value}-{suffix}"
+        add_user(store, name, PASSWORD, role, scope)
+        with httpx.Client(base_url=server, follow_redirects=True, timeout=60) as client:
+            home = client.post("/entrar", data={"usuario": name, "senha": PASSWORD})
+            assert home.status_code == 200 and "/inicio" in str(home.url)
+            links = re.findall(r'<ul id="atalhos">(.*?)</ul>', home.text, re.S)[0]
+            hrefs = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', links)]
+            assert hrefs, role
+            first_links[role] = hrefs[0]
+            for href in hrefs:
+                got = client.get(href)
+                assert got.status_code == 200, (role, href, got.status_code)
+    assert first_links[Role.PROJECT_MANAGER] == f"/carteira/projeto/{project}"
+    assert first_links[Role.CONSORTIUM] == f"/consorcio/{sigla}"
+    assert first_links[Role.MUNICIPAL] == "/municipio/3106200"
+    assert first_links[Role.STRATEGY_OFFICE] == "/carteira"
