@@ -215,8 +215,11 @@ def weekly_report(store: Store, week: dt.date | None = None) -> dict[str, Any]:
     monday = week_of(week or dt.date.today())
     sunday = monday + dt.timedelta(days=6)
     projects = board(store, sunday)
-    updates = [{"project": p["name"], "project_id": p["id"], **s}
-               for p in projects for s in p["status"] if s["week"] == monday]
+    # one status per project and week: a status given again in the same week corrects the
+    # earlier one (statuses come newest first)
+    updates = [{"project": p["name"], "project_id": p["id"], **s} for p in projects
+               for s in [next((s for s in p["status"] if s["week"] == monday), None)]
+               if s is not None]
     late = [{"project": p["name"], "project_id": p["id"], **m}
             for p in projects for m in p["milestones"] if m["late"]]
     agenda = [{"project": p["name"], "project_id": p["id"], **cp}

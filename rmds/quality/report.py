@@ -198,6 +198,9 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
         "score")}
     skipped: dict[str, str] = {}
     scores = np.full((len(codes), len(rules)), np.nan)
+    # a municipality with no record in any rule has no diagnosis ("sem dados"): its coverage
+    # rules alone (0 records against a small expected count) would otherwise score it 100
+    has_records = np.zeros(len(codes), np.bool_)
     for j, rule in enumerate(rules):
         if rule.kind == "duplicidade" and not linked:
             skipped[rule.id] = "vinculação ainda não rodou (rmds link)"
@@ -216,6 +219,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
         value, bound, score = _score(rule, n, other, k)
         rows = np.array(munis, np.int64)[keep]
         scores[rows, j] = score
+        has_records[rows[n > 0]] = True
         columns["rule_id"] += [rule.id] * rows.size
         columns["municipality"] += [codes[i] for i in rows]
         columns["records"] += n.tolist()
@@ -225,6 +229,7 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
         columns["value"] += value.tolist()
         columns["bound"] += bound.tolist()
         columns["score"] += score.tolist()
+    scores[~has_records, :] = np.nan
     weights = np.array([r.weight for r in rules])
     values_table = pa.table(columns)
     summary = _summaries(codes, rules, scores, weights, values_table).append_column(

@@ -72,7 +72,16 @@ def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
-    return render("erro.html", status=status, user=PUBLIC_USER, status_code=status,
+    """An error as a page, under the header of whoever is signed in (the public header
+    only for the public or an expired session)."""
+    user = PUBLIC_USER
+    current = getattr(request.app.state, "current_user", None)
+    if current is not None and status != 401:
+        try:
+            user = current(request)
+        except HTTPException:
+            user = PUBLIC_USER
+    return render("erro.html", status=status, user=user, status_code=status,
                   message=message, levels=LEVEL_LABELS)
 
 

@@ -165,3 +165,22 @@ def test_a_project_manager_cannot_edit_another_project(
                        json={**body, "semana": "2024-03-06"}).status_code == 200
     assert client.post("/api/carteira/projetos/opera-mais/status",
                        json=body).status_code == 401
+
+
+def test_a_status_given_twice_in_one_week_is_one_row_the_latest(
+        client: TestClient, store: Store) -> None:
+    """The weekly report lists each project once per week: a second status in the same
+    week corrects the first (it used to list both)."""
+    suffix = store.engine.dialect.name
+    project = load_plan().projects[1].id
+    add_user(store, f"gp-duas-{suffix}", PASSWORD, Role.PROJECT_MANAGER, project)
+    manager = token(client, f"gp-duas-{suffix}")
+    for status, percent in (("atencao", 30), ("no_prazo", 35)):
+        r = client.post(f"/api/carteira/projetos/{project}/status", headers=manager,
+                        json={"situacao": status, "percentual": percent, "nota": "semana",
+                              "semana": "2024-05-08"})
+        assert r.status_code == 200, r.text
+    report = client.get("/api/carteira/relatorio?semana=2024-05-06",
+                        headers=token(client, "ana")).json()
+    rows = [u for u in report["atualizacoes"] if u["project_id"] == project]
+    assert [(u["status"], u["percent"]) for u in rows] == [("no_prazo", 35)]

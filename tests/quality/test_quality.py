@@ -59,7 +59,8 @@ def _births(municipality: str, count: int, missing_race: int) -> list[dict[str, 
 
 def test_scores_by_hand(pack: ReferencePack, tmp_path: Path) -> None:
     population = tmp_path / "populacao.csv"
-    write_population(population, {ALFENAS: 100, ALTEROSA: 100})
+    empty = next(c for c in sorted(pack.municipalities) if c not in (ALFENAS, ALTEROSA))
+    write_population(population, {ALFENAS: 100, ALTEROSA: 100, empty: 100})
     with Lake(tmp_path / "lago") as lake:
         # Alfenas: 40 births, 10 without race/colour (25%); Alterosa: 40, none missing
         insert(lake, "births", _births(ALFENAS, 40, 10) + _births(ALTEROSA, 40, 0))
@@ -78,6 +79,7 @@ def test_scores_by_hand(pack: ReferencePack, tmp_path: Path) -> None:
         result = quality_report(lake, pack, population=population)
         alfenas = municipality_report(lake.con, ALFENAS)[0]
         alterosa = municipality_report(lake.con, ALTEROSA)[0]
+        nothing = municipality_report(lake.con, empty)[0]
     assert result.skipped == {}
     rules = {r["rule_id"]: r for r in alfenas["rules"]}
     race = rules["sinasc_raca_cor_ignorada"]
@@ -93,6 +95,8 @@ def test_scores_by_hand(pack: ReferencePack, tmp_path: Path) -> None:
     assert alfenas["score"] < alterosa["score"] == 100.0
     # Alterosa has no records for most rules: they do not count, only those with data
     assert {r["rule_id"] for r in alterosa["rules"]} >= {"sinasc_raca_cor_ignorada"}
+    # a municipality of the population with no record at all has no diagnosis, not 100
+    assert nothing["score"] is None and nothing["level"] == "sem dados"
 
 
 @pytest.fixture(scope="module")

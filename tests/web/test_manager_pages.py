@@ -209,3 +209,15 @@ def test_every_role_home_links_to_pages_that_answer(
     assert first_links[Role.CONSORTIUM] == f"/consorcio/{sigla}"
     assert first_links[Role.MUNICIPAL] == "/municipio/3106200"
     assert first_links[Role.STRATEGY_OFFICE] == "/carteira"
+
+
+def test_an_error_page_keeps_the_signed_in_header(server: str) -> None:
+    with httpx.Client(base_url=server, follow_redirects=True, timeout=60) as client:
+        assert client.post("/entrar", data={"usuario": "bh", "senha": PASSWORD}
+                           ).status_code == 200
+        missing = client.get("/municipio/9999999")
+        assert missing.status_code == 404
+        assert 'id="usuario"' in missing.text and "/sair" in missing.text
+        assert 'id="entrar"' not in missing.text
+    public = httpx.get(f"{server}/municipio/9999999", timeout=60)
+    assert public.status_code == 404 and 'id="entrar"' in public.text
