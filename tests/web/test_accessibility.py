@@ -1,0 +1,71 @@
+"""axe-core on every page, as every role (issue 23): no serious or critical violation of
+WCAG 2.x A/AA. axe-core comes from the ``axe-playwright-python`` package (installed by the
+setup step from the package index); nothing is loaded from a CDN."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from rmds.portfolio.plan import load_plan
+from rmds.store import Store
+from rmds.store.auth import Role, add_user
+from rmds.territory import ReferencePack
+from tests.service_fixtures import PASSWORD
+
+AXE = Path(str(resources.files("axe_playwright_python") / "axe.min.js"))
+PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
+         "/municipio/3106200", "/qualidade", "/consorcios", "/filas", "/carteira",
+         "/carteira/pauta", "/carteira/relatorio", "/cargas", "/inicio", "/entrar",
+         "/docs", "/municipio/9999999"]
+
+
+def _violations(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "() => axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture(scope="module")
+def accounts(store: Store, pack: ReferencePack) -> list[tuple[str | None, Role]]:
+    sigla = sorted(s for s, members in pack.consortium_members.items() if members)[0]
+    project = load_plan().projects[0].id
+    suffix = store.engine.dialect.name
+    made: list[tuple[str | None, Role]] = [(None, Role.PUBLIC)]
+    for role, scope in ((Role.ADMIN, None), (Role.STATE_ANALYST, None),
+                        (Role.REGIONAL, "belo-horizonte"), (Role.MUNICIPAL, "3106200"),
+                        (Role.CONSORTIUM, sigla), (Role.PROFESSIONAL, "3106200"),
+                        (Role.STRATEGY_OFFICE, None), (Role.PROJECT_MANAGER, project)):
+        name = f"axe-{role.value}-{suffix}"
+        add_user(store, name, PASSWORD, role, scope)
+        made.append((name, role))
+    return made
+
+
+def test_no_serious_or_critical_violation_on_any_page_for_any_role(
+        server: str, browser: Browser, accounts: list[tuple[str | None, Role]]) -> None:
+    found: list[tuple[str, str, str, int]] = []
+    for name, role in accounts:
+        # the pages forbid inline scripts (CSP); the test context lets axe in
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        if name:
+            page.goto(f"{server}/entrar")
+            page.fill("#campo-usuario", name)
+            page.fill("#campo-senha", PASSWORD)
+            page.click("#botao-entrar")
+            page.wait_for_url("**/inicio")
+        for path in PAGES:
+            page.goto(f"{server}{path}")
+            if path == "/docs":
+                page.wait_for_selector(".opblock", timeout=30_000)
+            for v in _violations(page):
+                found.append((role.value, path, v["id"], len(v["nodes"])))
+        context.close()
+    assert found == [], found
