@@ -28,17 +28,21 @@ def fhir_bundle(request: Request, user: Viewer, ctx: Ctx,
     scope = ctx.scope(user)
     if not scope.signed_in:
         raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
-    if bundle.get("resourceType") != "Bundle":
-        raise HTTPException(422, "o corpo deve ser um recurso FHIR Bundle")
+
+    def require_write(residences: list[str | None]) -> None:
+        try:
+            ctx.policy.require_write(scope, residences)
+        except AccessDenied as refused:
+            ctx.audit(request, user, "escrita_recusada", reason=str(refused)[:400])
+            raise
+
     # a bundle carries identity data: writes are scoped like reads, by the residence of
     # every patient it writes about (the state's analysts anywhere, a professional in
-    # their own municipality)
-    residences = bundle_residences(bundle, ctx.pack.ibge6_to_7_table())
-    try:
-        ctx.policy.require_write(scope, residences)
-    except AccessDenied as refused:
-        ctx.audit(request, user, "escrita_recusada", reason=str(refused)[:400])
-        raise
+    # their own municipality); a role that holds identity data nowhere is refused first
+    require_write([])
+    if bundle.get("resourceType") != "Bundle":
+        raise HTTPException(422, "o corpo deve ser um recurso FHIR Bundle")
+    require_write(bundle_residences(bundle, ctx.pack.ibge6_to_7_table()))
     from rmds.lake.ingest import ingest
 
     with tempfile.TemporaryDirectory() as folder:
