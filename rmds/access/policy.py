@@ -13,6 +13,9 @@ is decided here, from three things:
   referral in a queue, a municipality's detailed diagnosis, a load), or identity data
   (names, CNS, CPF, addresses: quarantined rows, protected exports, FHIR bundles).
 
+Writes of identity data (a FHIR Bundle) are placed the same way, by the residence of every
+patient written about (:meth:`AccessPolicy.require_write`).
+
 The answer is a :class:`Decision`: allow, answer in the public form (small cells blank and
 flagged ``suprimido``), or deny. :data:`RULES` is the whole table, written out cell by cell
 so that it can be read and tested; :class:`AccessPolicy` applies it with the territorial
