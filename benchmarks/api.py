@@ -14,10 +14,19 @@ says so. Each scenario runs for ``--seconds``:
 * ``saude``: ``GET /api/saude`` (no data: the ceiling);
 * ``valores``: ``GET /api/indicadores/{id}/valores`` at a random level and period;
 * ``mapa``: ``GET /api/mapa/{id}`` at a random level and period;
-* ``ranking``: ``GET /api/indicadores/{id}/ranking`` of municipalities.
+* ``ranking``: ``GET /api/indicadores/{id}/ranking`` of municipalities;
+* ``distintas``: a stream of distinct anonymous URLs, none asked twice (issue 20): half
+  valid and each a new cache entry (a ranking with a new ``limite``, at a random indicator,
+  period and level), half carrying a junk parameter never seen before (refused with 422
+  before the cache).
 
-Printed: requests/s, p50/p95/p99 latency, and the ratio of each scenario's throughput to the
-ceiling's. Target (issue #8): p95 under 50 ms at 50 concurrent clients.
+Printed: requests/s, p50/p95/p99 latency, the ratio of each scenario's throughput to the
+ceiling's, and the server's resident memory (RSS of the server process, sampled every
+50 ms from ``/proc``): at the start of the scenario and its peak. Target (issue #8): p95
+under 50 ms at 50 concurrent clients. Memory bound (issue 20): the peak RSS during the
+distinct stream must stay under the peak before it plus the answer cache's bound
+(``--cache-mb``, given to the server as ``RMDS_API_CACHE_MB``) plus a margin for the
+framework (``--margin-mb``); the script prints the bound and whether it held.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -62,14 +72,53 @@ def wait_until_warm(base: str, tries: int = 3000) -> None:
         time.sleep(0.1)
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB (``/proc/PID/status``, VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class MemoryWatch:
+    """Samples a process's RSS every ``every`` s while active: the first and the peak."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        self.pid, self.every = pid, every
+        self.start = self.peak = rss_mb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb(self.pid))
+
+
 async def scenario(base: str, name: str, clients: int, seconds: float, periods: list[str]
                    ) -> tuple[float, list[float], int]:
     catalog = [i.id for i in load_catalog()]
     rng = random.Random(7)
+    counter = iter(range(1, 10**9))
 
     def url() -> str:
         ind = rng.choice(catalog)
         period = rng.choice(periods)
+        if name == "distintas":
+            n = next(counter)
+            if n % 2:
+                return f"/api/saude?lixo{n}={n}" if n % 4 == 1 else \
+                    f"/api/indicadores/{ind}/valores?nivel=estado&x{n}=1"
+            return (f"/api/indicadores/{ind}/ranking?nivel={rng.choice(LEVELS)}"
+                    f"&periodo={period}&limite={n}")
         if name == "saude":
             return "/api/saude"
         if name == "valores":
@@ -89,7 +138,9 @@ async def scenario(base: str, name: str, clients: int, seconds: float, periods: 
                 started = time.perf_counter()
                 response = await client.get(url(), headers={"accept-encoding": "gzip"})
                 latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
+                # junk parameters are meant to be refused (422) in the distinct stream
+                if response.status_code != 200 and not (
+                        name == "distintas" and response.status_code == 422):
                     errors += 1
 
         began = time.perf_counter()
@@ -103,7 +154,9 @@ local inds = {%(inds)s}
 local levels = {%(levels)s}
 local periods = {%(periods)s}
 math.randomseed(7)
+counter = 0
 request = function()
+  counter = counter + 1
   local i = inds[math.random(#inds)]
   local n = levels[math.random(#levels)]
   local p = periods[math.random(#periods)]
@@ -123,6 +176,10 @@ PATHS = {
     "valores": '"/api/indicadores/" .. i .. "/valores?nivel=" .. n .. "&periodo=" .. p',
     "mapa": '"/api/mapa/" .. i .. "?nivel=" .. n .. "&periodo=" .. p',
     "ranking": '"/api/indicadores/" .. i .. "/ranking?nivel=municipio&periodo=" .. p',
+    # every request a URL never seen: a new cached ranking, or a new junk parameter (422)
+    "distintas": '(counter % 2 == 0) and ("/api/indicadores/" .. i .. "/ranking?nivel=" .. n '
+                 '.. "&periodo=" .. p .. "&limite=" .. counter) or ("/api/indicadores/" .. i '
+                 '.. "/valores?nivel=estado&x" .. counter .. "=1")',
 }
 
 
@@ -151,13 +208,18 @@ def main() -> None:
                         / "lago")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--cache-mb", type=int, default=256,
+                        help="limite do cache de respostas do servidor (RMDS_API_CACHE_MB)")
+    parser.add_argument("--margin-mb", type=int, default=64,
+                        help="folga de memória do framework além do cache")
     args = parser.parse_args()
     if not args.lake.exists():
         sys.exit(f"lago não encontrado: {args.lake} (rode benchmarks/indicators.py antes)")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "RMDS_STORE": f"sqlite:///{folder}/op.db"}
+        env = {**os.environ, "RMDS_STORE": f"sqlite:///{folder}/op.db",
+               "RMDS_API_CACHE_MB": str(args.cache_mb)}
         server = subprocess.Popen([sys.executable, "-m", "rmds.cli", "serve", "--lake",
                                    str(args.lake), "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL)
@@ -173,21 +235,34 @@ def main() -> None:
             print("gerador de carga: " + ("wrk" if has_wrk else
                   "cliente Python (httpx); sem wrk, o cliente satura antes do servidor"))
             ceiling = None
-            for name in ("saude", "valores", "mapa", "ranking"):
-                if has_wrk:
-                    rate, p50, p95, p99, errors = run_wrk(base, name, args.clients,
-                                                          args.seconds, periods)
-                else:
-                    rate, latencies, errors = asyncio.run(
-                        scenario(base, name, args.clients, args.seconds, periods))
-                    ms = np.array(latencies) * 1000
-                    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
+            peak_before = 0.0
+            for name in ("saude", "valores", "mapa", "ranking", "distintas"):
+                with MemoryWatch(server.pid) as memory:
+                    if has_wrk:
+                        rate, p50, p95, p99, errors = run_wrk(base, name, args.clients,
+                                                              args.seconds, periods)
+                    else:
+                        rate, latencies, errors = asyncio.run(
+                            scenario(base, name, args.clients, args.seconds, periods))
+                        ms = np.array(latencies) * 1000
+                        p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
                 ceiling = ceiling or rate
-                print(f"{name:8s} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+                print(f"{name:9s} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
                       f"p99 {p99:6.1f} ms  erros {errors}  "
                       f"({rate / ceiling:.2f}× o teto /api/saude)"
-                      + ("" if name == "saude" else
-                         f"  meta p95 < 50 ms: {'cumprida' if p95 < 50 else 'NÃO cumprida'}"))
+                      + ("" if name in ("saude", "distintas") else
+                         f"  meta p95 < 50 ms: {'cumprida' if p95 < 50 else 'NÃO cumprida'}")
+                      + f"\n          memória do servidor (RSS): início {memory.start:.0f} MB, "
+                      f"pico {memory.peak:.0f} MB")
+                if name != "distintas":
+                    peak_before = max(peak_before, memory.peak)
+                else:
+                    bound = peak_before + args.cache_mb + args.margin_mb
+                    held = memory.peak <= bound
+                    print(f"limite de memória sob URLs distintas: pico antes {peak_before:.0f} MB"
+                          f" + cache {args.cache_mb} MB + folga {args.margin_mb} MB = "
+                          f"{bound:.0f} MB; pico {memory.peak:.0f} MB: "
+                          + ("mantido" if held else "NÃO mantido"))
         finally:
             server.terminate()
             server.wait(timeout=30)

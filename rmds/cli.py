@@ -8,6 +8,7 @@ only assembling them. Not done yet.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -42,14 +43,50 @@ class RmdsCommandError(click.ClickException):
         err_console.print(f"[red]erro:[/] {self.message}", markup=True)
 
 
+#: errno values that mean the disk (or the user's quota) is full
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_FULL_TEXT = ("no space left on device", "disk quota exceeded")
+
+
+def disk_full(error: BaseException) -> OSError | BaseException | None:
+    """The error (in ``error``'s chain) that says the disk is full: an ``OSError`` with
+    ENOSPC/EDQUOT, or a DuckDB I/O error whose text carries the system's message."""
+    import duckdb
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL:
+            return current
+        if isinstance(current, duckdb.Error) and any(
+                text in str(current).lower() for text in _FULL_TEXT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+DISK_FULL = ("disco cheio{where}: a operação parou e nada dela foi confirmado no lago, que "
+             "continua como estava antes do comando. Libere espaço (ou aponte o lago e "
+             "RMDS_DATA_HOME para outro disco) e rode o mesmo comando de novo.")
+
+
 class RmdsGroup(click.Group):
-    """Turns every RmdsError raised by a subcommand into a clear message."""
+    """Turns every RmdsError raised by a subcommand into a clear message, and so a full
+    disk (the open transaction of the lake is rolled back by whoever opened it)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RmdsError as exc:
             raise RmdsCommandError(str(exc)) from exc
+        except Exception as exc:
+            full = disk_full(exc)
+            if full is None:
+                raise
+            name = getattr(full, "filename", None)
+            raise RmdsCommandError(DISK_FULL.format(
+                where=f" ao gravar {name}" if name else "")) from exc
 
 
 def _settings_options(func: F) -> F:

@@ -13,6 +13,9 @@ is decided here, from three things:
   referral in a queue, a municipality's detailed diagnosis, a load), or identity data
   (names, CNS, CPF, addresses: quarantined rows, protected exports, FHIR bundles).
 
+Writes of identity data (a FHIR Bundle) are placed the same way, by the residence of every
+patient written about (:meth:`AccessPolicy.require_write`).
+
 The answer is a :class:`Decision`: allow, answer in the public form (small cells blank and
 flagged ``suprimido``), or deny. :data:`RULES` is the whole table, written out cell by cell
 so that it can be read and tested; :class:`AccessPolicy` applies it with the territorial
@@ -191,6 +194,26 @@ class AccessPolicy:
                 raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
             raise AccessDenied("seu papel ou território não dá acesso a este recurso",
                                signed_in=True)
+
+    def require_write(self, scope: Scope, residences: Iterable[str | None]) -> None:
+        """Writes are scoped like reads: identity data about patients resident in each of
+        ``residences`` (municipality codes; ``None`` for a patient that cannot be placed)
+        may be written only by whom the table lets read it there. A write about no
+        patient at all needs the role to hold identity data somewhere."""
+        if not self.may_read_somewhere(scope.role, DataClass.IDENTITY):
+            self.require(scope, DataClass.IDENTITY)
+        for municipality in sorted(set(residences), key=lambda m: m or ""):
+            if municipality is None:
+                if self.decide(scope, DataClass.IDENTITY) is Decision.DENY:
+                    raise AccessDenied(
+                        "o pacote traz paciente sem município de residência conhecido (ou "
+                        "referência a paciente que não está no pacote); só os papéis "
+                        "estaduais podem enviá-lo", signed_in=scope.signed_in)
+            elif self.decide(scope, DataClass.IDENTITY, Level.MUNICIPALITY.value,
+                             municipality) is Decision.DENY:
+                raise AccessDenied(
+                    f"o pacote traz paciente residente no município {municipality}, fora do "
+                    "seu território; a escrita foi recusada", signed_in=scope.signed_in)
 
     def may_read_somewhere(self, role: Role, cls: DataClass) -> bool:
         """Whether ``role`` is allowed ``cls`` in at least one place (else: refuse early)."""

@@ -47,7 +47,7 @@ from rmds.schema.inventory import period_columns
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
 __all__ = ["BATCH_COLUMNS", "PERIOD_COLUMNS", "Lake", "Snapshot", "fetch_arrow",
-           "literal", "table_exists"]
+           "literal", "make_private", "table_exists"]
 
 SCHEMA_VERSION = 3  # 3: DuckLake folder; batches gain identity_key, status, superseded_by
 CATALOG_FILE = "catalogo.sqlite"
@@ -250,6 +250,17 @@ def _type_sql(type_: pa.DataType) -> str:
 def _ddl_sql(table: Table) -> str:
     columns_sql = ", ".join(f"{ident(c.name)} {_type_sql(c.type)}" for c in table.columns)
     return f"CREATE TABLE IF NOT EXISTS {ident(table.name)} ({columns_sql})"
+
+
+def make_private(root: Path) -> None:
+    """Folders 0700 and files 0600 under ``root`` (and ``root`` itself), whatever the
+    umask they were created under: for what holds identity data."""
+    os.chmod(root, 0o700)
+    for folder, folders, files in os.walk(root):
+        for name in folders:
+            os.chmod(Path(folder) / name, 0o700)
+        for name in files:
+            os.chmod(Path(folder) / name, 0o600)
 
 
 def _new_catalog(path: Path) -> None:
@@ -484,6 +495,9 @@ class Lake:
         from rmds.engine import open_engine
 
         outdir.mkdir(parents=True, exist_ok=True)
+        if include_protected:
+            # identity data: the folder is its owner's before anything is written in it
+            os.chmod(outdir, 0o700)
         written: dict[str, int] = {}
         chosen = [t for t in TABLES if t.name not in PROTECTED or include_protected]
         counts = {t.name: int(self.scalar(f"SELECT count(*) FROM {ident(t.name)}") or 0)
@@ -505,4 +519,6 @@ class Lake:
                 written[table.name] = counts[table.name]
         finally:
             writer.close()
+            if include_protected:
+                make_private(outdir)
         return written

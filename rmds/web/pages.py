@@ -90,6 +90,10 @@ def register(app: FastAPI) -> None:
     access policy."""
     ctx: ApiContext = app.state.ctx
     data, store, audit = ctx.data, ctx.store, ctx.audit
+    from rmds.portfolio.pdf import ReportRenderer
+
+    # the weekly report's PDFs: cached, and at most two Chromium renders at a time
+    app.state.reports = ReportRenderer()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def viewer(request: Request) -> User:
@@ -277,7 +281,8 @@ def register(app: FastAPI) -> None:
             return user
         return page("pauta.html", request, user, report=weekly_report(store))
 
-    def _report_html(semana: str | None) -> str:
+    def _report(semana: str | None) -> tuple[str, str]:
+        """The weekly report's HTML, and the week it is for."""
         import datetime as dt
 
         from rmds.portfolio.service import STATUSES, weekly_report
@@ -287,8 +292,12 @@ def register(app: FastAPI) -> None:
         except ValueError:
             raise HTTPException(422, "semana inválida: informe a data como AAAA-MM-DD"
                                 ) from None
-        return ENV.get_template("relatorio.html").render(r=weekly_report(store, week),
-                                                          statuses=STATUSES)
+        report = weekly_report(store, week)
+        html = ENV.get_template("relatorio.html").render(r=report, statuses=STATUSES)
+        return html, str(week or "atual")
+
+    def _report_html(semana: str | None) -> str:
+        return _report(semana)[0]
 
     @app.get("/carteira/relatorio", response_class=HTMLResponse, include_in_schema=False)
     def carteira_relatorio(request: Request, semana: str | None = None) -> Response:
@@ -299,12 +308,19 @@ def register(app: FastAPI) -> None:
 
     @app.get("/carteira/relatorio.pdf", include_in_schema=False)
     def carteira_relatorio_pdf(request: Request, semana: str | None = None) -> Response:
-        from rmds.portfolio.pdf import html_to_pdf
+        from rmds.portfolio.pdf import RenderBusy, ReportRenderer
 
         user = _reader(request)
         if isinstance(user, Response):
             return user
-        return Response(html_to_pdf(_report_html(semana)), media_type="application/pdf",
+        html, week = _report(semana)
+        renderer: ReportRenderer = request.app.state.reports
+        try:
+            pdf = renderer.pdf(week, html)
+        except RenderBusy as busy:
+            raise HTTPException(503, str(busy),
+                                headers={"Retry-After": str(busy.retry_after)}) from None
+        return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": "inline; filename=relatorio.pdf"})
 
     @app.get("/cargas", response_class=HTMLResponse, include_in_schema=False)

@@ -8,7 +8,8 @@ then the reverse, through the answer cache; each answer must be what
 data class. The places are worked out here from the reference pack (the actors' declared
 territories), not by the policy under test. A route that serves lake data without a probe,
 or a route missing from the policy's table, fails the test. The command line (the operator
-and the public) and its downloads run through the same table.
+and the public) and its downloads run through the same table. Writes too: ``POST /fhir`` is
+asked about a patient resident in each unit, so a write is placed like a read.
 """
 
 from __future__ import annotations
@@ -181,10 +182,19 @@ def _state_wide(url: str) -> Probe:
 
 
 def _fhir(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
-    # not a Bundle: whoever passes the policy is refused for the body (422), nothing loads
-    r = c.post("/fhir", json={"resourceType": "Patient"}, headers=h)
-    return DENY if r.status_code in (401, 403) else (ALLOW if r.status_code == 422 else
-                                                     pytest.fail(r.text))
+    # a write is placed by the patient's residence (the unit): a Bundle of a type the
+    # reader refuses, so whoever passes the policy gets an error for the body and nothing
+    # loads
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "id": "matriz",
+                                               "address": [{"city": u.code}]}}]}
+    r = c.post("/fhir", json=bundle, headers=h)
+    if r.status_code in (401, 403):
+        return DENY
+    if r.status_code == 422 or (r.status_code == 200 and all(
+            lot["situacao"] == "erro" for lot in r.json()["lotes"])):
+        return ALLOW
+    pytest.fail(r.text)
 
 
 def _aggregate(url: str) -> Probe:
@@ -216,7 +226,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/cargas"): (_state_wide("/api/cargas"), None),
     ("GET", "/cargas"): (_state_wide("/cargas"), None),
     ("GET", "/api/quarentena"): (_state_wide("/api/quarentena?limite=5"), None),
-    ("POST", "/fhir"): (_fhir, "own"),
+    ("POST", "/fhir"): (_fhir, "municipio"),
     ("GET", "/api/qualidade"): (_quality_ranking, "municipio"),
     ("GET", "/api/consorcios"): (_aggregate("/api/consorcios"), None),
     ("GET", "/qualidade"): (_aggregate("/qualidade"), None),

@@ -11,10 +11,13 @@ import pyarrow as pa
 import pytest
 
 from rmds.exceptions import FileFormatError
+from rmds.lake.ingest import ingest
+from rmds.lake.store import Lake
 from rmds.sources.datasus.dbc import DbcReader, decompress_dbc, explode_dbc
 from rmds.sources.datasus.dbf import IMAGE_PADDING, DbfReader, read_dbf
 from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc, write_dbc_stream
 from rmds.sources.datasus.native import kernels
+from rmds.territory import ReferencePack
 from tests.sources.helpers import sample_as_dbf
 
 SAMPLES = ["sim_do_sample.csv", "sinasc_sample.csv", "sih_rd_sample.csv",
@@ -301,11 +304,58 @@ def test_truncated_or_corrupt_dbc_streams_are_clear_errors(samples_dir: Path,
         assert produced <= len(out)
 
 
-def test_a_header_that_understates_the_records_reads_what_it_announces(
-        samples_dir: Path, tmp_path: Path) -> None:
+def _under_declared(declared: int, records: int = 591) -> bytes:
+    """A DBF of ``records`` records whose header says ``declared`` (edited by hand)."""
+    table = pa.table({"CODIGO": [f"{i:06d}" for i in range(records)],
+                      "IDADE": [str(i % 90) for i in range(records)]})
+    data = bytearray(dbf_bytes(table, [FieldSpec("CODIGO", "C", 6),
+                                       FieldSpec("IDADE", "C", 3)]))
+    assert struct.unpack("<I", data[4:8])[0] == records
+    data[4:8] = struct.pack("<I", declared)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("declared", [590, 0])
+@pytest.mark.parametrize("container", ["dbf", "dbc"])
+def test_a_header_that_under_declares_the_records_is_an_error_naming_the_file(
+        tmp_path: Path, path_kind: str, declared: int, container: str) -> None:
+    data = _under_declared(declared)
+    path = tmp_path / f"DOMG2023.{container}"
+    if container == "dbc":
+        write_dbc(path, data)
+    else:
+        path.write_bytes(data)
+    opener = DbcReader if container == "dbc" else DbfReader
+    with pytest.raises(FileFormatError) as caught:
+        opener(path).read_all()
+    assert str(caught.value).startswith(f"DOMG2023.{container}: o cabeçalho declara "
+                                        f"{declared} registros")
+    [problem] = caught.value.problems
+    assert problem.file == f"DOMG2023.{container}" and problem.row == declared + 1
+
+
+def test_the_end_marker_alone_after_the_records_is_not_an_under_declared_header(
+        tmp_path: Path, path_kind: str) -> None:
+    exact = _under_declared(591)
+    assert exact.endswith(b"\x1a")
+    for name, data in (("marcador.dbf", exact), ("sem_marcador.dbf", exact[:-1])):
+        (tmp_path / name).write_bytes(data)
+        assert DbfReader(tmp_path / name).read_all().num_rows == 591
+    (tmp_path / "lixo.dbf").write_bytes(exact + b"\x00")     # a stray byte is not silence
+    with pytest.raises(FileFormatError, match=r"lixo\.dbf"):
+        DbfReader(tmp_path / "lixo.dbf")
+
+
+def test_an_under_declared_file_is_not_loaded_short(samples_dir: Path, tmp_path: Path,
+                                                     pack: ReferencePack) -> None:
+    """Through ``rmds ingest``: an error naming the file, not "carregado" with 60 of 100."""
     data = bytearray(sample_as_dbf(samples_dir, "sim_do_sample.csv"))
     data[4:8] = struct.pack("<I", 60)  # 100 records in the file
-    dbc = write_dbc(tmp_path / "DOAC2016.dbc", bytes(data))
-    with DbcReader(dbc) as reader:
-        assert reader.read_all().num_rows == 60
-        assert not reader.truncated
+    path = tmp_path / "DOAC2016.dbf"
+    path.write_bytes(bytes(data))
+    with Lake(tmp_path / "lago") as lake:
+        [outcome] = ingest(lake, [path], pack)
+        assert outcome.status == "erro"
+        assert outcome.error is not None and outcome.error.startswith(
+            "DOAC2016.dbf: o cabeçalho declara 60 registros")
+        assert lake.counts()["deaths"] == 0

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
-from rmds.access import DataClass
+from rmds.access import AccessDenied
 from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
 from rmds.exceptions import InputError
+from rmds.sources.fhir.reader import bundle_residences
 
 __all__ = ["router"]
 
@@ -25,12 +26,23 @@ def fhir_bundle(request: Request, user: Viewer, ctx: Ctx,
     """Recebe um Bundle FHIR R4 (collection, transaction ou batch) e o carrega no lago
     pelo mesmo caminho de `rmds ingest`: recursos inválidos vão para a quarentena."""
     scope = ctx.scope(user)
-    # a bundle carries identity data: the state's analysts, or a professional writing in
-    # their own municipality. The patients' residence is not checked against the scope yet
-    # (issue 20, "writes are scoped like reads"): the caller's own unit stands for it.
-    ctx.policy.require(scope, DataClass.IDENTITY, *(min(scope.units) if scope.units else ()))
+    if not scope.signed_in:
+        raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+
+    def require_write(residences: list[str | None]) -> None:
+        try:
+            ctx.policy.require_write(scope, residences)
+        except AccessDenied as refused:
+            ctx.audit(request, user, "escrita_recusada", reason=str(refused)[:400])
+            raise
+
+    # a bundle carries identity data: writes are scoped like reads, by the residence of
+    # every patient it writes about (the state's analysts anywhere, a professional in
+    # their own municipality); a role that holds identity data nowhere is refused first
+    require_write([])
     if bundle.get("resourceType") != "Bundle":
         raise HTTPException(422, "o corpo deve ser um recurso FHIR Bundle")
+    require_write(bundle_residences(bundle, ctx.pack.ibge6_to_7_table()))
     from rmds.lake.ingest import ingest
 
     with tempfile.TemporaryDirectory() as folder:

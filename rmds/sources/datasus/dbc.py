@@ -77,7 +77,8 @@ def dbf_size(source: Path) -> int | None:
 def explode_dbc(source: Path, limit: int = MEMORY_LIMIT) -> U8 | None:
     """The DBF of ``source`` decompressed in memory, followed by ``IMAGE_PADDING`` bytes;
     ``None`` when the C module is not built or the DBF would exceed ``limit`` (or its
-    header understates the records: the streaming path then reads what is there)."""
+    header understates the records: the streaming path then refuses the file, see
+    :meth:`DbfReader._refuse_undeclared_tail`)."""
     native = kernels()
     if native is None:
         return None

@@ -228,6 +228,34 @@ class DbfReader:
         self.records_in_file = min(self.header.records,
                                    available // self.header.record_length)
         self.truncated = self.records_in_file < self.header.records
+        self._refuse_undeclared_tail(file_size)
+
+    def _refuse_undeclared_tail(self, file_size: int) -> None:
+        """Bytes after the records the header declares, other than the 0x1A end marker,
+        mean the header under-declares the count: reading only the declared records would
+        load the file short in silence, so the file is refused, naming it."""
+        header = self.header
+        end = header.header_length + header.records * header.record_length
+        extra = file_size - end
+        if extra <= 0:
+            return
+        if extra == 1:
+            if self._image is not None:
+                tail = bytes(self._image[end:end + 1])
+            else:
+                self._handle.seek(end)
+                tail = self._handle.read(1)
+            if tail == b"\x1a":
+                return
+        whole = extra // header.record_length
+        self._handle.close()
+        raise FileFormatError(
+            f"{self.name}: o cabeçalho declara {header.records} registros, mas há mais "
+            f"{extra} bytes depois deles (cerca de {whole} registros a mais); o arquivo foi "
+            "recusado inteiro em vez de carregado pela metade", [Problem(
+                self.name, header.records + 1, None,
+                f"contagem de registros do cabeçalho ({header.records}) menor que o conteúdo "
+                f"({extra} bytes além dos registros declarados)")])
 
     def select(self, columns: Iterable[str]) -> None:
         """Decode only ``columns`` (those the file has) from now on, in file order."""

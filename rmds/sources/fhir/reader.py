@@ -12,7 +12,7 @@ lands. ``rows in = accepted + quarantined`` holds per file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ from rmds.sources.fhir.validate import (
 )
 from rmds.sources.mapping import QUARANTINE_SCHEMA
 
-__all__ = ["Chunk", "FhirFile", "detect_fhir", "instant_utc", "open_fhir"]
+__all__ = ["Chunk", "FhirFile", "bundle_residences", "detect_fhir", "instant_utc",
+           "open_fhir"]
 
 BUNDLE_TYPES = frozenset({"collection", "transaction", "batch"})
 MOTHER_EXTENSIONS = frozenset({
@@ -397,9 +398,7 @@ class FhirFile:
                 "name": res.get("name"), "municipality": self._municipality(city)})
 
     def _municipality(self, city: Any) -> str | None:
-        if isinstance(city, str) and city.isdigit() and len(city) in (6, 7):
-            return self.municipalities.get(city[:6])
-        return None
+        return municipality_of(city, self.municipalities)
 
     def _patient(self, res: dict[str, Any]) -> dict[str, Any]:
         cns = cpf = None
@@ -430,3 +429,47 @@ def open_fhir(path: Path, validator: Validator, municipalities: dict[str, str]) 
         raise UnknownSourceError(f"{path.name}: não é um arquivo FHIR (.json com Bundle ou "
                               ".ndjson)", [Problem(path.name, None, None, "formato")])
     return FhirFile(path, kind, validator, municipalities)
+
+
+def municipality_of(city: Any, municipalities: Mapping[str, str]) -> str | None:
+    """The IBGE code (7 digits) of a FHIR address's ``city`` (6 or 7 digits), if known."""
+    if isinstance(city, str) and city.isdigit() and len(city) in (6, 7):
+        return municipalities.get(city[:6])
+    return None
+
+
+#: the clinical references that place a resource with a patient
+_PATIENT_REFERENCES = ("subject", "patient")
+
+
+def bundle_residences(bundle: Mapping[str, Any], municipalities: Mapping[str, str]
+                      ) -> list[str | None]:
+    """The municipality of residence of every patient a Bundle writes about, as the reader
+    would store it (``None``: a patient whose residence is missing or unknown, or a
+    resource that points at a patient the Bundle does not carry, so that it cannot be
+    placed). The access policy decides with these whether the sender may write the Bundle
+    (:meth:`rmds.access.AccessPolicy.require_write`)."""
+    entries = [e for e in bundle.get("entry") or () if isinstance(e, dict)]
+    carried: set[str] = set()
+    out: list[str | None] = []
+    for entry in entries:
+        res = entry.get("resource")
+        if not isinstance(res, dict) or res.get("resourceType") != "Patient":
+            continue
+        for name in (entry.get("fullUrl"), f"Patient/{res.get('id')}"):
+            if isinstance(name, str):
+                carried.add(name)
+        address = res.get("address")
+        address = address[0] if isinstance(address, list) and address else address
+        city = address.get("city") if isinstance(address, dict) else None
+        out.append(municipality_of(city, municipalities))
+    for entry in entries:
+        res = entry.get("resource")
+        if not isinstance(res, dict):
+            continue
+        for key in _PATIENT_REFERENCES:
+            ref = res.get(key)
+            target = ref.get("reference") if isinstance(ref, dict) else None
+            if isinstance(target, str) and target not in carried:
+                out.append(None)
+    return out
