@@ -138,32 +138,67 @@ def colour(value: float | None, breaks: Sequence[float], bands: Sequence[Band],
 
 
 def line_chart(points: Sequence[tuple[str, float | None, float | None, float | None]],
-               width: int = 520, height: int = 160) -> str:
-    """(label, value, low, high) → an SVG line with its 95% band."""
+               width: int = 520, height: int = 160, title: str = "Série",
+               unit: str = "") -> str:
+    """(label, value, low, high) → an SVG line with its 95% band, a value axis with the
+    unit, the value of each point on hover (and read by screen readers), and a gap where a
+    point is suppressed or missing (its neighbours are not joined). Small charts (a trend
+    beside a table) keep only the line and the gaps."""
     known = [(i, v, lo, hi) for i, (_, v, lo, hi) in enumerate(points) if v is not None]
     if not known:
         return '<p class="vazio">Sem dados para a série.</p>'
+    small = height < 80
     top = max(max(v, hi if hi is not None else v) for _, v, _, hi in known) or 1.0
     n = max(len(points) - 1, 1)
+    left = 4 if small else 46
 
     def x(i: int) -> float:
-        return 30 + i * (width - 40) / n
+        return left + i * (width - left - 8) / n
 
     def y(v: float) -> float:
-        return height - 20 - v / top * (height - 30)
+        return height - (4 if small else 20) - v / top * (height - (8 if small else 30))
 
-    band = ""
-    bounds = [(i, lo, hi) for i, _, lo, hi in known if lo is not None and hi is not None]
-    if len(bounds) == len(known):
-        upper = " ".join(f"{x(i):.1f},{y(hi):.1f}" for i, _, hi in bounds)
-        lower = " ".join(f"{x(i):.1f},{y(lo):.1f}" for i, lo, _ in reversed(bounds))
-        band = f'<polygon points="{upper} {lower}" fill="#c6dbef" opacity="0.7"/>'
-    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v, _, _ in known)
-    labels = "".join(
-        f'<text x="{x(i):.1f}" y="{height - 4}" font-size="9" text-anchor="middle">'
-        f"{escape(points[i][0])}</text>" for i in range(0, len(points),
-                                                       max(1, len(points) // 8)))
-    return (f'<svg class="serie" viewBox="0 0 {width} {height}" role="img" '
-            f'xmlns="http://www.w3.org/2000/svg">{band}'
-            f'<polyline points="{line}" fill="none" stroke="#08519c" stroke-width="2"/>'
-            f"{labels}</svg>")
+    # runs of consecutive known points: a missing or suppressed point breaks the line
+    runs: list[list[tuple[int, float, float | None, float | None]]] = []
+    for item in known:
+        if runs and runs[-1][-1][0] == item[0] - 1:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    parts = []
+    for run in runs:
+        if all(lo is not None and hi is not None for _, _, lo, hi in run) and len(run) > 1:
+            upper = " ".join(f"{x(i):.1f},{y(hi or 0):.1f}" for i, _, _, hi in run)
+            lower = " ".join(f"{x(i):.1f},{y(lo or 0):.1f}" for i, _, lo, _ in reversed(run))
+            parts.append(f'<polygon points="{upper} {lower}" fill="#c6dbef" opacity="0.7"/>')
+        if len(run) > 1:
+            line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v, _, _ in run)
+            parts.append(f'<polyline points="{line}" fill="none" stroke="#08519c" '
+                         f'stroke-width="2"/>')
+    suffix = f" {unit}" if unit else ""
+    for i, v, lo, hi in known:
+        band = (f" (IC 95%: {fmt_decimal(lo, 1)} – {fmt_decimal(hi, 1)})"
+                if lo is not None and hi is not None else "")
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{1.5 if small else 3}" '
+                     f'fill="#08519c"><title>{escape(points[i][0])}: '
+                     f"{fmt_decimal(v, 2)}{escape(suffix)}{band}</title></circle>")
+    gaps = len(points) - len(known)
+    if not small:
+        for value in (0.0, top / 2, top):
+            parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y(value):.1f}" '
+                         f'y2="{y(value):.1f}" stroke="#ddd"/>'
+                         f'<text x="{left - 4}" y="{y(value) + 3:.1f}" font-size="9" '
+                         f'text-anchor="end">{fmt_decimal(value, 1)}</text>')
+        if unit:
+            parts.append(f'<text x="2" y="10" font-size="9">{escape(unit)}</text>')
+        step = max(1, math.ceil(len(points) / 8))
+        parts.append("".join(
+            f'<text x="{x(i):.1f}" y="{height - 4}" font-size="9" text-anchor="middle">'
+            f"{escape(points[i][0])}</text>" for i in range(0, len(points), step)))
+    first, last = points[known[0][0]], points[known[-1][0]]
+    label = (f"{title}: {len(known)} de {len(points)} períodos com valor, de {first[0]} a "
+             f"{last[0]}; último valor {fmt_decimal(last[1], 2)}{suffix}"
+             + (f"; {gaps} sem valor (suprimido ou sem dado)" if gaps else ""))
+    return (f'<svg class="{"tendencia" if small else "serie"}" viewBox="0 0 {width} '
+            f'{height}" role="img" aria-label="{escape(label)}" '
+            f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')

@@ -137,7 +137,8 @@ def register(app: FastAPI) -> None:
             audit(request, user, "leitura_restrita")
         series, _ = data.series(indicador, "estado", "31", "mes", scope)
         chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
-                            for r in series])
+                            for r in series], title=f"{ind.name}, Minas Gerais, por mês",
+                           unit=ind.unit)
         best_first = bands[::-1] if ind.higher_is_better else bands
         legend = [(b.colour, b.label) for b in best_first]
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
@@ -180,7 +181,8 @@ def register(app: FastAPI) -> None:
             table.append({"ind": ind, "own": own.get((ind.id, year)),
                           "region": reg.get((ind.id, year)),
                           "state": est.get((ind.id, year)),
-                          "trend": line_chart(trend, 160, 40)})
+                          "trend": line_chart(trend, 160, 40,
+                                              title=f"{ind.name}, por trimestre")})
         if restricted:
             audit(request, user, "leitura_restrita", territory=codigo)
         quality = next((q for q in data.quality_ranking() if q["municipio"] == codigo), None)
@@ -268,7 +270,8 @@ def register(app: FastAPI) -> None:
             trend = [(q, (state.get((ident, q)) or {}).get("value"), None, None)
                      for q in quarters]
             indicators.append({"ind": ind, "cell": state.get((ident, year or "")),
-                               "trend": line_chart(trend, 160, 40)})
+                               "trend": line_chart(trend, 160, 40,
+                                              title=f"{ind.name}, por trimestre")})
         return page("projeto.html", request, user, p=item, statuses=STATUSES,
                     indicators=indicators, year=year, editable=can_edit(user, projeto))
 
