@@ -139,6 +139,10 @@ def _immunisations() -> list[dict[str, Any]]:
         rows.append({"record_id": f"imm-{patient}", "patient_key": patient,
                      "vaccine_acronym": "MENC", "dose_code": "2", "source_system": "FHIR",
                      "vaccination_date": d("2023-06-01")})
+    # SCR D1 sent as FHIR on the first birthday (365 days after birth): age 1 by the
+    # calendar, age 0 by floor(days / 365.25), which would leave it out
+    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_acronym": "SCR",
+                 "dose_code": "1", "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
     return rows
 
 
@@ -194,7 +198,8 @@ def _patients() -> list[dict[str, Any]]:
                 "residence_municipality": residence, "birth_date": d(born)}
 
     return [patient("f1", A, "2023-01-01"), patient("f2", A, "2023-01-01"),
-            patient("f3", B, "2023-01-01"), patient("p1", A), patient("p2", A),
+            patient("f3", B, "2023-01-01"), patient("f4", A, "2022-06-01"), patient("p1", A),
+            patient("p2", A),
             patient("p3", A), patient("p4", A), patient("p5", B)]
 
 
@@ -281,7 +286,8 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("cobertura_pneumo_d2", 6, 10, 60.0),
     ("cobertura_pneumo_reforco", 2, 10, 20.0),
     ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
-    ("cobertura_triplice_viral_d1", 8, 10, 80.0),            # the dose under 1 is out
+    # the dose under 1 is out; the FHIR dose on the first birthday is in (age 1)
+    ("cobertura_triplice_viral_d1", 9, 10, 90.0),
     ("cobertura_triplice_viral_d2", 9, 10, 90.0),
     ("cobertura_rotavirus_d2", 1, 10, 10.0),
     # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
