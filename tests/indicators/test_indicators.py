@@ -59,7 +59,9 @@ def _births() -> list[dict[str, Any]]:
     rows[2]["mother_age"], rows[3]["mother_age"] = 20, 10
     rows += [{**base, "record_id": f"B{i}", "residence_municipality": B,
               "birth_date": d("2023-02-01")} for i in range(5)]
-    rows.append({**base, "record_id": "A2022", "birth_date": d("2022-06-01")})
+    # 20 births of 2022 in Alfenas: the target of the vaccines for 1-year-olds in 2023
+    rows += [{**base, "record_id": f"A2022-{i}", "birth_date": d("2022-06-01")}
+             for i in range(20)]
     return rows
 
 
@@ -133,6 +135,8 @@ def _immunisations() -> list[dict[str, Any]]:
     doses("SCR", "1", 1, 8)
     doses("SCR", "1", 0, 1)
     doses("SCR", "2", 1, 9)
+    doses("SCRV", "9", 1, 2)       # tetraviral: counts as the second dose of SCR
+    doses("SCRV", "1", 1, 1)       # not a single dose: out
     doses("ROTA", "2", 0, 1)
     # meningococcal C only as FHIR Immunization: residence and age come from the Patient
     for patient in ("f1", "f2", "f3"):
@@ -284,11 +288,13 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("cobertura_penta_d3", 4, 10, 40.0),                     # D2 is not the last dose
     ("cobertura_polio_d3", 5, 10, 50.0),
     ("cobertura_pneumo_d2", 6, 10, 60.0),
-    ("cobertura_pneumo_reforco", 2, 10, 20.0),
+    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023)
+    ("cobertura_pneumo_reforco", 2, 20, 10.0),
     ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
     # the dose under 1 is out; the FHIR dose on the first birthday is in (age 1)
-    ("cobertura_triplice_viral_d1", 9, 10, 90.0),
-    ("cobertura_triplice_viral_d2", 9, 10, 90.0),
+    ("cobertura_triplice_viral_d1", 9, 20, 45.0),
+    # 9 SCR D2 + 2 tetraviral single doses (the tetraviral D1 is out)
+    ("cobertura_triplice_viral_d2", 11, 20, 55.0),
     ("cobertura_rotavirus_d2", 1, 10, 10.0),
     # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
     # Patient lives in Alterosa)
@@ -376,6 +382,13 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     assert row["denominator"] == pytest.approx(3400 / 12)
     assert row["value"] == pytest.approx(4 / (3400 / 12) * 10_000)
     assert _one(path, "icsap_taxa", "municipio", "2023-04", A)["numerator"] == 0
+    # vaccine coverage (SI-PNI): a quarter's target is the year's live births ÷ 12 × 3,
+    # not the births of the quarter (3 in April); for 1-year-olds, the previous year's
+    row = _one(path, "cobertura_bcg", "municipio", "2023-T2", A)
+    assert (row["numerator"], row["denominator"]) == (3, pytest.approx(10 / 12 * 3))
+    row = _one(path, "cobertura_triplice_viral_d1", "municipio", "2023-06", A)
+    assert (row["numerator"], row["denominator"]) == (9, pytest.approx(20 / 12))
+    assert row["value"] == pytest.approx(9 / (20 / 12) * 100)
     # first quarter: p2's diagnosis (1 March) is within it; p1 measured in February
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T1", A)
     assert (row["numerator"], row["denominator"]) == (1, 2)
