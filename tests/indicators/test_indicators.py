@@ -83,6 +83,12 @@ def _deaths() -> list[dict[str, Any]]:
         death("2023-08-08", age_years=60, sex="M", underlying_cause="J440"),   # NCD 30–69
         death("2023-08-08", age_years=40, sex="M", underlying_cause="E149"),   # NCD 30–69
         death("2023-08-08", age_years=29, sex="F", underlying_cause="C509"),   # NCD, 29
+        # HIV in pregnancy is maternal (Ministry's manual); HIV outside pregnancy is not
+        death("2023-09-09", age_years=28, sex="F", underlying_cause="B208",
+              maternal_timing="gravidez"),
+        death("2023-09-09", age_years=33, sex="F", underlying_cause="B24",
+              maternal_timing="nao"),
+        death("2023-09-09", age_years=55, sex="M", underlying_cause="J36"),    # not NCD
     ]
 
 
@@ -111,6 +117,9 @@ def _hospitalisations() -> list[dict[str, Any]]:
         aih(12, "S720", C, residence=C, admission_character="01",
             procedure_performed="0408050632"),
         aih(13, "K359", ALPINOPOLIS),                                       # other region
+        # the continuation AIH (IDENT 5) of a long stay in Belo Horizonte: the same
+        # admission again, counted by no admission indicator
+        aih(14, "I10", BH, aih_type="5"),
     ]
 
 
@@ -271,15 +280,16 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("mortalidade_neonatal_precoce", 1, 10, 1 / 10 * 1000),  # 3 days
     ("mortalidade_pos_neonatal", 1, 10, 1 / 10 * 1000),      # 100 days
     # O15 counts, O96 (late maternal death) does not
-    ("razao_mortalidade_materna", 1, 10, 1 / 10 * 100_000),
-    # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69
+    ("razao_mortalidade_materna", 2, 10, 2 / 10 * 100_000),       # and B20 in pregnancy
+    # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69; J36
+    # (peritonsillar abscess) at 55 is not a chronic respiratory disease
     ("mortalidade_prematura_dcnt", 3, 1600, 3 / 1600 * 100_000),
-    # one R99 among 11 non-fetal deaths
-    ("obitos_causa_mal_definida", 1, 11, 1 / 11 * 100),
+    # one R99 among 14 non-fetal deaths
+    ("obitos_causa_mal_definida", 1, 14, 1 / 14 * 100),
     # six with 8 visits, one with band 4, one with exactly 7 → 8 of 10
     ("prenatal_7_consultas", 8, 10, 80.0),
-    # 2,400 and 2,499 g among the 9 with weight
-    ("baixo_peso_ao_nascer", 2, 9, 2 / 9 * 100),
+    # 2,400 and 2,499 g over all 10 live births (RIPSA), the one without weight included
+    ("baixo_peso_ao_nascer", 2, 10, 2 / 10 * 100),
     # 36 and 30 weeks, and band 4; nine births have weeks or band
     ("nascimentos_pre_termo", 3, 9, 3 / 9 * 100),
     ("partos_cesareos", 4, 10, 40.0),
@@ -302,7 +312,8 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # I10, E14, I64, I63 among 10 admissions of residents that are not childbirth
     ("icsap_proporcao", 4, 10, 40.0),
     ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
-    ("taxa_internacao", 11, 3400, 11 / 3400 * 1000),         # 11 admissions of residents
+    # 11 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
+    ("taxa_internacao", 11, 3400, 11 / 3400 * 100),
     ("letalidade_iam", 1, 2, 50.0),
     ("letalidade_avc", 1, 2, 50.0),
     # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
@@ -364,7 +375,7 @@ def test_rollup_to_region_macro_and_state(lake_path: tuple[Path, ComputeResult])
     assert row["value"] == pytest.approx(200.0)
     # admissions: 11 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
     row = _one(path, "taxa_internacao", "regiao", "2023", "31001")
-    assert row["value"] == pytest.approx(12 / 5100 * 1000)
+    assert row["value"] == pytest.approx(12 / 5100 * 100)
     # elective surgeries by occurrence: Alfenas 1 + Alterosa 1; the state adds Uberlândia
     assert _one(path, "cirurgias_eletivas", "regiao", "2023", "31001")["value"] == 2
     assert _one(path, "cirurgias_eletivas", "estado", "2023", "31")["value"] == 3
