@@ -229,6 +229,15 @@ class PandasCatalog:
                    for kind, period, _, months in self.periods.itertuples(index=False)]
             return pd.concat(out)
         events = self._events(m)
+        if m.target_year_offset is not None:
+            # SI-PNI's annual target: the events of year + offset, × months ÷ 12
+            year = self.year + m.target_year_offset
+            dates = pd.to_datetime(events["d"])
+            total = events[dates.dt.year == year].groupby("municipality").size()
+            out = [pd.DataFrame({"municipality": total.index, "period_type": kind,
+                                 "period": period, "n": total.to_numpy() * months / 12})
+                   for kind, period, _, months in self.periods.itertuples(index=False)]
+            return pd.concat(out)
         start = pd.Timestamp(self.year, 1, 1)
         end = pd.Timestamp(self.year + 1, 1, 1)
         if m.cumulative:
