@@ -98,7 +98,7 @@ def _hospitalisations() -> list[dict[str, Any]]:
         return {"aih_number": f"{n}", "residence_municipality": residence,
                 "facility_municipality": facility, "admission_date": d("2023-03-15"),
                 "main_diagnosis": diagnosis, "admission_character": "02", "died": False,
-                **kw}
+                "age_years": 60, "length_of_stay": 5, **kw}
 
     surgery = "0407020039"
     return [
@@ -120,6 +120,10 @@ def _hospitalisations() -> list[dict[str, Any]]:
         # the continuation AIH (IDENT 5) of a long stay in Belo Horizonte: the same
         # admission again, counted by no admission indicator
         aih(14, "I10", BH, aih_type="5"),
+        # AMI deaths in Alfenas of Uberlândia residents outside PROADESS's B20: under 45,
+        # and a stay over 30 days
+        aih(15, "I219", A, residence=C, died=True, age_years=40),
+        aih(16, "I219", A, residence=C, died=True, length_of_stay=35),
     ]
 
 
@@ -314,7 +318,9 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
     # 11 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
     ("taxa_internacao", 11, 3400, 11 / 3400 * 100),
-    ("letalidade_iam", 1, 2, 50.0),
+    # PROADESS B20, by place of occurrence: of the AMI admissions in Alfenas only #7 (no
+    # death) is 45+ with a stay up to 30 days; #6 died in Belo Horizonte
+    ("letalidade_iam", 0, 1, 0.0),
     ("letalidade_avc", 1, 2, 50.0),
     # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
     ("internacao_fora_regiao", 3, 11, 3 / 11 * 100),
