@@ -184,7 +184,11 @@ class PandasCatalog:
         i.loc[~fhir, ["p_res", "p_birth"]] = None
         i["residence_municipality"] = i["residence_municipality"].fillna(i["p_res"])
         birth = i["birth_date"].fillna(i["p_birth"])
-        age = np.floor((i["vaccination_date"] - birth).dt.days / 365.25)
+        # completed years from the calendar (birthday reached or not), as rmds.age does
+        on = i["vaccination_date"]
+        before = (on.dt.month < birth.dt.month) | (
+            (on.dt.month == birth.dt.month) & (on.dt.day < birth.dt.day))
+        age = on.dt.year - birth.dt.year - before.astype(int)
         i["age_years"] = i["age_years"].fillna(age)
         out = {"deaths": frames["deaths"], "births": frames["births"],
                "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"]}
@@ -296,11 +300,12 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
     con = lake.con
     columns = {
         "deaths": "residence_municipality, death_date, death_type, age_years, age_days, sex, "
-                  "underlying_cause",
+                  "underlying_cause, maternal_timing",
         "births": "residence_municipality, birth_date, birth_weight_g, gestational_weeks, "
                   "gestation_band, prenatal_visits, prenatal_band, delivery_type, mother_age",
         "hospitalisations": "residence_municipality, facility_municipality, admission_date, "
-                            "main_diagnosis, admission_character, procedure_performed, died",
+                            "main_diagnosis, admission_character, procedure_performed, died, "
+                            "aih_type, age_years, length_of_stay",
         "immunisations": "source_system, patient_key, residence_municipality, "
                          "vaccination_date, birth_date, age_years, vaccine_acronym, dose_code",
         "conditions": "patient_key, code, onset_date",
