@@ -191,7 +191,8 @@ class PandasCatalog:
         age = on.dt.year - birth.dt.year - before.astype(int)
         i["age_years"] = i["age_years"].fillna(age)
         out = {"deaths": frames["deaths"], "births": frames["births"],
-               "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"]}
+               "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"],
+               "notifications": frames["notifications"]}
         for name in ("conditions", "observations", "encounters"):
             out[name] = frames[name].merge(patients[["patient_key", "residence_municipality"]],
                                            on="patient_key", how="left")
@@ -313,6 +314,8 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
         "encounters": "patient_key, encounter_class, reason_code, encounter_date",
         "referrals": "requesting_municipality, service_type, status, requested_date, "
                      "performed_date, diagnosis_date, passengers",
+        "notifications": "residence_municipality, symptom_onset_date, disease, probable, "
+                         "outcome",
     }
     frames = {name: con.sql(f"SELECT {cols} FROM {name}").df()
               for name, cols in columns.items()}
