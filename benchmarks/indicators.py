@@ -184,10 +184,15 @@ class PandasCatalog:
         i.loc[~fhir, ["p_res", "p_birth"]] = None
         i["residence_municipality"] = i["residence_municipality"].fillna(i["p_res"])
         birth = i["birth_date"].fillna(i["p_birth"])
-        age = np.floor((i["vaccination_date"] - birth).dt.days / 365.25)
+        # completed years from the calendar (birthday reached or not), as rmds.age does
+        on = i["vaccination_date"]
+        before = (on.dt.month < birth.dt.month) | (
+            (on.dt.month == birth.dt.month) & (on.dt.day < birth.dt.day))
+        age = on.dt.year - birth.dt.year - before.astype(int)
         i["age_years"] = i["age_years"].fillna(age)
         out = {"deaths": frames["deaths"], "births": frames["births"],
-               "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"]}
+               "hospitalisations": h, "immunisations": i, "referrals": frames["referrals"],
+               "notifications": frames["notifications"]}
         for name in ("conditions", "observations", "encounters"):
             out[name] = frames[name].merge(patients[["patient_key", "residence_municipality"]],
                                            on="patient_key", how="left")
@@ -229,6 +234,15 @@ class PandasCatalog:
                    for kind, period, _, months in self.periods.itertuples(index=False)]
             return pd.concat(out)
         events = self._events(m)
+        if m.target_year_offset is not None:
+            # SI-PNI's annual target: the events of year + offset, × months ÷ 12
+            year = self.year + m.target_year_offset
+            dates = pd.to_datetime(events["d"])
+            total = events[dates.dt.year == year].groupby("municipality").size()
+            out = [pd.DataFrame({"municipality": total.index, "period_type": kind,
+                                 "period": period, "n": total.to_numpy() * months / 12})
+                   for kind, period, _, months in self.periods.itertuples(index=False)]
+            return pd.concat(out)
         start = pd.Timestamp(self.year, 1, 1)
         end = pd.Timestamp(self.year + 1, 1, 1)
         if m.cumulative:
@@ -287,11 +301,12 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
     con = lake.con
     columns = {
         "deaths": "residence_municipality, death_date, death_type, age_years, age_days, sex, "
-                  "underlying_cause",
+                  "underlying_cause, maternal_timing",
         "births": "residence_municipality, birth_date, birth_weight_g, gestational_weeks, "
                   "gestation_band, prenatal_visits, prenatal_band, delivery_type, mother_age",
         "hospitalisations": "residence_municipality, facility_municipality, admission_date, "
-                            "main_diagnosis, admission_character, procedure_performed, died",
+                            "main_diagnosis, admission_character, procedure_performed, died, "
+                            "aih_type, age_years, length_of_stay",
         "immunisations": "source_system, patient_key, residence_municipality, "
                          "vaccination_date, birth_date, age_years, vaccine_acronym, dose_code",
         "conditions": "patient_key, code, onset_date",
@@ -299,6 +314,8 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
         "encounters": "patient_key, encounter_class, reason_code, encounter_date",
         "referrals": "requesting_municipality, service_type, status, requested_date, "
                      "performed_date, diagnosis_date, passengers",
+        "notifications": "residence_municipality, symptom_onset_date, disease, probable, "
+                         "outcome",
     }
     frames = {name: con.sql(f"SELECT {cols} FROM {name}").df()
               for name, cols in columns.items()}

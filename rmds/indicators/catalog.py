@@ -61,6 +61,9 @@ class Measure:
     population: bool = False
     ages: tuple[int, int] | None = None
     sex: str | None = None
+    #: an annual target (SI-PNI): the events of the period's year plus this offset (−1:
+    #: the previous year), × months of the period ÷ 12
+    target_year_offset: int | None = None
 
     def describe(self) -> str:
         if self.population:
@@ -76,6 +79,10 @@ class Measure:
             text += f" (soma de {self.sum})"
         if self.cumulative:
             text += " (acumulado até o fim do período)"
+        if self.target_year_offset is not None:
+            which = ("do próprio ano" if self.target_year_offset == 0
+                     else f"do ano {self.target_year_offset:+d}")
+            text += f" (meta anual: total {which} ÷ 12 × meses do período)"
         return text
 
 
@@ -163,7 +170,8 @@ class _Checker:
             self.add(where, "deve ser uma tabela (input, date, territory, filter)")
             return None
         unknown = set(data) - {"input", "date", "territory", "filter", "distinct", "sum",
-                               "cumulative", "among", "population", "ages", "sex"}
+                               "cumulative", "among", "population", "ages", "sex",
+                               "target_year_offset"}
         for key in sorted(unknown):
             self.add(f"{where}.{key}", "campo desconhecido")
         if data.get("population"):
@@ -196,7 +204,16 @@ class _Checker:
         if not isinstance(cumulative, bool):
             self.add(f"{where}.cumulative", "deve ser true ou false")
             cumulative = False
-        return Measure(name, date, territory, filter_, distinct, total, cumulative, among)
+        offset = data.get("target_year_offset")
+        if offset is not None and (not isinstance(offset, int) or isinstance(offset, bool)
+                                   or not -5 <= offset <= 0):
+            self.add(f"{where}.target_year_offset", "deve ser um inteiro de -5 a 0")
+            offset = None
+        if offset is not None and (distinct or total or cumulative or among):
+            self.add(f"{where}.target_year_offset",
+                     "meta anual não combina com distinct, sum, cumulative nem among")
+        return Measure(name, date, territory, filter_, distinct, total, cumulative, among,
+                       target_year_offset=offset)
 
     def _among(self, data: Any, where: str, outer: str) -> Semijoin | None:
         if not isinstance(data, dict):

@@ -82,7 +82,7 @@ def divisor(measure: Measure) -> float:
     """What a measure's rolled-up count is divided by: resident population is counted in
     person-months (whole numbers, so that every engine adds them up exactly, in any
     order) and turned into person-years only after the roll-up."""
-    return 12.0 if measure.population else 1.0
+    return 12.0 if measure.population or measure.target_year_offset is not None else 1.0
 
 
 def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
@@ -90,6 +90,19 @@ def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
     in person-months (see :func:`divisor`)."""
     if measure.population:
         return _population_sql(measure)
+    if measure.target_year_offset is not None:
+        # SI-PNI's annual target: the whole year's events (of the year given by the offset)
+        # spread over the months, × months of the period (÷ 12 by :func:`divisor`)
+        offset = measure.target_year_offset
+        events_sql = _events_sql(measure, dt.date(start.year + offset, 1, 1),
+                                 dt.date(end.year + offset + (end != dt.date(end.year, 1, 1)),
+                                         1, 1))
+        return (
+            "SELECT e.municipality, p.period_type, p.period, sum(e.n) * p.months AS n FROM ("
+            "SELECT municipality, year(d) AS y, count(*) AS n "
+            f"FROM ({events_sql}) s GROUP BY ALL) e "
+            f"JOIN ind_periods p ON e.y = p.year + {lit(offset)} "
+            "GROUP BY e.municipality, p.period_type, p.period, p.months")
     if measure.cumulative:
         # people (or events) counted once, at their first date, and accumulated to the end
         # of each period

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rmds.age import completed_years_sql
 from rmds.engine.sql import col, ident, lit
 from rmds.schema import table
 from rmds.territory import Vintage
@@ -92,9 +93,9 @@ def input_sql(name: str) -> str:
         filled = {
             "residence_municipality": "coalesce(i.residence_municipality, "
                                       "p.residence_municipality)",
-            "age_years": "coalesce(i.age_years, CAST(floor(date_diff('day', coalesce("
-                         "i.birth_date, p.birth_date), i.vaccination_date) / 365.25) "
-                         "AS INTEGER))"}
+            "age_years": "coalesce(i.age_years, CAST(" + completed_years_sql(
+                "coalesce(i.birth_date, p.birth_date)", col("i", "vaccination_date"))
+                + " AS INTEGER))"}
         columns_sql = ", ".join(
             filled[c.name] + " AS " + ident(c.name) if c.name in filled else col("i", c.name)
             for c in table("immunisations").columns)

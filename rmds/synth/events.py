@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rmds.age import add_years
 from rmds.synth.catalog import (
     ADMISSIONS,
     CHILDBIRTH,
@@ -406,7 +407,10 @@ class Simulator:
             prob = np.minimum(cov * g, 0.995)
             delay = np.where(self.t.degraded[muni], rng.exponential(40, children.size),
                              rng.exponential(12, children.size))
-            day = (p.birth[children] + offset + delay).astype(I32)
+            # the calendar's "12 months" is the first birthday, not 365 days after birth
+            due = (add_years(p.birth[children], offset // 365) if offset and offset % 365 == 0
+                   else p.birth[children] + offset)
+            day = (due + delay).astype(I32)
             given = (u < prob) & (day <= p.death[children]) & (day >= first_day) & (
                 day < self.window_end)
             parts.append({"person": children[given], "day": day[given],

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rmds.age import completed_years
 from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
 from rmds.sources.datasus.layouts import CNES_ST, IDENTIFIED, SIA_PA, SIH_RD, SIM_DO, SINASC_DN
 from rmds.synth.catalog import ADMISSIONS, OUTPATIENT, REFERRAL_SERVICES
@@ -154,7 +155,7 @@ class Writer:
             muni = self.p.municipality[person]
             day = d["day"][rows]
             age_days = day - self.p.birth[person]
-            years_old = np.floor(age_days / 365.25).astype(int)
+            years_old = completed_years(self.p.birth[person], day)
             months = np.floor(age_days / 30.44).astype(int)
             idade = np.where(age_days < 1, "000", np.where(
                 age_days < 28, np.char.add("2", np.char.zfill(age_days.astype(str), 2)),
@@ -284,7 +285,7 @@ class Writer:
             facility = h["facility"][rows]
             admission, out = h["admission"][rows], discharge[rows]
             age_days = np.maximum(admission - self.p.birth[person], 0)
-            age = np.floor(age_days / 365.25).astype(int)
+            age = np.maximum(completed_years(self.p.birth[person], admission), 0)
             diag = h["diagnosis"][rows]
             proc = h["procedure"][rows]
             obstetric = np.char.startswith(diag, "O")
@@ -439,7 +440,7 @@ class Writer:
             patient_key = np.array([str(uuid.uuid5(NAMESPACE, f"pac-{c}")) if c else ""
                                     for c in pc.fill_null(ident.cns, "").to_pylist()])
             facility = v["facility"][all_rows]
-            age = np.floor((day - self.p.birth[person]) / 365.25).astype(int)
+            age = completed_years(self.p.birth[person], day)
             race_missing = self._missing(muni, 0.05, 0.35)
             table = pa.table({
                 "id_documento": pa.array(ids), "co_paciente": pa.array(patient_key),
@@ -857,7 +858,7 @@ class Writer:
         for year in self.years:
             mid = days(year, 7, 1)
             alive = (p.birth <= mid) & (p.death > mid)
-            age = np.floor((mid - p.birth[alive]) / 365.25).astype(np.int64)
+            age = completed_years(p.birth[alive], mid)
             group = np.minimum(age // 5, groups - 1)
             sex = p.female[alive].astype(np.int64)  # 0 male, 1 female
             cell = (p.municipality[alive].astype(np.int64) * 2 + sex) * groups + group

@@ -126,3 +126,23 @@ def test_a_bad_population_file_names_the_row_and_field(tmp_path: Path) -> None:
         read_population(path)
     [problem] = caught.value.problems
     assert (problem.row, problem.field) == (3, "pop_00_04") and "abc" in problem.message
+
+
+def test_an_annual_target_is_declared_and_checked() -> None:
+    births = {"input": "births", "date": "birth_date", "territory": "residence_municipality"}
+    catalog = parse_catalog(_minimal(denominator={**births, "target_year_offset": -1}),
+                            "teste.toml")
+    measure = catalog.get("x").denominator
+    assert measure is not None and measure.target_year_offset == -1
+    assert "ano -1" in measure.describe()
+    sql = compile_indicator(catalog.get("x"), dt.date(2023, 1, 1), dt.date(2024, 1, 1))
+    # the previous year's births are read (the window opens a year earlier)
+    assert "2022-01-01" in sql["denominator"]
+    for bad in (1, "-1", True, -9):
+        with pytest.raises(CatalogError) as caught:
+            parse_catalog(_minimal(denominator={**births, "target_year_offset": bad}),
+                          "teste.toml")
+        assert "target_year_offset" in str(caught.value)
+    with pytest.raises(CatalogError):
+        parse_catalog(_minimal(denominator={**births, "target_year_offset": 0,
+                                            "distinct": "mother_age"}), "teste.toml")

@@ -59,7 +59,9 @@ def _births() -> list[dict[str, Any]]:
     rows[2]["mother_age"], rows[3]["mother_age"] = 20, 10
     rows += [{**base, "record_id": f"B{i}", "residence_municipality": B,
               "birth_date": d("2023-02-01")} for i in range(5)]
-    rows.append({**base, "record_id": "A2022", "birth_date": d("2022-06-01")})
+    # 20 births of 2022 in Alfenas: the target of the vaccines for 1-year-olds in 2023
+    rows += [{**base, "record_id": f"A2022-{i}", "birth_date": d("2022-06-01")}
+             for i in range(20)]
     return rows
 
 
@@ -81,6 +83,12 @@ def _deaths() -> list[dict[str, Any]]:
         death("2023-08-08", age_years=60, sex="M", underlying_cause="J440"),   # NCD 30–69
         death("2023-08-08", age_years=40, sex="M", underlying_cause="E149"),   # NCD 30–69
         death("2023-08-08", age_years=29, sex="F", underlying_cause="C509"),   # NCD, 29
+        # HIV in pregnancy is maternal (Ministry's manual); HIV outside pregnancy is not
+        death("2023-09-09", age_years=28, sex="F", underlying_cause="B208",
+              maternal_timing="gravidez"),
+        death("2023-09-09", age_years=33, sex="F", underlying_cause="B24",
+              maternal_timing="nao"),
+        death("2023-09-09", age_years=55, sex="M", underlying_cause="J36"),    # not NCD
     ]
 
 
@@ -90,7 +98,7 @@ def _hospitalisations() -> list[dict[str, Any]]:
         return {"aih_number": f"{n}", "residence_municipality": residence,
                 "facility_municipality": facility, "admission_date": d("2023-03-15"),
                 "main_diagnosis": diagnosis, "admission_character": "02", "died": False,
-                **kw}
+                "age_years": 60, "length_of_stay": 5, **kw}
 
     surgery = "0407020039"
     return [
@@ -109,6 +117,13 @@ def _hospitalisations() -> list[dict[str, Any]]:
         aih(12, "S720", C, residence=C, admission_character="01",
             procedure_performed="0408050632"),
         aih(13, "K359", ALPINOPOLIS),                                       # other region
+        # the continuation AIH (IDENT 5) of a long stay in Belo Horizonte: the same
+        # admission again, counted by no admission indicator
+        aih(14, "I10", BH, aih_type="5"),
+        # AMI deaths in Alfenas of Uberlândia residents outside PROADESS's B20: under 45,
+        # and a stay over 30 days
+        aih(15, "I219", A, residence=C, died=True, age_years=40),
+        aih(16, "I219", A, residence=C, died=True, length_of_stay=35),
     ]
 
 
@@ -133,12 +148,18 @@ def _immunisations() -> list[dict[str, Any]]:
     doses("SCR", "1", 1, 8)
     doses("SCR", "1", 0, 1)
     doses("SCR", "2", 1, 9)
+    doses("SCRV", "9", 1, 2)       # tetraviral: counts as the second dose of SCR
+    doses("SCRV", "1", 1, 1)       # not a single dose: out
     doses("ROTA", "2", 0, 1)
     # meningococcal C only as FHIR Immunization: residence and age come from the Patient
     for patient in ("f1", "f2", "f3"):
         rows.append({"record_id": f"imm-{patient}", "patient_key": patient,
                      "vaccine_acronym": "MENC", "dose_code": "2", "source_system": "FHIR",
                      "vaccination_date": d("2023-06-01")})
+    # SCR D1 sent as FHIR on the first birthday (365 days after birth): age 1 by the
+    # calendar, age 0 by floor(days / 365.25), which would leave it out
+    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_acronym": "SCR",
+                 "dose_code": "1", "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
     return rows
 
 
@@ -194,7 +215,8 @@ def _patients() -> list[dict[str, Any]]:
                 "residence_municipality": residence, "birth_date": d(born)}
 
     return [patient("f1", A, "2023-01-01"), patient("f2", A, "2023-01-01"),
-            patient("f3", B, "2023-01-01"), patient("p1", A), patient("p2", A),
+            patient("f3", B, "2023-01-01"), patient("f4", A, "2022-06-01"), patient("p1", A),
+            patient("p2", A),
             patient("p3", A), patient("p4", A), patient("p5", B)]
 
 
@@ -262,15 +284,16 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("mortalidade_neonatal_precoce", 1, 10, 1 / 10 * 1000),  # 3 days
     ("mortalidade_pos_neonatal", 1, 10, 1 / 10 * 1000),      # 100 days
     # O15 counts, O96 (late maternal death) does not
-    ("razao_mortalidade_materna", 1, 10, 1 / 10 * 100_000),
-    # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69
+    ("razao_mortalidade_materna", 2, 10, 2 / 10 * 100_000),       # and B20 in pregnancy
+    # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69; J36
+    # (peritonsillar abscess) at 55 is not a chronic respiratory disease
     ("mortalidade_prematura_dcnt", 3, 1600, 3 / 1600 * 100_000),
-    # one R99 among 11 non-fetal deaths
-    ("obitos_causa_mal_definida", 1, 11, 1 / 11 * 100),
+    # one R99 among 14 non-fetal deaths
+    ("obitos_causa_mal_definida", 1, 14, 1 / 14 * 100),
     # six with 8 visits, one with band 4, one with exactly 7 → 8 of 10
     ("prenatal_7_consultas", 8, 10, 80.0),
-    # 2,400 and 2,499 g among the 9 with weight
-    ("baixo_peso_ao_nascer", 2, 9, 2 / 9 * 100),
+    # 2,400 and 2,499 g over all 10 live births (RIPSA), the one without weight included
+    ("baixo_peso_ao_nascer", 2, 10, 2 / 10 * 100),
     # 36 and 30 weeks, and band 4; nine births have weeks or band
     ("nascimentos_pre_termo", 3, 9, 3 / 9 * 100),
     ("partos_cesareos", 4, 10, 40.0),
@@ -279,10 +302,13 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("cobertura_penta_d3", 4, 10, 40.0),                     # D2 is not the last dose
     ("cobertura_polio_d3", 5, 10, 50.0),
     ("cobertura_pneumo_d2", 6, 10, 60.0),
-    ("cobertura_pneumo_reforco", 2, 10, 20.0),
+    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023)
+    ("cobertura_pneumo_reforco", 2, 20, 10.0),
     ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
-    ("cobertura_triplice_viral_d1", 8, 10, 80.0),            # the dose under 1 is out
-    ("cobertura_triplice_viral_d2", 9, 10, 90.0),
+    # the dose under 1 is out; the FHIR dose on the first birthday is in (age 1)
+    ("cobertura_triplice_viral_d1", 9, 20, 45.0),
+    # 9 SCR D2 + 2 tetraviral single doses (the tetraviral D1 is out)
+    ("cobertura_triplice_viral_d2", 11, 20, 55.0),
     ("cobertura_rotavirus_d2", 1, 10, 10.0),
     # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
     # Patient lives in Alterosa)
@@ -290,8 +316,11 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # I10, E14, I64, I63 among 10 admissions of residents that are not childbirth
     ("icsap_proporcao", 4, 10, 40.0),
     ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
-    ("taxa_internacao", 11, 3400, 11 / 3400 * 1000),         # 11 admissions of residents
-    ("letalidade_iam", 1, 2, 50.0),
+    # 11 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
+    ("taxa_internacao", 11, 3400, 11 / 3400 * 100),
+    # PROADESS B20, by place of occurrence: of the AMI admissions in Alfenas only #7 (no
+    # death) is 45+ with a stay up to 30 days; #6 died in Belo Horizonte
+    ("letalidade_iam", 0, 1, 0.0),
     ("letalidade_avc", 1, 2, 50.0),
     # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
     ("internacao_fora_regiao", 3, 11, 3 / 11 * 100),
@@ -352,7 +381,7 @@ def test_rollup_to_region_macro_and_state(lake_path: tuple[Path, ComputeResult])
     assert row["value"] == pytest.approx(200.0)
     # admissions: 11 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
     row = _one(path, "taxa_internacao", "regiao", "2023", "31001")
-    assert row["value"] == pytest.approx(12 / 5100 * 1000)
+    assert row["value"] == pytest.approx(12 / 5100 * 100)
     # elective surgeries by occurrence: Alfenas 1 + Alterosa 1; the state adds Uberlândia
     assert _one(path, "cirurgias_eletivas", "regiao", "2023", "31001")["value"] == 2
     assert _one(path, "cirurgias_eletivas", "estado", "2023", "31")["value"] == 3
@@ -370,6 +399,13 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     assert row["denominator"] == pytest.approx(3400 / 12)
     assert row["value"] == pytest.approx(4 / (3400 / 12) * 10_000)
     assert _one(path, "icsap_taxa", "municipio", "2023-04", A)["numerator"] == 0
+    # vaccine coverage (SI-PNI): a quarter's target is the year's live births ÷ 12 × 3,
+    # not the births of the quarter (3 in April); for 1-year-olds, the previous year's
+    row = _one(path, "cobertura_bcg", "municipio", "2023-T2", A)
+    assert (row["numerator"], row["denominator"]) == (3, pytest.approx(10 / 12 * 3))
+    row = _one(path, "cobertura_triplice_viral_d1", "municipio", "2023-06", A)
+    assert (row["numerator"], row["denominator"]) == (9, pytest.approx(20 / 12))
+    assert row["value"] == pytest.approx(9 / (20 / 12) * 100)
     # first quarter: p2's diagnosis (1 March) is within it; p1 measured in February
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T1", A)
     assert (row["numerator"], row["denominator"]) == (1, 2)
