@@ -12,17 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("pyftpdlib")
-from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
-from pyftpdlib.handlers import FTPHandler  # noqa: E402
-from pyftpdlib.servers import FTPServer  # noqa: E402
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
 
-from rmds.cli import cli  # noqa: E402
-from rmds.lake.store import Lake  # noqa: E402
-from rmds.sources.datasus.dbc import DbcReader  # noqa: E402
-from rmds.sources.datasus.dbf_writer import dbf_bytes, write_dbc  # noqa: E402
-from rmds.sources.datasus.layouts import IDENTIFIED, SIH_RD  # noqa: E402
-from rmds.synth import SynthConfig, generate  # noqa: E402
-from rmds.territory import ReferencePack  # noqa: E402
+from rmds.cli import cli
+from rmds.lake.store import Lake
+from rmds.sources.datasus.dbc import DbcReader
+from rmds.sources.datasus.dbf_writer import dbf_bytes, write_dbc
+from rmds.sources.datasus.layouts import IDENTIFIED, SIH_RD
+from rmds.synth import SynthConfig, generate
+from rmds.territory import ReferencePack
 
 DADOS = "dissemin/publicos/SIHSUS/200801_/Dados"
 
