@@ -233,13 +233,14 @@ def acquisition_reference() -> str:
              "Gerado por `python -m rmds.docgen` a partir de `rmds/acquisition/catalog.py`.",
              "",
              "| Sistema | Família | Descrição | Pasta definitiva | Pasta preliminar | "
-             "Nome | Periodicidade | Partes | Desde |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Nome | Periodicidade | Partes | Desde | Carregada no lago |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for f in FAMILIES:
         parts.append(f"| {f.system} | {f.code} | {f.description} | `{f.folder}` | "
                      f"{'`' + f.prelim + '`' if f.prelim else '—'} | `{f.pattern}.dbc` | "
                      f"{'mensal' if f.monthly else 'anual'} | "
-                     f"{'a, b, c...' if f.split else '—'} | {f.since} |")
+                     f"{'a, b, c...' if f.split else '—'} | {f.since} | "
+                     f"{'sim' if f.ingestible() else 'não (só download)'} |")
     return "\n".join(parts) + "\n" + _ACQUISITION_GUIDE
 
 

@@ -17,7 +17,7 @@ from pyftpdlib.authorizers import DummyAuthorizer  # noqa: E402
 from pyftpdlib.handlers import FTPHandler  # noqa: E402
 from pyftpdlib.servers import FTPServer  # noqa: E402
 
-from rmds.acquisition.catalog import FAMILIES, families_of  # noqa: E402
+from rmds.acquisition.catalog import FAMILIES, families_of, ingestible_name  # noqa: E402
 from rmds.acquisition.fetch import MANIFEST, Fetcher, periods  # noqa: E402
 from rmds.lake.ingest import expand_paths, identity_key  # noqa: E402
 
@@ -89,6 +89,11 @@ def test_periods_and_catalog() -> None:
     assert all(f.folder.startswith("/dissemin/publicos/") for f in FAMILIES)
     with pytest.raises(ValueError, match="desconhecid"):
         families_of(["XYZ"])
+    # what ingest reads is said by the systems' declarations, not a second list
+    assert {f.code for f in FAMILIES if f.ingestible()} == {
+        "DO", "DOEXT", "DOFET", "DOINF", "DOMAT", "DN", "RD", "PA", "ST"}
+    assert ingestible_name("RDMG2301.dbc") and ingestible_name("PAMG2301b.dbc")
+    assert not ingestible_name("SPMG2301.dbc") and not ingestible_name("PFMG2301.dbc")
 
 
 def test_fetch_reports_missing_and_splits(ftp: tuple[Path, int], tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ turns into a file identity (``SIH:RDMG2301``), so a re-published file supersedes
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["FAMILIES", "Family", "families_of"]
+__all__ = ["FAMILIES", "Family", "families_of", "ingestible_name"]
 
 HOST = "ftp.datasus.gov.br"
 _ROOT = "/dissemin/publicos"
@@ -30,6 +31,15 @@ class Family:
     def stem(self, uf: str, year: int, month: int) -> str:
         return self.pattern.format(uf=uf.upper(), yyyy=f"{year:04d}", yy=f"{year % 100:02d}",
                                    mm=f"{month:02d}")
+
+    def ingestible(self) -> bool:
+        """Whether ``rmds ingest`` reads this family: its names match the file pattern of
+        the system's declaration (rmds.systems), the one place that says what is read."""
+        from rmds.systems import DECLARATIONS
+
+        declaration = DECLARATIONS.get(self.system)
+        return bool(declaration and declaration.file_pattern.match(
+            self.stem("MG", 2023, 1) + ".dbc"))
 
     def folders(self) -> tuple[str, ...]:
         return (self.folder,) + ((self.prelim,) if self.prelim else ())
@@ -88,3 +98,11 @@ def families_of(selectors: tuple[str, ...] | list[str]) -> list[Family]:
             raise ValueError(f"Sistema ou família desconhecida: {sel} (conhecidos: {known})")
         chosen += [f for f in found if f not in chosen]
     return chosen
+
+
+def ingestible_name(name: str) -> bool:
+    """Whether a fetched file belongs to a family ``rmds ingest`` reads."""
+    upper = name.upper()
+    return any(f.ingestible() and re.fullmatch(
+        re.escape(f.pattern.split("{", 1)[0]) + r"(?:[A-Z]{2})?\d{2,6}[A-Z]?\.DBC", upper)
+        for f in FAMILIES)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rmds.acquisition.catalog import HOST, families_of
+from rmds.acquisition.catalog import HOST, families_of, ingestible_name
 from rmds.acquisition.fetch import MANIFEST, Fetcher, FetchReport, periods
 
 __all__ = ["fetch_command", "sync_command"]
@@ -130,6 +130,10 @@ def sync_command(ctx: click.Context, systems: tuple[str, ...], uf: str, period: 
     new = sorted(name for name, entry in manifest.items()
                  if entry.get("complete") and state["ingested"].get(name) != entry["sha256"]
                  and (dest / name).exists())
+    unread = [n for n in new if not ingestible_name(n)]
+    for name in unread:
+        click.echo(f"  baixado, mas o rmds ainda não lê esta família: {name}")
+    new = [n for n in new if n not in unread]
     pending: list[str] = list(state["pending"])
     if new:
         pending = list(_STEPS)
