@@ -156,7 +156,9 @@ pasta definitiva e depois na preliminar (SIM, SINASC).
 as variáveis `ftp_proxy`/`https_proxy` **não** são usadas pelo `rmds fetch`. Atrás de um
 proxy, libere a saída para `ftp.datasus.gov.br` (porta 21 e portas passivas) ou rode o
 `rmds fetch` numa máquina com acesso e copie a pasta (com o manifesto) para o servidor.
-O download de vacinação por HTTP (com `Range` e `https_proxy`) ainda não está feito.
+O download por HTTP(S) (`rmds.acquisition.http.http_fetch`, para a distribuição CSV de
+vacinação) usa `https_proxy`/`http_proxy`/`no_proxy` e retoma com `Range`; ainda não há
+um comando `rmds fetch` para vacinação (a URL da distribuição não está no catálogo).
 
 ## A atualização mensal
 
