@@ -1439,3 +1439,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+# ---------------------------------------------------------------------- acquisition
+
+from rmds.acquisition.commands import fetch_command, sync_command  # noqa: E402
+
+cli.add_command(fetch_command)
+cli.add_command(sync_command)

@@ -134,12 +134,125 @@ def catalog_reference() -> str:
     return "\n".join(parts) + "\n"
 
 
+_ACQUISITION_GUIDE = """
+## Como baixar
+
+```sh
+rmds fetch SIH SIA:PA CNES:ST --uf MG --period 2023-01..2024-12 --dest dados/datasus
+```
+
+Cada arquivo é gravado como `NOME.part` e só é renomeado quando o tamanho confere com o
+do servidor: `rmds ingest` nunca vê um arquivo pela metade (ignora `.part`). Uma conexão
+interrompida é retomada do ponto em que parou (`REST`); erros transitórios (time-out,
+conexão recusada ou derrubada, respostas 4xx) são tentados de novo com espera exponencial
+(2 s, 4 s, 8 s...; `--retries`, `--timeout`). O manifesto `.rmds-fetch.json` da pasta
+guarda, por arquivo, o caminho remoto, o tamanho, a data (`MDTM`) e o SHA-256: quando o
+tamanho ou a data mudam no servidor, o arquivo foi republicado e é baixado de novo. O
+relatório lista o que falta no servidor (pasta ou arquivo ausente, ou recusa 550): um mês
+ainda não publicado aparece ali, não como erro. O arquivo final é procurado primeiro na
+pasta definitiva e depois na preliminar (SIM, SINASC).
+
+**Proxy.** O download usa FTP passivo (ftplib). FTP não atravessa um proxy HTTP comum;
+as variáveis `ftp_proxy`/`https_proxy` **não** são usadas pelo `rmds fetch`. Atrás de um
+proxy, libere a saída para `ftp.datasus.gov.br` (porta 21 e portas passivas) ou rode o
+`rmds fetch` numa máquina com acesso e copie a pasta (com o manifesto) para o servidor.
+O download por HTTP(S) (`rmds.acquisition.http.http_fetch`, para a distribuição CSV de
+vacinação) usa `https_proxy`/`http_proxy`/`no_proxy` e retoma com `Range`; ainda não há
+um comando `rmds fetch` para vacinação (a URL da distribuição não está no catálogo).
+
+## A atualização mensal
+
+```sh
+rmds sync SIH SIA SIM SINASC CNES --uf MG --period 2024-01..2024-12 --dest dados/datasus
+```
+
+Baixa o que é novo ou republicado, carrega no lago (um arquivo republicado substitui o
+lote anterior, pela identidade do arquivo: sistema e nome), roda a vinculação incremental
+(`rmds link --incremental`; `--no-link` a omite) e recalcula os indicadores cujas tabelas
+mudaram (`rmds indicators compute --changed`). Cada carga é uma transação: nada fica meio
+publicado. Quando uma etapa falha, o comando sai com código diferente de zero dizendo a
+etapa, e a próxima execução retoma as etapas pendentes (`.rmds-sync.json`). Sem nada novo,
+diz "Nada novo" e não carrega, vincula nem recalcula nada.
+
+### Agendamento (systemd)
+
+```ini
+# /etc/systemd/system/rmds-sync.service
+[Unit]
+Description=Atualização mensal do RMDS
+[Service]
+Type=oneshot
+User=rmds
+Environment=RMDS_LAKE=/srv/rmds/lago
+ExecStart=/srv/rmds/.venv/bin/rmds sync SIH SIA SIM SINASC CNES --uf MG \\
+  --period 2023-01..2026-12 --dest /srv/rmds/datasus
+
+# /etc/systemd/system/rmds-sync.timer
+[Timer]
+OnCalendar=*-*-05,20 03:00
+Persistent=true
+[Install]
+WantedBy=timers.target
+```
+
+`systemctl enable --now rmds-sync.timer`; o resultado fica em `journalctl -u rmds-sync`.
+
+### Agendamento (cron)
+
+```cron
+# /etc/cron.d/rmds-sync (a linha chama um script com o mesmo comando do serviço acima)
+0 3 5,20 * * rmds /srv/rmds/bin/rmds-sync.sh >> /var/log/rmds-sync.log 2>&1
+```
+
+Onde `/srv/rmds/bin/rmds-sync.sh` define `RMDS_LAKE` e roda o mesmo `rmds sync` do
+serviço. O período pode cobrir anos já publicados: arquivos sem mudança não são baixados de novo.
+
+## Quando o DATASUS muda um leiaute ou uma pasta
+
+- Pasta ou nome novos: corrija a família em `rmds/acquisition/catalog.py` (uma linha) e
+  rode `python -m rmds.docgen` para atualizar esta página.
+- Leiaute novo (colunas de um ano): declare a versão do leiaute do sistema em
+  `rmds/systems/` (`layouts`); `rmds read --canonical ARQUIVO` mostra o que é lido e o
+  que vai para a quarentena.
+- Um arquivo republicado não exige ação: o `rmds sync` o detecta e substitui o lote.
+
+## Fontes dos caminhos
+
+Os caminhos seguem o FTP público `ftp.datasus.gov.br`, como o leem o PySUS
+(`pysus/ftp/databases/*.py`: `/dissemin/publicos/SIHSUS/200801_/Dados`,
+`/dissemin/publicos/SIASUS/200801_/Dados`, `/dissemin/publicos/CNES/200508_/Dados/<grupo>`,
+`/dissemin/publicos/SIM/CID10/DORES`, `/dissemin/publicos/SINASC/NOV/DNRES`) e o
+microdatasus (`R/fetch_datasus.R`). Não foram conferidos contra o servidor real nesta
+versão: confira com `rmds fetch` antes de agendar.
+"""
+
+
+def acquisition_reference() -> str:
+    """docs/acquisition.md: the catalog of DATASUS file families, and the guide."""
+    from rmds.acquisition.catalog import FAMILIES
+
+    parts = ["# Aquisição de dados do DATASUS", "",
+             "Gerado por `python -m rmds.docgen` a partir de `rmds/acquisition/catalog.py`.",
+             "",
+             "| Sistema | Família | Descrição | Pasta definitiva | Pasta preliminar | "
+             "Nome | Periodicidade | Partes | Desde | Carregada no lago |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for f in FAMILIES:
+        parts.append(f"| {f.system} | {f.code} | {f.description} | `{f.folder}` | "
+                     f"{'`' + f.prelim + '`' if f.prelim else '—'} | `{f.pattern}.dbc` | "
+                     f"{'mensal' if f.monthly else 'anual'} | "
+                     f"{'a, b, c...' if f.split else '—'} | {f.since} | "
+                     f"{'sim' if f.ingestible() else 'não (só download)'} |")
+    return "\n".join(parts) + "\n" + _ACQUISITION_GUIDE
+
+
 def write_docs(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (("cli.md", cli_reference()), ("settings.md", settings_reference()),
                        ("schema.md", schema_reference()),
-                       ("catalog.md", catalog_reference())):
+                       ("catalog.md", catalog_reference()),
+                       ("acquisition.md", acquisition_reference())):
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

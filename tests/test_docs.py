@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmds.docgen import catalog_reference, cli_reference, schema_reference, settings_reference
+from rmds.docgen import (
+    acquisition_reference,
+    catalog_reference,
+    cli_reference,
+    schema_reference,
+    settings_reference,
+)
 from rmds.settings import SETTINGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -28,3 +34,8 @@ def test_schema_reference_is_up_to_date() -> None:
 def test_catalog_reference_is_up_to_date() -> None:
     assert (DOCS / "catalog.md").read_text(encoding="utf-8") == catalog_reference(), (
         "docs/catalog.md is stale: run `python -m rmds.docgen`")
+
+
+def test_acquisition_reference_is_up_to_date() -> None:
+    assert (DOCS / "acquisition.md").read_text(encoding="utf-8") == acquisition_reference(), (
+        "docs/acquisition.md is stale: run `python -m rmds.docgen`")

@@ -1,0 +1,1 @@
+"""Acquisition of DATASUS files: the catalog of file families and a resumable FTP fetch."""
