@@ -80,7 +80,8 @@ def _settings(profile: str, link_type: LinkType) -> Any:
     blocking = [block_on("first_name", "dob_text"), block_on("last_name", "dob_text"),
                 block_on("mother_name", "dob_text"),
                 block_on("first_name", "last_name", "municipality"),
-                block_on("mother_name", "municipality", "dob_year")]
+                block_on("mother_name", "municipality", "dob_year"),
+                block_on("mother_key", "dob_text")]
     return SettingsCreator(link_type=link_type, unique_id_column_name="uid",
                            comparisons=comparisons,
                            blocking_rules_to_generate_predictions=blocking,

@@ -33,6 +33,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +44,7 @@ from rmds.exceptions import ConfigurationError
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
+from rmds.linkage.integrity import broken_clusters, conflicts
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
@@ -71,6 +73,7 @@ class LinkSummary:
     kept_ids: int
     new_ids: int
     scored_records: int = 0       # records whose pairs were scored in this run
+    shared_identifier_pairs: int = 0  # CNS/CPF pairs refused: the number is someone else's
 
 
 def _ensure(lake: Lake) -> None:
@@ -128,12 +131,16 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
                                          source.column("source_system").to_pylist(),
                                          source.column("batch_id").to_pylist(), strict=True)}
-    det_left, det_right, rules = [], [], []
-    for column in ("cns", "cpf"):
+    det_left, det_right = [], []
+    shared = 0
+    for column in ("cpf", "cns"):  # CPF first (Lei 14.534/2023), then CNS
         left, right = _edges_sharing(table, column)
-        det_left.append(left)
-        det_right.append(right)
-        rules.append(np.full(left.size, column))
+        # a shared identifier is evidence, not a verdict: refused between certain strangers
+        # (a mother's CNS on her baby's record, a relative's number)
+        refused_ids = conflicts(table, left, right)
+        shared += int(refused_ids.sum())
+        det_left.append(left[~refused_ids])
+        det_right.append(right[~refused_ids])
     record_uid = np.array(table.column("record_uid").to_pylist(), dtype=object)
     previous_map = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
     previous = np.array([previous_map.get(u, -1) for u in record_uid], dtype=np.int64)
@@ -176,12 +183,34 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         refused = np.isin(keys, np.array(different_keys, dtype=np.int64))
         undecided = ~np.isin(keys, np.array(same_keys + different_keys, dtype=np.int64))
     accepted &= ~refused
+    # a high score between certain strangers (twins, homonyms, mother and child) is refused
+    # and left to a person's review
+    accepted &= ~(conflicts(table, uid_l, uid_r) & undecided)
+    death = np.array([u.endswith("|falecido") for u in record_uid], dtype=np.bool_)
+    sexes = np.array(table.column("sex").to_pylist(), dtype=object)
+    forced_l = np.array([i for i, _ in forced], dtype=np.int64)
+    forced_r = np.array([j for _, j in forced], dtype=np.int64)
+
+    def cluster() -> npt.NDArray[np.int64]:
+        left = np.concatenate([*det_left, uid_l[accepted], forced_l])
+        right = np.concatenate([*det_right, uid_r[accepted], forced_r])
+        return components(n, left.astype(np.int64), right.astype(np.int64))
+
+    labels = cluster()
+    # cluster integrity: two deaths or both sexes cannot be one person; such a cluster loses
+    # its scored links (to review), then, if still impossible, its identifier links
+    broken = broken_clusters(labels, sexes, death)
+    if broken.any():
+        accepted &= ~(broken[uid_l] & undecided)
+        labels = cluster()
+        broken = broken_clusters(labels, sexes, death)
+        if broken.any():
+            for k, (a, b) in enumerate(zip(det_left, det_right, strict=True)):
+                keep = ~broken[a]
+                shared += int((~keep).sum())
+                det_left[k], det_right[k] = a[keep], b[keep]
+            labels = cluster()
     queue = ~accepted & undecided
-    left = np.concatenate([*det_left, uid_l[accepted],
-                           np.array([i for i, _ in forced], dtype=np.int64)])
-    right = np.concatenate([*det_right, uid_r[accepted],
-                            np.array([j for _, j in forced], dtype=np.int64)])
-    labels = components(n, left.astype(np.int64), right.astype(np.int64))
     # the best probability and the rule that linked each record
     best = np.zeros(n)
     np.maximum.at(best, uid_l[accepted], prob[accepted])
@@ -189,7 +218,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     rule = np.full(n, "sozinho", dtype=object)
     rule[uid_l[accepted]] = "probabilistica"
     rule[uid_r[accepted]] = "probabilistica"
-    for l_, r_, name in zip(det_left[:2], det_right[:2], ("cns", "cpf"), strict=True):
+    for l_, r_, name in zip(det_left[:2], det_right[:2], ("cpf", "cns"), strict=True):
         rule[l_] = name
         rule[r_] = name
     # records not touched by this run keep how they were linked before
@@ -238,7 +267,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     return LinkSummary(n, int(np.unique(person).size),
                        int(sum(x.size for x in det_left[:2])), int(accepted.sum()),
                        int(queue.sum()), kept, int(np.unique(person[person >= start]).size),
-                       scored)
+                       scored, shared)
 
 
 def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> None:
