@@ -25,6 +25,7 @@ everything downstream uses ``person_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -279,8 +280,15 @@ def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> N
 
 def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     """Scores of ``person_links`` against a synthetic truth (``verdade/registros.parquet``:
-    source, file, record, role, person_id). Records absent from the truth are left out."""
+    source, file, record, role, person_id). A true record that never reached the index
+    (quarantined, never loaded) counts as missed: a person of its own
+    (``missing_records``); records absent from the truth are left out. ``blocking_recall``
+    is the share of true pairs among indexed records that reach comparison (a blocking rule
+    or a shared CNS/CPF), apart from how well they are then scored."""
     import pyarrow.parquet as pq
+
+    from rmds.linkage.evaluate import blocking_recall
+    from rmds.linkage.model import BLOCKING
 
     truth = pq.read_table(truth_path, columns=["source", "file", "record", "role",
                                                 "person_id"])
@@ -288,15 +296,32 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     con.register("truth", truth)
     try:
         rows = lake.run("""
-            SELECT l.person_id, t.person_id
-            FROM person_links l
-            JOIN truth t ON l.record_uid = t.source || '|' ||
+            SELECT l.person_id, t.person_id, l.record_uid
+            FROM truth t
+            LEFT JOIN person_links l ON l.record_uid = t.source || '|' ||
                  regexp_extract(t.file, '[^/]+$') || '|' || t.record || '|' || t.role""")
     finally:
         con.unregister("truth")
-    predicted = np.array([r[0] for r in rows], dtype=np.int64)
+    missing = sum(1 for r in rows if r[0] is None)
+    predicted = np.array([r[0] if r[0] is not None else -1 - k
+                          for k, r in enumerate(rows)], dtype=np.int64)
     actual = np.array([r[1] for r in rows], dtype=np.int64)
-    return score(predicted, actual)
+    scores = score(predicted, actual)
+    true_of = {r[2]: r[1] for r in rows if r[2] is not None}
+    source = fetch_arrow(lake.con, f"""
+        SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
+               residence_municipality, cep, cns, cpf FROM identity_records""")
+    runner = DuckDBEngine(duckdb.connect())
+    try:
+        table = standardise(runner, source)
+    finally:
+        runner.con.close()
+    indexed = pa.array([u in true_of for u in table.column("record_uid").to_pylist()])
+    table = table.filter(indexed)
+    ids = np.array([true_of[u] for u in table.column("record_uid").to_pylist()],
+                   dtype=np.int64)
+    recall = blocking_recall(table, ids, [*BLOCKING, ("cns",), ("cpf",)])
+    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall)
 
 
 def evaluate_febrl(first: Path, second: Path, accept: float = 0.999) -> Scores:

@@ -150,3 +150,13 @@ def test_a_cluster_with_two_deaths_or_both_sexes_is_broken() -> None:
     death = np.array([True, True, False, False, True, False])
     assert broken_clusters(labels, sex, death).tolist() == [True, True, True, True,
                                                              False, False]
+
+
+def test_blocking_recall_counts_true_pairs_that_share_a_rule() -> None:
+    from rmds.linkage.evaluate import blocking_recall
+
+    table = pa.table({"a": ["x", "x", "y", None, None], "b": ["1", "2", "2", "3", "3"]})
+    truth = np.array([1, 1, 1, 2, 2])
+    # person 1: pairs (0,1) by a, (1,2) by b, (0,2) by neither; person 2: (3,4) by b
+    assert blocking_recall(table, truth, [("a",), ("b",)]) == 0.75
+    assert blocking_recall(table, truth, [("a", "b")]) == 0.0
