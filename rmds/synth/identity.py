@@ -260,10 +260,10 @@ def render(rng: np.random.Generator, ident: Identities, people: Population,
         digits[bad] = _corrupt_invalid(rng, digits[bad], "cns")
     # a young child's record with the mother's CNS (SIH and SINASC do this routinely): the
     # number is valid and belongs to someone else; the newest births stand for "now"
-    mother = people.mother[person]
-    mother_rows = np.searchsorted(ident.person, np.maximum(mother, 0))
+    mother_of = people.mother[person]
+    mother_rows = np.searchsorted(ident.person, np.maximum(mother_of, 0))
     mother_rows = np.minimum(mother_rows, ident.person.size - 1)
-    has_mother = (mother >= 0) & (ident.person[mother_rows] == mother)
+    has_mother = (mother_of >= 0) & (ident.person[mother_rows] == mother_of)
     young = people.birth[person] >= people.birth.max() - rates.young_child_days
     mothers = has_mother & young & ~bad & (rng.random(n) < rates.mother_cns_on_child)
     if mothers.any():
