@@ -16,7 +16,7 @@ from rmds.engine.duck import DuckDBEngine
 from rmds.linkage.cluster import components
 from rmds.linkage.integrity import broken_clusters, conflicts, phonetic_key
 from rmds.linkage.prepare import standardise
-from rmds.linkage.run import _edges_sharing
+from rmds.linkage.run import identifier_edges
 from rmds.synth.ids import digits_to_strings, draw_cns
 
 _COLUMNS = ("record_uid", "name", "mother_name", "birth_date", "sex",
@@ -44,10 +44,9 @@ def _clusters_by_identifier(table: pa.Table) -> list[set[str]]:
     between certain strangers refused)."""
     lefts, rights = [], []
     for column in ("cpf", "cns"):
-        left, right = _edges_sharing(table, column)
-        keep = ~conflicts(table, left, right)
-        lefts.append(left[keep])
-        rights.append(right[keep])
+        left, right, _ = identifier_edges(table, column)
+        lefts.append(left)
+        rights.append(right)
     labels = components(table.num_rows, np.concatenate(lefts), np.concatenate(rights))
     uids = table.column("record_uid").to_pylist()
     groups: dict[int, set[str]] = {}
@@ -65,9 +64,9 @@ def _refused(table: pa.Table, a: str, b: str) -> bool:
 def test_a_mothers_cns_on_her_babys_records_does_not_merge_them() -> None:
     mother_cns, _ = _valid_cns(2)
     table = _table([
-        ("a-mae-esus", "MARIA DA SILVA", "ANA DA SILVA", dt.date(1990, 5, 4), "F",
+        ("m-mae-esus", "MARIA DA SILVA", "ANA DA SILVA", dt.date(1990, 5, 4), "F",
          "310620", None, mother_cns),
-        ("b-mae-sinasc", "MARIA SILVA", None, dt.date(1990, 5, 4), "F", "310620", None,
+        ("n-mae-sinasc", "MARIA SILVA", None, dt.date(1990, 5, 4), "F", "310620", None,
          mother_cns),
         # the newborn: no name (SINASC), the mother's CNS on the record
         ("c-rn-sinasc", None, "MARIA DA SILVA", dt.date(2024, 2, 1), "M", "310620", None,
@@ -76,8 +75,10 @@ def test_a_mothers_cns_on_her_babys_records_does_not_merge_them() -> None:
         ("d-rn-sih", "RN DE MARIA DA SILVA", "MARIA DA SILVA", dt.date(2024, 2, 1), "M",
          "310620", None, mother_cns),
     ])
-    assert _clusters_by_identifier(table) == [{"a-mae-esus", "b-mae-sinasc"},
-                                              {"c-rn-sinasc"}, {"d-rn-sih"}]
+    # the baby's records come first in the group: the mother's two records still link to
+    # each other, the baby's two records to each other, never the baby to the mother
+    assert _clusters_by_identifier(table) == [{"c-rn-sinasc", "d-rn-sih"},
+                                              {"m-mae-esus", "n-mae-sinasc"}]
 
 
 def test_a_child_with_the_mothers_cns_years_later_is_not_the_mother() -> None:
