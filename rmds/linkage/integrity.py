@@ -10,6 +10,8 @@ A shared CNS or CPF, or a high Splink score, is evidence, not a verdict. A pair 
   name is kept as a possible error);
 - **twins**: same mother and same birth date with different first names, or different sex
   (newborn twins' records differ only in sex and order);
+- **siblings**: same mother, other birth dates and clearly other first names (Jaro-Winkler
+  below 0.8: not a typo), as when the mother's CNS is on each child's record;
 - **homonyms**: equal names but different mothers (both known, first and last names of the
   mother both differ).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from jellyfish import jaro_winkler_similarity
 
 __all__ = ["broken_clusters", "conflicts", "phonetic_key"]
 
@@ -30,6 +33,8 @@ __all__ = ["broken_clusters", "conflicts", "phonetic_key"]
 _PLACEHOLDERS = frozenset({"RN", "RECEM", "NASCIDO", "NATIMORTO", "FETO", "FILHO", "FILHA",
                            "IGNORADO", "DESCONHECIDO"})
 _MAX_DAYS_APART = 731
+# first names this far apart (Jaro-Winkler) are not a typo of one another
+_SIBLING_JW = 0.8
 
 
 def _strings(table: pa.Table, column: str) -> npt.NDArray[np.object_]:
@@ -73,13 +78,19 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     sex_l, sex_r, sex_known = pair(sex)
     sex_differs = sex_known & (sex_l != sex_r)
     same_dob = np.nan_to_num(days, nan=1.0) == 0
-    twins = mom_known & (mom_l == mom_r) & same_dob & (first_differs | sex_differs)
+    same_mother = mom_known & (mom_l == mom_r)
+    twins = same_mother & same_dob & (first_differs | sex_differs)
+    # siblings (a mother's CNS on each child's record): same mother, clearly other name
+    clearly = np.array([jaro_winkler_similarity(a, b) < _SIBLING_JW if known else False
+                        for a, b, known in zip(first_l, first_r, first_known, strict=True)],
+                       dtype=np.bool_)
+    siblings = same_mother & ~same_dob & clearly
     mf_l, mf_r, mf_known = pair(m_first)
     ml_l, ml_r, ml_known = pair(m_last)
     other_mother = mf_known & ml_known & (mf_l != mf_r) & (ml_l != ml_r)
     homonyms = _known(full_l) & (full_l == full_r) & other_mother
     return np.asarray(mother_of | years_apart | (sex_differs & first_differs) | twins
-                      | homonyms, dtype=np.bool_)
+                      | siblings | homonyms, dtype=np.bool_)
 
 
 def broken_clusters(labels: npt.NDArray[np.int64], sex: npt.NDArray[np.object_],

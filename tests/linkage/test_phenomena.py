@@ -161,3 +161,17 @@ def test_blocking_recall_counts_true_pairs_that_share_a_rule() -> None:
     # person 1: pairs (0,1) by a, (1,2) by b, (0,2) by neither; person 2: (3,4) by b
     assert blocking_recall(table, truth, [("a",), ("b",)]) == 0.75
     assert blocking_recall(table, truth, [("a", "b")]) == 0.0
+
+
+def test_siblings_sharing_the_mothers_cns_stay_apart_and_a_typo_does_not() -> None:
+    cns, _ = _valid_cns(2)
+    table = _table([
+        ("irmao-1", "DANIEL OLIVEIRA SOUZA", "ELIANE LIMA OLIVEIRA", dt.date(2023, 1, 11), "M",
+         "310620", None, cns),
+        ("irmao-2", "BRUNO OLIVEIRA PEREIRA", "ELIANE LIMA OLIVEIRA", dt.date(2024, 3, 5),
+         "M", "310620", None, cns),
+        # the same boy: a typo in his first name and day/month swapped
+        ("irmao-2-erro", "BRUNI OLIVEIRA PEREIRA", "ELIANE LIMA OLIVEIRA",
+         dt.date(2024, 5, 3), "M", "310620", None, cns),
+    ])
+    assert _clusters_by_identifier(table) == [{"irmao-1"}, {"irmao-2", "irmao-2-erro"}]
