@@ -8,8 +8,12 @@
    on the same records; time and pairwise precision, recall and F1 for both.
 2. rmds alone on a large synthetic lake (``--scale``, years 2023–2024): every identity
    record of every source linked (deterministic + probabilistic + clusters + stable ids);
-   records, time, peak memory and F1 against the generator's truth. Targets (issue #6):
-   1 million records in under 5 minutes and 12 GB.
+   records, time, records/s, peak memory and F1 against the generator's truth, and the
+   blocking recall (true pairs that reach comparison) printed apart from the scoring.
+   Targets (issue #6): 1 million records in under 5 minutes and 12 GB. Beside it, the
+   ``recordlinkage`` baseline on the same standardised records (blocking on the same
+   rules, Jaro-Winkler and exact comparisons, ECM), records/s and F1
+   (``--skip-baseline`` leaves it out). About 1 million records: ``--scale 0.075``.
 """
 
 from __future__ import annotations
@@ -100,15 +104,89 @@ with Lake(lake_path) as lake:
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 print(json.dumps({{"records": summary.records, "persons": summary.persons, "seconds": seconds,
                    "peak_gb": peak, "precision": scores.precision, "recall": scores.recall,
-                   "f1": scores.f1}}))
+                   "f1": scores.f1, "blocking_recall": scores.blocking_recall,
+                   "missing_records": scores.missing_records}}))
 """
+
+
+BASELINE = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {bench!r})
+from linkage import recordlinkage_lake
+print(json.dumps(recordlinkage_lake(Path({lake!r}), Path({truth!r}))))
+"""
+
+
+def recordlinkage_lake(lake_path: Path, truth: Path) -> dict[str, float]:
+    """The ``recordlinkage`` baseline on a lake's identity records: standardised as rmds
+    does, blocked on rmds's blocking rules, compared (Jaro-Winkler on names, exact on
+    birth date, sex, municipality, CEP sector), classified by ECM, clustered, and scored
+    against the generator's truth."""
+    import duckdb
+    import numpy as np
+    import pyarrow.parquet as pq
+    import recordlinkage
+
+    from rmds.engine.duck import DuckDBEngine
+    from rmds.lake.store import Lake, fetch_arrow
+    from rmds.linkage.cluster import components
+    from rmds.linkage.evaluate import score
+    from rmds.linkage.model import BLOCKING
+    from rmds.linkage.prepare import standardise
+    from rmds.schema.keys import RECORD_UID
+
+    with Lake(lake_path, read_only=True) as lake:
+        source = fetch_arrow(lake.con, f"""
+            SELECT {RECORD_UID} AS record_uid, name, mother_name, birth_date, sex,
+                   residence_municipality, cep, cns, cpf FROM identity_records""")
+    engine = DuckDBEngine(duckdb.connect())
+    try:
+        table = standardise(engine, source)
+    finally:
+        engine.con.close()
+    started = time.perf_counter()
+    frame = table.to_pandas().set_index("uid")
+    indexer = recordlinkage.Index()
+    for rule in BLOCKING:
+        indexer.block(left_on=list(rule))
+    candidates = indexer.index(frame)
+    compare = recordlinkage.Compare()
+    for column in ("first_name", "last_name", "middle_names", "mother_name"):
+        compare.string(column, column, method="jarowinkler", threshold=0.85)
+    for column in ("dob_text", "sex", "municipality", "cep5"):
+        compare.exact(column, column)
+    features = compare.compute(candidates, frame)
+    matches = recordlinkage.ECMClassifier(binarize=0.5).fit_predict(features)
+    pairs = np.array(list(matches), dtype=np.int64).reshape(-1, 2) - 1
+    labels = components(table.num_rows, pairs[:, 0], pairs[:, 1])
+    seconds = time.perf_counter() - started
+    rows = pq.read_table(truth, columns=["source", "file", "record", "role", "person_id"])
+    true_of = {f"{s}|{Path(f).name}|{r}|{o}": p for s, f, r, o, p in zip(
+        *(rows.column(c).to_pylist() for c in rows.column_names), strict=True)}
+    uids = table.column("record_uid").to_pylist()
+    known = np.array([u in true_of for u in uids])
+    actual = np.array([true_of.get(u, -1) for u in uids], dtype=np.int64)
+    scores = score(labels[known], actual[known])
+    return {"seconds": seconds, "records": table.num_rows, "precision": scores.precision,
+            "recall": scores.recall, "f1": scores.f1}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--scale", type=float, default=0.075)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-febrl", action="store_true")
     args = parser.parse_args()
+    if not args.skip_febrl:
+        febrl()
+    if not args.skip_large:
+        large(args.scale, baseline=not args.skip_baseline)
+
+
+def febrl() -> None:
     rmds_seconds, (p, r, f) = rmds_febrl()
     print("FEBRL 4a/4b (5,000 + 5,000 records, 5,000 true pairs)")
     print(f"  rmds (Splink, unsupervised):        {rmds_seconds:6.1f} s  precision {p:.4f}  "
@@ -117,8 +195,11 @@ def main() -> None:
     print(f"  baseline recordlinkage (ECM):       {base_seconds:6.1f} s  precision {p:.4f}  "
           f"recall {r:.4f}  F1 {f:.4f}")
     print(f"  time rmds / recordlinkage: {rmds_seconds / base_seconds:.2f}")
-    if args.skip_large:
-        return
+
+
+def large(scale: float, *, baseline: bool) -> None:
+    import json
+
     from rmds.lake.ingest import ingest
     from rmds.lake.store import Lake
     from rmds.settings import default_reference_dir
@@ -128,7 +209,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rmds-link-bench-"))
     try:
         pack = ReferencePack(default_reference_dir())
-        state = generate(SynthConfig(args.scale, (2023, 2024), 3, work / "estado"), pack).out
+        state = generate(SynthConfig(scale, (2023, 2024), 3, work / "estado"), pack).out
         lake = work / "lago"
         with Lake(lake) as opened:
             ingest(opened, [state], pack)
@@ -138,15 +219,30 @@ def main() -> None:
                                check=False)
         if child.returncode != 0:
             raise SystemExit(child.stderr[-3000:])
-        import json
         result = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"synthetic lake, scale {args.scale}, 2023–2024: {result['records']:,} identity "
+        print(f"synthetic lake, scale {scale}, 2023–2024: {result['records']:,} identity "
               f"records → {result['persons']:,} persons")
         print(f"  rmds link: {result['seconds']:.1f} s, peak {result['peak_gb']:.2f} GB "
               f"(targets for 1 million records: 300 s, 12 GB), precision "
               f"{result['precision']:.4f}, recall {result['recall']:.4f}, F1 {result['f1']:.4f}")
         per_million = result["seconds"] / result["records"] * 1e6
-        print(f"  {per_million:.0f} s per million records at this size")
+        print(f"  {per_million:.0f} s per million records at this size, "
+              f"{result['records'] / result['seconds']:,.0f} records/s")
+        print(f"  blocking recall (true pairs that reach comparison or share CNS/CPF): "
+              f"{result['blocking_recall']:.4f}; true records never indexed: "
+              f"{result['missing_records']:,}")
+        if baseline:
+            code = BASELINE.format(root=str(ROOT), bench=str(Path(__file__).parent),
+                                   lake=str(lake),
+                                   truth=str(state / "verdade" / "registros.parquet"))
+            child = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                   text=True, check=False)
+            if child.returncode != 0:
+                raise SystemExit(child.stderr[-3000:])
+            base = json.loads(child.stdout.strip().splitlines()[-1])
+            print(f"  baseline recordlinkage (ECM, same blocking): {base['seconds']:.1f} s, "
+                  f"{base['records'] / base['seconds']:,.0f} records/s, precision "
+                  f"{base['precision']:.4f}, recall {base['recall']:.4f}, F1 {base['f1']:.4f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

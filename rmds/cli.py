@@ -710,6 +710,8 @@ def link_evaluate(ctx: click.Context, truth: Path | None, febrl: tuple[Path, Pat
         return
     table = Table("Medida", "Valor", title="Avaliação da vinculação (pares)")
     for key, value in scores.as_dict().items():
+        if value is None:
+            continue
         table.add_row(key, fmt_int(value) if isinstance(value, int)
                       else f"{value:.4f}".replace(".", ","))
     console.print(table)

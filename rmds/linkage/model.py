@@ -27,9 +27,17 @@ from rmds.engine.duck import fetch_arrow
 from rmds.engine.sql import ident, lit
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["PAIRS", "Predictions", "predict", "predict_with"]
+__all__ = ["BLOCKING", "PAIRS", "Predictions", "predict", "predict_with"]
 
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
+
+#: blocking rules of the ``rmds`` profile: a pair is scored when it agrees on every column
+#: of one rule (``mother_key``: the mother's name as a Portuguese phonetic key, so that a
+#: typo in the mother's name of a nameless newborn still reaches comparison)
+BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("first_name", "dob_text"), ("last_name", "dob_text"), ("mother_name", "dob_text"),
+    ("first_name", "last_name", "municipality"), ("mother_name", "municipality", "dob_year"),
+    ("mother_key", "dob_text"))
 
 
 
@@ -77,10 +85,7 @@ def _settings(profile: str, link_type: LinkType) -> Any:
         cl.ExactMatch("municipality"),
         cl.ExactMatch("cep5"),
     ]
-    blocking = [block_on("first_name", "dob_text"), block_on("last_name", "dob_text"),
-                block_on("mother_name", "dob_text"),
-                block_on("first_name", "last_name", "municipality"),
-                block_on("mother_name", "municipality", "dob_year")]
+    blocking = [block_on(*rule) for rule in BLOCKING]
     return SettingsCreator(link_type=link_type, unique_id_column_name="uid",
                            comparisons=comparisons,
                            blocking_rules_to_generate_predictions=blocking,

@@ -20,6 +20,7 @@ import pyarrow.compute
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.engine import Engine
 from rmds.engine.sql import ident, lit
+from rmds.linkage.integrity import phonetic_key
 
 __all__ = ["FEBRL_COLUMNS", "SCHEMA", "febrl_table", "standardise"]
 
@@ -35,6 +36,7 @@ SCHEMA = pa.schema([
     ("mother_name", pa.string()), ("dob", pa.date32()), ("dob_text", pa.string()),
     ("dob_year", pa.int64()), ("sex", pa.string()), ("municipality", pa.string()),
     ("cep5", pa.string()), ("cns", pa.string()), ("cpf", pa.string()),
+    ("mother_key", pa.string()),
 ])
 
 
@@ -79,11 +81,23 @@ def standardise(engine: Engine, source: pa.Table) -> pa.Table:
                nullif(sex, 'I') AS sex, municipality, nullif(cep5, '') AS cep5,
                nullif(cns, '') AS cns, nullif(cpf, '') AS cpf
         FROM base ORDER BY uid""")
+    table = table.append_column("mother_key", pa.nulls(table.num_rows, pa.string()))
     table = table.select(SCHEMA.names).cast(SCHEMA)
     cns = [c if c and is_valid_cns(c) else None for c in table.column("cns").to_pylist()]
     cpf = [c if c and is_valid_cpf(c) else None for c in table.column("cpf").to_pylist()]
     table = table.set_column(table.column_names.index("cns"), "cns", pa.array(cns, pa.string()))
-    return table.set_column(table.column_names.index("cpf"), "cpf", pa.array(cpf, pa.string()))
+    table = table.set_column(table.column_names.index("cpf"), "cpf", pa.array(cpf, pa.string()))
+    # the mother's name as a Portuguese phonetic key, for blocking that survives a typo; a
+    # nameless newborn ("RN DE MARIA DA SILVA") names its mother in its own name
+    keys = []
+    for first, full, mother in zip(table.column("first_name").to_pylist(),
+                                   table.column("full_name").to_pylist(),
+                                   table.column("mother_name").to_pylist(), strict=True):
+        if mother is None and first == "RN" and full:
+            mother = full[3:]
+        keys.append(phonetic_key(mother))
+    return table.set_column(table.column_names.index("mother_key"), "mother_key",
+                            pa.array(keys, pa.string()))
 
 
 def febrl_table(path: Path) -> pa.Table:

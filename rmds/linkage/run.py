@@ -1,12 +1,19 @@
 """``rmds link``: who is who across every source in the lake.
 
 1. Identity records are standardised (:mod:`rmds.linkage.prepare`).
-2. Deterministic rule: records sharing a valid CNS or a valid CPF are the same person.
+2. Deterministic rule: records sharing a valid CPF, then a valid CNS, are the same person
+   unless they are certainly different people (:func:`rmds.linkage.integrity.conflicts`:
+   one is the other's mother, birth dates years apart, different sex and first name,
+   twins); such an identifier is shared (a mother's CNS on her baby's record) and counted
+   in ``shared_identifier_pairs``.
 3. Probabilistic matching with Splink on names, mother's name, birth date, sex,
    municipality and CEP; pairs at or above ``accept`` are linked, pairs between ``review``
    and ``accept`` go to the review queue (``rmds link review``), where a decision recorded
    by a person is respected on the next run.
-4. Clusters are the connected components of the links; each gets a stable ``person_id``
+   Scored pairs between certainly different people are refused and queued for review.
+4. Clusters are the connected components of the links; a cluster holding two deaths or
+   both sexes loses its scored links (to review), then its identifier links, and is
+   clustered again. Each cluster gets a stable ``person_id``
    (a cluster keeps the id most of its records had).
 
 ``incremental=True`` links only the records not yet in the index: new × new and
@@ -25,6 +32,7 @@ everything downstream uses ``person_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -33,6 +41,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +52,7 @@ from rmds.exceptions import ConfigurationError
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
+from rmds.linkage.integrity import broken_clusters, conflicts
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
@@ -71,6 +81,7 @@ class LinkSummary:
     kept_ids: int
     new_ids: int
     scored_records: int = 0       # records whose pairs were scored in this run
+    shared_identifier_pairs: int = 0  # CNS/CPF pairs refused: the number is someone else's
 
 
 def _ensure(lake: Lake) -> None:
@@ -93,6 +104,37 @@ def _edges_sharing(table: pa.Table, column: str) -> tuple[np.ndarray, np.ndarray
     head = np.repeat(members[first], np.diff(np.r_[first, codes.size]))
     keep = head != members
     return head[keep], members[keep]
+
+
+def identifier_edges(table: pa.Table, column: str
+                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """Links between records sharing a valid ``column`` (CNS or CPF), and how many records
+    were refused by the first record of their group. A shared identifier is evidence, not a
+    verdict: a pair of certain strangers (:func:`conflicts`: a mother's CNS on her baby's
+    record, a relative's number) is not linked, and the refused records are grouped again
+    among themselves (the mother's own records still link to each other whoever came
+    first)."""
+    left, right = _edges_sharing(table, column)
+    out_l, out_r = [], []
+    refused_first = -1
+    while left.size:
+        bad = conflicts(table, left, right)
+        if refused_first < 0:
+            refused_first = int(bad.sum())
+        out_l.append(left[~bad])
+        out_r.append(right[~bad])
+        if not bad.any():
+            break
+        heads, rest = left[bad], right[bad]
+        order = np.lexsort((rest, heads))
+        heads, rest = heads[order], rest[order]
+        first = np.r_[True, heads[1:] != heads[:-1]]
+        new_head = rest[first][np.cumsum(first) - 1]
+        left, right = new_head[~first], rest[~first]
+    if not out_l:
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0
+    return (np.concatenate(out_l).astype(np.int64), np.concatenate(out_r).astype(np.int64),
+            max(refused_first, 0))
 
 
 def _engine(kind: str) -> Engine:
@@ -128,12 +170,13 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
                                          source.column("source_system").to_pylist(),
                                          source.column("batch_id").to_pylist(), strict=True)}
-    det_left, det_right, rules = [], [], []
-    for column in ("cns", "cpf"):
-        left, right = _edges_sharing(table, column)
+    det_left, det_right = [], []
+    shared = 0
+    for column in ("cpf", "cns"):  # CPF first (Lei 14.534/2023), then CNS
+        left, right, refused_ids = identifier_edges(table, column)
+        shared += refused_ids
         det_left.append(left)
         det_right.append(right)
-        rules.append(np.full(left.size, column))
     record_uid = np.array(table.column("record_uid").to_pylist(), dtype=object)
     previous_map = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
     previous = np.array([previous_map.get(u, -1) for u in record_uid], dtype=np.int64)
@@ -176,12 +219,34 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         refused = np.isin(keys, np.array(different_keys, dtype=np.int64))
         undecided = ~np.isin(keys, np.array(same_keys + different_keys, dtype=np.int64))
     accepted &= ~refused
+    # a high score between certain strangers (twins, homonyms, mother and child) is refused
+    # and left to a person's review
+    accepted &= ~(conflicts(table, uid_l, uid_r) & undecided)
+    death = np.array([u.endswith("|falecido") for u in record_uid], dtype=np.bool_)
+    sexes = np.array(table.column("sex").to_pylist(), dtype=object)
+    forced_l = np.array([i for i, _ in forced], dtype=np.int64)
+    forced_r = np.array([j for _, j in forced], dtype=np.int64)
+
+    def cluster() -> npt.NDArray[np.int64]:
+        left = np.concatenate([*det_left, uid_l[accepted], forced_l])
+        right = np.concatenate([*det_right, uid_r[accepted], forced_r])
+        return components(n, left.astype(np.int64), right.astype(np.int64))
+
+    labels = cluster()
+    # cluster integrity: two deaths or both sexes cannot be one person; such a cluster loses
+    # its scored links (to review), then, if still impossible, its identifier links
+    broken = broken_clusters(labels, sexes, death)
+    if broken.any():
+        accepted &= ~(broken[uid_l] & undecided)
+        labels = cluster()
+        broken = broken_clusters(labels, sexes, death)
+        if broken.any():
+            for k, (a, b) in enumerate(zip(det_left, det_right, strict=True)):
+                keep = ~broken[a]
+                shared += int((~keep).sum())
+                det_left[k], det_right[k] = a[keep], b[keep]
+            labels = cluster()
     queue = ~accepted & undecided
-    left = np.concatenate([*det_left, uid_l[accepted],
-                           np.array([i for i, _ in forced], dtype=np.int64)])
-    right = np.concatenate([*det_right, uid_r[accepted],
-                            np.array([j for _, j in forced], dtype=np.int64)])
-    labels = components(n, left.astype(np.int64), right.astype(np.int64))
     # the best probability and the rule that linked each record
     best = np.zeros(n)
     np.maximum.at(best, uid_l[accepted], prob[accepted])
@@ -189,7 +254,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     rule = np.full(n, "sozinho", dtype=object)
     rule[uid_l[accepted]] = "probabilistica"
     rule[uid_r[accepted]] = "probabilistica"
-    for l_, r_, name in zip(det_left[:2], det_right[:2], ("cns", "cpf"), strict=True):
+    for l_, r_, name in zip(det_left[:2], det_right[:2], ("cpf", "cns"), strict=True):
         rule[l_] = name
         rule[r_] = name
     # records not touched by this run keep how they were linked before
@@ -238,7 +303,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     return LinkSummary(n, int(np.unique(person).size),
                        int(sum(x.size for x in det_left[:2])), int(accepted.sum()),
                        int(queue.sum()), kept, int(np.unique(person[person >= start]).size),
-                       scored)
+                       scored, shared)
 
 
 def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> None:
@@ -250,24 +315,57 @@ def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> N
 
 def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     """Scores of ``person_links`` against a synthetic truth (``verdade/registros.parquet``:
-    source, file, record, role, person_id). Records absent from the truth are left out."""
+    source, file, record, role, person_id). A true record that never reached the index
+    (quarantined, never loaded) counts as missed: a person of its own
+    (``missing_records``); records absent from the truth are left out. ``blocking_recall``
+    is the share of true pairs among indexed records that reach comparison (a blocking rule
+    or a shared CNS/CPF), apart from how well they are then scored."""
     import pyarrow.parquet as pq
+
+    from rmds.linkage.evaluate import blocking_recall
+    from rmds.linkage.model import BLOCKING
 
     truth = pq.read_table(truth_path, columns=["source", "file", "record", "role",
                                                 "person_id"])
     con = lake.con
     con.register("truth", truth)
     try:
+        # a true record is missed when no file's copy of it reached the index: a FHIR
+        # resource repeated in several bundles is indexed once, from one of them
         rows = lake.run("""
-            SELECT l.person_id, t.person_id
-            FROM person_links l
-            JOIN truth t ON l.record_uid = t.source || '|' ||
-                 regexp_extract(t.file, '[^/]+$') || '|' || t.record || '|' || t.role""")
+            WITH indexed AS (
+              SELECT DISTINCT split_part(record_uid, '|', 1) AS source,
+                     split_part(record_uid, '|', 3) AS record,
+                     split_part(record_uid, '|', 4) AS role FROM person_links)
+            SELECT l.person_id, t.person_id, l.record_uid
+            FROM truth t
+            LEFT JOIN person_links l ON l.record_uid = t.source || '|' ||
+                 regexp_extract(t.file, '[^/]+$') || '|' || t.record || '|' || t.role
+            WHERE l.record_uid IS NOT NULL OR NOT EXISTS (
+              SELECT 1 FROM indexed i WHERE i.source = t.source AND i.record = t.record
+                AND i.role = t.role)""")
     finally:
         con.unregister("truth")
-    predicted = np.array([r[0] for r in rows], dtype=np.int64)
+    missing = sum(1 for r in rows if r[0] is None)
+    predicted = np.array([r[0] if r[0] is not None else -1 - k
+                          for k, r in enumerate(rows)], dtype=np.int64)
     actual = np.array([r[1] for r in rows], dtype=np.int64)
-    return score(predicted, actual)
+    scores = score(predicted, actual)
+    true_of = {r[2]: r[1] for r in rows if r[2] is not None}
+    source = fetch_arrow(lake.con, f"""
+        SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
+               residence_municipality, cep, cns, cpf FROM identity_records""")
+    runner = DuckDBEngine(duckdb.connect())
+    try:
+        table = standardise(runner, source)
+    finally:
+        runner.con.close()
+    indexed = pa.array([u in true_of for u in table.column("record_uid").to_pylist()])
+    table = table.filter(indexed)
+    ids = np.array([true_of[u] for u in table.column("record_uid").to_pylist()],
+                   dtype=np.int64)
+    recall = blocking_recall(table, ids, [*BLOCKING, ("cns",), ("cpf",)])
+    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall)
 
 
 def evaluate_febrl(first: Path, second: Path, accept: float = 0.999) -> Scores:

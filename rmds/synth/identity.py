@@ -5,7 +5,8 @@ Identities are drawn only for people who appear in some record (at full scale mo
 mother's name ends with the person's first surname; some women use a married surname in
 some records. Each record then renders the identity through a source-specific error
 process: typos, abbreviated middle names, dropped particles, day/month swapped, a second
-or missing CNS, a corrupted CNS or CPF. Every deviation is written to the ground truth.
+or missing CNS, a corrupted CNS or CPF, the
+mother's CNS on a young child's record. Every deviation is written to the ground truth.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ class ErrorRates:
     cns_missing: float = 0.08
     cns_second: float = 0.35
     cns_corrupt: float = 0.006
+    mother_cns_on_child: float = 0.25   # a young child's record carries the mother's CNS
+    young_child_days: int = 730
     cpf_missing: float = 0.35
     cpf_corrupt: float = 0.004
     degraded_multiplier: float = 3.0
@@ -255,6 +258,17 @@ def render(rng: np.random.Generator, ident: Identities, people: Population,
     digits = np.where(second[:, None], ident.cns2[rows], ident.cns1[rows])
     if bad.any():
         digits[bad] = _corrupt_invalid(rng, digits[bad], "cns")
+    # a young child's record with the mother's CNS (SIH and SINASC do this routinely): the
+    # number is valid and belongs to someone else; the newest births stand for "now"
+    mother_of = people.mother[person]
+    mother_rows = np.searchsorted(ident.person, np.maximum(mother_of, 0))
+    mother_rows = np.minimum(mother_rows, ident.person.size - 1)
+    has_mother = (mother_of >= 0) & (ident.person[mother_rows] == mother_of)
+    young = people.birth[person] >= people.birth.max() - rates.young_child_days
+    mothers = has_mother & young & ~bad & (rng.random(n) < rates.mother_cns_on_child)
+    if mothers.any():
+        digits[mothers] = ident.cns1[mother_rows[mothers]]
+        missing = missing & ~mothers
     cns = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), digits_to_strings(digits))
     cpf_missing = ~ident.has_cpf[rows] | (rng.random(n) < rates.cpf_missing)
     cpf_bad = ~cpf_missing & (rng.random(n) < rates.cpf_corrupt * k)
@@ -272,8 +286,9 @@ def render(rng: np.random.Generator, ident: Identities, people: Population,
         pa.array(ident.number[rows]).cast(pa.string()), " ")
     if fold:
         address = names.fold_upper(address)
-    cns_status = np.where(missing, "ausente", np.where(bad, "corrompido",
-                                                       np.where(second, "segundo", "principal")))
+    cns_status = np.where(missing, "ausente", np.where(
+        bad, "corrompido", np.where(mothers, "da_mae",
+                                    np.where(second, "segundo", "principal"))))
     cpf_status = np.where(cpf_missing, "ausente", np.where(cpf_bad, "corrompido", "valido"))
     return RecordIdentity(name, mother, birth.astype(np.int32), cns, cpf, cep, address, {
         "name_typo": typo, "name_abbreviated": abbreviated, "particle_dropped": dropped,

@@ -84,7 +84,10 @@ def test_synthetic_state_links_with_f1_098_and_precision_099(linked: tuple[Path,
     with Lake(lake_path, read_only=True) as lake:
         scores = evaluate_against_truth(lake, state / "verdade" / "registros.parquet")
         identity = int(lake.scalar("SELECT count(*) FROM identity_records"))
-    assert scores.records == identity  # every identity record is in the truth
+    # every identity record is in the truth; true records never indexed count as missed
+    assert scores.records - scores.missing_records == identity
+    # measured 0.976 (scale 0.003) and 0.978 (scale 0.01)
+    assert scores.blocking_recall is not None and scores.blocking_recall >= 0.97
     assert scores.precision >= 0.99 and scores.f1 >= 0.98, scores
 
 

@@ -1,0 +1,177 @@
+"""Hand-built Brazilian records for each phenomenon that merges two people (issue #22):
+a mother's CNS on her baby's record, twins, homonyms, "RN DE" with a misspelt mother,
+birth year off by one and day/month swap. Each test builds the records, standardises
+them as ``rmds link`` does and asserts the clusters or refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from rmds.engine.duck import DuckDBEngine
+from rmds.linkage.cluster import components
+from rmds.linkage.integrity import broken_clusters, conflicts, phonetic_key
+from rmds.linkage.prepare import standardise
+from rmds.linkage.run import identifier_edges
+from rmds.synth.ids import digits_to_strings, draw_cns
+
+_COLUMNS = ("record_uid", "name", "mother_name", "birth_date", "sex",
+            "residence_municipality", "cep", "cns", "cpf")
+
+
+def _valid_cns(k: int) -> list[str]:
+    return [str(c) for c in digits_to_strings(draw_cns(np.random.default_rng(7), k))
+            .to_pylist()]
+
+
+def _table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    data = {c: [r[i] if i < len(r) else None for r in rows] for i, c in enumerate(_COLUMNS)}
+    source = pa.table({c: pa.array(v, pa.date32() if c == "birth_date" else pa.string())
+                       for c, v in data.items()})
+    engine = DuckDBEngine(duckdb.connect())
+    try:
+        return standardise(engine, source)
+    finally:
+        engine.con.close()
+
+
+def _clusters_by_identifier(table: pa.Table) -> list[set[str]]:
+    """Clusters of the identifier rule as ``rmds link`` applies it (CPF then CNS, pairs
+    between certain strangers refused)."""
+    lefts, rights = [], []
+    for column in ("cpf", "cns"):
+        left, right, _ = identifier_edges(table, column)
+        lefts.append(left)
+        rights.append(right)
+    labels = components(table.num_rows, np.concatenate(lefts), np.concatenate(rights))
+    uids = table.column("record_uid").to_pylist()
+    groups: dict[int, set[str]] = {}
+    for label, uid in zip(labels.tolist(), uids, strict=True):
+        groups.setdefault(label, set()).add(uid)
+    return sorted(groups.values(), key=min)
+
+
+def _refused(table: pa.Table, a: str, b: str) -> bool:
+    """Whether the records ``a`` and ``b`` (record uids) are refused as one person."""
+    uids = table.column("record_uid").to_pylist()
+    return bool(conflicts(table, np.array([uids.index(a)]), np.array([uids.index(b)]))[0])
+
+
+def test_a_mothers_cns_on_her_babys_records_does_not_merge_them() -> None:
+    mother_cns, _ = _valid_cns(2)
+    table = _table([
+        ("m-mae-esus", "MARIA DA SILVA", "ANA DA SILVA", dt.date(1990, 5, 4), "F",
+         "310620", None, mother_cns),
+        ("n-mae-sinasc", "MARIA SILVA", None, dt.date(1990, 5, 4), "F", "310620", None,
+         mother_cns),
+        # the newborn: no name (SINASC), the mother's CNS on the record
+        ("c-rn-sinasc", None, "MARIA DA SILVA", dt.date(2024, 2, 1), "M", "310620", None,
+         mother_cns),
+        # the same child in hospital (SIH): "RN DE MARIA DA SILVA", again the mother's CNS
+        ("d-rn-sih", "RN DE MARIA DA SILVA", "MARIA DA SILVA", dt.date(2024, 2, 1), "M",
+         "310620", None, mother_cns),
+    ])
+    # the baby's records come first in the group: the mother's two records still link to
+    # each other, the baby's two records to each other, never the baby to the mother
+    assert _clusters_by_identifier(table) == [{"c-rn-sinasc", "d-rn-sih"},
+                                              {"m-mae-esus", "n-mae-sinasc"}]
+
+
+def test_a_child_with_the_mothers_cns_years_later_is_not_the_mother() -> None:
+    cns, _ = _valid_cns(2)
+    table = _table([
+        ("mae", "JOANA PEREIRA", None, dt.date(1985, 1, 1), "F", "310620", None, cns),
+        # the child's vaccination record, the mother's CNS, mother's name unknown
+        ("filho", "PEDRO PEREIRA", None, dt.date(2019, 7, 9), "M", "310620", None, cns),
+    ])
+    assert _clusters_by_identifier(table) == [{"filho"}, {"mae"}]
+
+
+def test_twins_are_refused_and_the_same_child_is_not() -> None:
+    table = _table([
+        ("gemeo-1", "LUCAS OLIVEIRA", "ROSA OLIVEIRA", dt.date(2020, 3, 3), "M", "310620"),
+        ("gemeo-2", "MATEUS OLIVEIRA", "ROSA OLIVEIRA", dt.date(2020, 3, 3), "M", "310620"),
+        ("gemea-3", "LUCIA OLIVEIRA", "ROSA OLIVEIRA", dt.date(2020, 3, 3), "F", "310620"),
+        ("lucas-de-novo", "LUCAS DE OLIVEIRA", "ROSA DE OLIVEIRA", dt.date(2020, 3, 3), "M",
+         "310620"),
+        # newborn twins at birth: identical but for sex
+        ("rn-1", None, "ROSA OLIVEIRA", dt.date(2020, 3, 3), "M", "310620"),
+        ("rn-2", None, "ROSA OLIVEIRA", dt.date(2020, 3, 3), "F", "310620"),
+    ])
+    assert _refused(table, "gemeo-1", "gemeo-2")            # different first names
+    assert _refused(table, "gemeo-1", "gemea-3")            # different sex and first name
+    assert _refused(table, "rn-1", "rn-2")            # newborns, different sex
+    assert not _refused(table, "gemeo-1", "lucas-de-novo")        # the same boy, particles apart
+    assert not _refused(table, "gemeo-1", "rn-1")        # the boy and his own birth record
+
+
+def test_homonyms_with_different_mothers_are_refused() -> None:
+    table = _table([
+        ("a", "MARIA JOSE DA SILVA", "FRANCISCA DA SILVA", dt.date(1970, 4, 2), "F",
+         "310620"),
+        ("b", "MARIA JOSE DA SILVA", "TEREZINHA SANTOS", dt.date(1970, 4, 12), "F",
+         "310620"),
+        ("c", "MARIA JOSE SILVA", "FRANCISCA SILVA", dt.date(1970, 4, 2), "F", "310620"),
+    ])
+    assert _refused(table, "a", "b")
+    assert not _refused(table, "a", "c")
+
+
+def test_rn_de_with_a_misspelt_mother_shares_the_mothers_phonetic_key() -> None:
+    table = _table([
+        ("sih", "RN DE MARIA DA SILVA", None, dt.date(2024, 1, 10), "F", "310620"),
+        ("sinasc", None, "MARYA DA SYLVA", dt.date(2024, 1, 10), "F", "310620"),
+        ("outra", None, "MARTA SOUZA", dt.date(2024, 1, 10), "F", "310620"),
+    ])
+    keys = dict(zip(table.column("record_uid").to_pylist(),
+                    table.column("mother_key").to_pylist(), strict=True))
+    assert keys["sih"] == keys["sinasc"] == phonetic_key("Mária da Silva")
+    assert keys["outra"] != keys["sih"]
+    assert not _refused(table, "sih", "sinasc")
+
+
+def test_birth_year_off_by_one_and_day_month_swap_are_not_refused() -> None:
+    table = _table([
+        ("a", "JOAO CARLOS SOUZA", "ANA SOUZA", dt.date(1988, 3, 4), "M", "310620"),
+        ("b", "JOAO CARLOS SOUZA", "ANA SOUZA", dt.date(1989, 3, 4), "M", "310620"),
+        ("c", "JOAO CARLOS SOUZA", "ANA SOUZA", dt.date(1988, 4, 3), "M", "310620"),
+        ("d", "JOAO CARLOS SOUZA", "ANA SOUZA", dt.date(1995, 3, 4), "M", "310620"),
+    ])
+    assert not _refused(table, "a", "b") and not _refused(table, "a", "c")
+    assert _refused(table, "a", "d")            # seven years apart
+
+
+def test_a_cluster_with_two_deaths_or_both_sexes_is_broken() -> None:
+    labels = np.array([0, 0, 2, 2, 4, 4])
+    sex = np.array(["M", "M", "F", "M", "F", None], dtype=object)
+    death = np.array([True, True, False, False, True, False])
+    assert broken_clusters(labels, sex, death).tolist() == [True, True, True, True,
+                                                             False, False]
+
+
+def test_blocking_recall_counts_true_pairs_that_share_a_rule() -> None:
+    from rmds.linkage.evaluate import blocking_recall
+
+    table = pa.table({"a": ["x", "x", "y", None, None], "b": ["1", "2", "2", "3", "3"]})
+    truth = np.array([1, 1, 1, 2, 2])
+    # person 1: pairs (0,1) by a, (1,2) by b, (0,2) by neither; person 2: (3,4) by b
+    assert blocking_recall(table, truth, [("a",), ("b",)]) == 0.75
+    assert blocking_recall(table, truth, [("a", "b")]) == 0.0
+
+
+def test_siblings_sharing_the_mothers_cns_stay_apart_and_a_typo_does_not() -> None:
+    cns, _ = _valid_cns(2)
+    table = _table([
+        ("irmao-1", "DANIEL OLIVEIRA SOUZA", "ELIANE LIMA OLIVEIRA", dt.date(2023, 1, 11), "M",
+         "310620", None, cns),
+        ("irmao-2", "BRUNO OLIVEIRA PEREIRA", "ELIANE LIMA OLIVEIRA", dt.date(2024, 3, 5),
+         "M", "310620", None, cns),
+        # the same boy: a typo in his first name and day/month swapped
+        ("irmao-2-erro", "BRUNI OLIVEIRA PEREIRA", "ELIANE LIMA OLIVEIRA",
+         dt.date(2024, 5, 3), "M", "310620", None, cns),
+    ])
+    assert _clusters_by_identifier(table) == [{"irmao-1"}, {"irmao-2", "irmao-2-erro"}]
