@@ -1395,6 +1395,15 @@ def demo(ctx: click.Context, scale: float) -> None:
     run_demo(_pack(ctx), console, settings.data_home / "demo", scale)
 
 
+def _care_commands() -> None:
+    from rmds.care.commands import patient_group
+
+    cli.add_command(patient_group)
+
+
+_care_commands()
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="rmds")

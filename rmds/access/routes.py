@@ -27,8 +27,8 @@ class Open(StrEnum):
 
 RouteClass = DataClass | Open
 
-_A, _S, _R, _I = DataClass.AGGREGATE, DataClass.SMALL_CELL, DataClass.RECORD, \
-    DataClass.IDENTITY
+_A, _S, _R, _I, _C = DataClass.AGGREGATE, DataClass.SMALL_CELL, DataClass.RECORD, \
+    DataClass.IDENTITY, DataClass.CARE
 
 #: (method, path) → what it serves
 ROUTES: dict[tuple[str, str], RouteClass] = {
@@ -70,6 +70,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/api/carteira/relatorio"): Open.PORTFOLIO,
     # FHIR: bundles carry identity data
     ("POST", "/fhir"): _I,
+    # care: one person's record (rmds.care), the policy's care rule
+    ("POST", "/api/prontuario"): _C,
     # pages
     ("GET", "/"): _S,
     ("GET", "/municipio/{codigo}"): _S,
@@ -129,6 +131,7 @@ COMMANDS: dict[str, RouteClass] = {
     "snapshots compact": Open.OPERATION,
     "settings": Open.SERVICE,
     "demo": Open.OPERATION,
+    "patient show": _C,
 }
 
 
