@@ -72,6 +72,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/fhir"): _I,
     # care: one person's record (rmds.care), the policy's care rule
     ("POST", "/api/prontuario"): _C,
+    ("GET", "/fhir/Patient/{pessoa}/$summary"): _C,
     # pages
     ("GET", "/"): _S,
     ("GET", "/municipio/{codigo}"): _S,

@@ -229,6 +229,18 @@ def _care_record(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decisio
     return DENY
 
 
+def _summary(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The same rule as the record, through the FHIR $summary."""
+    url = f"/fhir/Patient/{_resident(w, u.code)}/$summary"
+    purpose = "auditoria" if h and c.get("/api/eu", headers=h).json().get(
+        "papel") == Role.ADMIN.value else "cuidado"
+    if _status(c.get(url, params={"finalidade": purpose}, headers=h)) is None:
+        return ALLOW
+    r = c.get(url, params={"finalidade": purpose, "justificativa":
+                           "paciente atendido em urgência fora do município"}, headers=h)
+    return DENY if _status(r) is not None else Decision.BREAK_GLASS
+
+
 #: route → (probe, the level and code of the unit it asks about: None for the whole state)
 PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/indicadores/{indicador}/valores"): (_values, "municipio"),
@@ -251,6 +263,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/qualidade"): (_aggregate("/qualidade"), None),
     ("GET", "/consorcios"): (_aggregate("/consorcios"), None),
     ("POST", "/api/prontuario"): (_care_record, "municipio"),
+    ("GET", "/fhir/Patient/{pessoa}/$summary"): (_summary, "municipio"),
 }
 
 
