@@ -133,6 +133,7 @@ COMMANDS: dict[str, RouteClass] = {
     "settings": Open.SERVICE,
     "demo": Open.OPERATION,
     "patient show": _C,
+    "access-log": _C,
 }
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from rmds.fmt import fmt_date
 
-__all__ = ["patient_group"]
+__all__ = ["access_log_command", "patient_group"]
 
 
 @click.group("patient")
@@ -72,3 +72,56 @@ def patient_show(ctx: click.Context, pessoa: str, lake_path: Path | None, purpos
         table.add_row(fmt_date(item.date) if item.date else "—", item.kind, item.description,
                       item.source_system, item.facility_cnes or "—", str(item.batch_id))
     console.print(table)
+
+
+@click.command("access-log")
+@click.argument("pessoa")
+@click.option("--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False),
+              help="Pasta do lago, para achar a pessoa por CNS ou CPF.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def access_log_command(ctx: click.Context, pessoa: str, lake_path: Path | None,
+                       as_json: bool) -> None:
+    """Quem acessou os dados de PESSOA (número no índice, CNS ou CPF), segundo a trilha de
+    auditoria; entradas ausentes da trilha são mostradas. Sai com 1 se a trilha não
+    está íntegra."""
+    from dataclasses import asdict
+
+    from rmds.care.accesslog import access_log
+    from rmds.care.record import PersonNotFound, resolve_person
+    from rmds.lake.store import Lake
+    from rmds.store.db import open_store
+
+    settings = ctx.obj
+    if pessoa.isdigit() and len(pessoa) < 11:
+        person_id = int(pessoa)
+    else:
+        try:
+            with Lake(lake_path or settings.lake, read_only=True) as lake:
+                person_id = resolve_person(lake.con, pessoa)
+        except PersonNotFound as error:
+            raise click.ClickException(str(error)) from None
+    store = open_store(settings.store)
+    try:
+        log = access_log(store, person_id)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"pessoa": person_id, "acessos": [asdict(e) for e in log.entries],
+                               "ausentes": log.missing, "integra": log.complete,
+                               "trilha": log.chain.message}, ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        table = Table("Nº", "Quando", "Quem", "Papel", "Finalidade", "Quebra de vidro",
+                      "Origem", title=f"Acessos aos dados da pessoa nº {person_id}")
+        for e in log.entries:
+            table.add_row(str(e.seq), e.at, e.username, e.role, e.purpose or "—",
+                          f"sim: {e.justification}" if e.break_glass else "não",
+                          e.origin or "—")
+        console.print(table)
+        for seq in log.missing:
+            console.print(f"[red]entrada nº {seq} ausente da trilha[/]: pode ter sido um "
+                          "acesso aos seus dados")
+        console.print(log.chain.message)
+    if not log.complete:
+        ctx.exit(1)
