@@ -86,6 +86,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/carteira/pauta"): Open.PORTFOLIO,
     ("GET", "/carteira/relatorio"): Open.PORTFOLIO,
     ("GET", "/carteira/relatorio.pdf"): Open.PORTFOLIO,
+    ("GET", "/prontuario"): _C,
+    ("POST", "/prontuario"): _C,
     ("GET", "/entrar"): Open.SESSION,
     ("POST", "/entrar"): Open.SESSION,
     ("GET", "/sair"): Open.SESSION,

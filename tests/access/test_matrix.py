@@ -241,6 +241,26 @@ def _summary(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
     return DENY if _status(r) is not None else Decision.BREAK_GLASS
 
 
+def _care_form(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The form: for whoever may open a record somewhere."""
+    return _status(c.get("/prontuario", headers=h, follow_redirects=False)) or ALLOW
+
+
+def _care_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The page: the same rule as the API's route."""
+    purpose = "auditoria" if h and c.get("/api/eu", headers=h).json().get(
+        "papel") == Role.ADMIN.value else "cuidado"
+    body = {"pessoa": str(_resident(w, u.code)), "finalidade": purpose}
+    if _status(c.post("/prontuario", data=body, headers=h, follow_redirects=False)) is None:
+        return ALLOW
+    r = c.post("/prontuario", headers=h, follow_redirects=False, data={
+        **body, "justificativa": "paciente atendido em urgência fora do município"})
+    if _status(r) is None:
+        assert 'data-quebra-de-vidro="sim"' in r.text
+        return Decision.BREAK_GLASS
+    return DENY
+
+
 #: route → (probe, the level and code of the unit it asks about: None for the whole state)
 PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/indicadores/{indicador}/valores"): (_values, "municipio"),
@@ -264,6 +284,8 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/consorcios"): (_aggregate("/consorcios"), None),
     ("POST", "/api/prontuario"): (_care_record, "municipio"),
     ("GET", "/fhir/Patient/{pessoa}/$summary"): (_summary, "municipio"),
+    ("GET", "/prontuario"): (_care_form, "own"),
+    ("POST", "/prontuario"): (_care_page, "municipio"),
 }
 
 
