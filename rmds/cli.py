@@ -1396,9 +1396,10 @@ def demo(ctx: click.Context, scale: float) -> None:
 
 
 def _care_commands() -> None:
-    from rmds.care.commands import access_log_command, patient_group
+    from rmds.care.commands import access_log_command, patient_group, worklists_group
 
     cli.add_command(patient_group)
+    cli.add_command(worklists_group)
     cli.add_command(access_log_command)
 
 

@@ -136,6 +136,9 @@ COMMANDS: dict[str, RouteClass] = {
     "demo": Open.OPERATION,
     "patient show": _C,
     "access-log": _C,
+    "worklists list": Open.SERVICE,
+    "worklists compute": _A,          # counts per municipality, no one named
+    "worklists export": _C,           # named people: one audit entry each
 }
 
 

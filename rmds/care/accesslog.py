@@ -48,6 +48,8 @@ class AccessLog:
 
 def _parse(reason: str | None) -> tuple[str | None, str | None]:
     """(purpose, justification) from an entry's reason (:attr:`CareGrant.reason`)."""
+    if reason and reason.startswith("lista="):      # a work list downloaded with them on it
+        return reason, None
     if not reason or not reason.startswith("finalidade="):
         return None, None
     head, _, glass = reason.partition("; quebra_de_vidro: ")

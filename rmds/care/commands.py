@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from rmds.fmt import fmt_date
+from rmds.fmt import fmt_date, fmt_int
 
-__all__ = ["access_log_command", "patient_group"]
+__all__ = ["access_log_command", "patient_group", "worklists_group"]
 
 
 @click.group("patient")
@@ -125,3 +126,106 @@ def access_log_command(ctx: click.Context, pessoa: str, lake_path: Path | None,
         console.print(log.chain.message)
     if not log.complete:
         ctx.exit(1)
+
+
+@click.group("worklists")
+def worklists_group() -> None:
+    """Listas nominais para as equipes de atenção primária (declaradas em
+    rmds/care/worklists.toml)."""
+
+
+def _as_of(value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"data inválida: {value} (use AAAA-MM-DD)") from None
+
+
+@worklists_group.command("list")
+def worklists_list() -> None:
+    """As listas declaradas, com a regra e o indicador que cada uma move."""
+    from rmds.care.worklists import load_worklists
+
+    table = Table("Lista", "Título", "Regra", "Indicador")
+    for wl in load_worklists().values():
+        table.add_row(wl.id, wl.title, wl.rule, wl.indicator)
+    Console().print(table)
+
+
+@worklists_group.command("compute")
+@click.option("--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--as-of", "as_of", help="Data de referência (AAAA-MM-DD); padrão: a mais "
+              "recente do lago para cada lista.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def worklists_compute(ctx: click.Context, lake_path: Path | None, as_of: str | None,
+                      as_json: bool) -> None:
+    """Calcula cada lista e mostra quantas pessoas há nela por município (contagens, sem
+    ninguém nomeado) e o tempo do cálculo."""
+    import time
+
+    from rmds.care.worklists import compute, counts, load_worklists
+    from rmds.lake.store import Lake
+    from rmds.territory import ReferencePack
+
+    settings = ctx.obj
+    icsap = frozenset(ReferencePack(settings.reference_dir).icsap.codes)
+    out: dict[str, Any] = {}
+    with Lake(lake_path or settings.lake, read_only=True) as lake:
+        for wl in load_worklists().values():
+            start = time.perf_counter()
+            entries = compute(lake.con, wl, as_of=_as_of(as_of), icsap=icsap)
+            out[wl.id] = {"pessoas": len(entries), "por_municipio": counts(entries),
+                          "segundos": round(time.perf_counter() - start, 3)}
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    table = Table("Lista", "Pessoas", "Municípios", "Segundos")
+    for key, item in out.items():
+        table.add_row(key, fmt_int(item["pessoas"]), fmt_int(len(item["por_municipio"])),
+                      f"{item['segundos']:.3f}".replace(".", ","))
+    Console().print(table)
+
+
+@worklists_group.command("export")
+@click.argument("lista")
+@click.argument("destino", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--municipality", "municipality", required=True,
+              help="Município (IBGE, 7 dígitos) da equipe.")
+@click.option("--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--as-of", "as_of", help="Data de referência (AAAA-MM-DD).")
+@click.pass_context
+def worklists_export(ctx: click.Context, lista: str, destino: Path, municipality: str,
+                     lake_path: Path | None, as_of: str | None) -> None:
+    """Grava a LISTA de um município em CSV (';', UTF-8 com BOM). Cada pessoa da lista
+    ganha uma entrada na trilha de auditoria (baixar_lista)."""
+    from rmds.care.opening import person_resource
+    from rmds.care.worklists import compute, export_csv, load_worklists
+    from rmds.lake.store import Lake
+    from rmds.store.audit import cli_actor, record
+    from rmds.store.db import open_store
+    from rmds.territory import ReferencePack
+
+    settings = ctx.obj
+    lists = load_worklists()
+    if lista not in lists:
+        raise click.ClickException(f"lista desconhecida: {lista} (veja rmds worklists list)")
+    wl = lists[lista]
+    icsap = frozenset(ReferencePack(settings.reference_dir).icsap.codes)
+    with Lake(lake_path or settings.lake, read_only=True) as lake:
+        entries = compute(lake.con, wl, as_of=_as_of(as_of), icsap=icsap,
+                          municipality=municipality)
+    store = open_store(settings.store)
+    try:
+        for e in entries:        # before the file is written: no download unaudited
+            record(store, username=cli_actor(), role="linha_de_comando",
+                   action="baixar_lista", resource=person_resource(e.person_id),
+                   territory=municipality, origin="cli", reason=f"lista={wl.id}")
+    finally:
+        store.close()
+    destino.write_bytes(export_csv(entries, wl))
+    click.echo(f"{fmt_int(len(entries))} pessoa(s) em {destino}")

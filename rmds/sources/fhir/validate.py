@@ -6,6 +6,10 @@ ones. Codings and identifiers in the systems rmds depends on are checked against
 reference pack: CNS and CPF by their official check digits, CID-10, SIGTAP procedures and
 vaccine codes. A problem is reported with a FHIR-path-style location
 (``Patient.identifier[0].value``) and a reason in Portuguese.
+
+Why this module is long: the R4 declarations of every supported resource and datatype are
+data, kept beside the one walker that checks them, and the document check (a Bundle of
+type ``document``, issue 24) reuses that walker rather than a second copy of it.
 """
 
 from __future__ import annotations
