@@ -1434,6 +1434,17 @@ def demo(ctx: click.Context, scale: float) -> None:
     run_demo(_pack(ctx), console, settings.data_home / "demo", scale)
 
 
+def _care_commands() -> None:
+    from rmds.care.commands import access_log_command, patient_group, worklists_group
+
+    cli.add_command(patient_group)
+    cli.add_command(worklists_group)
+    cli.add_command(access_log_command)
+
+
+_care_commands()
+
+
 def main() -> None:
     """Console entry point."""
     cli(prog_name="rmds")

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from rmds.api.app import DEFAULT_CACHE_BYTES, check_routes, create_api
 from rmds.store import Store
 from rmds.territory import ReferencePack
+from rmds.web.care_pages import register_care
 from rmds.web.pages import error_page, register
 
 __all__ = ["create_app"]
@@ -23,5 +24,6 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     app = create_api(lake_path, store, pack, warm=warm, threshold=threshold,
                      cache_bytes=cache_bytes, html_error=error_page)
     register(app)
+    register_care(app)
     check_routes(app)
     return app

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from rmds.indicators.compute import compute
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
+from rmds.linkage.run import link
 from rmds.quality.report import quality_report
 from rmds.server import create_app
 from rmds.store import Store, open_store
@@ -34,6 +35,7 @@ def service_lake(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) 
     path = folder / "lago"
     with Lake(path) as lake:
         ingest(lake, [state], pack)
+        link(lake)           # the person index: care records (rmds.care)
         compute(lake, pack, population=state / "populacao.csv")
         quality_report(lake, pack, population=state / "populacao.csv")
     return path

@@ -2,16 +2,20 @@
 
 from rmds.access.policy import (
     CELL_MASKED,
+    MIN_JUSTIFICATION,
     OPERATOR,
     RULES,
     AccessDenied,
     AccessPolicy,
+    CareGrant,
     DataClass,
     Decision,
     Place,
+    Purpose,
     Scope,
     decide,
 )
 
-__all__ = ["CELL_MASKED", "OPERATOR", "RULES", "AccessDenied", "AccessPolicy", "DataClass",
-           "Decision", "Place", "Scope", "decide"]
+__all__ = ["CELL_MASKED", "MIN_JUSTIFICATION", "OPERATOR", "RULES", "AccessDenied",
+           "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place", "Purpose", "Scope",
+           "decide"]

@@ -10,8 +10,14 @@ is decided here, from three things:
   everything is outside;
 * the **data class** (:class:`DataClass`): an aggregate, a small cell (an aggregate whose
   count is from 1 to ``threshold − 1``), a record-level row without identification (a
-  referral in a queue, a municipality's detailed diagnosis, a load), or identity data
-  (names, CNS, CPF, addresses: quarantined rows, protected exports, FHIR bundles).
+  referral in a queue, a municipality's detailed diagnosis, a load), identity data
+  (names, CNS, CPF, addresses: quarantined rows, protected exports, FHIR bundles), or the
+  **care record** of one person (their record across levels, a work list of named people:
+  :mod:`rmds.care`). The care record is for whoever cares for the person, not for
+  management: only the health professional of the person's municipality opens it, with a
+  stated purpose of use (:class:`Purpose`); outside that municipality only by breaking the
+  glass with a written justification (:data:`Decision.BREAK_GLASS`), which the
+  municipality reviews; managers, analysts and the public never (:meth:`AccessPolicy.care`).
 
 Writes of identity data (a FHIR Bundle) are placed the same way, by the residence of every
 patient written about (:meth:`AccessPolicy.require_write`).
@@ -33,8 +39,9 @@ from typing import Any
 from rmds.store.auth import Role, User
 from rmds.territory import Level, Vintage
 
-__all__ = ["CELL_MASKED", "OPERATOR", "RULES", "AccessDenied", "AccessPolicy", "DataClass",
-           "Decision", "Place", "Scope", "decide"]
+__all__ = ["CELL_MASKED", "MIN_JUSTIFICATION", "OPERATOR", "RULES", "AccessDenied",
+           "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place", "Purpose", "Scope",
+           "decide"]
 
 #: the fields of an indicator cell blanked in the public form of a small cell
 CELL_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoothed")
@@ -48,6 +55,7 @@ class DataClass(StrEnum):
     SMALL_CELL = "celula_pequena"
     RECORD = "registro"
     IDENTITY = "identificacao"
+    CARE = "prontuario"
 
 
 class Place(StrEnum):
@@ -59,6 +67,42 @@ class Decision(StrEnum):
     ALLOW = "permitido"
     PUBLIC_FORM = "forma_publica"
     DENY = "negado"
+    BREAK_GLASS = "quebra_de_vidro"    # allowed only with a written justification, reviewed
+
+
+class Purpose(StrEnum):
+    """Why a care record is opened (purpose of use, LGPD art. 6 I and 11 II f)."""
+
+    CARE = "cuidado"
+    COORDINATION = "coordenacao_cuidado"
+    AUDIT = "auditoria"
+
+    @property
+    def label(self) -> str:
+        return {"cuidado": "Cuidado ao paciente", "coordenacao_cuidado": "Coordenação do cuidado",
+                "auditoria": "Auditoria"}[self.value]
+
+
+#: the shortest written justification accepted for breaking the glass
+MIN_JUSTIFICATION = 20
+
+
+@dataclass(frozen=True)
+class CareGrant:
+    """A care record opened: why, and whether the glass was broken (and the reason)."""
+
+    purpose: Purpose
+    break_glass: bool
+    justification: str | None
+
+    @property
+    def reason(self) -> str:
+        """The audit entry's reason: the purpose, and the justification when the glass was
+        broken (the municipality's review reads it)."""
+        text = f"finalidade={self.purpose.value}"
+        if self.break_glass:
+            text += f"; quebra_de_vidro: {self.justification}"
+        return text
 
 
 class AccessDenied(PermissionError):
@@ -102,6 +146,16 @@ def _table() -> dict[tuple[Role, Place, DataClass], Decision]:
             rules[role, place, DataClass.SMALL_CELL] = public
             rules[role, place, DataClass.RECORD] = deny
             rules[role, place, DataClass.IDENTITY] = deny
+    # the care record: never for management (state analysts, managers, the public); the
+    # professional in their municipality, elsewhere only by breaking the glass; the
+    # administrator (the operator) only for audit (:meth:`AccessPolicy.care`)
+    for role in Role:
+        for place in Place:
+            rules[role, place, DataClass.CARE] = deny
+    rules[Role.PROFESSIONAL, inside, DataClass.CARE] = allow
+    rules[Role.PROFESSIONAL, outside, DataClass.CARE] = Decision.BREAK_GLASS
+    for place in Place:
+        rules[Role.ADMIN, place, DataClass.CARE] = allow
     return rules
 
 
@@ -214,6 +268,39 @@ class AccessPolicy:
                 raise AccessDenied(
                     f"o pacote traz paciente residente no município {municipality}, fora do "
                     "seu território; a escrita foi recusada", signed_in=scope.signed_in)
+
+    def care(self, scope: Scope, residence: str | None, purpose: str | None,
+             justification: str | None = None) -> CareGrant:
+        """May ``scope`` open the care record of a person living in ``residence`` (a
+        municipality; ``None`` when no source recorded one: outside everyone's territory)?
+        A purpose of use is required; the administrator opens records only to audit;
+        outside the professional's municipality only with a written justification of at
+        least :data:`MIN_JUSTIFICATION` characters. Raises :class:`AccessDenied`."""
+        place = scope.place("municipio", residence) if residence else (
+            Place.INSIDE if scope.everything else Place.OUTSIDE)
+        decision = decide(scope.role, place, DataClass.CARE)
+        if decision is Decision.DENY:
+            if not scope.signed_in:
+                raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+            raise AccessDenied("o prontuário é só para quem cuida do paciente: seu papel não "
+                               "dá acesso a registros individuais de cuidado", signed_in=True)
+        try:
+            chosen = Purpose(purpose or "")
+        except ValueError:
+            raise AccessDenied("informe a finalidade do acesso: " + ", ".join(
+                p.value for p in Purpose), signed_in=True) from None
+        if scope.role is Role.ADMIN and chosen is not Purpose.AUDIT:
+            raise AccessDenied("o administrador só abre prontuários para auditoria",
+                               signed_in=True)
+        if decision is Decision.BREAK_GLASS:
+            text = " ".join((justification or "").split())
+            if len(text) < MIN_JUSTIFICATION:
+                raise AccessDenied(
+                    "paciente residente fora do seu município: só por quebra de vidro, com "
+                    f"justificativa escrita (ao menos {MIN_JUSTIFICATION} caracteres), que "
+                    "o município de residência revisa", signed_in=True)
+            return CareGrant(chosen, True, text)
+        return CareGrant(chosen, False, None)
 
     def may_read_somewhere(self, role: Role, cls: DataClass) -> bool:
         """Whether ``role`` is allowed ``cls`` in at least one place (else: refuse early)."""

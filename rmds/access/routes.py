@@ -27,8 +27,8 @@ class Open(StrEnum):
 
 RouteClass = DataClass | Open
 
-_A, _S, _R, _I = DataClass.AGGREGATE, DataClass.SMALL_CELL, DataClass.RECORD, \
-    DataClass.IDENTITY
+_A, _S, _R, _I, _C = DataClass.AGGREGATE, DataClass.SMALL_CELL, DataClass.RECORD, \
+    DataClass.IDENTITY, DataClass.CARE
 
 #: (method, path) → what it serves
 ROUTES: dict[tuple[str, str], RouteClass] = {
@@ -68,6 +68,9 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/api/carteira/relatorio"): Open.PORTFOLIO,
     # FHIR: bundles carry identity data
     ("POST", "/fhir"): _I,
+    # care: one person's record (rmds.care), the policy's care rule
+    ("POST", "/api/prontuario"): _C,
+    ("GET", "/fhir/Patient/{pessoa}/$summary"): _C,
     # pages
     ("GET", "/"): _S,
     ("GET", "/municipio/{codigo}"): _S,
@@ -81,6 +84,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/carteira/pauta"): Open.PORTFOLIO,
     ("GET", "/carteira/relatorio"): Open.PORTFOLIO,
     ("GET", "/carteira/relatorio.pdf"): Open.PORTFOLIO,
+    ("GET", "/prontuario"): _C,
+    ("POST", "/prontuario"): _C,
     ("GET", "/entrar"): Open.SESSION,
     ("POST", "/entrar"): Open.SESSION,
     ("GET", "/sair"): Open.SESSION,
@@ -127,6 +132,11 @@ COMMANDS: dict[str, RouteClass] = {
     "snapshots compact": Open.OPERATION,
     "settings": Open.SERVICE,
     "demo": Open.OPERATION,
+    "patient show": _C,
+    "access-log": _C,
+    "worklists list": Open.SERVICE,
+    "worklists compute": _A,          # counts per municipality, no one named
+    "worklists export": _C,           # named people: one audit entry each
 }
 
 

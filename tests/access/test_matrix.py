@@ -210,6 +210,67 @@ def _quality_ranking(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Dec
     return ALLOW if row["nota"] is not None else PUBLIC
 
 
+def _resident(w: World, code: str) -> int:
+    """A person of the index all of whose records place them in municipality ``code``."""
+    cursor = w.client.app.state.data.cursor()  # type: ignore[attr-defined]
+    rows = cursor.execute(
+        "SELECT l.person_id FROM person_links l JOIN (SELECT source_system || '|' || "
+        "source_file || '|' || coalesce(record_key, CAST(source_row AS VARCHAR)) || '|' || "
+        "role AS uid, residence_municipality AS m FROM identity_records) r "
+        "ON l.record_uid = r.uid GROUP BY l.person_id HAVING bool_and(r.m = ?) "
+        "ORDER BY 1 LIMIT 1", [code]).fetchall()
+    assert rows, f"the fixture has a linked resident of {code}"
+    return int(rows[0][0])
+
+
+def _care_record(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """Allowed with a purpose; else, with a written justification: break the glass."""
+    person = str(_resident(w, u.code))
+    purpose = "auditoria" if h and c.get("/api/eu", headers=h).json().get(
+        "papel") == Role.ADMIN.value else "cuidado"
+    body = {"pessoa": person, "finalidade": purpose}
+    if _status(c.post("/api/prontuario", json=body, headers=h)) is None:
+        return ALLOW
+    glass = {**body, "justificativa": "paciente atendido em urgência fora do município"}
+    r = c.post("/api/prontuario", json=glass, headers=h)
+    if _status(r) is None:
+        assert r.json()["acesso"]["quebra_de_vidro"]
+        return Decision.BREAK_GLASS
+    return DENY
+
+
+def _summary(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The same rule as the record, through the FHIR $summary."""
+    url = f"/fhir/Patient/{_resident(w, u.code)}/$summary"
+    purpose = "auditoria" if h and c.get("/api/eu", headers=h).json().get(
+        "papel") == Role.ADMIN.value else "cuidado"
+    if _status(c.get(url, params={"finalidade": purpose}, headers=h)) is None:
+        return ALLOW
+    r = c.get(url, params={"finalidade": purpose, "justificativa":
+                           "paciente atendido em urgência fora do município"}, headers=h)
+    return DENY if _status(r) is not None else Decision.BREAK_GLASS
+
+
+def _care_form(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The form: for whoever may open a record somewhere."""
+    return _status(c.get("/prontuario", headers=h, follow_redirects=False)) or ALLOW
+
+
+def _care_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The page: the same rule as the API's route."""
+    purpose = "auditoria" if h and c.get("/api/eu", headers=h).json().get(
+        "papel") == Role.ADMIN.value else "cuidado"
+    body = {"pessoa": str(_resident(w, u.code)), "finalidade": purpose}
+    if _status(c.post("/prontuario", data=body, headers=h, follow_redirects=False)) is None:
+        return ALLOW
+    r = c.post("/prontuario", headers=h, follow_redirects=False, data={
+        **body, "justificativa": "paciente atendido em urgência fora do município"})
+    if _status(r) is None:
+        assert 'data-quebra-de-vidro="sim"' in r.text
+        return Decision.BREAK_GLASS
+    return DENY
+
+
 #: route → (probe, the level and code of the unit it asks about: None for the whole state)
 PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/indicadores/{indicador}/valores"): (_values, "municipio"),
@@ -231,6 +292,10 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/consorcios"): (_aggregate("/api/consorcios"), None),
     ("GET", "/qualidade"): (_aggregate("/qualidade"), None),
     ("GET", "/consorcios"): (_aggregate("/consorcios"), None),
+    ("POST", "/api/prontuario"): (_care_record, "municipio"),
+    ("GET", "/fhir/Patient/{pessoa}/$summary"): (_summary, "municipio"),
+    ("GET", "/prontuario"): (_care_form, "own"),
+    ("POST", "/prontuario"): (_care_page, "municipio"),
 }
 
 

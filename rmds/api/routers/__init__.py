@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from rmds.api.routers import (
     batches,
+    care,
     consortia,
     fhir,
     indicators,
@@ -17,4 +18,4 @@ __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router, territory.router, indicators.router, quality.router, batches.router,
-    consortia.router, portfolio.router, fhir.router)
+    consortia.router, portfolio.router, fhir.router, care.router)

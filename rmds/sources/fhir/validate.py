@@ -6,6 +6,10 @@ ones. Codings and identifiers in the systems rmds depends on are checked against
 reference pack: CNS and CPF by their official check digits, CID-10, SIGTAP procedures and
 vaccine codes. A problem is reported with a FHIR-path-style location
 (``Patient.identifier[0].value``) and a reason in Portuguese.
+
+Why this module is long: the R4 declarations of every supported resource and datatype are
+data, kept beside the one walker that checks them, and the document check (a Bundle of
+type ``document``, issue 24) reuses that walker rather than a second copy of it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rmds.codes.vaccines import vaccine
 from rmds.territory import ReferencePack
 
 __all__ = ["CID10_SYSTEMS", "CNES_SYSTEMS", "CNS_SYSTEMS", "CPF_SYSTEMS", "DATATYPES",
+           "DOCUMENT_TYPES",
            "PRIMITIVES", "RESOURCE_TYPES", "SIGTAP_SYSTEMS", "VACCINE_SYSTEMS", "Element",
            "FhirProblem", "Spec", "Validator"]
 
@@ -302,7 +307,28 @@ RESOURCE_TYPES: dict[str, Spec] = {
 }
 
 
-for _declared in (*DATATYPES.values(), *RESOURCE_TYPES.values()):
+# the resources of a document Bundle (an International Patient Summary, issue 24) that rmds
+# writes and does not ingest: validated by :meth:`Validator.check_document`
+DOCUMENT_TYPES: dict[str, Spec] = {
+    "Bundle": _spec(
+        "identifier:Identifier type:code timestamp:instant total:unsignedInt "
+        "link:BackboneElement* entry:BackboneElement* signature:BackboneElement",
+        "type", base="id:id meta:Meta implicitRules:uri language:code",
+        codes={"type": frozenset({"document", "message", "transaction",
+                                  "transaction-response", "batch", "batch-response",
+                                  "history", "searchset", "collection"})}),
+    "Composition": _spec(
+        "identifier:Identifier status:code type:CodeableConcept category:CodeableConcept* "
+        "subject:Reference encounter:Reference date:dateTime author:Reference* title:string "
+        "confidentiality:code attester:BackboneElement* custodian:Reference "
+        "relatesTo:BackboneElement* event:BackboneElement* section:BackboneElement*",
+        "status type date author title", base=_RESOURCE,
+        codes={"status": frozenset({"preliminary", "final", "amended",
+                                    "entered-in-error"})}),
+}
+
+
+for _declared in (*DATATYPES.values(), *RESOURCE_TYPES.values(), *DOCUMENT_TYPES.values()):
     for _name, _element in _declared.elements.items():
         _element.spec = DATATYPES.get(_element.type)
         _element.allowed = _declared.codes.get(_name)
@@ -342,6 +368,68 @@ class Validator:
         self._identifiers(rtype, resource, problems)
         self._codings(rtype, resource, problems)
         self._references(rtype, resource, problems)
+        return problems
+
+    def check_document(self, bundle: Any) -> list[FhirProblem]:
+        """A document Bundle (R4 bdl-9/10/11, the IPS shape): the envelope, a Composition
+        first, a ``fullUrl`` on every entry and each unique, every resource valid, and every
+        reference of the Composition (subject, author, section entries) resolved inside the
+        Bundle."""
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            return [FhirProblem("Bundle", "não é um Bundle")]
+        problems: list[FhirProblem] = []
+        self._object("Bundle", bundle, DOCUMENT_TYPES["Bundle"], problems, resource=True)
+        if problems:
+            return problems
+        if bundle.get("type") != "document":
+            problems.append(FhirProblem("Bundle.type", "um documento tem type 'document'"))
+        for name in ("identifier", "timestamp"):
+            if not bundle.get(name):
+                problems.append(FhirProblem(f"Bundle.{name}", "obrigatório num documento "
+                                            "(bdl-9, bdl-10)"))
+        entries = bundle.get("entry") or []
+        urls: set[str] = set()
+        for i, entry in enumerate(entries):
+            path = f"Bundle.entry[{i}]"
+            url, resource = entry.get("fullUrl"), entry.get("resource")
+            if not isinstance(url, str) or not url:
+                problems.append(FhirProblem(f"{path}.fullUrl", "ausente"))
+            elif url in urls:
+                problems.append(FhirProblem(f"{path}.fullUrl", "repetido (bdl-7)"))
+            else:
+                urls.add(url)
+            rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+            if rtype == "Composition":
+                found: list[FhirProblem] = []
+                self._object("Composition", resource, DOCUMENT_TYPES["Composition"], found,
+                             resource=True)
+                problems += [FhirProblem(f"{path}.resource.{p.path}", p.reason)
+                             for p in found]
+            else:
+                problems += [FhirProblem(f"{path}.resource.{p.path}", p.reason)
+                             for p in self.check(resource)]
+        if not entries or not isinstance(entries[0].get("resource"), dict) or \
+                entries[0]["resource"].get("resourceType") != "Composition":
+            problems.append(FhirProblem("Bundle.entry[0]", "a primeira entrada de um "
+                                        "documento é a Composition (bdl-11)"))
+            return problems
+        composition = entries[0]["resource"]
+        refs = [("subject", composition.get("subject"))] + [
+            (f"author[{i}]", a) for i, a in enumerate(composition.get("author") or [])]
+        for s, section in enumerate(composition.get("section") or []):
+            if not section.get("title") or not section.get("code"):
+                problems.append(FhirProblem(f"Composition.section[{s}]", "seção sem title ou "
+                                            "code"))
+            if not section.get("entry") and not section.get("emptyReason"):
+                problems.append(FhirProblem(f"Composition.section[{s}]", "seção sem entry "
+                                            "nem emptyReason (cmp-2)"))
+            refs += [(f"section[{s}].entry[{e}]", r)
+                     for e, r in enumerate(section.get("entry") or [])]
+        for where, ref in refs:
+            target = ref.get("reference") if isinstance(ref, dict) else None
+            if target not in urls:
+                problems.append(FhirProblem(f"Composition.{where}", f"referência fora do "
+                                            f"documento: {target!r:.60}"))
         return problems
 
     def _object(self, path: str, value: dict[str, Any], spec: Spec,

@@ -1,0 +1,84 @@
+"""The care record (prontuário) of one person, for whoever cares for them.
+
+The person is named in the request's body, never in the URL (a CNS or CPF in a path would
+end up in access logs). Every opening goes through :func:`rmds.care.opening.open_record`:
+the policy's care rule, then one audit entry naming the person by their index number.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
+from rmds.care.opening import Opened, open_record
+from rmds.care.record import PersonNotFound
+from rmds.care.summary import patient_summary
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["cuidado"], dependencies=[Depends(refuse_unknown_parameters)])
+
+
+class AberturaProntuario(BaseModel):
+    pessoa: str = Field(description="número da pessoa no índice, CNS (15) ou CPF (11)",
+                        max_length=20)
+    finalidade: str | None = Field(None, description="cuidado, coordenacao_cuidado ou "
+                                   "auditoria", max_length=40)
+    justificativa: str | None = Field(None, description="obrigatória para quebra de vidro "
+                                      "(paciente de outro município)", max_length=400)
+
+
+@router.post("/api/prontuario")
+async def care_record_route(request: Request, body: AberturaProntuario, user: Viewer,
+                            ctx: Ctx) -> dict[str, Any]:
+    """Prontuário da pessoa: identificação como cada fonte registrou (conflitos à vista) e
+    a linha do tempo entre níveis de atenção. Só profissional de saúde, com finalidade;
+    fora do município, só por quebra de vidro justificada. Cada abertura é auditada."""
+    scope = ctx.scope(user)
+    if not scope.signed_in:
+        raise HTTPException(401, "é preciso entrar para ver este recurso")
+
+    def opened() -> dict[str, Any]:
+        result = _open(request, user, ctx, body.pessoa, body.finalidade, body.justificativa)
+        return {**result.record.as_dict(),
+                "acesso": {"finalidade": result.grant.purpose.value,
+                           "quebra_de_vidro": result.grant.break_glass,
+                           "auditoria": result.audit_seq}}
+
+    return await run_in_threadpool(opened)
+
+
+def _open(request: Request, user: Any, ctx: Any, key: str, purpose: str | None,
+          justification: str | None) -> Opened:
+    scope = ctx.scope(user)
+    try:
+        return open_record(ctx.data.cursor(), ctx.store, ctx.policy, scope,
+                           username=user.username, key=key, purpose=purpose,
+                           justification=justification, origin=ctx.origin(request))
+    except PersonNotFound as error:
+        # who may not open records is refused the same whether the person exists or not
+        ctx.policy.care(scope, None, purpose, justification or "x" * 400)
+        raise HTTPException(404, str(error)) from None
+
+
+@router.get("/fhir/Patient/{pessoa}/$summary", tags=["FHIR"])
+async def patient_summary_route(
+        request: Request, pessoa: Annotated[int, Path(ge=1)], user: Viewer, ctx: Ctx,
+        finalidade: Annotated[str | None, Query(max_length=40)] = None,
+        justificativa: Annotated[str | None, Query(max_length=400)] = None) -> JSONResponse:
+    """Resumo do paciente (International Patient Summary) como Bundle FHIR R4 do tipo
+    documento; CNS e CPF nos sistemas de identificadores da RNDS; cada recurso traz em
+    ``meta.source`` o lote de onde veio. Mesmas regras e auditoria do prontuário."""
+    if not ctx.scope(user).signed_in:
+        raise HTTPException(401, "é preciso entrar para ver este recurso")
+
+    def made() -> dict[str, Any]:
+        return patient_summary(_open(request, user, ctx, str(pessoa), finalidade,
+                                     justificativa).record)
+
+    return JSONResponse(await run_in_threadpool(made), media_type="application/fhir+json")

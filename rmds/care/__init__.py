@@ -1,0 +1,1 @@
+"""Care across levels: the care record, work lists, the citizen view."""

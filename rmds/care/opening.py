@@ -1,0 +1,52 @@
+"""Opening a care record: resolve the person, ask the policy, write the audit entry.
+
+The one path by which the API, the pages and the command line open a record, so that no
+way out can open one without a purpose, or without the entry in the audit chain that the
+citizen's access log (``rmds access-log``) reads. The entry names the person by their
+``person_id`` in the index only (never a name, CNS or CPF), the municipality of residence
+as territory, and the purpose (with the justification when the glass was broken).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from rmds.access import AccessPolicy, CareGrant, Scope
+from rmds.care.record import CareRecord, care_record, resolve_person
+from rmds.store import Store
+from rmds.store.audit import record
+
+__all__ = ["ACTION_BREAK_GLASS", "ACTION_OPEN", "Opened", "open_record", "person_resource"]
+
+ACTION_OPEN = "abrir_prontuario"
+ACTION_BREAK_GLASS = "quebra_de_vidro"
+
+
+def person_resource(person_id: int) -> str:
+    """The audit entry's resource for a person: how the access log finds their entries."""
+    return f"pessoa:{person_id}"
+
+
+@dataclass(frozen=True)
+class Opened:
+    record: CareRecord
+    grant: CareGrant
+    audit_seq: int
+
+
+def open_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
+                scope: Scope, *, username: str, key: str, purpose: str | None,
+                justification: str | None = None, origin: str | None = None) -> Opened:
+    """The record of the person ``key`` (person id, CNS or CPF) for ``scope``, audited.
+    Raises :class:`rmds.access.AccessDenied` (before anything is read beyond the person's
+    municipality) or :class:`rmds.care.record.PersonNotFound`."""
+    person_id = resolve_person(con, key)
+    found = care_record(con, person_id)
+    grant = policy.care(scope, found.residence_municipality, purpose, justification)
+    seq = record(store, username=username, role=scope.role.value,
+                 action=ACTION_BREAK_GLASS if grant.break_glass else ACTION_OPEN,
+                 resource=person_resource(person_id),
+                 territory=found.residence_municipality, origin=origin, reason=grant.reason)
+    return Opened(found, grant, seq)

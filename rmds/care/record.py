@@ -1,0 +1,308 @@
+"""The care record of one person: who the sources say they are, and one timeline.
+
+The person index (``rmds link``: ``person_links`` → ``identity_records``) says which
+source records are one person. Each identity record names its event by its own key:
+
+========== ==================== =========================================================
+system     role                 events
+========== ==================== =========================================================
+FHIR       paciente             encounters, conditions, observations, procedures,
+                                immunisations and referrals whose ``patient_key`` is the
+                                Patient id
+SIH        paciente             the hospitalisation with that AIH number
+SINASC     recem_nascido / mae  the birth with that DN number (as born / as mother)
+SIM        falecido             the death with that DO number
+PNI        vacinado             the dose with that ``id_documento``
+CONSORCIO  paciente             the referral with that request id (and its queue place)
+========== ==================== =========================================================
+
+Every event is matched on its key *and* its source file, so that two systems (or two
+years) reusing a number never mix. Each timeline item carries its source system, facility
+(CNES) and the lake batch it was loaded in. Conflicts between sources (two birth dates, two
+names) are listed, not resolved: the professional sees what each source recorded.
+
+The module reads; it does not decide who may read (:meth:`rmds.access.AccessPolicy.care`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+
+from rmds.engine.sql import ident
+from rmds.lake.store import table_exists
+from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
+
+__all__ = ["CareItem", "CareRecord", "Identification", "PersonNotFound", "care_record",
+           "resolve_person"]
+
+#: identification fields compared across sources (a conflict: two different values)
+ID_FIELDS = ("name", "mother_name", "birth_date", "sex", "cns", "cpf",
+             "residence_municipality")
+
+
+class PersonNotFound(LookupError):
+    """No person in the index for the key given."""
+
+
+@dataclass(frozen=True)
+class Identification:
+    """One source record's identification of the person."""
+
+    source_system: str
+    role: str
+    record_key: str | None
+    source_file: str
+    batch_id: int | None
+    name: str | None
+    mother_name: str | None
+    birth_date: dt.date | None
+    sex: str | None
+    cns: str | None
+    cpf: str | None
+    residence_municipality: str | None
+
+
+@dataclass(frozen=True)
+class CareItem:
+    """One event of the timeline."""
+
+    date: dt.date | None
+    kind: str               # atendimento, condicao, observacao, vacina, internacao, ...
+    description: str
+    code: str | None
+    source_system: str
+    facility_cnes: str | None
+    batch_id: int | None
+    source_file: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CareRecord:
+    person_id: int
+    identifications: list[Identification]
+    conflicts: dict[str, list[str]]
+    residence_municipality: str | None
+    timeline: list[CareItem]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pessoa": self.person_id,
+                "municipio_residencia": self.residence_municipality,
+                "identificacao": [asdict(i) for i in self.identifications],
+                "conflitos": self.conflicts,
+                "linha_do_tempo": [asdict(i) for i in self.timeline]}
+
+    def items(self, kind: str) -> list[CareItem]:
+        return [i for i in self.timeline if i.kind == kind]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+          ) -> list[dict[str, Any]]:
+    result = con.execute(sql, params)
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+_PERSON_BY = {
+    "cns": f"SELECT DISTINCT l.person_id FROM person_links l JOIN (SELECT {RECORD_UID_SQL} AS uid "
+           "FROM identity_records WHERE cns = ?) r ON l.record_uid = r.uid",
+    "cpf": f"SELECT DISTINCT l.person_id FROM person_links l JOIN (SELECT {RECORD_UID_SQL} AS uid "
+           "FROM identity_records WHERE cpf = ?) r ON l.record_uid = r.uid",
+    "id": "SELECT DISTINCT person_id FROM person_links WHERE person_id = ?",
+}
+
+
+def resolve_person(con: duckdb.DuckDBPyConnection, key: str) -> int:
+    """The ``person_id`` for a person id, a CNS (15 digits) or a CPF (11 digits). A CNS or
+    CPF recorded for two persons (a linkage error) is refused with both ids."""
+    text = key.strip()
+    if not table_exists(con, "person_links"):
+        raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
+    if text.isdigit() and len(text) == 15:
+        kind, value = "cns", text
+    elif text.isdigit() and len(text) == 11:
+        kind, value = "cpf", text
+    elif text.isdigit() and len(text) < 15:
+        kind, value = "id", text
+    else:
+        raise PersonNotFound("informe o número da pessoa no índice, um CNS (15 dígitos) ou "
+                             "um CPF (11 dígitos)")
+    found = sorted(int(r[0]) for r in con.execute(
+        _PERSON_BY[kind], [int(value) if kind == "id" else value]).fetchall())
+    if not found:
+        raise PersonNotFound(f"nenhuma pessoa no índice com este {kind.upper()}"
+                             if kind != "id" else f"nenhuma pessoa nº {value} no índice")
+    if len(found) > 1:
+        raise PersonNotFound(f"o {kind.upper()} está em {len(found)} pessoas do índice "
+                             f"({', '.join(map(str, found))}): revise a vinculação")
+    return found[0]
+
+
+def _identifications(con: duckdb.DuckDBPyConnection, person_id: int) -> list[Identification]:
+    rows = _rows(con, f"""
+        SELECT r.source_system, r.role, r.record_key, r.source_file, r.batch_id, r.name,
+               r.mother_name, r.birth_date, r.sex, r.cns, r.cpf, r.residence_municipality
+        FROM (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
+        JOIN person_links l ON l.record_uid = r.uid
+        WHERE l.person_id = ?
+        ORDER BY r.source_system, r.batch_id, r.record_key""", [person_id])
+    return [Identification(**row) for row in rows]
+
+
+def _conflicts(ids: list[Identification]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name in ID_FIELDS:
+        values = sorted({str(getattr(i, name)) for i in ids if getattr(i, name) is not None})
+        if len(values) > 1:
+            out[name] = values
+    return out
+
+
+def _residence(ids: list[Identification]) -> str | None:
+    """The municipality most sources record; a tie goes to the latest batch."""
+    counts = Counter(i.residence_municipality for i in ids if i.residence_municipality)
+    if not counts:
+        return None
+    latest = {i.residence_municipality: i.batch_id or 0 for i in
+              sorted(ids, key=lambda i: i.batch_id or 0) if i.residence_municipality}
+    return max(counts, key=lambda m: (counts[m], latest[m]))
+
+
+# (table, key column, system, SQL of the item's columns) — one SELECT per table, matched on
+# key and source file through two bound lists
+_EVENTS: dict[str, tuple[str, str, str]] = {
+    "encounters": ("patient_key", "FHIR",
+                   "encounter_date AS date, 'atendimento' AS kind, reason_code AS code, "
+                   "facility_cnes, encounter_class, status"),
+    "conditions": ("patient_key", "FHIR",
+                   "onset_date AS date, 'condicao' AS kind, code, NULL AS facility_cnes, "
+                   "clinical_status"),
+    "observations": ("patient_key", "FHIR",
+                     "effective_date AS date, 'observacao' AS kind, component_code AS code, "
+                     "NULL AS facility_cnes, value, unit, code AS observation_code"),
+    "procedures": ("patient_key", "FHIR",
+                   "performed_date AS date, 'procedimento' AS kind, code, facility_cnes, "
+                   "status"),
+    "immunisations": ("patient_key", "FHIR",
+                      "vaccination_date AS date, 'vacina' AS kind, vaccine_code AS code, "
+                      "facility_cnes, vaccine_acronym, dose"),
+    "referrals": ("patient_key", "FHIR",
+                  "requested_date AS date, 'encaminhamento' AS kind, procedure AS code, "
+                  "provider_cnes AS facility_cnes, referral_id, consortium, service_type, "
+                  "specialty, status, scheduled_date, performed_date"),
+}
+_BY_RECORD: dict[str, tuple[str, str, str]] = {
+    "SIH": ("hospitalisations", "aih_number",
+            "admission_date AS date, 'internacao' AS kind, main_diagnosis AS code, "
+            "facility_cnes, discharge_date, procedure_performed, secondary_diagnosis, "
+            "length_of_stay, died, admission_character"),
+    "SINASC": ("births", "record_id",
+               "birth_date AS date, 'nascimento' AS kind, NULL AS code, facility_cnes, "
+               "birth_weight_g, gestational_weeks, prenatal_visits, delivery_type"),
+    "SIM": ("deaths", "record_id",
+            "death_date AS date, 'obito' AS kind, underlying_cause AS code, facility_cnes, "
+            "place_of_occurrence"),
+    "PNI": ("immunisations", "record_id",
+            "vaccination_date AS date, 'vacina' AS kind, vaccine_code AS code, facility_cnes, "
+            "vaccine_acronym, dose"),
+    "CONSORCIO": ("referrals", "referral_id",
+                  "requested_date AS date, 'encaminhamento' AS kind, procedure AS code, "
+                  "provider_cnes AS facility_cnes, referral_id, consortium, service_type, "
+                  "specialty, status, scheduled_date, performed_date"),
+}
+_COMMON = ("date", "kind", "code", "facility_cnes", "source_system", "batch_id", "source_file")
+
+
+def _select(con: duckdb.DuckDBPyConnection, table: str, key: str, system: str,
+            columns_sql: str, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    if not keys or not table_exists(con, table):
+        return []
+    return _rows(con, f"""
+        SELECT {columns_sql}, t.source_system, t.batch_id, t.source_file
+        FROM {ident(table)} t
+        JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS f) q
+          ON t.{ident(key)} = q.k AND t.source_file = q.f
+        WHERE t.source_system = ?""",
+                 [[k for k, _ in keys], [f for _, f in keys], system])
+
+
+def _describe(row: dict[str, Any], role: str) -> str:
+    kind = row["kind"]
+    if kind == "internacao":
+        return (f"Internação, diagnóstico {row['code'] or '—'}, "
+                f"{row.get('length_of_stay') or 0} dia(s)")
+    if kind == "nascimento":
+        return "Parto (como mãe)" if role == "mae" else "Nascimento"
+    if kind == "obito":
+        return f"Óbito, causa básica {row['code'] or '—'}"
+    if kind == "vacina":
+        return f"Vacina {row.get('vaccine_acronym') or row['code']} — {row.get('dose') or ''}"
+    if kind == "encaminhamento":
+        return (f"Encaminhamento ({row.get('service_type') or ''} "
+                f"{row.get('specialty') or ''}) — {row.get('status') or ''}")
+    if kind == "observacao":
+        return f"Observação {row['code']}: {row.get('value')} {row.get('unit') or ''}"
+    if kind == "condicao":
+        return f"Condição {row['code']} ({row.get('clinical_status') or ''})"
+    if kind == "atendimento":
+        return f"Atendimento {row.get('encounter_class') or ''}, motivo {row['code'] or '—'}"
+    return f"{kind} {row['code'] or ''}"
+
+
+def _queue_places(con: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -> None:
+    """For each waiting referral, its place in its consortium's queue for the same
+    service and specialty: 1 + the waiting referrals requested before it."""
+    for row in items:
+        if row["kind"] != "encaminhamento" or row.get("status") not in ("solicitado",
+                                                                        "agendado"):
+            continue
+        ahead = con.execute("""
+            SELECT count(*) FROM referrals
+            WHERE consortium IS NOT DISTINCT FROM ? AND service_type IS NOT DISTINCT FROM ?
+              AND specialty IS NOT DISTINCT FROM ? AND status IN ('solicitado', 'agendado')
+              AND requested_date < ?""",
+                            [row.get("consortium"), row.get("service_type"),
+                             row.get("specialty"), row["date"]]).fetchall()[0][0]
+        row["posicao_fila"] = int(ahead) + 1
+
+
+def care_record(con: duckdb.DuckDBPyConnection, person_id: int) -> CareRecord:
+    """The whole care record of ``person_id`` (see the module's docstring)."""
+    ids = _identifications(con, person_id)
+    if not ids:
+        raise PersonNotFound(f"nenhuma pessoa nº {person_id} no índice")
+    rows: list[tuple[dict[str, Any], str]] = []
+    fhir = sorted({(i.record_key, i.source_file) for i in ids
+                   if i.source_system == "FHIR" and i.record_key})
+    fhir_patients = sorted({k for k, _ in fhir})
+    for table, (key, system, columns_sql) in _EVENTS.items():
+        if not fhir_patients or not table_exists(con, table):
+            continue
+        # a FHIR Patient's resources come in other files than the Patient itself: match
+        # on the Patient id only
+        found = _rows(con, f"""
+            SELECT {columns_sql}, source_system, batch_id, source_file FROM {ident(table)}
+            WHERE source_system = ? AND {ident(key)} IN (SELECT unnest(?::VARCHAR[]))""",
+                      [system, fhir_patients])
+        rows += [(r, "paciente") for r in found]
+    for system, (table, key, columns_sql) in _BY_RECORD.items():
+        for role in sorted({i.role for i in ids if i.source_system == system}):
+            keys = sorted({(str(i.record_key), i.source_file) for i in ids
+                           if i.source_system == system and i.role == role and i.record_key})
+            rows += [(r, role) for r in _select(con, table, key, system, columns_sql, keys)]
+    _queue_places(con, [r for r, _ in rows])
+    timeline = [CareItem(date=r["date"], kind=r["kind"], description=_describe(r, role),
+                         code=r["code"], source_system=r["source_system"],
+                         facility_cnes=r["facility_cnes"], batch_id=r["batch_id"],
+                         source_file=r["source_file"],
+                         details={k: v for k, v in r.items()
+                                  if k not in _COMMON and v is not None} | (
+                             {"papel": role} if r["kind"] == "nascimento" else {}))
+                for r, role in rows]
+    timeline.sort(key=lambda i: (i.date or dt.date.min, i.kind), reverse=True)
+    return CareRecord(person_id, ids, _conflicts(ids), _residence(ids), timeline)

@@ -1,0 +1,227 @@
+"""Work lists (listas nominais) for primary-care teams, declared as data.
+
+:file:`worklists.toml` declares each list: its rule (one of :data:`RULES`), parameters, and
+the indicator it moves. A rule is one SQL query over the person index (``person_links`` →
+``identity_records``) and the canonical tables, with every value bound as a parameter; it
+returns one row per person on the list, with the municipality of residence (the one most
+of the person's records give) and why they are on it. A person is on a list exactly while
+they meet its rule: the list is recomputed from the lake, never stored.
+
+Counts per municipality are aggregates (no one named); the list itself names people and is
+a care record (:data:`rmds.access.DataClass.CARE`): its download writes one audit entry per
+person on it (:func:`export_csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rmds.codes.vaccines import CALENDAR
+from rmds.exceptions import ConfigurationError
+from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
+
+__all__ = ["RULES", "Entry", "Worklist", "compute", "counts", "export_csv", "load_worklists"]
+
+CATALOG = Path(__file__).with_name("worklists.toml")
+
+
+@dataclass(frozen=True)
+class Worklist:
+    id: str
+    title: str
+    indicator: str
+    rule: str
+    definition: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    person_id: int
+    municipality: str | None
+    reason: str
+    flag: bool = False           # ICSAP admission, on the discharge list
+
+
+# person → residence (the most frequent; ties: the latest batch) and birth date (likewise)
+_PEOPLE_SQL = f"""
+    ids AS (SELECT l.person_id, r.* FROM person_links l
+            JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
+              ON l.record_uid = r.uid),
+    people AS (SELECT person_id,
+                      arg_max(residence_municipality, n_m * 1000000 + b_m) AS municipality,
+                      arg_max(birth_date, n_b * 1000000 + b_b) AS birth_date
+               FROM (SELECT person_id, residence_municipality, birth_date,
+                            count(residence_municipality) OVER (PARTITION BY person_id,
+                                residence_municipality) AS n_m,
+                            max(batch_id) OVER (PARTITION BY person_id,
+                                residence_municipality) AS b_m,
+                            count(birth_date) OVER (PARTITION BY person_id, birth_date) AS n_b,
+                            max(batch_id) OVER (PARTITION BY person_id, birth_date) AS b_b
+                     FROM ids)
+               GROUP BY person_id),
+    fhir_pat AS (SELECT DISTINCT person_id, record_key AS patient_key FROM ids
+                 WHERE source_system = 'FHIR')"""
+
+_VACCINES_SQL = f"""
+    WITH {_PEOPLE_SQL},
+    doses AS (
+        SELECT i.person_id, m.vaccine_code, m.dose_code FROM ids i JOIN immunisations m
+          ON i.source_system = 'PNI' AND m.source_system = 'PNI'
+         AND m.record_id = i.record_key AND m.source_file = i.source_file
+        UNION
+        SELECT f.person_id, m.vaccine_code, m.dose_code FROM fhir_pat f JOIN immunisations m
+          ON m.source_system = 'FHIR' AND m.patient_key = f.patient_key),
+    calendar AS (SELECT unnest(?::VARCHAR[]) AS vaccine_code, unnest(?::VARCHAR[]) AS dose_code,
+                        unnest(?::INTEGER[]) AS age_days, unnest(?::VARCHAR[]) AS label)
+    SELECT p.person_id, p.municipality,
+           string_agg(c.label, ', ' ORDER BY c.age_days, c.label) AS reason
+    FROM people p CROSS JOIN calendar c
+    WHERE p.birth_date IS NOT NULL AND p.birth_date <= ?
+      AND date_diff('day', p.birth_date, ?) < ?
+      AND date_diff('day', p.birth_date, ?) >= c.age_days + ?
+      AND NOT EXISTS (SELECT 1 FROM doses d WHERE d.person_id = p.person_id
+                      AND d.vaccine_code = c.vaccine_code AND d.dose_code = c.dose_code)
+    GROUP BY p.person_id, p.municipality"""
+
+_CHRONIC_SQL = f"""
+    WITH {_PEOPLE_SQL},
+    cond AS (SELECT f.person_id,
+                    bool_or(c.code >= 'I10' AND c.code < 'I16') AS hypertension,
+                    bool_or(c.code >= 'E10' AND c.code < 'E15') AS diabetes
+             FROM fhir_pat f JOIN conditions c ON c.patient_key = f.patient_key
+             WHERE c.source_system = 'FHIR' AND (c.onset_date IS NULL OR c.onset_date <= ?)
+             GROUP BY f.person_id),
+    obs AS (SELECT f.person_id, bool_or(o.component_code = '8480-6') AS bp,
+                   bool_or(o.component_code = '4548-4') AS hba1c
+            FROM fhir_pat f JOIN observations o ON o.patient_key = f.patient_key
+            WHERE o.source_system = 'FHIR' AND o.effective_date > ? AND o.effective_date <= ?
+            GROUP BY f.person_id)
+    SELECT p.person_id, p.municipality,
+           concat_ws('; ', CASE WHEN c.hypertension AND NOT coalesce(o.bp, false)
+                                THEN 'hipertensão sem pressão arterial aferida' END,
+                           CASE WHEN c.diabetes AND NOT coalesce(o.hba1c, false)
+                                THEN 'diabetes sem hemoglobina glicada' END) AS reason
+    FROM cond c JOIN people p USING (person_id) LEFT JOIN obs o USING (person_id)
+    WHERE (c.hypertension AND NOT coalesce(o.bp, false))
+       OR (c.diabetes AND NOT coalesce(o.hba1c, false))"""
+
+_DISCHARGE_SQL = f"""
+    WITH {_PEOPLE_SQL},
+    stays AS (SELECT i.person_id, h.discharge_date, h.main_diagnosis
+              FROM ids i JOIN hospitalisations h
+                ON i.source_system = 'SIH' AND h.source_system = 'SIH'
+               AND h.aih_number = i.record_key AND h.source_file = i.source_file
+              WHERE h.discharge_date > ? AND h.discharge_date <= ? AND NOT coalesce(h.died, false)),
+    last AS (SELECT person_id, max(discharge_date) AS discharge_date,
+                    arg_max(main_diagnosis, discharge_date) AS diagnosis
+             FROM stays GROUP BY person_id),
+    seen AS (SELECT f.person_id, max(e.encounter_date) AS last_contact
+             FROM fhir_pat f JOIN encounters e ON e.patient_key = f.patient_key
+             WHERE e.source_system = 'FHIR' AND e.encounter_class = 'AMB'
+             GROUP BY f.person_id)
+    SELECT p.person_id, p.municipality,
+           'alta em ' || strftime(l.discharge_date, '%d/%m/%Y') || ', diagnóstico '
+             || coalesce(l.diagnosis, '—') AS reason,
+           (list_contains(?, l.diagnosis) OR list_contains(?, left(l.diagnosis, 3))) AS flag
+    FROM last l JOIN people p USING (person_id) LEFT JOIN seen s USING (person_id)
+    WHERE s.last_contact IS NULL OR s.last_contact < l.discharge_date"""
+
+
+def _latest(con: duckdb.DuckDBPyConnection, sql: str) -> dt.date:
+    value = con.execute(sql).fetchall()[0][0]
+    return value if isinstance(value, dt.date) else dt.date.today()
+
+
+def _vaccines(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
+              icsap: frozenset[str]) -> list[Entry]:
+    day = as_of or _latest(con, "SELECT max(vaccination_date) FROM immunisations")
+    p = wl.params
+    rows = con.execute(_VACCINES_SQL, [
+        [d.vaccine.code for d in CALENDAR], [d.dose_code for d in CALENDAR],
+        [d.age_days for d in CALENDAR],
+        [f"{d.vaccine.acronym} {d.dose_label}" for d in CALENDAR],
+        day, day, int(p["max_idade_dias"]), day, int(p["tolerancia_dias"])]).fetchall()
+    return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
+def _chronic(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
+             icsap: frozenset[str]) -> list[Entry]:
+    day = as_of or _latest(con, "SELECT max(effective_date) FROM observations")
+    start = day - dt.timedelta(days=int(wl.params["janela_dias"]))
+    rows = con.execute(_CHRONIC_SQL, [day, start, day]).fetchall()
+    return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
+def _discharge(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
+               icsap: frozenset[str]) -> list[Entry]:
+    day = as_of or _latest(con, "SELECT max(discharge_date) FROM hospitalisations")
+    start = day - dt.timedelta(days=int(wl.params["ultimos_dias"]))
+    codes = sorted(icsap)
+    rows = con.execute(_DISCHARGE_SQL, [start, day, codes, codes]).fetchall()
+    return [Entry(int(r[0]), r[1], str(r[2]), bool(r[3])) for r in rows]
+
+
+Rule = Callable[[duckdb.DuckDBPyConnection, Worklist, dt.date | None, frozenset[str]],
+                list[Entry]]
+#: rule name → how it is computed (the declarations name one of these)
+RULES: dict[str, Rule] = {"vacinas_atrasadas": _vaccines,
+                          "cronicos_sem_acompanhamento": _chronic,
+                          "alta_sem_aps": _discharge}
+
+
+def load_worklists(path: Path = CATALOG) -> dict[str, Worklist]:
+    """The declared lists; every problem reported at once."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, Worklist] = {}
+    problems = []
+    for n, item in enumerate(data.get("list", []), 1):
+        try:
+            wl = Worklist(**item)
+        except TypeError as error:
+            problems.append(f"{path.name}: lista nº {n}: {error}")
+            continue
+        if wl.rule not in RULES:
+            problems.append(f"{path.name}: lista {wl.id}: regra desconhecida {wl.rule!r}")
+        if wl.id in out:
+            problems.append(f"{path.name}: lista {wl.id} repetida")
+        out[wl.id] = wl
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    return out
+
+
+def compute(con: duckdb.DuckDBPyConnection, worklist: Worklist, *,
+            as_of: dt.date | None = None, icsap: frozenset[str] = frozenset(),
+            municipality: str | None = None) -> list[Entry]:
+    """Who is on ``worklist`` (in ``municipality``, when given), by person id."""
+    entries = RULES[worklist.rule](con, worklist, as_of, icsap)
+    return sorted((e for e in entries if municipality is None or e.municipality == municipality),
+                  key=lambda e: e.person_id)
+
+
+def counts(entries: list[Entry]) -> dict[str, int]:
+    """Persons on a list per municipality of residence (``""``: none recorded)."""
+    return dict(sorted(Counter(e.municipality or "" for e in entries).items()))
+
+
+def export_csv(entries: list[Entry], worklist: Worklist) -> bytes:
+    """The team's download: ``;``-separated, UTF-8 with BOM (opens in a Brazilian
+    spreadsheet as it is). The caller audits it, one entry per person."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["lista", "pessoa", "municipio", "motivo", "icsap"])
+    for e in entries:
+        writer.writerow([worklist.id, e.person_id, e.municipality or "", e.reason,
+                         "sim" if e.flag else ""])
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")

@@ -1,0 +1,65 @@
+"""The care record's page (``/prontuario``): a form (person, purpose, justification for
+breaking the glass) and the record, opened through :func:`rmds.care.opening.open_record`
+like the API's route, so the same policy and the same audit entry apply."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from rmds.access import AccessDenied, DataClass, Purpose
+from rmds.api.context import ApiContext
+from rmds.care.opening import open_record
+from rmds.care.record import PersonNotFound
+from rmds.store.auth import PUBLIC_USER, Role, User
+from rmds.web.pages import LEVEL_LABELS, render
+
+__all__ = ["register_care"]
+
+
+def register_care(app: FastAPI) -> None:
+    ctx: ApiContext = app.state.ctx
+
+    def viewer(request: Request) -> User:
+        try:
+            return ctx.current_user(request)
+        except HTTPException:
+            return PUBLIC_USER
+
+    def form(request: Request, user: User, status: int = 200, **extra: object
+             ) -> HTMLResponse:
+        return render("prontuario.html", status=status, user=user, levels=LEVEL_LABELS,
+                      path=request.url.path, purposes=list(Purpose), **extra)
+
+    def allowed(request: Request, user: User) -> Response | None:
+        if user.role is Role.PUBLIC:
+            return RedirectResponse("/entrar?proxima=/prontuario", status_code=303)
+        if not ctx.policy.may_read_somewhere(user.role, DataClass.CARE):
+            raise AccessDenied("o prontuário é só para quem cuida do paciente",
+                               signed_in=True)
+        return None
+
+    @app.get("/prontuario", response_class=HTMLResponse, include_in_schema=False)
+    def care_form(request: Request) -> Response:
+        user = viewer(request)
+        return allowed(request, user) or form(request, user)
+
+    @app.post("/prontuario", response_class=HTMLResponse, include_in_schema=False)
+    def care_page(request: Request, pessoa: str = Form(..., max_length=20),
+                  finalidade: str = Form("", max_length=40),
+                  justificativa: str = Form("", max_length=400)) -> Response:
+        user = viewer(request)
+        refused = allowed(request, user)
+        if refused is not None:
+            return refused
+        try:
+            opened = open_record(ctx.data.cursor(), ctx.store, ctx.policy, ctx.scope(user),
+                                 username=user.username, key=pessoa, purpose=finalidade,
+                                 justification=justificativa or None,
+                                 origin=ctx.origin(request))
+        except PersonNotFound as error:
+            return form(request, user, 404, error=str(error))
+        except AccessDenied as error:
+            return form(request, user, 403, error=str(error), glass="quebra de vidro" in
+                        str(error), pessoa=pessoa, finalidade=finalidade)
+        return form(request, user, record=opened.record, grant=opened.grant)

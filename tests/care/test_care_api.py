@@ -1,0 +1,110 @@
+"""Opening care records through the API, per role: the professional of the municipality
+with a purpose; outside it only by breaking the glass (flagged); management and the public
+never; every opening in the audit chain, naming the person by their index number only."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from rmds.store import Store
+from rmds.store.audit import verify
+from rmds.store.db import AUDIT
+from tests.service_fixtures import token
+
+BH, UDI = "3106200", "3170206"
+RESIDENT_SQL = (
+    "SELECT l.person_id, any_value(r.cns) FROM person_links l JOIN (SELECT source_system || "
+    "'|' || source_file || '|' || coalesce(record_key, CAST(source_row AS VARCHAR)) || '|' "
+    "|| role AS uid, residence_municipality AS m, cns FROM identity_records) r "
+    "ON l.record_uid = r.uid GROUP BY l.person_id HAVING bool_and(r.m = ?) "
+    "AND count(DISTINCT r.cns) = 1 ORDER BY 1 LIMIT 1")
+WHY = "paciente em atendimento de urgência no nosso pronto-socorro"
+
+
+def _resident(client: TestClient, code: str) -> tuple[int, str]:
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    [(pid, cns)] = cursor.execute(RESIDENT_SQL, [code]).fetchall()
+    return int(pid), str(cns)
+
+
+def _entries(store: Store, after: int) -> list[dict[str, object]]:
+    with store.engine.connect() as c:
+        return [dict(r._mapping) for r in c.execute(
+            AUDIT.select().where(AUDIT.c.seq > after).order_by(AUDIT.c.seq))]
+
+
+def _last(store: Store) -> int:
+    with store.engine.connect() as c:
+        return int(c.execute(sa.select(sa.func.coalesce(sa.func.max(AUDIT.c.seq), 0)))
+                   .scalar_one())
+
+
+def test_the_professional_opens_a_resident_with_a_purpose(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    pid, cns = _resident(client, BH)
+    prof = token(client, "prof")
+    before = _last(store)
+    refused = client.post("/api/prontuario", json={"pessoa": str(pid)}, headers=prof)
+    assert refused.status_code == 403 and "finalidade" in refused.json()["erro"]["mensagem"]
+    r = client.post("/api/prontuario", json={"pessoa": cns, "finalidade": "cuidado"},
+                    headers=prof)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["pessoa"] == pid and body["municipio_residencia"] == BH
+    assert body["acesso"] == {"finalidade": "cuidado", "quebra_de_vidro": False,
+                              "auditoria": body["acesso"]["auditoria"]}
+    assert all(i["batch_id"] is not None for i in body["linha_do_tempo"])
+    [entry] = _entries(store, before)
+    assert (entry["username"], entry["action"], entry["resource"], entry["territory"],
+            entry["reason"]) == ("prof", "abrir_prontuario", f"pessoa:{pid}", BH,
+                                 "finalidade=cuidado")
+    assert entry["seq"] == body["acesso"]["auditoria"]
+    # the CNS given was never written to the audit chain
+    assert all(cns not in str(v) for v in entry.values())
+    assert verify(store).ok
+
+
+def test_a_non_resident_only_by_breaking_the_glass_which_is_flagged(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    pid, _ = _resident(client, UDI)
+    prof = token(client, "prof")
+    before = _last(store)
+    plain = client.post("/api/prontuario", json={"pessoa": str(pid),
+                                                 "finalidade": "cuidado"}, headers=prof)
+    assert plain.status_code == 403 and "quebra de vidro" in plain.json()["erro"]["mensagem"]
+    short = client.post("/api/prontuario", json={"pessoa": str(pid), "finalidade": "cuidado",
+                                                 "justificativa": "urgência"}, headers=prof)
+    assert short.status_code == 403
+    assert _entries(store, before) == []          # refusals open nothing
+    r = client.post("/api/prontuario", json={"pessoa": str(pid), "finalidade": "cuidado",
+                                             "justificativa": WHY}, headers=prof)
+    assert r.status_code == 200, r.text
+    assert r.json()["acesso"]["quebra_de_vidro"] is True
+    [entry] = _entries(store, before)
+    assert (entry["action"], entry["resource"], entry["territory"]) == (
+        "quebra_de_vidro", f"pessoa:{pid}", UDI)
+    assert entry["reason"] == f"finalidade=cuidado; quebra_de_vidro: {WHY}"
+
+
+def test_management_analysts_and_the_public_never_open_a_record(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    pid, _ = _resident(client, BH)
+    before = _last(store)
+    body = {"pessoa": str(pid), "finalidade": "cuidado", "justificativa": WHY}
+    for name in ("ana", "bh", "urs"):          # analyst, BH's own manager, regional
+        r = client.post("/api/prontuario", json=body, headers=token(client, name))
+        assert r.status_code == 403, (name, r.text)
+        # a person who does not exist: the same refusal, nothing told
+        ghost = client.post("/api/prontuario", json={**body, "pessoa": "9" * 15},
+                            headers=token(client, name))
+        assert ghost.status_code == 403, name
+    assert client.post("/api/prontuario", json=body).status_code == 401
+    # the administrator: only to audit
+    adm = token(client, "adm")
+    assert client.post("/api/prontuario", json=body, headers=adm).status_code == 403
+    audit = client.post("/api/prontuario", json={**body, "finalidade": "auditoria"},
+                        headers=adm)
+    assert audit.status_code == 200
+    assert [e["username"] for e in _entries(store, before)
+            if str(e["resource"]).startswith("pessoa:")] == ["adm"]
