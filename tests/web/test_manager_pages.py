@@ -29,7 +29,7 @@ def _page_values(page: Page) -> dict[str, str]:
 def _table(lines: list[list[object]]) -> list[dict[str, object]]:
     blank = next(i for i, line in enumerate(lines) if all(v in (None, "") for v in line))
     header, *rows = lines[blank + 1:]
-    return [dict(zip(header, row, strict=True)) for row in rows]
+    return [dict(zip([str(h) for h in header], row, strict=True)) for row in rows]
 
 
 def _download(page: Page, selector: str, folder: Path) -> Path:
