@@ -207,8 +207,11 @@ def parse_years(text: str) -> tuple[int, ...]:
 
 
 def pipeline(work: Path, data: Path | None, engines: tuple[str, ...], scale: float,
-             years: str, seed: int, stages: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The stages at ``scale`` on each of ``engines``, on one synthetic state."""
+             years: str, seed: int, stages: tuple[str, ...], reuse_lake: bool = False
+             ) -> list[dict[str, Any]]:
+    """The stages at ``scale`` on each of ``engines``, on one synthetic state; with
+    ``reuse_lake`` the lake of an earlier run in ``work`` is kept (to time later stages
+    again without loading the state again)."""
     results = []
     state = data or work / "estado"
     if data is None and "synth" in stages:
@@ -219,7 +222,8 @@ def pipeline(work: Path, data: Path | None, engines: tuple[str, ...], scale: flo
             return results
     for engine in engines:
         lake = work / f"lago-{engine}"
-        shutil.rmtree(lake, ignore_errors=True)
+        if not reuse_lake:
+            shutil.rmtree(lake, ignore_errors=True)
         for stage in stages:
             if stage == "synth":
                 continue
@@ -265,6 +269,9 @@ def main() -> None:
     parser.add_argument("--skip-main", action="store_true",
                         help="only the --compare-scale runs")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--reuse-lake", action="store_true",
+                        help="keep the lake of an earlier run in --work (time later stages "
+                        "again, e.g. --stages indicators,quality, without loading again)")
     # a child process runs one stage
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--state", type=Path, help=argparse.SUPPRESS)
@@ -284,7 +291,7 @@ def main() -> None:
         if not args.skip_main:
             main_work = work / f"escala-{args.scale:g}"
             report["runs"] = pipeline(main_work, args.data, (args.engine,), args.scale,
-                                      args.years, args.seed, stages)
+                                      args.years, args.seed, stages, args.reuse_lake)
         if args.compare_scale is not None:
             compare_work = work / f"comparacao-{args.compare_scale:g}"
             runs = pipeline(compare_work, None, ENGINES, args.compare_scale, args.years,
