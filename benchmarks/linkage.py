@@ -124,28 +124,18 @@ def recordlinkage_lake(lake_path: Path, truth: Path) -> dict[str, float]:
     does, blocked on rmds's blocking rules, compared (Jaro-Winkler on names, exact on
     birth date, sex, municipality, CEP sector), classified by ECM, clustered, and scored
     against the generator's truth."""
-    import duckdb
     import numpy as np
     import pyarrow.parquet as pq
     import recordlinkage
 
-    from rmds.engine.duck import DuckDBEngine
-    from rmds.lake.store import Lake, fetch_arrow
+    from rmds.lake.store import Lake
     from rmds.linkage.cluster import components
     from rmds.linkage.evaluate import score
     from rmds.linkage.model import BLOCKING
-    from rmds.linkage.prepare import standardise
-    from rmds.schema.keys import RECORD_UID
+    from rmds.linkage.run import standardised_identity
 
     with Lake(lake_path, read_only=True) as lake:
-        source = fetch_arrow(lake.con, f"""
-            SELECT {RECORD_UID} AS record_uid, name, mother_name, birth_date, sex,
-                   residence_municipality, cep, cns, cpf FROM identity_records""")
-    engine = DuckDBEngine(duckdb.connect())
-    try:
-        table = standardise(engine, source)
-    finally:
-        engine.con.close()
+        _, table = standardised_identity(lake)
     started = time.perf_counter()
     frame = table.to_pandas().set_index("uid")
     indexer = recordlinkage.Index()

@@ -57,7 +57,8 @@ from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review"]
+__all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review",
+           "standardised_identity"]
 
 LINK_TABLES = {
     "person_links": "record_uid VARCHAR, person_id BIGINT, source_system VARCHAR, "
@@ -148,13 +149,10 @@ def _engine(kind: str) -> Engine:
     raise ConfigurationError(f"motor desconhecido {kind!r}; conhecidos: {', '.join(ENGINES)}")
 
 
-def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
-         incremental: bool = False, engine: str = "duckdb") -> LinkSummary:
-    """Link every identity record of the lake to a person (see the module's docstring).
-    ``engine`` (``"duckdb"``, the default, or ``"spark"``) computes the standardised input
-    and runs Splink; the rule on CNS/CPF, the clusters and the ids are the same code on
-    both, and the results are written into the lake either way."""
-    _ensure(lake)
+def standardised_identity(lake: Lake, engine: str = "duckdb") -> tuple[pa.Table, pa.Table]:
+    """The lake's identity records as read (with their source system and batch) and
+    standardised for linkage on ``engine``: the one input of the linkage, its evaluation
+    and its benchmark."""
     runner = _engine(engine)
     source = fetch_arrow(lake.con, f"""
         SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
@@ -166,6 +164,17 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         runner.close()
         if isinstance(runner, DuckDBEngine):
             runner.con.close()
+    return source, table
+
+
+def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
+         incremental: bool = False, engine: str = "duckdb") -> LinkSummary:
+    """Link every identity record of the lake to a person (see the module's docstring).
+    ``engine`` (``"duckdb"``, the default, or ``"spark"``) computes the standardised input
+    and runs Splink; the rule on CNS/CPF, the clusters and the ids are the same code on
+    both, and the results are written into the lake either way."""
+    _ensure(lake)
+    source, table = standardised_identity(lake, engine)
     n = table.num_rows
     meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
                                          source.column("source_system").to_pylist(),
@@ -352,14 +361,7 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     actual = np.array([r[1] for r in rows], dtype=np.int64)
     scores = score(predicted, actual)
     true_of = {r[2]: r[1] for r in rows if r[2] is not None}
-    source = fetch_arrow(lake.con, f"""
-        SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
-               residence_municipality, cep, cns, cpf FROM identity_records""")
-    runner = DuckDBEngine(duckdb.connect())
-    try:
-        table = standardise(runner, source)
-    finally:
-        runner.con.close()
+    _, table = standardised_identity(lake)
     indexed = pa.array([u in true_of for u in table.column("record_uid").to_pylist()])
     table = table.filter(indexed)
     ids = np.array([true_of[u] for u in table.column("record_uid").to_pylist()],
