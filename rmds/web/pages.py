@@ -15,7 +15,7 @@ from rmds.access import DataClass
 from rmds.api.context import ApiContext
 from rmds.api.reads import consortium as read_consortium
 from rmds.api.reads import queue_summary
-from rmds.fmt import fmt_decimal, fmt_int
+from rmds.fmt import fmt_decimal, fmt_int, parse_date
 from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
 from rmds.territory import Level, vintage_for_year
 from rmds.web.charts import MISSING, SUPPRESSED, classes, colour, line_chart, mesh
@@ -286,15 +286,14 @@ def register(app: FastAPI) -> None:
 
     def _report(semana: str | None) -> tuple[str, str]:
         """The weekly report's HTML, and the week it is for."""
-        import datetime as dt
 
         from rmds.portfolio.service import STATUSES, weekly_report
 
         try:
-            week = dt.date.fromisoformat(semana) if semana else None
+            week = parse_date(semana) if semana else None
         except ValueError:
-            raise HTTPException(422, "semana inválida: informe a data como AAAA-MM-DD"
-                                ) from None
+            raise HTTPException(422, "semana inválida: informe a data como DD/MM/AAAA "
+                                "(ou AAAA-MM-DD)") from None
         report = weekly_report(store, week)
         html = ENV.get_template("relatorio.html").render(r=report, statuses=STATUSES)
         return html, str(week or "atual")

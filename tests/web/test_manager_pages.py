@@ -221,3 +221,15 @@ def test_an_error_page_keeps_the_signed_in_header(server: str) -> None:
         assert 'id="entrar"' not in missing.text
     public = httpx.get(f"{server}/municipio/9999999", timeout=60)
     assert public.status_code == 404 and 'id="entrar"' in public.text
+
+
+def test_the_weekly_report_takes_the_week_as_people_type_it(server: str) -> None:
+    with httpx.Client(base_url=server, follow_redirects=True, timeout=60) as client:
+        assert client.post("/entrar", data={"usuario": "ana", "senha": PASSWORD}
+                           ).status_code == 200
+        typed = client.get("/carteira/relatorio?semana=30/11/2026")
+        iso = client.get("/carteira/relatorio?semana=2026-11-30")
+        assert typed.status_code == iso.status_code == 200
+        assert "30/11/2026" in typed.text or "2026-11-30" in typed.text
+        assert client.get("/carteira/relatorio?semana=31/02/2026").status_code == 422
+        assert client.get("/carteira/relatorio?semana=x").status_code == 422
