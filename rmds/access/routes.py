@@ -137,6 +137,8 @@ COMMANDS: dict[str, RouteClass] = {
     "worklists list": Open.SERVICE,
     "worklists compute": _A,          # counts per municipality, no one named
     "worklists export": _C,           # named people: one audit entry each
+    "fetch": Open.OPERATION,          # downloads public DATASUS files, prints no data
+    "sync": Open.OPERATION,           # fetch → ingest → link → compute, prints counts
 }
 
 
