@@ -121,7 +121,16 @@ def sync_command(ctx: click.Context, systems: tuple[str, ...], uf: str, period: 
     (o republicado substitui o lote anterior), vincula os registros novos e recalcula os
     indicadores cujas tabelas mudaram. Sai com código diferente de zero, dizendo a etapa,
     quando uma etapa falha; a próxima execução retoma as etapas pendentes."""
-    from rmds.cli import indicators_compute, ingest_command, link_group
+    # the steps are the CLI's own commands, found through the command tree (this package
+    # does not import rmds.cli, which imports it)
+    root = ctx.find_root().command
+    assert isinstance(root, click.Group)
+    ingest_command = root.get_command(ctx, "ingest")
+    link_group = root.get_command(ctx, "link")
+    indicators = root.get_command(ctx, "indicators")
+    assert isinstance(indicators, click.Group)
+    indicators_compute = indicators.get_command(ctx, "compute")
+    assert ingest_command and link_group and indicators_compute
 
     report = _run_fetch(systems, uf, period, dest, host, port, timeout, retries)
     _print_report(report)
