@@ -218,7 +218,7 @@ def test_the_session_cookie_is_secure_over_https(app: FastAPI, clock: Clock) -> 
 
 @pytest.mark.parametrize("url", ["/municipio/3106200?periodo=abc",
                                  "/carteira/relatorio?semana=x",
-                                 "/carteira/relatorio?semana=30/11/2026"])
+                                 "/carteira/relatorio?semana=31/02/2026"])
 def test_bad_page_parameters_get_a_422_in_portuguese(client: TestClient, url: str) -> None:
     headers = token(client, "ana")
     r = client.get(url, headers=headers)
