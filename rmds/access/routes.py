@@ -48,6 +48,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/api/indicadores/{indicador}/serie"): _S,
     ("GET", "/api/indicadores/{indicador}/ranking"): _S,
     ("GET", "/api/mapa/{indicador}"): _S,
+    ("GET", "/api/tabulador"): _S,
     # quality, loads
     ("GET", "/api/qualidade"): _A,
     ("GET", "/api/qualidade/{municipio}"): _R,
@@ -73,6 +74,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/fhir/Patient/{pessoa}/$summary"): _C,
     # pages
     ("GET", "/"): _S,
+    ("GET", "/tabulador"): _S,
     ("GET", "/municipio/{codigo}"): _S,
     ("GET", "/qualidade"): _A,
     ("GET", "/consorcios"): _A,

@@ -61,9 +61,15 @@ class MapMesh:
                     parts.append("M" + "L".join(points) + "Z")
             self.paths[code] = "".join(parts)
 
-    def svg(self, fills: Mapping[str, str], titles: Mapping[str, str]) -> str:
+    def svg(self, fills: Mapping[str, str], titles: Mapping[str, str],
+            links: Mapping[str, str] | None = None) -> str:
+        """The map, each municipality filled and titled; with ``links``, a click on a
+        municipality opens its link (``data-href``, followed by rmds.js; the same
+        destinations are links in the page's table, for the keyboard)."""
+        links = links or {}
         body = "".join(
-            f'<path d="{d}" fill="{fills.get(code, MISSING)}" data-municipio="{code}">'
+            f'<path d="{d}" fill="{fills.get(code, MISSING)}" data-municipio="{code}"'
+            + (f' data-href="{escape(links[code])}"' if code in links else "") + ">"
             f"<title>{escape(titles.get(code, self.names.get(code, code)))}</title></path>"
             for code, d in self.paths.items())
         return (f'<svg class="mapa" viewBox="0 0 {WIDTH} {self.height}" role="img" '

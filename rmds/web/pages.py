@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -67,6 +69,32 @@ def home_links(user: User) -> list[tuple[str, str]]:
     }
     return by_role.get(role, [("Painel de indicadores", "/")])
 
+#: the Painel's drill-down: a click on the map at one level opens the next one down, within
+#: the unit clicked (the municipality level opens the municipality's page)
+DRILL = {"estado": "macrorregiao", "macrorregiao": "regiao", "regiao": "municipio",
+         "urs": "municipio", "consorcio": "municipio"}
+OUT_OF_FOCUS = "#f0f0f0"
+
+
+def _within_param(dentro: str | None) -> tuple[str, str] | None:
+    """``nivel:codigo`` of the Painel's and the tabulator's ``dentro`` parameter."""
+    if not dentro:
+        return None
+    level, _, code = dentro.partition(":")
+    if level not in LEVEL_LABELS or not code:
+        raise HTTPException(422, f"filtro 'dentro' inválido: {dentro} (use nível:código)")
+    return level, code
+
+
+def _drill(indicator: str, level: str, period: str, municipality: str, unit: str) -> str:
+    """Where a click on ``municipality`` in the map of ``level`` leads."""
+    below = DRILL.get(level)
+    if below is None:
+        return f"/municipio/{municipality}?periodo={period}"
+    return "/?" + urlencode({"indicador": indicator, "nivel": below, "periodo": period,
+                             "dentro": f"{level}:{unit}"})
+
+
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(ENV.get_template(name).render(**context), status_code=status)
 
@@ -102,15 +130,21 @@ def register(app: FastAPI) -> None:
         except HTTPException:
             return PUBLIC_USER
 
+    def _unit_name(unit: tuple[str, str], year: int) -> str:
+        known = data.pack.units(Level(unit[0]), vintage_for_year(year)).get(unit[1])
+        return known.name if known is not None else unit[1]
+
     def page(name: str, request: Request, user: User, **context: Any) -> HTMLResponse:
         return render(name, user=user, levels=LEVEL_LABELS, path=request.url.path, **context)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def painel(request: Request, indicador: str = "mortalidade_infantil",
-               nivel: str = "municipio", periodo: str | None = None) -> Response:
+               nivel: str = "municipio", periodo: str | None = None,
+               dentro: str | None = None) -> Response:
         user = viewer(request)
         if nivel not in LEVEL_LABELS:
             raise HTTPException(422, f"nível inválido: {nivel}")
+        within = _within_param(dentro)
         ind = data.catalog.get(indicador)
         years = data.periods("ano")
         quarters = data.periods("trimestre")
@@ -123,16 +157,30 @@ def register(app: FastAPI) -> None:
         scope = ctx.scope(user)
         rows, restricted = data.ranking(indicador, nivel, period, scope)
         cells = data.by_municipality(indicador, nivel, period, scope)
+        year = int(period[:4])
+        focus, focus_name = None, None
+        if within is not None:
+            from rmds.api.tabulate import units_within
+
+            keep = units_within(data, nivel, within, year)
+            rows = [r for r in rows if r["unit_code"] in keep]
+            focus = {m for m, codes in data.parent_of(within[0], vintage_for_year(year),
+                                                      year).items() if within[1] in codes}
+            focus_name = _unit_name(within, year)
         values = [float(r["value"]) for r in rows if r["value"] is not None]
         breaks, bands = classes(values, ind.higher_is_better)
-        fills, titles = {}, {}
+        fills, titles, links = {}, {}, {}
         names = {r["unit_code"]: r["unit_name"] or r["unit_code"] for r in rows}
         for muni, cell in cells.items():
+            if focus is not None and muni not in focus:
+                fills[muni] = OUT_OF_FOCUS
+                continue
             fills[muni] = colour(cell["value"], breaks, bands, bool(cell["suppressed"]))
             shown = ("suprimido" if cell["suppressed"] and cell["value"] is None
                      else fmt_decimal(cell["value"], 2) if cell["value"] is not None else "—")
             titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
                            f"{names.get(cell['unit_code'], cell['unit_code'])}: {shown}"
+            links[muni] = _drill(indicador, nivel, period, muni, cell["unit_code"])
         if restricted:
             audit(request, user, "leitura_restrita")
         series, _ = data.series(indicador, "estado", "31", "mes", scope)
@@ -141,7 +189,7 @@ def register(app: FastAPI) -> None:
                            unit=ind.unit)
         best_first = bands[::-1] if ind.higher_is_better else bands
         legend = [(b.colour, b.label) for b in best_first]
-        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
+        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles, links)
         notice = None
         if nivel == Level.CONSORTIUM.value:
             from rmds.consortia.roster import roster_status
@@ -153,7 +201,8 @@ def register(app: FastAPI) -> None:
                     months=months, rows=rows, svg=svg, legend=legend, chart=chart,
                     vintage=vintage_for_year(int(period[:4])).label,
                     restricted=restricted, suppressed_colour=SUPPRESSED,
-                    missing_colour=MISSING)
+                    missing_colour=MISSING, dentro=dentro if within else None,
+                    focus_name=focus_name, drill=DRILL.get(nivel))
 
     @app.get("/municipio/{codigo}", response_class=HTMLResponse, include_in_schema=False)
     def municipio(request: Request, codigo: str, periodo: str | None = None) -> Response:
@@ -188,6 +237,30 @@ def register(app: FastAPI) -> None:
         quality = next((q for q in data.quality_ranking() if q["municipio"] == codigo), None)
         return page("municipio.html", request, user, m=m, year=year, table=table,
                     region_name=m.region_name[vintage], quality=quality)
+
+    @app.get("/tabulador", response_class=HTMLResponse, include_in_schema=False)
+    def tabulador(request: Request, indicador: str = "mortalidade_infantil",
+                  linhas: str = "municipio", colunas: str = "ano", conteudo: str = "valor",
+                  de: str | None = None, ate: str | None = None,
+                  dentro: str | None = None) -> Response:
+        from rmds.api.routers.tabulator import query_of
+        from rmds.api.tabulate import COLUMNS, CONTENTS, TabulatorError, tabulate
+
+        user = viewer(request)
+        query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro)
+        try:
+            table, restricted = tabulate(data, query, ctx.scope(user))
+        except TabulatorError as error:
+            raise HTTPException(422, str(error)) from error
+        if restricted:
+            audit(request, user, "leitura_restrita")
+        every = sorted(set(data.periods("mes") + data.periods("trimestre")
+                           + data.periods("ano")))
+        return page("tabulador.html", request, user, q=query, t=table,
+                    catalog=list(data.catalog), ind=data.catalog.get(indicador),
+                    contents={k: v[1] for k, v in CONTENTS.items()}, columns=COLUMNS,
+                    every=every, api=query.url("/api/tabulador"),
+                    whole=replace(query, dentro=None).url())
 
     @app.get("/qualidade", response_class=HTMLResponse, include_in_schema=False)
     def qualidade(request: Request) -> Response:

@@ -24,7 +24,9 @@ AXE = Path(str(resources.files("axe_playwright_python") / "axe.min.js"))
 PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
          "/municipio/3106200", "/qualidade", "/consorcios", "/filas", "/carteira",
          "/carteira/pauta", "/carteira/relatorio", "/cargas", "/inicio", "/entrar",
-         "/municipio/9999999"]
+         "/municipio/9999999", "/tabulador",
+         "/tabulador?linhas=regiao&colunas=mes&conteudo=numerador",
+         "/?nivel=macrorregiao&indicador=cobertura_penta_d3"]
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:

@@ -140,7 +140,9 @@ def test_the_map_legend_never_repeats_a_range_and_marks_suppressed_apart(
 
 PAGES = ["/", "/?nivel=estado", "/?nivel=regiao", "/municipio/3106200", "/qualidade",
          "/consorcios", "/filas", "/carteira", "/carteira/pauta", "/carteira/relatorio",
-         "/cargas", "/inicio", "/docs"]
+         "/cargas", "/inicio", "/docs", "/tabulador",
+         "/tabulador?linhas=municipio&colunas=mes&conteudo=numerador",
+         "/?nivel=macrorregiao"]
 
 
 def _first_link(page: Page, prefix: str) -> str | None:

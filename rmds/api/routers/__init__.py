@@ -11,6 +11,7 @@ from rmds.api.routers import (
     portfolio,
     quality,
     session,
+    tabulator,
     territory,
 )
 
@@ -18,4 +19,5 @@ __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     session.router, territory.router, indicators.router, quality.router, batches.router,
-    consortia.router, portfolio.router, fhir.router, care.router)
+    consortia.router, portfolio.router, fhir.router, care.router,
+    tabulator.router)

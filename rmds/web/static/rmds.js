@@ -18,3 +18,15 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => { if (!byKeyboard) form.submit(); });
   });
 });
+
+// Map drill-down: a click on a municipality opens the next level down within the unit it
+// belongs to (or the municipality's page). The page's table has the same links for the
+// keyboard, so the map's 853 areas are not tab stops.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("svg.mapa").forEach((map) => {
+    map.addEventListener("click", (event) => {
+      const area = event.target.closest("path[data-href]");
+      if (area) window.location.assign(area.getAttribute("data-href"));
+    });
+  });
+});
