@@ -116,6 +116,8 @@ def classes(values: Sequence[float], higher_is_better: bool, count: int = 5
         cut = _quantile(ordered, k / count)
         if cut < ordered[-1] and (not breaks or cut > breaks[-1]):
             breaks.append(cut)
+    if not breaks:        # most values at the top: the lower ones still make their own class
+        breaks.append(max(v for v in ordered if v < ordered[-1]))
     n = len(breaks) + 1
     picks = {2: (0, 4), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}[n]
     worst_first = [PALETTE[i] for i in picks]            # PALETTE reads worst → best

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rmds.access import DataClass
+from rmds.api.cache import Encoded
 from rmds.api.context import ApiContext
 from rmds.api.reads import consortium as read_consortium
 from rmds.api.reads import queue_summary
@@ -137,6 +140,26 @@ def register(app: FastAPI) -> None:
     def page(name: str, request: Request, user: User, **context: Any) -> HTMLResponse:
         return render(name, user=user, levels=LEVEL_LABELS, path=request.url.path, **context)
 
+    def cached_page(request: Request, user: User, key: Hashable,
+                    build: Callable[[], tuple[bytes, bool]]) -> Response:
+        """A page from the answer cache (as the API's answers: keyed by the page's
+        parameters, the viewer and the lake's snapshot; stored gzipped once): the Painel is
+        the most visited page and its map and ranking are the same for every visitor of a
+        scope. A page showing restricted cells is audited every time it is served."""
+        full = ("pagina", key, user.username, user.role, ctx.scope(user), data.run_id())
+        hit = ctx.cache.get(full)
+        if hit is None:
+            raw, restricted = build()
+            # kept gzipped only (a fifth of the page): nearly every browser takes it as is
+            hit = Encoded(b"", gzip.compress(raw, compresslevel=1), restricted)
+            ctx.cache.put(full, hit)
+        if hit.restricted:
+            audit(request, user, "leitura_restrita")
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(hit.gzipped, media_type="text/html; charset=utf-8",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(gzip.decompress(hit.gzipped), media_type="text/html; charset=utf-8")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def painel(request: Request, indicador: str = "mortalidade_infantil",
                nivel: str = "municipio", periodo: str | None = None,
@@ -155,54 +178,60 @@ def register(app: FastAPI) -> None:
         if period not in years + quarters + months:
             raise HTTPException(404, f"período sem dados: {period}")
         scope = ctx.scope(user)
-        rows, restricted = data.ranking(indicador, nivel, period, scope)
-        cells = data.by_municipality(indicador, nivel, period, scope)
-        year = int(period[:4])
-        focus, focus_name = None, None
-        if within is not None:
-            from rmds.api.tabulate import units_within
+        shown_period: str = period
 
-            keep = units_within(data, nivel, within, year)
-            rows = [r for r in rows if r["unit_code"] in keep]
-            focus = {m for m, codes in data.parent_of(within[0], vintage_for_year(year),
-                                                      year).items() if within[1] in codes}
-            focus_name = _unit_name(within, year)
-        values = [float(r["value"]) for r in rows if r["value"] is not None]
-        breaks, bands = classes(values, ind.higher_is_better)
-        fills, titles, links = {}, {}, {}
-        names = {r["unit_code"]: r["unit_name"] or r["unit_code"] for r in rows}
-        for muni, cell in cells.items():
-            if focus is not None and muni not in focus:
-                fills[muni] = OUT_OF_FOCUS
-                continue
-            fills[muni] = colour(cell["value"], breaks, bands, bool(cell["suppressed"]))
-            shown = ("suprimido" if cell["suppressed"] and cell["value"] is None
-                     else fmt_decimal(cell["value"], 2) if cell["value"] is not None else "—")
-            titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
-                           f"{names.get(cell['unit_code'], cell['unit_code'])}: {shown}"
-            links[muni] = _drill(indicador, nivel, period, muni, cell["unit_code"])
-        if restricted:
-            audit(request, user, "leitura_restrita")
-        series, _ = data.series(indicador, "estado", "31", "mes", scope)
-        chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
-                            for r in series], title=f"{ind.name}, Minas Gerais, por mês",
-                           unit=ind.unit)
-        best_first = bands[::-1] if ind.higher_is_better else bands
-        legend = [(b.colour, b.label) for b in best_first]
-        svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles, links)
-        notice = None
-        if nivel == Level.CONSORTIUM.value:
-            from rmds.consortia.roster import roster_status
+        def build() -> tuple[bytes, bool]:
+            period = shown_period
+            rows, restricted = data.ranking(indicador, nivel, period, scope)
+            cells = data.by_municipality(indicador, nivel, period, scope)
+            year = int(period[:4])
+            focus, focus_name = None, None
+            if within is not None:
+                from rmds.api.tabulate import units_within
 
-            notice = roster_status(data.cursor(), data.pack)["aviso"] or None
-        return page("painel.html", request, user, ind=ind, notice=notice,
-                    catalog=list(data.catalog),
-                    nivel=nivel, period=period, years=years, quarters=quarters,
-                    months=months, rows=rows, svg=svg, legend=legend, chart=chart,
-                    vintage=vintage_for_year(int(period[:4])).label,
-                    restricted=restricted, suppressed_colour=SUPPRESSED,
-                    missing_colour=MISSING, dentro=dentro if within else None,
-                    focus_name=focus_name, drill=DRILL.get(nivel))
+                keep = units_within(data, nivel, within, year)
+                rows = [r for r in rows if r["unit_code"] in keep]
+                focus = {m for m, codes in data.parent_of(within[0], vintage_for_year(year),
+                                                          year).items() if within[1] in codes}
+                focus_name = _unit_name(within, year)
+            values = [float(r["value"]) for r in rows if r["value"] is not None]
+            breaks, bands = classes(values, ind.higher_is_better)
+            fills, titles, links = {}, {}, {}
+            names = {r["unit_code"]: r["unit_name"] or r["unit_code"] for r in rows}
+            for muni, cell in cells.items():
+                if focus is not None and muni not in focus:
+                    fills[muni] = OUT_OF_FOCUS
+                    continue
+                fills[muni] = colour(cell["value"], breaks, bands, bool(cell["suppressed"]))
+                shown = ("suprimido" if cell["suppressed"] and cell["value"] is None
+                         else fmt_decimal(cell["value"], 2) if cell["value"] is not None else "—")
+                titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
+                               f"{names.get(cell['unit_code'], cell['unit_code'])}: {shown}"
+                links[muni] = _drill(indicador, nivel, period, muni, cell["unit_code"])
+            series, _ = data.series(indicador, "estado", "31", "mes", scope)
+            chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
+                                for r in series], title=f"{ind.name}, Minas Gerais, por mês",
+                               unit=ind.unit)
+            best_first = bands[::-1] if ind.higher_is_better else bands
+            legend = [(b.colour, b.label) for b in best_first]
+            svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles, links)
+            notice = None
+            if nivel == Level.CONSORTIUM.value:
+                from rmds.consortia.roster import roster_status
+
+                notice = roster_status(data.cursor(), data.pack)["aviso"] or None
+            html = page("painel.html", request, user, ind=ind, notice=notice,
+                        catalog=list(data.catalog),
+                        nivel=nivel, period=period, years=years, quarters=quarters,
+                        months=months, rows=rows, svg=svg, legend=legend, chart=chart,
+                        vintage=vintage_for_year(int(period[:4])).label,
+                        restricted=restricted, suppressed_colour=SUPPRESSED,
+                        missing_colour=MISSING, dentro=dentro if within else None,
+                        focus_name=focus_name, drill=DRILL.get(nivel))
+            return bytes(html.body), restricted
+
+        return cached_page(request, user, ("painel", indicador, nivel, period, dentro),
+                           build)
 
     @app.get("/municipio/{codigo}", response_class=HTMLResponse, include_in_schema=False)
     def municipio(request: Request, codigo: str, periodo: str | None = None) -> Response:

@@ -40,3 +40,12 @@ def test_direction_suppressed_and_missing() -> None:
     assert colour(None, breaks, bands, suppressed=True) == SUPPRESSED
     assert colour(None, breaks, bands) == MISSING
     assert len({SUPPRESSED, MISSING, *PALETTE}) == len(PALETTE) + 2
+
+
+def test_most_values_at_the_top_still_give_two_classes() -> None:
+    """A few low values under many equal top ones (every quantile at the maximum): the
+    low values are a class of their own, not an error."""
+    breaks, bands = classes([0.0, 1.0] + [5.0] * 20, higher_is_better=True)
+    assert breaks == [1.0]
+    assert [(b.low, b.high) for b in bands] == [(0.0, 1.0), (5.0, 5.0)]
+    assert colour(0.5, breaks, bands, False) != colour(5.0, breaks, bands, False)
