@@ -26,7 +26,6 @@ import duckdb
 from rmds.access import AccessPolicy, Scope
 from rmds.api.snapshots import View, pinned
 from rmds.indicators.catalog import Catalog, load_catalog
-from rmds.indicators.compute import placements
 from rmds.indicators.mart import has_mart, select_sql
 from rmds.lake.store import Lake, attach, connect_engine, table_exists
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
@@ -172,6 +171,10 @@ class DataService:
         ``year``, or ever when no year is given)."""
         key = ("parent", level, vintage, year, self.run_id())
         if key not in self._cache:
+            # here, not at the top: the computation's module brings scipy (a second of
+            # start-up) and the server needs only this function of it
+            from rmds.indicators.compute import placements
+
             consortia: dict[str, list[Any]] = {}
             for m in self.memberships():
                 if year is None or m.valid_in(dt.date(year, 1, 1), dt.date(year, 12, 31)):
