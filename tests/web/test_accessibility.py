@@ -26,7 +26,8 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
          "/carteira/pauta", "/carteira/relatorio", "/cargas", "/inicio", "/entrar",
          "/municipio/9999999", "/tabulador",
          "/tabulador?linhas=regiao&colunas=mes&conteudo=numerador",
-         "/?nivel=macrorregiao&indicador=cobertura_penta_d3"]
+         "/?nivel=macrorregiao&indicador=cobertura_penta_d3", "/metodos",
+         "/unidade/urs/belo-horizonte", "/unidade/consorcio/CISMARG", "/qualidade/3106200"]
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:

@@ -142,7 +142,8 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao", "/municipio/3106200", "/qualid
          "/consorcios", "/filas", "/carteira", "/carteira/pauta", "/carteira/relatorio",
          "/cargas", "/inicio", "/docs", "/tabulador",
          "/tabulador?linhas=municipio&colunas=mes&conteudo=numerador",
-         "/?nivel=macrorregiao"]
+         "/?nivel=macrorregiao", "/metodos", "/unidade/urs/belo-horizonte",
+         "/qualidade/3106200"]
 
 
 def _first_link(page: Page, prefix: str) -> str | None:
