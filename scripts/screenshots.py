@@ -39,6 +39,8 @@ SHOTS = (
     ("painel-celular", "/?indicador=cobertura_penta_d3&nivel=municipio", False, True),
     ("painel-macrorregioes", "/?indicador=partos_cesareos&nivel=macrorregiao", False, False),
     ("municipio", "/municipio/3106200", False, False),
+    ("urs", "/unidade/urs/belo-horizonte", False, False),
+    ("metodos", "/metodos", False, False),
     ("tabulador", "/tabulador?indicador=partos_cesareos&linhas=macrorregiao&colunas=trimestre",
      False, False),
     ("qualidade", "/qualidade", False, False),
