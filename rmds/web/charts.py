@@ -147,16 +147,19 @@ def colour(value: float | None, breaks: Sequence[float], bands: Sequence[Band],
 
 def line_chart(points: Sequence[tuple[str, float | None, float | None, float | None]],
                width: int = 520, height: int = 160, title: str = "Série",
-               unit: str = "") -> str:
+               unit: str = "", target: tuple[float, str] | None = None) -> str:
     """(label, value, low, high) → an SVG line with its 95% band, a value axis with the
     unit, the value of each point on hover (and read by screen readers), and a gap where a
     point is suppressed or missing (its neighbours are not joined). Small charts (a trend
-    beside a table) keep only the line and the gaps."""
+    beside a table) keep only the line and the gaps. ``target`` (value, label) draws the
+    official target as a dashed line."""
     known = [(i, v, lo, hi) for i, (_, v, lo, hi) in enumerate(points) if v is not None]
     if not known:
         return '<p class="vazio">Sem dados para a série.</p>'
     small = height < 80
     top = max(max(v, hi if hi is not None else v) for _, v, _, hi in known) or 1.0
+    if target is not None:
+        top = max(top, target[0] * 1.05)
     n = max(len(points) - 1, 1)
     left = 4 if small else 46
 
@@ -199,6 +202,12 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
                          f'text-anchor="end">{fmt_decimal(value, 1)}</text>')
         if unit:
             parts.append(f'<text x="2" y="10" font-size="9">{escape(unit)}</text>')
+        if target is not None:
+            parts.append(f'<line class="meta" x1="{left}" x2="{width - 8}" '
+                         f'y1="{y(target[0]):.1f}" y2="{y(target[0]):.1f}" stroke="#238b45" '
+                         f'stroke-dasharray="5,3" stroke-width="1.5"/>'
+                         f'<text x="{width - 10}" y="{y(target[0]) - 3:.1f}" font-size="9" '
+                         f'text-anchor="end" fill="#00441b">{escape(target[1])}</text>')
         step = max(1, math.ceil(len(points) / 8))
         parts.append("".join(
             f'<text x="{x(i):.1f}" y="{height - 4}" font-size="9" text-anchor="middle">'
@@ -206,7 +215,8 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
     first, last = points[known[0][0]], points[known[-1][0]]
     label = (f"{title}: {len(known)} de {len(points)} períodos com valor, de {first[0]} a "
              f"{last[0]}; último valor {fmt_decimal(last[1], 2)}{suffix}"
-             + (f"; {gaps} sem valor (suprimido ou sem dado)" if gaps else ""))
+             + (f"; {gaps} sem valor (suprimido ou sem dado)" if gaps else "")
+             + (f"; {target[1]}" if target is not None else ""))
     return (f'<svg class="{"tendencia" if small else "serie"}" viewBox="0 0 {width} '
             f'{height}" role="img" aria-label="{escape(label)}" '
             f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')

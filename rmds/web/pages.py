@@ -21,6 +21,7 @@ from rmds.api.context import ApiContext
 from rmds.api.reads import consortium as read_consortium
 from rmds.api.reads import queue_summary
 from rmds.fmt import fmt_decimal, fmt_int, parse_date
+from rmds.indicators.targets import load_targets
 from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
 from rmds.territory import Level, vintage_for_year
 from rmds.web.charts import MISSING, SUPPRESSED, classes, colour, line_chart, mesh
@@ -187,6 +188,8 @@ def register(app: FastAPI) -> None:
             raise HTTPException(422, f"nível inválido: {nivel}")
         within = _within_param(dentro)
         ind = data.catalog.get(indicador)
+        official = load_targets().get(indicador)
+        goal = (official.value, official.label) if official else None
         years = data.periods("ano")
         quarters = data.periods("trimestre")
         months = data.periods("mes")
@@ -229,7 +232,7 @@ def register(app: FastAPI) -> None:
             series, _ = data.series(indicador, "estado", "31", "mes", scope)
             chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
                                 for r in series], title=f"{ind.name}, Minas Gerais, por mês",
-                               unit=ind.unit)
+                               unit=ind.unit, target=goal)
             best_first = bands[::-1] if ind.higher_is_better else bands
             legend = [(b.colour, b.label) for b in best_first]
             svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles, links)
@@ -245,7 +248,7 @@ def register(app: FastAPI) -> None:
                         vintage=vintage_for_year(int(period[:4])).label,
                         restricted=restricted, suppressed_colour=SUPPRESSED,
                         missing_colour=MISSING, dentro=dentro if within else None,
-                        focus_name=focus_name, drill=DRILL.get(nivel))
+                        focus_name=focus_name, drill=DRILL.get(nivel), target=official)
             return bytes(html.body), restricted
 
         return cached_page(request, user, ("painel", indicador, nivel, period, dentro),
@@ -306,18 +309,23 @@ def register(app: FastAPI) -> None:
         previous = str(year - 1) if len(period) == 4 else None
         groups: dict[str, list[dict[str, Any]]] = {}
         state_cells = others[-1][1] if others else {}
+        targets = load_targets()
         for ind in data.catalog:
             cell = own.get((ind.id, period))
             trend = [(q, (own.get((ind.id, q)) or {}).get("value"), None, None)
                      for q in quarters]
+            official = targets.get(ind.id)
             groups.setdefault(ind.objective, []).append({
-                "ind": ind, "own": cell,
+                "ind": ind, "own": cell, "target": official,
+                "met": official.met(cell.get("value")) if official and cell else None,
                 "others": [cells.get((ind.id, period)) for _, cells in others],
                 "versus": versus(cell, state_cells.get((ind.id, period)),
                                  ind.higher_is_better),
                 "change": versus(cell, own.get((ind.id, previous)) if previous else None,
                                  ind.higher_is_better),
-                "trend": line_chart(trend, 160, 40, title=f"{ind.name}, por trimestre")})
+                "trend": line_chart(trend, 160, 40, title=f"{ind.name}, por trimestre",
+                                    target=(official.value, official.label)
+                                    if official else None)})
         objectives = data.catalog.objectives
         grouped = [(objectives[o].text if o in objectives else "Outros", rows)
                    for o, rows in groups.items()]

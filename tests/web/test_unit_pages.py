@@ -81,3 +81,15 @@ def test_methods_page_and_quality_diagnosis_page(client: TestClient) -> None:
     page = client.get("/qualidade/3106200", headers=signed)
     assert page.status_code == 200
     assert page.text.count("<tr data-regra=") == len(detail["rules"]) > 0
+
+
+def test_official_targets_appear_where_they_exist(client: TestClient) -> None:
+    penta = client.get("/api/indicadores/cobertura_penta_d3").json()
+    assert penta["meta"]["valor"] == 95 and penta["meta"]["fonte"]
+    assert client.get("/api/indicadores/mortalidade_infantil").json()["meta"] is None
+    painel = client.get("/?indicador=cobertura_penta_d3&nivel=regiao").text
+    assert 'id="meta"' in painel and 'class="meta"' in painel
+    assert 'id="meta"' not in client.get("/?indicador=mortalidade_infantil").text
+    unit = client.get("/unidade/estado/31").text
+    row = re.search(r'<tr data-indicador="cobertura_penta_d3">(.*?)</tr>', unit, re.S)
+    assert row is not None and "meta ≥ 95" in row.group(1)

@@ -85,8 +85,12 @@ def catalog(ctx: Ctx) -> Catalogo:
 
 @router.get("/api/indicadores/{indicador}")
 def indicator(indicador: str, ctx: Ctx) -> dict[str, Any]:
-    """Definição, fonte e método de um indicador."""
-    return ctx.data.catalog.get(indicador).as_dict()
+    """Definição, fonte e método de um indicador, com a meta oficial quando existe."""
+    from rmds.indicators.targets import load_targets
+
+    official = load_targets().get(indicador)
+    return {**ctx.data.catalog.get(indicador).as_dict(),
+            "meta": official.as_dict() if official else None}
 
 
 @router.get("/api/indicadores/{indicador}/valores", response_model=Valores)
