@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from rmds.api.app import DEFAULT_CACHE_BYTES, check_routes, create_api
 from rmds.store import Store
 from rmds.territory import ReferencePack
+from rmds.web.admin_pages import register_admin
 from rmds.web.care_pages import register_care
 from rmds.web.pages import error_page, register
+from rmds.web.unit_pages import register_units
 
 __all__ = ["create_app"]
 
@@ -25,5 +27,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
                      cache_bytes=cache_bytes, html_error=error_page)
     register(app)
     register_care(app)
+    register_units(app)
+    register_admin(app)
     check_routes(app)
     return app

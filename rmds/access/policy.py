@@ -163,6 +163,14 @@ def _table() -> dict[tuple[Role, Place, DataClass], Decision]:
 RULES: Mapping[tuple[Role, Place, DataClass], Decision] = _table()
 
 
+def require_administrator(role: Role) -> None:
+    """Users (passwords, enabling and disabling) are administered by the administrator role
+    alone: the one rule, for the pages and the API."""
+    if role is not Role.ADMIN:
+        raise AccessDenied("só o administrador gerencia usuários",
+                           signed_in=role is not Role.PUBLIC)
+
+
 def decide(role: Role, place: Place, cls: DataClass) -> Decision:
     return RULES[role, place, cls]
 

@@ -23,6 +23,7 @@ class Open(StrEnum):
     SESSION = "sessao"           # login, logout, who am I, each role's home
     PORTFOLIO = "carteira"       # the strategic portfolio: any signed-in user (edits: its rules)
     OPERATION = "operacao"       # CLI commands that build, load or administer, printing no data
+    ADMINISTRATION = "administracao"  # users: the administrator alone (require_administrator)
 
 
 RouteClass = DataClass | Open
@@ -78,7 +79,10 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/municipio/{codigo}"): _S,
     ("GET", "/unidade/{nivel}/{codigo}"): _S,
     ("GET", "/qualidade/{codigo}"): _S,
-    ("GET", "/metodos"): _S,
+    ("GET", "/metodos"): Open.SERVICE,
+    ("GET", "/usuarios"): Open.ADMINISTRATION,
+    ("POST", "/usuarios/{usuario}/senha"): Open.ADMINISTRATION,
+    ("POST", "/usuarios/{usuario}/ativo"): Open.ADMINISTRATION,
     ("GET", "/qualidade"): _A,
     ("GET", "/consorcios"): _A,
     ("GET", "/consorcio/{sigla}"): _S,

@@ -193,6 +193,22 @@ def disable_user(store: Store, username: str) -> None:
         raise ConfigurationError(f"usuário não encontrado: {username}")
 
 
+def enable_user(store: Store, username: str) -> None:
+    """Let a disabled user sign in again (failed attempts cleared)."""
+    with store.engine.begin() as c:
+        done = c.execute(USERS.update().where(_by_name(username)).values(
+            active=True, failed_logins=0, locked_until=None)).rowcount
+    if not done:
+        raise ConfigurationError(f"usuário não encontrado: {username}")
+
+
+def failed_logins(store: Store) -> dict[str, int]:
+    """username → wrong passwords since the last good one (what an administrator sees)."""
+    with store.engine.connect() as c:
+        return {str(name): int(count or 0) for name, count in c.execute(
+            sa.select(USERS.c.username, USERS.c.failed_logins))}
+
+
 def authenticate(store: Store, username: str, password: str) -> User:
     """The user, if the password is right and the user is active. Every failure raises
     :class:`AuthError` with :data:`LOGIN_FAILED` after the same work (one scrypt)."""

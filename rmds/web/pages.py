@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,14 @@ from rmds.api.reads import consortium as read_consortium
 from rmds.api.reads import queue_summary
 from rmds.fmt import fmt_decimal, fmt_int, parse_date
 from rmds.indicators.targets import load_targets
-from rmds.store.auth import LOGIN_FAILED, PUBLIC_USER, AuthError, Role, User, logout
+from rmds.store.auth import (
+    LOGIN_FAILED,
+    PUBLIC_USER,
+    AuthError,
+    Role,
+    User,
+    logout,
+)
 from rmds.territory import Level, vintage_for_year
 from rmds.web.charts import MISSING, SUPPRESSED, classes, colour, line_chart, mesh
 
@@ -47,7 +54,8 @@ def home_links(user: User) -> list[tuple[str, str]]:
     painel = f"/?nivel={user.scope_level}" if user.scope_level in LEVEL_LABELS else \
         "/?nivel=municipio"
     by_role: dict[Role, list[tuple[str, str]]] = {
-        Role.ADMIN: [("Cargas e quarentena", "/cargas"), ("Painel de indicadores", painel),
+        Role.ADMIN: [("Cargas e quarentena", "/cargas"), ("Usuários", "/usuarios"),
+                     ("Painel de indicadores", painel),
                      ("Qualidade dos dados", "/qualidade"), ("Carteira estratégica",
                                                              "/carteira")],
         Role.STATE_ANALYST: [("Painel de indicadores", painel),
@@ -99,22 +107,6 @@ def _drill(indicator: str, level: str, period: str, municipality: str, unit: str
         return f"/municipio/{municipality}?periodo={period}"
     return "/?" + urlencode({"indicador": indicator, "nivel": below, "periodo": period,
                              "dentro": f"{level}:{unit}"})
-
-
-def versus(cell: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
-           higher_is_better: bool) -> str | None:
-    """Whether ``cell`` is better or worse than ``other`` (another unit, or the same unit a
-    year before), said only when ``other``'s value lies outside ``cell``'s 95% interval:
-    "melhor", "pior" or "semelhante"; None when either value is unknown."""
-    if not cell or not other or cell.get("value") is None or other.get("value") is None:
-        return None
-    low, high = cell.get("ci_low"), cell.get("ci_high")
-    value, reference = float(cell["value"]), float(other["value"])
-    if low is not None and high is not None and float(low) <= reference <= float(high):
-        return "semelhante"
-    if value == reference:
-        return "semelhante"
-    return "melhor" if (value > reference) == higher_is_better else "pior"
 
 
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -256,97 +248,9 @@ def register(app: FastAPI) -> None:
 
     @app.get("/municipio/{codigo}", response_class=HTMLResponse, include_in_schema=False)
     def municipio(request: Request, codigo: str, periodo: str | None = None) -> Response:
-        return unit_page(request, Level.MUNICIPALITY.value, codigo, periodo)
+        from rmds.web.unit_pages import unit_page
 
-    @app.get("/unidade/{nivel}/{codigo}", response_class=HTMLResponse,
-             include_in_schema=False)
-    def unidade(request: Request, nivel: str, codigo: str, periodo: str | None = None
-                ) -> Response:
-        if nivel not in LEVEL_LABELS:
-            raise HTTPException(404, f"nível desconhecido: {nivel}")
-        if nivel == Level.MUNICIPALITY.value:
-            return RedirectResponse(f"/municipio/{codigo}" + (
-                f"?periodo={periodo}" if periodo else ""), status_code=308)
-        return unit_page(request, nivel, codigo, periodo)
-
-    def unit_page(request: Request, level: str, code: str, periodo: str | None) -> Response:
-        """How a territorial unit is doing against the units above it (its region or
-        macro-region, and the state) and over time, indicator by indicator, grouped by
-        the plan's objectives."""
-        user = viewer(request)
-        if periodo is not None and not PERIOD.fullmatch(periodo):
-            raise HTTPException(422, "período inválido: use AAAA, AAAA-Tn ou AAAA-MM")
-        period = periodo or data.latest_year()
-        if period is None:
-            return page("vazio.html", request, user)
-        year = int(period[:4])
-        vintage = vintage_for_year(year)
-        units = data.pack.units(Level(level), vintage)
-        if code not in units:
-            what = "município" if level == Level.MUNICIPALITY.value else LEVEL_LABELS[level]
-            raise HTTPException(404, f"{what.lower()} não encontrado: {code}")
-        unit = units[code]
-        members = data.pack.members(unit) if level != Level.MUNICIPALITY.value else []
-        first = data.pack.municipalities[code] if level == Level.MUNICIPALITY.value \
-            else (members[0] if members else None)
-        compare: list[tuple[str, str, str]] = []      # (level, code, label)
-        if first is not None and level == Level.MUNICIPALITY.value:
-            compare.append(("regiao", first.region[vintage],
-                            f"Região {first.region_name[vintage]}"))
-        elif first is not None and level == Level.REGION.value:
-            compare.append(("macrorregiao", first.macro[vintage],
-                            f"Macro {first.macro_name[vintage]}"))
-        if level != Level.STATE.value:
-            compare.append(("estado", "31", "Minas Gerais"))
-        scope = ctx.scope(user)
-        own, restricted = data.unit_cells(level, code, scope)
-        others = []
-        for other_level, other_code, label in compare:
-            cells, shown = data.unit_cells(other_level, other_code, scope)
-            restricted |= shown
-            others.append((label, cells))
-        quarters = [q for q in data.periods("trimestre")]
-        previous = str(year - 1) if len(period) == 4 else None
-        groups: dict[str, list[dict[str, Any]]] = {}
-        state_cells = others[-1][1] if others else {}
-        targets = load_targets()
-        for ind in data.catalog:
-            cell = own.get((ind.id, period))
-            trend = [(q, (own.get((ind.id, q)) or {}).get("value"), None, None)
-                     for q in quarters]
-            official = targets.get(ind.id)
-            groups.setdefault(ind.objective, []).append({
-                "ind": ind, "own": cell, "target": official,
-                "met": official.met(cell.get("value")) if official and cell else None,
-                "others": [cells.get((ind.id, period)) for _, cells in others],
-                "versus": versus(cell, state_cells.get((ind.id, period)),
-                                 ind.higher_is_better),
-                "change": versus(cell, own.get((ind.id, previous)) if previous else None,
-                                 ind.higher_is_better),
-                "trend": line_chart(trend, 160, 40, title=f"{ind.name}, por trimestre",
-                                    target=(official.value, official.label)
-                                    if official else None)})
-        objectives = data.catalog.objectives
-        grouped = [(objectives[o].text if o in objectives else "Outros", rows)
-                   for o, rows in groups.items()]
-        if restricted:
-            audit(request, user, "leitura_restrita", territory=code)
-        quality = None
-        if level == Level.MUNICIPALITY.value:
-            quality = next((q for q in data.quality_ranking() if q["municipio"] == code),
-                           None)
-        parents = []
-        if first is not None and level in (Level.MUNICIPALITY.value, Level.REGION.value):
-            if level == Level.MUNICIPALITY.value:
-                parents.append(("regiao", first.region[vintage], first.region_name[vintage],
-                                "Região de saúde"))
-            parents.append(("macrorregiao", first.macro[vintage], first.macro_name[vintage],
-                            "Macrorregião"))
-        return page("unidade.html", request, user, unit=unit, level=level, period=period,
-                    groups=grouped, compare=[label for _, _, label in compare],
-                    quality=quality, parents=parents, members=len(members),
-                    years=data.periods("ano"), quarters=quarters, previous=previous,
-                    drill=DRILL.get(level))
+        return unit_page(app, request, Level.MUNICIPALITY.value, codigo, periodo)
 
     @app.get("/tabulador", response_class=HTMLResponse, include_in_schema=False)
     def tabulador(request: Request, indicador: str = "mortalidade_infantil",
@@ -382,28 +286,6 @@ def register(app: FastAPI) -> None:
         svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles)
         return page("qualidade.html", request, user, ranking=ranking, svg=svg,
                     colours=QUALITY_COLOURS)
-
-    @app.get("/qualidade/{codigo}", response_class=HTMLResponse, include_in_schema=False)
-    def qualidade_municipio(request: Request, codigo: str) -> Response:
-        """A municipality's data-maturity diagnosis, rule by rule (record counts: for the
-        roles that may read that municipality's records, as the API)."""
-        from rmds.api.reads import quality_detail
-        from rmds.quality.rules import load_rules
-
-        user = viewer(request)
-        if codigo not in data.municipalities:
-            raise HTTPException(404, f"município não encontrado: {codigo}")
-        if user.role is Role.PUBLIC:
-            return RedirectResponse(f"/entrar?proxima=/qualidade/{codigo}", status_code=303)
-        detail = quality_detail(data, ctx.scope(user), codigo)
-        audit(request, user, "leitura_restrita", territory=codigo)
-        rules = {r.id: r for r in load_rules()}
-        return page("qualidade_municipio.html", request, user, detail=detail, rules=rules,
-                    municipality=data.municipalities[codigo], code=codigo)
-
-    @app.get("/metodos", response_class=HTMLResponse, include_in_schema=False)
-    def metodos(request: Request) -> Response:
-        return page("metodos.html", request, viewer(request), threshold=ctx.policy.threshold)
 
     @app.get("/consorcios", response_class=HTMLResponse, include_in_schema=False)
     def consorcios(request: Request) -> Response:

@@ -27,7 +27,8 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
          "/municipio/9999999", "/tabulador",
          "/tabulador?linhas=regiao&colunas=mes&conteudo=numerador",
          "/?nivel=macrorregiao&indicador=cobertura_penta_d3", "/metodos",
-         "/unidade/urs/belo-horizonte", "/unidade/consorcio/CISMARG", "/qualidade/3106200"]
+         "/unidade/urs/belo-horizonte", "/unidade/consorcio/CISMARG", "/qualidade/3106200",
+         "/usuarios"]
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from rmds.indicators.catalog import load_catalog
 from rmds.territory import Level, ReferencePack, vintage_for_year
-from rmds.web.pages import versus
+from rmds.web.unit_pages import versus
 from tests.service_fixtures import token
 
 
