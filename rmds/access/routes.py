@@ -80,6 +80,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/unidade/{nivel}/{codigo}"): _S,
     ("GET", "/qualidade/{codigo}"): _S,
     ("GET", "/metodos"): Open.SERVICE,
+    ("GET", "/busca"): Open.SERVICE,
     ("GET", "/usuarios"): Open.ADMINISTRATION,
     ("POST", "/usuarios/{usuario}/senha"): Open.ADMINISTRATION,
     ("POST", "/usuarios/{usuario}/ativo"): Open.ADMINISTRATION,

@@ -132,10 +132,55 @@ def unit_page(app: FastAPI, request: Request, level: str, code: str, periodo: st
 
 
 
+def _plain(text: str) -> str:
+    """Lower case without accents: "São João del-Rei" → "sao joao del-rei"."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def search(app: FastAPI, text: str, year: int) -> list[tuple[str, str, str]]:
+    """Territorial units whose name contains ``text`` (accents and case ignored) or whose
+    code is ``text``: (level, code, name), municipalities first, then by name."""
+    ctx: ApiContext = app.state.ctx
+    wanted = _plain(text)
+    if not wanted:
+        return []
+    vintage = vintage_for_year(year)
+    found = []
+    for level in (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS,
+                  Level.CONSORTIUM):
+        for unit in ctx.data.pack.units(level, vintage).values():
+            if wanted in _plain(unit.name) or wanted == unit.code.casefold():
+                found.append((level.value, unit.code, unit.name))
+    order = {level.value: n for n, level in enumerate(Level)}
+    found.sort(key=lambda f: (order[f[0]], _plain(f[2]) != wanted, _plain(f[2])))
+    return found
+
+
 def register_units(app: FastAPI) -> None:
     """The unit pages (the municipality's is registered with the Painel's pages and built
     here), the quality diagnosis and the methods page."""
     ctx: ApiContext = app.state.ctx
+
+    @app.get("/busca", response_class=HTMLResponse, include_in_schema=False)
+    def busca(request: Request, q: str = "") -> Response:
+        """Find a municipality, region, macro-region, URS or consortium by name or code;
+        one match (or an exact name) opens its page."""
+        user = _viewer(ctx, request)
+        year = int(ctx.data.latest_year() or "2023")
+        found = search(app, q[:100], year)
+        # an exact name opens its unit; where units share a name (the municipality, its
+        # URS), the municipality, listed first
+        exact = [f for f in found if _plain(f[2]) == _plain(q)]
+        if len(found) == 1 or exact:
+            level, code, _ = found[0] if len(found) == 1 else exact[0]
+            target = f"/municipio/{code}" if level == Level.MUNICIPALITY.value \
+                else f"/unidade/{level}/{code}"
+            return RedirectResponse(target, status_code=303)
+        return _page("busca.html", request, user, q=q, found=found[:100],
+                     total=len(found))
 
     @app.get("/unidade/{nivel}/{codigo}", response_class=HTMLResponse,
              include_in_schema=False)

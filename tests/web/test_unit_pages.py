@@ -93,3 +93,19 @@ def test_official_targets_appear_where_they_exist(client: TestClient) -> None:
     unit = client.get("/unidade/estado/31").text
     row = re.search(r'<tr data-indicador="cobertura_penta_d3">(.*?)</tr>', unit, re.S)
     assert row is not None and "meta ≥ 95" in row.group(1)
+
+
+def test_the_search_box_finds_units_by_name_without_accents(
+        client: TestClient, pack: ReferencePack) -> None:
+    one = client.get("/busca?q=belo horizonte", follow_redirects=False)
+    # an exact municipality name opens it, though a region and a URS share the name
+    assert one.status_code == 303 and one.headers["location"] == "/municipio/3106200"
+    name = pack.municipalities["3106200"].name
+    assert client.get(f"/busca?q={name.upper()}", follow_redirects=False
+                      ).headers["location"] == "/municipio/3106200"
+    many = client.get("/busca?q=sao joao")
+    assert many.status_code == 200
+    expected = sum(1 for m in pack.municipalities.values()
+                   if "sao joao" in m.name.casefold().replace("ã", "a").replace("ão", "ao"))
+    assert many.text.count('href="/municipio/') >= expected > 1
+    assert "Nenhum" in client.get("/busca?q=xyzw").text
