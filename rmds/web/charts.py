@@ -145,14 +145,20 @@ def colour(value: float | None, breaks: Sequence[float], bands: Sequence[Band],
     return bands[sum(1 for b in breaks if value > b)].colour
 
 
+#: the lines a unit is compared with, darkest first (region, macro-region, state)
+COMPARE_TONES = ("#525252", "#969696", "#bdbdbd")
+
+
 def line_chart(points: Sequence[tuple[str, float | None, float | None, float | None]],
                width: int = 520, height: int = 160, title: str = "Série",
-               unit: str = "", target: tuple[float, str] | None = None) -> str:
+               unit: str = "", target: tuple[float, str] | None = None,
+               compare: Sequence[tuple[str, Sequence[float | None]]] = ()) -> str:
     """(label, value, low, high) → an SVG line with its 95% band, a value axis with the
     unit, the value of each point on hover (and read by screen readers), and a gap where a
     point is suppressed or missing (its neighbours are not joined). Small charts (a trend
     beside a table) keep only the line and the gaps. ``target`` (value, label) draws the
-    official target as a dashed line."""
+    official target as a dashed line; ``compare`` adds (label, values) lines — the units
+    above this one, aligned with ``points`` — in grey tones, named in a legend."""
     known = [(i, v, lo, hi) for i, (_, v, lo, hi) in enumerate(points) if v is not None]
     if not known:
         return '<p class="vazio">Sem dados para a série.</p>'
@@ -160,6 +166,8 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
     top = max(max(v, hi if hi is not None else v) for _, v, _, hi in known) or 1.0
     if target is not None:
         top = max(top, target[0] * 1.05)
+    for _, values in compare:
+        top = max([top, *(v for v in values if v is not None)])
     n = max(len(points) - 1, 1)
     left = 4 if small else 46
 
@@ -187,6 +195,24 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
             parts.append(f'<polyline points="{line}" fill="none" stroke="#08519c" '
                          f'stroke-width="2"/>')
     suffix = f" {unit}" if unit else ""
+    for (name, values), tone in zip(compare, COMPARE_TONES, strict=False):
+        dash = "" if tone == COMPARE_TONES[0] else ' stroke-dasharray="4,2"'
+        stretch: list[str] = []
+        for i, v in enumerate(values):
+            if v is not None:
+                stretch.append(f"{x(i):.1f},{y(v):.1f}")
+            if v is None or i == len(values) - 1:
+                if len(stretch) > 1:
+                    parts.append(f'<polyline class="comparacao" points="{" ".join(stretch)}" '
+                                 f'fill="none" stroke="{tone}" stroke-width="1.5"{dash}/>')
+                stretch = []
+        if not small:
+            for i, v in enumerate(values):
+                if v is not None:
+                    parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2" '
+                                 f'fill="{tone}"><title>{escape(name)}, '
+                                 f"{escape(points[i][0])}: {fmt_decimal(v, 2)}"
+                                 f"{escape(suffix)}</title></circle>")
     for i, v, lo, hi in known:
         band = (f" (IC 95%: {fmt_decimal(lo, 1)} – {fmt_decimal(hi, 1)})"
                 if lo is not None and hi is not None else "")
@@ -202,6 +228,9 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
                          f'text-anchor="end">{fmt_decimal(value, 1)}</text>')
         if unit:
             parts.append(f'<text x="2" y="10" font-size="9">{escape(unit)}</text>')
+        for k, ((name, _), tone) in enumerate(zip(compare, COMPARE_TONES, strict=False)):
+            parts.append(f'<text x="{width - 8 - 130 * k}" y="10" font-size="9" '
+                         f'text-anchor="end" fill="{tone}">— {escape(name)}</text>')
         if target is not None:
             parts.append(f'<line class="meta" x1="{left}" x2="{width - 8}" '
                          f'y1="{y(target[0]):.1f}" y2="{y(target[0]):.1f}" stroke="#238b45" '
@@ -216,7 +245,8 @@ def line_chart(points: Sequence[tuple[str, float | None, float | None, float | N
     label = (f"{title}: {len(known)} de {len(points)} períodos com valor, de {first[0]} a "
              f"{last[0]}; último valor {fmt_decimal(last[1], 2)}{suffix}"
              + (f"; {gaps} sem valor (suprimido ou sem dado)" if gaps else "")
-             + (f"; {target[1]}" if target is not None else ""))
+             + (f"; {target[1]}" if target is not None else "")
+             + "".join(f"; comparado com {name}" for name, _ in compare))
     return (f'<svg class="{"tendencia" if small else "serie"}" viewBox="0 0 {width} '
             f'{height}" role="img" aria-label="{escape(label)}" '
             f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')

@@ -171,6 +171,27 @@ def register(app: FastAPI) -> None:
                             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return Response(gzip.decompress(hit.gzipped), media_type="text/html; charset=utf-8")
 
+    def _series_chart(indicator: str, name: str, unit: str, goal: tuple[float, str] | None,
+                      user: User, within: tuple[str, str] | None, scope: Any
+                      ) -> tuple[str, str, tuple[str, str]]:
+        """The Painel's monthly series: of the unit in focus (``dentro``), else of the
+        viewer's own territory, else of the state; compared with the state."""
+        level, code = within or ((user.scope_level, user.scope_code)
+                                 if user.scope_level in LEVEL_LABELS and user.scope_code
+                                 else ("estado", "31"))
+        series, _ = data.series(indicator, level, code, "mes", scope)
+        label = "Minas Gerais" if level == "estado" else _unit_name((level, code), int(
+            (data.latest_year() or "2023")[:4]))
+        compare: list[tuple[str, list[float | None]]] = []
+        if level != "estado":
+            state, _ = data.series(indicator, "estado", "31", "mes", scope)
+            by_period = {r["period"]: r["value"] for r in state}
+            compare.append(("Minas Gerais", [by_period.get(r["period"]) for r in series]))
+        chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
+                            for r in series], title=f"{name}, {label}, por mês", unit=unit,
+                           target=goal, compare=compare)
+        return chart, label, (level, code)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def painel(request: Request, indicador: str = "mortalidade_infantil",
                nivel: str = "municipio", periodo: str | None = None,
@@ -221,10 +242,8 @@ def register(app: FastAPI) -> None:
                 titles[muni] = f"{data.municipalities.get(muni, muni)} — " \
                                f"{names.get(cell['unit_code'], cell['unit_code'])}: {shown}"
                 links[muni] = _drill(indicador, nivel, period, muni, cell["unit_code"])
-            series, _ = data.series(indicador, "estado", "31", "mes", scope)
-            chart = line_chart([(r["period"], r["value"], r["ci_low"], r["ci_high"])
-                                for r in series], title=f"{ind.name}, Minas Gerais, por mês",
-                               unit=ind.unit, target=goal)
+            chart, chart_title, series_unit = _series_chart(
+                indicador, ind.name, ind.unit, goal, user, within, scope)
             best_first = bands[::-1] if ind.higher_is_better else bands
             legend = [(b.colour, b.label) for b in best_first]
             svg = mesh(data.pack.geometry_path(Level.MUNICIPALITY)).svg(fills, titles, links)
@@ -240,7 +259,8 @@ def register(app: FastAPI) -> None:
                         vintage=vintage_for_year(int(period[:4])).label,
                         restricted=restricted, suppressed_colour=SUPPRESSED,
                         missing_colour=MISSING, dentro=dentro if within else None,
-                        focus_name=focus_name, drill=DRILL.get(nivel), target=official)
+                        focus_name=focus_name, drill=DRILL.get(nivel), target=official,
+                    chart_title=chart_title, series_unit=series_unit)
             return bytes(html.body), restricted
 
         return cached_page(request, user, ("painel", indicador, nivel, period, dentro),

@@ -105,9 +105,11 @@ def unit_page(app: FastAPI, request: Request, level: str, code: str, periodo: st
                              ind.higher_is_better),
             "change": versus(cell, own.get((ind.id, previous)) if previous else None,
                              ind.higher_is_better),
-            "trend": line_chart(trend, 160, 40, title=f"{ind.name}, por trimestre",
-                                target=(official.value, official.label)
-                                if official else None)})
+            "trend": line_chart(
+                trend, 160, 40, title=f"{ind.name}, por trimestre",
+                target=(official.value, official.label) if official else None,
+                compare=[(label, [(cells.get((ind.id, q)) or {}).get("value")
+                                  for q in quarters]) for label, cells in others])})
     objectives = data.catalog.objectives
     grouped = [(objectives[o].text if o in objectives else "Outros", rows)
                for o, rows in groups.items()]

@@ -49,3 +49,15 @@ def test_most_values_at_the_top_still_give_two_classes() -> None:
     assert breaks == [1.0]
     assert [(b.low, b.high) for b in bands] == [(0.0, 1.0), (5.0, 5.0)]
     assert colour(0.5, breaks, bands, False) != colour(5.0, breaks, bands, False)
+
+
+def test_a_chart_compares_the_unit_with_the_units_above_and_leaves_gaps() -> None:
+    from rmds.web.charts import line_chart
+
+    points = [("2023-T1", 10.0, 8.0, 12.0), ("2023-T2", None, None, None),
+              ("2023-T3", 11.0, 9.0, 13.0), ("2023-T4", 12.0, 10.0, 14.0)]
+    svg = line_chart(points, unit="%", compare=[("Minas Gerais", [9.0, 9.5, None, 10.0])])
+    # the state's line breaks where its value is missing, like the unit's
+    assert svg.count('class="comparacao"') == 1        # only T1–T2 joined; T4 alone
+    assert "— Minas Gerais" in svg and "comparado com Minas Gerais" in svg
+    assert "Minas Gerais, 2023-T2: 9,50 %" in svg

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser
 
 from rmds.fmt import fmt_decimal
 from rmds.territory import ReferencePack, vintage_for_year
+from tests.service_fixtures import PASSWORD
 from tests.web.test_manager_pages import _download
 
 
@@ -118,3 +120,25 @@ def test_the_state_map_drills_down_to_a_municipality_by_clicks(
     page.wait_for_url("**/municipio/3106200**")
     assert bh.name in page.locator("#titulo").inner_text()
     page.close()
+
+
+def test_a_tap_on_a_chart_point_shows_its_value_and_a_municipal_user_sees_their_series(
+        server: str, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.goto(f"{server}/entrar")
+    page.fill("#campo-usuario", "bh")
+    page.fill("#campo-senha", PASSWORD)
+    page.click("#botao-entrar")
+    page.goto(f"{server}/?indicador=partos_cesareos&nivel=municipio&periodo=2023")
+    # the series is the user's municipality's, with the state's line to compare
+    assert "Belo Horizonte" in page.inner_text("#serie-titulo")
+    assert page.locator("svg.serie polyline.comparacao").count() >= 1
+    point = page.locator("svg.serie circle").first
+    point.scroll_into_view_if_needed()
+    point.tap()
+    tip = page.locator(".dica")
+    assert tip.is_visible()
+    assert re.search(r"\d{4}-\d{2}: [\d.,]+", tip.inner_text())
+    context.close()

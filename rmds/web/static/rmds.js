@@ -30,3 +30,24 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Charts: a tap (or click) on a point shows its value in a box beside it — touch screens
+// have no hover, so the points' titles would never show there.
+document.addEventListener("DOMContentLoaded", () => {
+  const tip = document.createElement("div");
+  tip.className = "dica";
+  tip.setAttribute("role", "status");
+  tip.hidden = true;
+  document.body.appendChild(tip);
+  document.addEventListener("click", (event) => {
+    const point = event.target.closest("svg.serie circle, svg.tendencia circle");
+    if (!point) { tip.hidden = true; return; }
+    const title = point.querySelector("title");
+    if (!title) return;
+    tip.textContent = title.textContent;
+    const box = point.getBoundingClientRect();
+    tip.style.left = `${Math.max(4, Math.min(window.scrollX + box.left - 40, window.scrollX + document.documentElement.clientWidth - 220))}px`;
+    tip.style.top = `${window.scrollY + box.top - 36}px`;
+    tip.hidden = false;
+  });
+});
