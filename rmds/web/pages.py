@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import re
 from collections.abc import Callable, Hashable
@@ -20,7 +21,7 @@ from rmds.api.cache import Encoded
 from rmds.api.context import ApiContext
 from rmds.api.reads import consortium as read_consortium
 from rmds.api.reads import queue_summary
-from rmds.fmt import fmt_decimal, fmt_int, parse_date
+from rmds.fmt import fmt_date, fmt_decimal, fmt_int, parse_date
 from rmds.indicators.targets import load_targets
 from rmds.store.auth import (
     LOGIN_FAILED,
@@ -40,6 +41,23 @@ ENV = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]))
 ENV.filters["num"] = lambda v, places=1: fmt_decimal(v, places) if v is not None else "—"
 ENV.filters["int"] = lambda v: fmt_int(int(v)) if v is not None else "—"
+
+
+def _date_filter(value: object) -> str:
+    """A date (or its ISO text, as the store returns it) as DD/MM/AAAA; "" for none."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            return fmt_date(dt.date.fromisoformat(value[:10]))
+        except ValueError:
+            return value
+    if isinstance(value, dt.date):
+        return fmt_date(value)
+    return str(value)
+
+
+ENV.filters["data"] = _date_filter
 LEVEL_LABELS = {level.value: level.label for level in Level}
 QUALITY_COLOURS = {"avançada": "#1a9850", "intermediária": "#a6d96a", "básica": "#fdae61",
                    "inicial": "#d73027", "sem dados": MISSING}
@@ -361,8 +379,9 @@ def register(app: FastAPI) -> None:
 
     @app.get("/carteira/projeto/{projeto}", response_class=HTMLResponse,
              include_in_schema=False)
-    def carteira_projeto(request: Request, projeto: str) -> Response:
-        from rmds.portfolio.service import STATUSES, can_edit, project
+    def carteira_projeto(request: Request, projeto: str, feito: str | None = None
+                         ) -> Response:
+        from rmds.portfolio.service import SEVERITIES, STATUSES, can_edit, project
 
         user = _reader(request)
         if isinstance(user, Response):
@@ -380,7 +399,8 @@ def register(app: FastAPI) -> None:
                                "trend": line_chart(trend, 160, 40,
                                               title=f"{ind.name}, por trimestre")})
         return page("projeto.html", request, user, p=item, statuses=STATUSES,
-                    indicators=indicators, year=year, editable=can_edit(user, projeto))
+                    indicators=indicators, year=year, editable=can_edit(user, projeto),
+                    done=feito[:80] if feito else None, severities=SEVERITIES)
 
     @app.get("/carteira/pauta", response_class=HTMLResponse, include_in_schema=False)
     def carteira_pauta(request: Request) -> Response:
