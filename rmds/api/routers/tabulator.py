@@ -22,11 +22,14 @@ Formato = Annotated[str, Query(pattern="^(json|csv|xlsx)$",
 
 
 def query_of(ctx: ApiContext, indicador: str, linhas: str, colunas: str, conteudo: str,
-             de: str | None, ate: str | None, dentro: str | None) -> TabulatorQuery:
+             de: str | None, ate: str | None, dentro: str | None,
+             contagem: str | None = None) -> TabulatorQuery:
     """The query of a URL, or a 422 naming every problem; an unknown indicator is a 404."""
-    ctx.data.catalog.get(indicador)
+    if not contagem:
+        ctx.data.catalog.get(indicador)
     try:
-        return TabulatorQuery.parse(indicador, linhas, colunas, conteudo, de, ate, dentro)
+        return TabulatorQuery.parse(indicador, linhas, colunas, conteudo, de, ate, dentro,
+                                    contagem)
     except TabulatorError as error:
         raise HTTPException(422, str(error)) from error
 
@@ -34,13 +37,19 @@ def query_of(ctx: ApiContext, indicador: str, linhas: str, colunas: str, conteud
 def table_download(ctx: ApiContext, query: TabulatorQuery) -> Any:
     """The header block and the wide table of a tabulator answer, for CSV and XLSX."""
     def describe(body: dict[str, Any], snapshot: int | None) -> Download:
-        indicator = ctx.data.catalog.get(query.indicador)
         periods: list[str] = body["periodos"]
+        if query.contagem:
+            what = [("Contagem", f"{body['medida']} ({query.contagem})"),
+                    *(("Nota", note) for note in body["notas"])]
+            title, ident = body["medida"], query.contagem
+        else:
+            indicator = ctx.data.catalog.get(query.indicador)
+            what = [("Indicador", f"{indicator.name} ({indicator.id})"),
+                    ("Definição", indicator.definition), ("Fonte", indicator.source),
+                    ("Conteúdo", CONTENTS[query.conteudo][1])]
+            title, ident = indicator.name, indicator.id
         about = [
-            ("Indicador", f"{indicator.name} ({indicator.id})"),
-            ("Definição", indicator.definition),
-            ("Fonte", indicator.source),
-            ("Conteúdo", CONTENTS[query.conteudo][1]),
+            *what,
             ("Linhas", query.linhas), ("Colunas", COLUMNS[query.colunas]),
             ("Períodos", f"{periods[0]} a {periods[-1]}" if periods else "nenhum"),
             ("Dentro de", body["dentro"] or "Minas Gerais"),
@@ -62,22 +71,26 @@ def table_download(ctx: ApiContext, query: TabulatorQuery) -> Any:
             row["suprimidos"] = ", ".join(
                 p for p, hidden in zip(periods, line["suprimidas"], strict=True) if hidden)
             rows.append(row)
-        name = slug(f"{indicator.id} tabulador {query.linhas} {query.colunas} "
+        name = slug(f"{ident} tabulador {query.linhas} {query.colunas} "
                     f"{query.conteudo}")
-        return Download(name, f"{indicator.name} — tabulador", about, columns, rows)
+        return Download(name, f"{title} — tabulador", about, columns, rows)
     return describe
 
 
 @router.get("/api/tabulador")
-async def tabulator(request: Request, user: Viewer, ctx: Ctx, indicador: str,
-                    linhas: str = "municipio", colunas: str = "mes",
-                    conteudo: str = "valor", de: str | None = None, ate: str | None = None,
-                    dentro: str | None = None, formato: Formato = "json") -> Response:
+async def tabulator(request: Request, user: Viewer, ctx: Ctx,
+                    indicador: str = "mortalidade_infantil", linhas: str = "municipio",
+                    colunas: str = "mes", conteudo: str = "valor", de: str | None = None,
+                    ate: str | None = None, dentro: str | None = None,
+                    contagem: str | None = None, formato: Formato = "json") -> Response:
     """Tabulador (como o TabNet): um indicador em unidades territoriais (linhas) × períodos
     (colunas), com o total do território na última linha. `conteudo`: valor, numerador
     ou denominador; `de`/`ate`: primeiro e último período (AAAA, AAAA-Tn ou AAAA-MM);
-    `dentro`: só as unidades dentro de outra (ex.: `regiao:31001`)."""
-    query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro)
+    `dentro`: só as unidades dentro de outra (ex.: `regiao:31001`). Com `contagem`
+    (nascidos_vivos, obitos, internacoes, doses, procedimentos_ambulatoriais), conta
+    registros por residência em vez do indicador; as linhas podem ser um nível territorial
+    ou sexo, faixa_etaria, raca_cor, capitulo_cid, vacina, grupo_procedimento."""
+    query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro, contagem)
     scope = ctx.scope(user)
 
     def produce() -> tuple[dict[str, Any], bool]:
