@@ -294,12 +294,15 @@ def register(app: FastAPI) -> None:
     def tabulador(request: Request, indicador: str = "mortalidade_infantil",
                   linhas: str = "municipio", colunas: str = "ano", conteudo: str = "valor",
                   de: str | None = None, ate: str | None = None,
-                  dentro: str | None = None) -> Response:
+                  dentro: str | None = None, contagem: str | None = None) -> Response:
         from rmds.api.routers.tabulator import query_of
         from rmds.api.tabulate import COLUMNS, CONTENTS, TabulatorError, tabulate
 
         user = viewer(request)
-        query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro)
+        from rmds.api.counts import CATEGORIES, MEASURES
+
+        query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro,
+                         contagem)
         try:
             table, restricted = tabulate(data, query, ctx.scope(user))
         except TabulatorError as error:
@@ -312,6 +315,10 @@ def register(app: FastAPI) -> None:
                     catalog=list(data.catalog), ind=data.catalog.get(indicador),
                     contents={k: v[1] for k, v in CONTENTS.items()}, columns=COLUMNS,
                     every=every, api=query.url("/api/tabulador"),
+                    measures={k: m.label for k, m in MEASURES.items()},
+                    categories={k: v for k, v in CATEGORIES.items()
+                                if contagem in MEASURES
+                                and k in MEASURES[contagem].categories},
                     whole=replace(query, dentro=None).url())
 
     @app.get("/qualidade", response_class=HTMLResponse, include_in_schema=False)
