@@ -142,3 +142,19 @@ def test_a_tap_on_a_chart_point_shows_its_value_and_a_municipal_user_sees_their_
     assert tip.is_visible()
     assert re.search(r"\d{4}-\d{2}: [\d.,]+", tip.inner_text())
     context.close()
+
+
+def test_on_a_touch_screen_the_first_tap_names_the_area_and_the_second_opens_it(
+        server: str, browser: Browser, pack: ReferencePack) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.goto(f"{server}/?indicador=partos_cesareos&nivel=regiao&periodo=2023")
+    area = page.locator('svg.mapa path[data-municipio="3106200"]')
+    area.tap()
+    tip = page.locator(".dica")
+    assert tip.is_visible() and pack.municipalities["3106200"].name in tip.inner_text()
+    assert "nivel=regiao" in page.url                 # still on the same page
+    area.tap()
+    page.wait_for_url("**nivel=municipio**")
+    context.close()

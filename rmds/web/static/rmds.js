@@ -24,9 +24,29 @@ document.addEventListener("DOMContentLoaded", () => {
 // keyboard, so the map's 853 areas are not tab stops.
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("svg.mapa").forEach((map) => {
+    // on a touch screen there is no hover: the first tap on an area shows its name and
+    // value, a second tap on the same area opens it
+    let touched = null;
+    let byTouch = false;
+    map.addEventListener("pointerdown", (event) => { byTouch = event.pointerType === "touch"; });
     map.addEventListener("click", (event) => {
       const area = event.target.closest("path[data-href]");
-      if (area) window.location.assign(area.getAttribute("data-href"));
+      if (!area) return;
+      if (byTouch && touched !== area) {
+        touched = area;
+        const title = area.querySelector("title");
+        const tip = document.querySelector(".dica");
+        if (title && tip) {
+          tip.textContent = `${title.textContent} — toque de novo para abrir`;
+          const box = area.getBoundingClientRect();
+          tip.style.left = `${Math.max(4, window.scrollX + box.left)}px`;
+          tip.style.top = `${window.scrollY + box.top - 36}px`;
+          tip.hidden = false;
+        }
+        event.stopPropagation();
+        return;
+      }
+      window.location.assign(area.getAttribute("data-href"));
     });
   });
 });
