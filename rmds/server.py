@@ -14,6 +14,7 @@ from rmds.web.admin_pages import register_admin
 from rmds.web.care_pages import register_care
 from rmds.web.pages import error_page, register
 from rmds.web.portfolio_pages import register_portfolio_forms
+from rmds.web.tabulator_page import register_tabulator
 from rmds.web.unit_pages import register_units
 
 __all__ = ["create_app"]
@@ -31,5 +32,6 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
     register_units(app)
     register_admin(app)
     register_portfolio_forms(app)
+    register_tabulator(app)
     check_routes(app)
     return app

@@ -231,9 +231,12 @@ def weekly_report(store: Store, week: dt.date | None = None) -> dict[str, Any]:
     delivered = [{"project": p["name"], "project_id": p["id"], **d}
                  for p in projects for d in p["deliveries"] if monday <= d["delivered_on"]
                  <= sunday]
+    # each project's situation as of that week: its newest status given up to that week
+    # (a status entered for a later week does not rewrite an earlier report)
+    as_of = [next((s["status"] for s in p["status"] if s["week"] <= monday), None)
+             for p in projects]
     return {"semana": monday, "ate": sunday, "projetos": len(projects),
-            "por_situacao": {k: sum(1 for p in projects if p["current_status"] == k)
-                             for k in STATUSES},
-            "sem_status": sum(1 for p in projects if p["current_status"] is None),
+            "por_situacao": {k: sum(1 for status in as_of if status == k) for k in STATUSES},
+            "sem_status": sum(1 for status in as_of if status is None),
             "atualizacoes": updates, "marcos_atrasados": late, "pauta_colegiado": agenda,
             "pontos_criticos_abertos": open_points, "entregas": delivered}

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import re
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -289,37 +288,6 @@ def register(app: FastAPI) -> None:
         from rmds.web.unit_pages import unit_page
 
         return unit_page(app, request, Level.MUNICIPALITY.value, codigo, periodo)
-
-    @app.get("/tabulador", response_class=HTMLResponse, include_in_schema=False)
-    def tabulador(request: Request, indicador: str = "mortalidade_infantil",
-                  linhas: str = "municipio", colunas: str = "ano", conteudo: str = "valor",
-                  de: str | None = None, ate: str | None = None,
-                  dentro: str | None = None, contagem: str | None = None) -> Response:
-        from rmds.api.routers.tabulator import query_of
-        from rmds.api.tabulate import COLUMNS, CONTENTS, TabulatorError, tabulate
-
-        user = viewer(request)
-        from rmds.api.counts import CATEGORIES, MEASURES
-
-        query = query_of(ctx, indicador, linhas, colunas, conteudo, de, ate, dentro,
-                         contagem)
-        try:
-            table, restricted = tabulate(data, query, ctx.scope(user))
-        except TabulatorError as error:
-            raise HTTPException(422, str(error)) from error
-        if restricted:
-            audit(request, user, "leitura_restrita")
-        every = sorted(set(data.periods("mes") + data.periods("trimestre")
-                           + data.periods("ano")))
-        return page("tabulador.html", request, user, q=query, t=table,
-                    catalog=list(data.catalog), ind=data.catalog.get(indicador),
-                    contents={k: v[1] for k, v in CONTENTS.items()}, columns=COLUMNS,
-                    every=every, api=query.url("/api/tabulador"),
-                    measures={k: m.label for k, m in MEASURES.items()},
-                    categories={k: v for k, v in CATEGORIES.items()
-                                if contagem in MEASURES
-                                and k in MEASURES[contagem].categories},
-                    whole=replace(query, dentro=None).url())
 
     @app.get("/qualidade", response_class=HTMLResponse, include_in_schema=False)
     def qualidade(request: Request) -> Response:
