@@ -218,12 +218,23 @@ serviço. O período pode cobrir anos já publicados: arquivos sem mudança não
 
 ## Fontes dos caminhos
 
-Os caminhos seguem o FTP público `ftp.datasus.gov.br`, como o leem o PySUS
-(`pysus/ftp/databases/*.py`: `/dissemin/publicos/SIHSUS/200801_/Dados`,
-`/dissemin/publicos/SIASUS/200801_/Dados`, `/dissemin/publicos/CNES/200508_/Dados/<grupo>`,
-`/dissemin/publicos/SIM/CID10/DORES`, `/dissemin/publicos/SINASC/NOV/DNRES`) e o
-microdatasus (`R/fetch_datasus.R`). Não foram conferidos contra o servidor real nesta
-versão: confira com `rmds fetch` antes de agendar.
+Cada pasta do catálogo foi conferida, uma a uma, com dois projetos que leem o FTP público
+`ftp.datasus.gov.br` há anos:
+
+- microdatasus, `R/fetch_datasus.R` (rfsaldanha/microdatasus, commit `00acce6`): SIM-DO em
+  `SIM/CID10/DORES` e `SIM/PRELIM/DORES`; DOFET, DOEXT, DOINF e DOMAT, nacionais, todos em
+  `SIM/CID10/DOFET` e `SIM/PRELIM/DOFET` (nome `DOEXT{aa}.dbc`); SINASC em
+  `SINASC/NOV/DNRES`; SIH RD/RJ/SP/ER em `SIHSUS/200801_/Dados`; SIA PA/BI/AM/AQ/AR em
+  `SIASUS/200801_/Dados`; CNES em `CNES/200508_/Dados/<grupo>`;
+- PySUS, `pysus/ftp/databases/{sim,sih,sia,cnes,sinasc}.py` (AlertaDengue/PySUS): as mesmas
+  pastas; as anteriores a 2008 (`SIHSUS/199201_200712/Dados`, `SIASUS/199407_200712/Dados`,
+  `SIM/CID9/DORES`, `SINASC/ANT/DNRES`) ficam fora do catálogo, que começa em 2008 (SIH, SIA),
+  2005 (CNES) e 1996 (SIM, SINASC).
+
+Nenhum caminho foi conferido contra o servidor real a partir desta máquina (os testes não
+acessam a internet). Projetos mais recentes citam também `SINASC/1996_/Dados/DNRES` para o
+SINASC; se `rmds fetch SINASC` relatar a pasta ausente, corrija a linha do SINASC em
+`rmds/acquisition/catalog.py` para essa pasta.
 """
 
 

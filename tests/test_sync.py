@@ -85,3 +85,58 @@ def test_sync_supersedes_republished_and_second_run_does_nothing(
     with Lake(lake_path, read_only=True) as lake:
         status = sorted(b["status"] for b in lake.batches())
     assert status == ["ativo", "substituído"]
+
+
+def _linked(lake_path: Path) -> tuple[int, int, int]:
+    with Lake(lake_path, read_only=True) as lake:
+        return (int(lake.scalar("SELECT count(DISTINCT record_uid) FROM person_links")),
+                int(lake.scalar("SELECT count(*) FROM persons")),
+                int(lake.scalar("SELECT count(*) FROM hospitalisations")))
+
+
+def _linked_args(state: Path, tmp_path: Path, port: int) -> list[str]:
+    return ["sync", "SIH:RD", "--uf", "MG", "--period", "2023-01..2023-01", "--dest",
+            str(tmp_path / "baixados"), "--host", "127.0.0.1", "--port", str(port),
+            "--retries", "1", "--lake", str(tmp_path / "lago"), "--population",
+            str(state / "populacao.csv")]
+
+
+def test_sync_link_step_failure_names_the_step_and_rerun_retries_only_it(
+        server: tuple[Path, int], state: Path, tmp_path: Path) -> None:
+    """Today's behaviour on a first small load (207 admissions, one system): the linkage
+    cannot train (no pair shares first name and birth date), the sync says which step
+    failed, exits non-zero, keeps the loaded batch, and the rerun loads nothing again."""
+    _root, port = server
+    args = _linked_args(state, tmp_path, port)
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 1, first.output
+    assert "a etapa 'vinculação' falhou" in first.output
+    rows = _rows(tmp_path / "lago")
+    assert rows > 0
+    second = CliRunner().invoke(cli, args)
+    assert "== carga" not in second.output and "== vinculação" in second.output
+    assert _rows(tmp_path / "lago") == rows
+
+
+@pytest.mark.xfail(strict=True, reason="the linkage cannot train on a first small load "
+                   "(Splink: training rule first_name+dob_text gives no pairs); rmds link "
+                   "must fall back (deterministic links only) before this holds")
+def test_sync_with_linkage_links_then_second_run_does_nothing(
+        server: tuple[Path, int], state: Path, tmp_path: Path) -> None:
+    _root, port = server
+    lake_path, dest = tmp_path / "lago", tmp_path / "baixados"
+    args = ["sync", "SIH:RD", "--uf", "MG", "--period", "2023-01..2023-01", "--dest",
+            str(dest), "--host", "127.0.0.1", "--port", str(port), "--retries", "1",
+            "--lake", str(lake_path), "--population", str(state / "populacao.csv")]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "== vinculação" in first.output
+    links, persons, rows = _linked(lake_path)
+    assert links == rows > 0  # every admission loaded got a person
+    assert 0 < persons <= rows
+
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert "Nada novo" in second.output
+    assert "== carga" not in second.output and "== vinculação" not in second.output
+    assert _linked(lake_path) == (links, persons, rows)

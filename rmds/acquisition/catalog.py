@@ -1,6 +1,8 @@
 """The DATASUS file families, as data: FTP folder (final and preliminary), name pattern and
-granularity. Paths follow the public FTP ``ftp.datasus.gov.br`` as PySUS and microdatasus
-read it (see docs/acquisition.md); names are the ones :func:`rmds.lake.ingest.identity_key`
+granularity. Paths follow the public FTP ``ftp.datasus.gov.br`` as microdatasus
+(``R/fetch_datasus.R``, rfsaldanha/microdatasus) and PySUS (``pysus/ftp/databases/*.py``,
+AlertaDengue/PySUS) read it, checked folder by folder (docs/acquisition.md, "Fontes dos
+caminhos"); names are the ones :func:`rmds.lake.ingest.identity_key`
 turns into a file identity (``SIH:RDMG2301``), so a re-published file supersedes the old one.
 """
 
