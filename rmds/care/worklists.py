@@ -83,15 +83,17 @@ _VACCINES_SQL = f"""
         SELECT f.person_id, m.vaccine_code, m.dose_code FROM fhir_pat f JOIN immunisations m
           ON m.source_system = 'FHIR' AND m.patient_key = f.patient_key),
     calendar AS (SELECT unnest(?::VARCHAR[]) AS vaccine_code, unnest(?::VARCHAR[]) AS dose_code,
-                        unnest(?::INTEGER[]) AS age_days, unnest(?::VARCHAR[]) AS label)
+                        unnest(?::INTEGER[]) AS age_days, unnest(?::VARCHAR[]) AS label),
+    slots AS (SELECT DISTINCT label, age_days FROM calendar)
     SELECT p.person_id, p.municipality,
            string_agg(c.label, ', ' ORDER BY c.age_days, c.label) AS reason
-    FROM people p CROSS JOIN calendar c
+    FROM people p CROSS JOIN slots c
     WHERE p.birth_date IS NOT NULL AND p.birth_date <= ?
       AND date_diff('day', p.birth_date, ?) < ?
       AND date_diff('day', p.birth_date, ?) >= c.age_days + ?
-      AND NOT EXISTS (SELECT 1 FROM doses d WHERE d.person_id = p.person_id
-                      AND d.vaccine_code = c.vaccine_code AND d.dose_code = c.dose_code)
+      AND NOT EXISTS (SELECT 1 FROM doses d JOIN calendar k
+                        ON k.vaccine_code = d.vaccine_code AND k.dose_code = d.dose_code
+                      WHERE d.person_id = p.person_id AND k.label = c.label)
     GROUP BY p.person_id, p.municipality"""
 
 _CHRONIC_SQL = f"""
@@ -147,10 +149,13 @@ def _vaccines(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | Non
               icsap: frozenset[str]) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(vaccination_date) FROM immunisations")
     p = wl.params
+    # each calendar dose with every (vaccine, dose) that stands for it (hexavalent for
+    # pentavalent and VIP, and so on: rmds.codes.vaccines)
+    slots = [(code, dose, d.age_days, f"{d.vaccine.acronym} {d.dose_label}")
+             for d in CALENDAR for code, dose in d.counted]
     rows = con.execute(_VACCINES_SQL, [
-        [d.vaccine.code for d in CALENDAR], [d.dose_code for d in CALENDAR],
-        [d.age_days for d in CALENDAR],
-        [f"{d.vaccine.acronym} {d.dose_label}" for d in CALENDAR],
+        [s[0] for s in slots], [s[1] for s in slots], [s[2] for s in slots],
+        [s[3] for s in slots],
         day, day, int(p["max_idade_dias"]), day, int(p["tolerancia_dias"])]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 

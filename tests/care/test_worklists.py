@@ -34,7 +34,9 @@ def _overdue(born: dt.date, day: dt.date, given: set[tuple[str, str]],
     age = (day - born).days
     if born > day or age >= params["max_idade_dias"]:
         return False
-    return any((d.vaccine.code, d.dose_code) not in given for d in CALENDAR
+    # a calendar dose is given when any (vaccine, dose) that stands for it is: hexavalent D3
+    # for pentavalent D3 and VIP D3, and so on
+    return any(given.isdisjoint(d.counted) for d in CALENDAR
                if age >= d.age_days + params["tolerancia_dias"])
 
 

@@ -129,37 +129,49 @@ def _hospitalisations() -> list[dict[str, Any]]:
 
 def _immunisations() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    acronyms = {"15": "BCG", "42": "PENTA", "43": "HEXA", "22": "VIP", "28": "VOP",
+                "26": "VPC10", "59": "VPC13", "14": "VFA", "24": "SCR", "56": "SCRV",
+                "45": "ROTA", "41": "MenC"}
 
-    def doses(acronym: str, dose: str, age: int, count: int) -> None:
+    def doses(code: str, dose: str, age: int, count: int) -> None:
+        # BRImunobiologico vaccine codes and BRDose dose codes, as SI-PNI writes them
         for _ in range(count):
-            rows.append({"record_id": f"v{len(rows)}", "vaccine_acronym": acronym,
-                         "dose_code": dose, "age_years": age, "residence_municipality": A,
+            rows.append({"record_id": f"v{len(rows)}", "vaccine_code": code,
+                         "vaccine_acronym": acronyms[code], "dose_code": dose,
+                         "age_years": age, "residence_municipality": A,
                          "vaccination_date": d("2023-06-01"), "source_system": "PNI"})
 
-    doses("BCG", "9", 0, 3)
-    doses("BCG", "9", 1, 1)        # out of the target age
-    doses("PENTA", "3", 0, 4)
-    doses("PENTA", "2", 0, 2)      # not the scheme's last dose
-    doses("VIP", "3", 0, 5)
-    doses("PNM10V", "2", 0, 6)
-    doses("PNM10V", "8", 1, 2)
-    doses("FA", "1", 0, 7)
-    doses("FA", "1", 1, 1)
-    doses("SCR", "1", 1, 8)
-    doses("SCR", "1", 0, 1)
-    doses("SCR", "2", 1, 9)
-    doses("SCRV", "9", 1, 2)       # tetraviral: counts as the second dose of SCR
-    doses("SCRV", "1", 1, 1)       # not a single dose: out
-    doses("ROTA", "2", 0, 1)
+    doses("15", "9", 0, 3)         # BCG single dose
+    doses("15", "9", 1, 1)         # out of the target age
+    doses("42", "3", 0, 4)         # pentavalent D3
+    doses("42", "2", 0, 2)         # not the scheme's last dose
+    doses("43", "3", 0, 2)         # hexavalent D3: pentavalent and polio D3 both
+    doses("43", "2", 0, 1)         # hexavalent D2: neither
+    doses("22", "3", 0, 5)         # VIP D3
+    doses("28", "3", 0, 1)         # VOP D3 (sequential scheme): polio only
+    doses("26", "2", 0, 6)         # pneumococcal 10-valent D2
+    doses("59", "2", 0, 2)         # 13-valent D2 counts with it
+    doses("26", "6", 1, 2)         # 10-valent first booster (BRDose 6)
+    doses("59", "6", 1, 1)         # 13-valent first booster
+    doses("14", "1", 0, 7)         # yellow fever D1 at 9 months
+    doses("14", "9", 0, 2)         # ... or recorded as a single dose
+    doses("14", "1", 1, 1)         # out of the target age
+    doses("24", "1", 1, 8)
+    doses("24", "1", 0, 1)
+    doses("24", "2", 1, 9)
+    doses("56", "9", 1, 2)         # tetraviral: counts as the second dose of SCR
+    doses("56", "1", 1, 1)         # not a single dose: out
+    doses("45", "2", 0, 1)
     # meningococcal C only as FHIR Immunization: residence and age come from the Patient
     for patient in ("f1", "f2", "f3"):
         rows.append({"record_id": f"imm-{patient}", "patient_key": patient,
-                     "vaccine_acronym": "MENC", "dose_code": "2", "source_system": "FHIR",
-                     "vaccination_date": d("2023-06-01")})
+                     "vaccine_code": "41", "vaccine_acronym": "MenC", "dose_code": "2",
+                     "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
     # SCR D1 sent as FHIR on the first birthday (365 days after birth): age 1 by the
     # calendar, age 0 by floor(days / 365.25), which would leave it out
-    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_acronym": "SCR",
-                 "dose_code": "1", "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
+    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_code": "24",
+                 "vaccine_acronym": "SCR", "dose_code": "1", "source_system": "FHIR",
+                 "vaccination_date": d("2023-06-01")})
     return rows
 
 
@@ -299,12 +311,17 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("partos_cesareos", 4, 10, 40.0),
     ("maes_adolescentes", 3, 10, 30.0),                      # mothers of 15, 19 and 10
     ("cobertura_bcg", 3, 10, 30.0),                          # the dose at 1 year is out
-    ("cobertura_penta_d3", 4, 10, 40.0),                     # D2 is not the last dose
-    ("cobertura_polio_d3", 5, 10, 50.0),
-    ("cobertura_pneumo_d2", 6, 10, 60.0),
-    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023)
-    ("cobertura_pneumo_reforco", 2, 20, 10.0),
-    ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
+    # SI-PNI method: 4 pentavalent D3 + 2 hexavalent D3 (pentavalent alone: 4); D2s are out
+    ("cobertura_penta_d3", 6, 10, 60.0),
+    # 5 VIP D3 + 1 VOP D3 + 2 hexavalent D3 (VIP alone: 5)
+    ("cobertura_polio_d3", 8, 10, 80.0),
+    # 6 of the 10-valent + 2 of the 13-valent (10-valent alone: 6)
+    ("cobertura_pneumo_d2", 8, 10, 80.0),
+    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023);
+    # 2 boosters of the 10-valent + 1 of the 13-valent
+    ("cobertura_pneumo_reforco", 3, 20, 15.0),
+    # 7 first doses + 2 single doses at 9 months (D1 alone: 7); the dose at 1 year is out
+    ("cobertura_febre_amarela", 9, 10, 90.0),
     # the dose under 1 is out; the FHIR dose on the first birthday is in (age 1)
     ("cobertura_triplice_viral_d1", 9, 20, 45.0),
     # 9 SCR D2 + 2 tetraviral single doses (the tetraviral D1 is out)
