@@ -53,14 +53,17 @@ class Entry:
     flag: bool = False           # ICSAP admission, on the discharge list
 
 
-# person → residence (the most frequent; ties: the latest batch) and birth date (likewise)
+# person → residence (the most frequent; ties: the latest batch) and birth date (likewise;
+# then the later date, so that the choice never depends on the order rows are read in)
 _PEOPLE_SQL = f"""
     ids AS (SELECT l.person_id, r.* FROM person_links l
             JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
               ON l.record_uid = r.uid),
     people AS (SELECT person_id,
                       arg_max(residence_municipality, n_m * 1000000 + b_m) AS municipality,
-                      arg_max(birth_date, n_b * 1000000 + b_b) AS birth_date
+                      arg_max(birth_date, (n_b * 1000000 + b_b) * 100000
+                              + date_diff('day', DATE '1900-01-01', birth_date))
+                          AS birth_date
                FROM (SELECT person_id, residence_municipality, birth_date,
                             count(residence_municipality) OVER (PARTITION BY person_id,
                                 residence_municipality) AS n_m,

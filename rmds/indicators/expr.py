@@ -9,7 +9,8 @@ A filter is one boolean SQL expression over the columns of an input (no subqueri
 * ``cid_between(column, 'I00', 'I99')``: the 3-character CID-10 category of ``column``
   is in the (inclusive) range;
 * ``in_codeset(column, 'icsap')``: the code, or its 3-character category, is in a code set
-  built from the reference pack (``icsap``: Portaria SAS/MS 221/2008);
+  built from the reference pack (``icsap``: Portaria SAS/MS 221/2008) or declared in
+  rmds (``procedimento_obstetrico``: :data:`rmds.codes.icsap.OBSTETRIC_PROCEDURES`);
 * ``pni_dose(vaccine_code, dose_code, 'penta_d3')``: the (vaccine, dose) pair is one the
   SI-PNI coverage method counts for that coverage (:data:`rmds.codes.vaccines.COVERAGE_DOSES`:
   pentavalent D3 or hexavalent D3, and so on).
@@ -31,7 +32,7 @@ from rmds.codes.vaccines import COVERAGE_DOSES
 
 __all__ = ["CODESETS", "check_filter", "columns_of", "filter_sql"]
 
-CODESETS = ("icsap",)
+CODESETS = ("icsap", "procedimento_obstetrico")
 _FUNCTIONS: tuple[type[Any], ...] = (
     exp.Left, exp.Right, exp.Substring, exp.Length, exp.Coalesce, exp.Upper, exp.Lower,
     exp.Trim, exp.Abs, exp.Cast, exp.DateDiff, exp.Year, exp.Month)

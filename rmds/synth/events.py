@@ -405,7 +405,11 @@ class Simulator:
         g = self.f.vaccine[muni]
         by_vaccine: dict[str, npt.NDArray[np.float64]] = {}
         # which product each child gets for a whole vaccine (hexavalent, 13-valent)
-        family = {acr: rng.random(children.size) < share
+        # (drawn from their own stream, seeded from the main one without consuming it, so
+        # that the rest of the state is the same whatever products the doses are given as)
+        product_rng = np.random.default_rng(
+            [int(rng.bit_generator.state["state"]["state"]), 0x9E7A])
+        family = {acr: product_rng.random(children.size) < share
                   for acr, (_, share) in FAMILY_PRODUCTS.items()}
         hexa = family["PENTA"]
         parts: list[Arrays] = []
@@ -430,7 +434,8 @@ class Simulator:
                 product[family[acronym]] = PRODUCT_INDEX[(FAMILY_PRODUCTS[acronym][0], dose)]
             if (acronym, dose) in DOSE_PRODUCTS:
                 code, other, share = DOSE_PRODUCTS[(acronym, dose)]
-                product[rng.random(children.size) < share] = PRODUCT_INDEX[(code, other)]
+                product[product_rng.random(children.size) < share] = PRODUCT_INDEX[
+                    (code, other)]
             given_by[(acronym, dose)] = (given, prob)
             expected = prob
             if acronym == "VIP" and ("PENTA", dose) in given_by:

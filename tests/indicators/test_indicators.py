@@ -124,6 +124,11 @@ def _hospitalisations() -> list[dict[str, Any]]:
         # and a stay over 30 days
         aih(15, "I219", A, residence=C, died=True, age_years=40),
         aih(16, "I219", A, residence=C, died=True, length_of_stay=35),
+        # the bare category A17: ICSAP, since Portaria 221 lists A17.0 and A17.1–A17.9
+        aih(17, "A17", A),
+        # a urinary infection (ICSAP) in an admission for a caesarean section: an obstetric
+        # procedure, out of both ICSAP indicators (csapAIH), still an admission
+        aih(18, "N390", A, procedure_performed="0411010034"),
     ]
 
 
@@ -330,18 +335,20 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
     # Patient lives in Alterosa)
     ("cobertura_meningo_c_d2", 2, 10, 20.0),
-    # I10, E14, I64, I63 among 10 admissions of residents that are not childbirth
-    ("icsap_proporcao", 4, 10, 40.0),
-    ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
-    # 11 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
-    ("taxa_internacao", 11, 3400, 11 / 3400 * 100),
+    # I10, E14, I64, I63 and the bare A17 among 11 admissions of residents that are not
+    # childbirth nor an obstetric procedure (#18 is out of both; before: 5 of 12 counting
+    # #18 and not #17)
+    ("icsap_proporcao", 5, 11, 5 / 11 * 100),
+    ("icsap_taxa", 5, 3400, 5 / 3400 * 10_000),
+    # 13 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
+    ("taxa_internacao", 13, 3400, 13 / 3400 * 100),
     # PROADESS B20, by place of occurrence: of the AMI admissions in Alfenas only #7 (no
     # death) is 45+ with a stay up to 30 days; #6 died in Belo Horizonte
     ("letalidade_iam", 0, 1, 0.0),
     ("letalidade_avc", 1, 2, 50.0),
     # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
-    ("internacao_fora_regiao", 3, 11, 3 / 11 * 100),
-    ("internacao_fora_macrorregiao", 2, 11, 2 / 11 * 100),
+    ("internacao_fora_regiao", 3, 13, 3 / 13 * 100),
+    ("internacao_fora_macrorregiao", 2, 13, 2 / 13 * 100),
     # by occurrence: the elective surgery done in Alfenas (the resident's other one was
     # done in Alterosa)
     ("cirurgias_eletivas", 1, None, 1.0),
@@ -396,9 +403,9 @@ def test_rollup_to_region_macro_and_state(lake_path: tuple[Path, ComputeResult])
     row = _one(path, "mortalidade_infantil", "regiao", "2023", "31001")
     assert (row["numerator"], row["denominator"]) == (3, 15)
     assert row["value"] == pytest.approx(200.0)
-    # admissions: 11 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
+    # admissions: 13 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
     row = _one(path, "taxa_internacao", "regiao", "2023", "31001")
-    assert row["value"] == pytest.approx(12 / 5100 * 100)
+    assert row["value"] == pytest.approx(14 / 5100 * 100)
     # elective surgeries by occurrence: Alfenas 1 + Alterosa 1; the state adds Uberlândia
     assert _one(path, "cirurgias_eletivas", "regiao", "2023", "31001")["value"] == 2
     assert _one(path, "cirurgias_eletivas", "estado", "2023", "31")["value"] == 3
