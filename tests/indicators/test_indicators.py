@@ -234,7 +234,8 @@ def _patients() -> list[dict[str, Any]]:
     return [patient("f1", A, "2023-01-01"), patient("f2", A, "2023-01-01"),
             patient("f3", B, "2023-01-01"), patient("f4", A, "2022-06-01"), patient("p1", A),
             patient("p2", A),
-            patient("p3", A), patient("p4", A), patient("p5", B)]
+            patient("p3", A), patient("p4", A), patient("p5", B), patient("p6", A),
+            patient("p7", A), patient("p8", A)]
 
 
 def _primary_care(lake: Lake) -> None:
@@ -245,6 +246,11 @@ def _primary_care(lake: Lake) -> None:
         {"patient_key": "p4", "code": "E119", "onset_date": d("2022-05-05")},
         {"patient_key": "p1", "code": "E11", "onset_date": d("2021-01-01")},
         {"patient_key": "p5", "code": "I10", "onset_date": d("2020-01-01")},
+        # e-SUS APS problems in CIAP-2: K86 hypertension, T90 diabetes; CID-10 K86 is a
+        # disease of the pancreas, not hypertension
+        {"patient_key": "p6", "ciap2_code": "K86", "onset_date": d("2022-01-01")},
+        {"patient_key": "p7", "code": "K86", "onset_date": d("2022-01-01")},
+        {"patient_key": "p8", "ciap2_code": "T90", "onset_date": d("2023-01-01")},
     ])
     bp, a1c = "8480-6", "4548-4"
     insert(lake, "observations", [
@@ -253,6 +259,10 @@ def _primary_care(lake: Lake) -> None:
         {"patient_key": "p2", "component_code": bp, "effective_date": d("2023-02-15")},
         {"patient_key": "p3", "component_code": bp, "effective_date": d("2023-05-01")},
         {"patient_key": "p4", "component_code": a1c, "effective_date": d("2023-07-07")},
+        {"patient_key": "p6", "component_code": bp, "effective_date": d("2023-10-01")},
+        {"patient_key": "p7", "component_code": bp, "effective_date": d("2023-10-01")},
+        {"patient_key": "p1", "component_code": a1c, "effective_date": d("2023-04-04")},
+        {"patient_key": "p8", "component_code": a1c, "effective_date": d("2023-03-01")},
     ])
     insert(lake, "encounters", [
         {"patient_key": "p1", "encounter_class": "AMB", "reason_code": "I10",
@@ -353,11 +363,14 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # done in Alterosa)
     ("cirurgias_eletivas", 1, None, 1.0),
     ("cirurgias_eletivas_taxa", 2, 3400, 2 / 3400 * 10_000),  # by residence: 2
-    # hypertensive by the end of 2023: p1 and p2 (p3's onset is in 2024); p1 measured,
-    # p2's measurement came before the diagnosis
-    ("aps_hipertensao_pa_aferida", 1, 2, 50.0),
-    # diabetic: p4 and p1; only p4 had HbA1c
-    ("aps_diabetes_hba1c", 1, 2, 50.0),
+    # Previne Brasil, the semester ending with the period (July-December 2023 for the
+    # year). Hypertensive by the end of 2023: p1, p2 and p6 (CIAP-2 K86); not p3 (onset in
+    # 2024) nor p7 (CID-10 K86, the pancreas). Measured in the semester: p1 (August) and p6
+    # (October); p2 only in February. Before: 1 of 2 (CID-10 only, the whole year)
+    ("aps_hipertensao_pa_aferida", 2, 3, 2 / 3 * 100),
+    # diabetic: p4, p1 and p8 (CIAP-2 T90); HbA1c in the semester: p4 (July) only, p1's
+    # (April) and p8's (March) are earlier. Before: 2 of 2 (p4 and p1 in the year)
+    ("aps_diabetes_hba1c", 1, 3, 1 / 3 * 100),
     # AMB encounters for I10 (2) and E11 (1); J45 and the emergency visit are out
     ("aps_atendimentos_cronicos", 3, 2600, 3 / 2600 * 1000),
     # consortium services done: two consultations/exams, two trips, three oncology starts
@@ -421,7 +434,7 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     # March holds all admissions; a month is 1/12 of the year's person-years
     row = _one(path, "icsap_taxa", "municipio", "2023-03", A)
     assert row["denominator"] == pytest.approx(3400 / 12)
-    assert row["value"] == pytest.approx(4 / (3400 / 12) * 10_000)
+    assert row["value"] == pytest.approx(5 / (3400 / 12) * 10_000)
     assert _one(path, "icsap_taxa", "municipio", "2023-04", A)["numerator"] == 0
     # vaccine coverage (SI-PNI): a quarter's target is the year's live births ÷ 12 × 3,
     # not the births of the quarter (3 in April); for 1-year-olds, the previous year's
@@ -430,12 +443,16 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     row = _one(path, "cobertura_triplice_viral_d1", "municipio", "2023-06", A)
     assert (row["numerator"], row["denominator"]) == (9, pytest.approx(20 / 12))
     assert row["value"] == pytest.approx(9 / (20 / 12) * 100)
-    # first quarter: p2's diagnosis (1 March) is within it; p1 measured in February
+    # first quarter: the semester October 2022-March 2023; p2's diagnosis (1 March) is
+    # within it, p6's (CIAP-2) before; p1 measured in February, p2 before the diagnosis
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T1", A)
-    assert (row["numerator"], row["denominator"]) == (1, 2)
-    # p1 measured twice in 2023 counts once
+    assert (row["numerator"], row["denominator"]) == (1, 3)
+    # third quarter: April-September; p1 in August, p6's October measurement is later
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T3", A)
     assert row["numerator"] == 1
+    # December: July-December, p1 and p6
+    assert _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-12", A
+                )["numerator"] == 2
 
 
 def test_the_regionalisation_of_each_year(lake_path: tuple[Path, ComputeResult]) -> None:
