@@ -106,6 +106,9 @@ class Indicator:
     denominator: Measure | None
     periods: tuple[str, ...] = PERIOD_TYPES
     attribution: str = "residencia"
+    #: what rmds computes differently from the source cited, and why ("nenhuma" when it
+    #: follows the source as written)
+    difference: str = "nenhuma"
 
     @property
     def kind(self) -> str:
@@ -116,7 +119,8 @@ class Indicator:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "nome": self.name, "objetivo": self.objective,
-            "fonte": self.source, "definicao": self.definition, "unidade": self.unit,
+            "fonte": self.source, "diferenca_da_fonte": self.difference,
+            "definicao": self.definition, "unidade": self.unit,
             "multiplicador": self.multiplier, "maior_melhor": self.higher_is_better,
             "metodo_intervalo": self.method, "tipo": self.kind,
             "periodos": list(self.periods), "atribuicao": self.attribution,
@@ -278,7 +282,7 @@ class _Checker:
         if ident:
             where = ident
         fields = {k: self.text(data, k, where) for k in (
-            "name", "objective", "source", "definition", "unit")}
+            "name", "objective", "source", "difference", "definition", "unit")}
         if fields["objective"] and fields["objective"] not in objectives:
             self.add(f"{where}.objective", f"objetivo desconhecido {fields['objective']!r}")
         multiplier = data.get("multiplier")
@@ -306,7 +310,8 @@ class _Checker:
             denominator = self.measure(data["denominator"], f"{where}.denominator")
         elif method == "wilson":
             self.add(f"{where}.denominator", "uma proporção precisa de denominador")
-        known = {"id", "name", "objective", "source", "definition", "unit", "multiplier",
+        known = {"id", "name", "objective", "source", "difference", "definition", "unit",
+                 "multiplier",
                  "higher_is_better", "method", "periods", "attribution", "numerator",
                  "denominator"}
         for key in sorted(set(data) - known):
@@ -317,7 +322,8 @@ class _Checker:
             return None
         return Indicator(
             id=ident, name=str(fields["name"]), objective=str(fields["objective"]),
-            source=str(fields["source"]), definition=str(fields["definition"]),
+            source=str(fields["source"]), difference=str(fields["difference"]),
+            definition=str(fields["definition"]),
             unit=str(fields["unit"]), multiplier=float(multiplier), higher_is_better=higher,
             method=str(method), numerator=numerator, denominator=denominator,
             periods=tuple(p for p in PERIOD_TYPES if p in periods),
