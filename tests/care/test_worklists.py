@@ -124,8 +124,9 @@ def test_overdue_vaccines_against_the_generators_truth(service_lake: Path) -> No
     # children's records (issue 22) and the linkage refuses those links, fewer of a child's
     # records join, and a child split into two persons looks unvaccinated twice over
     # (Belo Horizonte: 121 listed against 103 true, 17.5 %; 118 against 104 before the
-    # synthetic state gave some children hexavalent and VOP doses; on one draw checked
-    # person by person, every extra entry was a child whose records the linkage had split).
+    # synthetic state gave some children hexavalent and VOP doses; checked person by
+    # person, each of the 8 persons listed with no true overdue child behind them is one
+    # half of a child whose records the linkage split).
     # The issue asks for equal counts: that waits on the linkage, and the gap is measured
     # here
     for town, _ in expected.most_common(3):
