@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from rmds.engine.duck import fetch_arrow
+from rmds.engine.sql import ident
 from rmds.exceptions import ConfigurationError, InputError, Problem
 from rmds.lake.store import Lake, table_exists
 
@@ -105,9 +106,9 @@ def record_population(lake: Lake, path: Path) -> int:
         return int(people.num_rows)     # the same population again: no new snapshot
     lake.run("BEGIN TRANSACTION")
     try:
-        lake.run(f"CREATE TABLE IF NOT EXISTS {POPULATION_TABLE} (municipality VARCHAR, "
+        lake.run(f"CREATE TABLE IF NOT EXISTS {ident(POPULATION_TABLE)} (municipality VARCHAR, "
                  "year INTEGER, sex VARCHAR, age_low INTEGER, pop DOUBLE)")
-        lake.run(f"DELETE FROM {POPULATION_TABLE}")
+        lake.run(f"DELETE FROM {ident(POPULATION_TABLE)}")
         lake.insert(POPULATION_TABLE, people)
         lake.run("DELETE FROM lake_meta WHERE key = ?", [_META_KEY])
         lake.run("INSERT INTO lake_meta VALUES (?, ?)", [_META_KEY, str(path)])
@@ -132,5 +133,5 @@ def recorded_population(lake: Lake) -> tuple[pa.Table, str] | None:
     if source is None:
         return None
     people = fetch_arrow(lake.con, "SELECT municipality, year, sex, age_low, pop FROM "
-                         + POPULATION_TABLE)
+                         + ident(POPULATION_TABLE))
     return people, str(source)
