@@ -834,8 +834,9 @@ def indicators_list(as_json: bool) -> None:
 @_LAKE_OPTION
 @click.option("--years", "years_text", help="Anos (2023 ou 2022-2024); padrão: os do lago.")
 @click.option("--population", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a do pacote "
-              "de referência. Para um estado sintético, use o populacao.csv dele.")
+              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a registrada "
+              "no lago (o populacao.csv do estado sintético carregado) ou, sem ela, a do "
+              "pacote de referência.")
 @click.option("--only", "only", multiple=True, help="Só estes indicadores (repetível).")
 @click.option("--changed", is_flag=True,
               help="Só os indicadores cujas tabelas mudaram desde o snapshot de que foram "
@@ -976,7 +977,8 @@ def quality_group() -> None:
 @_LAKE_OPTION
 @click.option("--municipio", "municipality", help="Código IBGE (7 dígitos) ou nome.")
 @click.option("--population", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a do pacote.")
+              help="População (leiaute de populacao_sexo_faixa5.csv); padrão: a registrada "
+              "no lago ou a do pacote.")
 @click.option("--limit", type=int, default=30, show_default=True,
               help="Municípios listados (os de menor nota primeiro).")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")

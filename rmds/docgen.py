@@ -115,6 +115,7 @@ def catalog_reference() -> str:
             f"intervalo: {i.method}; atribuição: {i.attribution}",
             f"- definição: {i.definition}",
             f"- fonte: {i.source}",
+            f"- diferença deliberada frente à fonte: {i.difference}",
             f"- numerador: `{i.numerator.describe()}`",
             f"- denominador: `{i.denominator.describe()}`" if i.denominator
             else "- denominador: nenhum (contagem)", ""]

@@ -53,14 +53,17 @@ class Entry:
     flag: bool = False           # ICSAP admission, on the discharge list
 
 
-# person → residence (the most frequent; ties: the latest batch) and birth date (likewise)
+# person → residence (the most frequent; ties: the latest batch) and birth date (likewise;
+# then the later date, so that the choice never depends on the order rows are read in)
 _PEOPLE_SQL = f"""
     ids AS (SELECT l.person_id, r.* FROM person_links l
             JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
               ON l.record_uid = r.uid),
     people AS (SELECT person_id,
                       arg_max(residence_municipality, n_m * 1000000 + b_m) AS municipality,
-                      arg_max(birth_date, n_b * 1000000 + b_b) AS birth_date
+                      arg_max(birth_date, (n_b * 1000000 + b_b) * 100000
+                              + date_diff('day', DATE '1900-01-01', birth_date))
+                          AS birth_date
                FROM (SELECT person_id, residence_municipality, birth_date,
                             count(residence_municipality) OVER (PARTITION BY person_id,
                                 residence_municipality) AS n_m,
@@ -83,15 +86,17 @@ _VACCINES_SQL = f"""
         SELECT f.person_id, m.vaccine_code, m.dose_code FROM fhir_pat f JOIN immunisations m
           ON m.source_system = 'FHIR' AND m.patient_key = f.patient_key),
     calendar AS (SELECT unnest(?::VARCHAR[]) AS vaccine_code, unnest(?::VARCHAR[]) AS dose_code,
-                        unnest(?::INTEGER[]) AS age_days, unnest(?::VARCHAR[]) AS label)
+                        unnest(?::INTEGER[]) AS age_days, unnest(?::VARCHAR[]) AS label),
+    slots AS (SELECT DISTINCT label, age_days FROM calendar)
     SELECT p.person_id, p.municipality,
            string_agg(c.label, ', ' ORDER BY c.age_days, c.label) AS reason
-    FROM people p CROSS JOIN calendar c
+    FROM people p CROSS JOIN slots c
     WHERE p.birth_date IS NOT NULL AND p.birth_date <= ?
       AND date_diff('day', p.birth_date, ?) < ?
       AND date_diff('day', p.birth_date, ?) >= c.age_days + ?
-      AND NOT EXISTS (SELECT 1 FROM doses d WHERE d.person_id = p.person_id
-                      AND d.vaccine_code = c.vaccine_code AND d.dose_code = c.dose_code)
+      AND NOT EXISTS (SELECT 1 FROM doses d JOIN calendar k
+                        ON k.vaccine_code = d.vaccine_code AND k.dose_code = d.dose_code
+                      WHERE d.person_id = p.person_id AND k.label = c.label)
     GROUP BY p.person_id, p.municipality"""
 
 _CHRONIC_SQL = f"""
@@ -147,10 +152,13 @@ def _vaccines(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | Non
               icsap: frozenset[str]) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(vaccination_date) FROM immunisations")
     p = wl.params
+    # each calendar dose with every (vaccine, dose) that stands for it (hexavalent for
+    # pentavalent and VIP, and so on: rmds.codes.vaccines)
+    slots = [(code, dose, d.age_days, f"{d.vaccine.acronym} {d.dose_label}")
+             for d in CALENDAR for code, dose in d.counted]
     rows = con.execute(_VACCINES_SQL, [
-        [d.vaccine.code for d in CALENDAR], [d.dose_code for d in CALENDAR],
-        [d.age_days for d in CALENDAR],
-        [f"{d.vaccine.acronym} {d.dose_label}" for d in CALENDAR],
+        [s[0] for s in slots], [s[1] for s in slots], [s[2] for s in slots],
+        [s[3] for s in slots],
         day, day, int(p["max_idade_dias"]), day, int(p["tolerancia_dias"])]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 

@@ -64,6 +64,9 @@ class Measure:
     #: an annual target (SI-PNI): the events of the period's year plus this offset (−1:
     #: the previous year), × months of the period ÷ 12
     target_year_offset: int | None = None
+    #: count the distinct keys with an event in the last ``window_months`` months up to the
+    #: end of each period (Previne Brasil's semester: 6), whatever the period's length
+    window_months: int | None = None
 
     def describe(self) -> str:
         if self.population:
@@ -79,6 +82,8 @@ class Measure:
             text += f" (soma de {self.sum})"
         if self.cumulative:
             text += " (acumulado até o fim do período)"
+        if self.window_months is not None:
+            text += f" (nos {self.window_months} meses até o fim do período)"
         if self.target_year_offset is not None:
             which = ("do próprio ano" if self.target_year_offset == 0
                      else f"do ano {self.target_year_offset:+d}")
@@ -101,6 +106,9 @@ class Indicator:
     denominator: Measure | None
     periods: tuple[str, ...] = PERIOD_TYPES
     attribution: str = "residencia"
+    #: what rmds computes differently from the source cited, and why ("nenhuma" when it
+    #: follows the source as written)
+    difference: str = "nenhuma"
 
     @property
     def kind(self) -> str:
@@ -111,7 +119,8 @@ class Indicator:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "nome": self.name, "objetivo": self.objective,
-            "fonte": self.source, "definicao": self.definition, "unidade": self.unit,
+            "fonte": self.source, "diferenca_da_fonte": self.difference,
+            "definicao": self.definition, "unidade": self.unit,
             "multiplicador": self.multiplier, "maior_melhor": self.higher_is_better,
             "metodo_intervalo": self.method, "tipo": self.kind,
             "periodos": list(self.periods), "atribuicao": self.attribution,
@@ -171,7 +180,7 @@ class _Checker:
             return None
         unknown = set(data) - {"input", "date", "territory", "filter", "distinct", "sum",
                                "cumulative", "among", "population", "ages", "sex",
-                               "target_year_offset"}
+                               "target_year_offset", "window_months"}
         for key in sorted(unknown):
             self.add(f"{where}.{key}", "campo desconhecido")
         if data.get("population"):
@@ -212,8 +221,17 @@ class _Checker:
         if offset is not None and (distinct or total or cumulative or among):
             self.add(f"{where}.target_year_offset",
                      "meta anual não combina com distinct, sum, cumulative nem among")
+        window = data.get("window_months")
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool)
+                                   or not 1 <= window <= 12):
+            self.add(f"{where}.window_months", "deve ser um inteiro de 1 a 12")
+            window = None
+        if window is not None and (not distinct or total or cumulative
+                                   or offset is not None):
+            self.add(f"{where}.window_months", "a janela conta pessoas distintas (distinct) "
+                     "e não combina com sum, cumulative nem meta anual")
         return Measure(name, date, territory, filter_, distinct, total, cumulative, among,
-                       target_year_offset=offset)
+                       target_year_offset=offset, window_months=window)
 
     def _among(self, data: Any, where: str, outer: str) -> Semijoin | None:
         if not isinstance(data, dict):
@@ -264,7 +282,7 @@ class _Checker:
         if ident:
             where = ident
         fields = {k: self.text(data, k, where) for k in (
-            "name", "objective", "source", "definition", "unit")}
+            "name", "objective", "source", "difference", "definition", "unit")}
         if fields["objective"] and fields["objective"] not in objectives:
             self.add(f"{where}.objective", f"objetivo desconhecido {fields['objective']!r}")
         multiplier = data.get("multiplier")
@@ -292,7 +310,8 @@ class _Checker:
             denominator = self.measure(data["denominator"], f"{where}.denominator")
         elif method == "wilson":
             self.add(f"{where}.denominator", "uma proporção precisa de denominador")
-        known = {"id", "name", "objective", "source", "definition", "unit", "multiplier",
+        known = {"id", "name", "objective", "source", "difference", "definition", "unit",
+                 "multiplier",
                  "higher_is_better", "method", "periods", "attribution", "numerator",
                  "denominator"}
         for key in sorted(set(data) - known):
@@ -303,7 +322,8 @@ class _Checker:
             return None
         return Indicator(
             id=ident, name=str(fields["name"]), objective=str(fields["objective"]),
-            source=str(fields["source"]), definition=str(fields["definition"]),
+            source=str(fields["source"]), difference=str(fields["difference"]),
+            definition=str(fields["definition"]),
             unit=str(fields["unit"]), multiplier=float(multiplier), higher_is_better=higher,
             method=str(method), numerator=numerator, denominator=denominator,
             periods=tuple(p for p in PERIOD_TYPES if p in periods),

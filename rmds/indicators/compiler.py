@@ -117,6 +117,19 @@ def measure_sql(measure: Measure, start: dt.date, end: dt.date) -> str:
             f"SELECT municipality, {_MONTH_SQL} AS month, count(*) AS n "
             f"FROM ({firsts_sql}) f GROUP BY ALL) m "
             "JOIN ind_periods p ON m.month <= p.last_month GROUP BY ALL")
+    if measure.window_months is not None:
+        # people with an event in the window of months that ends with each period's last
+        # month (Previne Brasil: the semester), counted once per period
+        back = measure.window_months - 1
+        first = dt.date(start.year - (1 if start.month <= back else 0),
+                        (start.month - 1 - back) % 12 + 1, 1)
+        events_sql = _events_sql(measure, first, end)
+        return (
+            "SELECT e.municipality, p.period_type, p.period, count(DISTINCT e.k) AS n FROM ("
+            f"SELECT DISTINCT municipality, {_MONTH_SQL} AS month, k FROM ({events_sql}) "
+            "s) e JOIN ind_periods p ON e.month <= p.last_month AND e.month > CAST("
+            f"p.last_month - INTERVAL {lit(measure.window_months)} MONTH AS DATE) "
+            "GROUP BY ALL")
     events_sql = _events_sql(measure, start, end)
     if measure.distinct:
         return (

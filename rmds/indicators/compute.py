@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from rmds.codes.icsap import OBSTETRIC_PROCEDURES
 from rmds.consortia.roster import Membership, consortium_names, memberships
 from rmds.engine import Engine, open_engine
 from rmds.engine.sql import ident, lit_list
@@ -29,6 +30,7 @@ from rmds.indicators.compiler import divisor, measure_sql
 from rmds.indicators.inputs import INPUTS, input_sql
 from rmds.indicators.population import load_population, read_population
 from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
+from rmds.lake.population import recorded_population
 from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
 from rmds.territory.model import STATE_CODE, Municipality, slug
@@ -40,6 +42,7 @@ __all__ = [
     "inputs_of",
     "load_population",
     "placements",
+    "population_for",
     "prepare_inputs",
     "prepare_territory",
     "read_population",
@@ -215,8 +218,10 @@ def _calendar(engine: Engine, years: Sequence[int],
 
 def prepare_inputs(engine: Engine, pack: ReferencePack, needed: set[str]) -> None:
     codes = sorted(pack.icsap.codes)
-    engine.register("ind_codesets", pa.table({"codeset": ["icsap"] * len(codes),
-                                              "code": codes}))
+    obstetric = list(OBSTETRIC_PROCEDURES)
+    engine.register("ind_codesets", pa.table({
+        "codeset": ["icsap"] * len(codes) + ["procedimento_obstetrico"] * len(obstetric),
+        "code": codes + obstetric}))
     # residence and birth date of FHIR patients: the only fields read from the protected
     # identity table, and only into counts
     engine.create("ind_fhir_patients", """
@@ -291,6 +296,20 @@ def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
             .append_column("suppressed", pa.array(hidden)))
 
 
+def population_for(lake: Lake, pack: ReferencePack, population: Path | None = None
+                   ) -> tuple[pa.Table, str]:
+    """The population to divide by and where it came from: ``population`` when given, else
+    the one the lake was built with (a synthetic state's, recorded at ingest), else the
+    reference pack's."""
+    if population is None:
+        recorded = recorded_population(lake)
+        if recorded is not None:
+            people, source = recorded
+            return people, f"{source} (registrada no lago)"
+    path = population or pack.directory / "populacao_sexo_faixa5.csv"
+    return read_population(path), str(path)
+
+
 def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
             years: Sequence[int] | None = None, population: Path | None = None,
             threshold: int = 5, only: Sequence[str] | None = None,
@@ -325,12 +344,11 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     if not span:
         raise ConfigurationError("o lago não tem eventos: carregue arquivos com 'rmds "
                                  "ingest' antes de calcular indicadores")
-    population_path = population or pack.directory / "populacao_sexo_faixa5.csv"
-    people = read_population(population_path)
+    people, population_source = population_for(lake, pack, population)
     population_years = sorted({int(y) for y in people.column("year").to_pylist()
                                if y is not None})
     if not population_years:
-        raise InputError(f"arquivo de população vazio: {population_path}")
+        raise InputError(f"arquivo de população vazio: {population_source}")
     engine.register("ind_population", people)
     prepare_territory(engine, pack, lake.con)
     notes = _calendar(engine, span, population_years)
@@ -379,11 +397,11 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     lap("agregacao")
     mart = _statistics(grid, catalog, threshold)
     lap("estatisticas")
-    run_id = _write(lake, mart, units, span, len(chosen), str(population_path), threshold,
+    run_id = _write(lake, mart, units, span, len(chosen), population_source, threshold,
                     notes, sum(timings.values()), only is not None, engine.name)
     lap("gravacao")
     return ComputeResult(run_id, span, len(chosen), mart.num_rows, sum(timings.values()),
-                         str(population_path), notes, timings)
+                         population_source, notes, timings)
 
 
 _GRID_TYPES = {"year": pa.int32(), "numerator": pa.float64(), "denominator": pa.float64()}

@@ -9,7 +9,11 @@ A filter is one boolean SQL expression over the columns of an input (no subqueri
 * ``cid_between(column, 'I00', 'I99')``: the 3-character CID-10 category of ``column``
   is in the (inclusive) range;
 * ``in_codeset(column, 'icsap')``: the code, or its 3-character category, is in a code set
-  built from the reference pack (``icsap``: Portaria SAS/MS 221/2008).
+  built from the reference pack (``icsap``: Portaria SAS/MS 221/2008) or declared in
+  rmds (``procedimento_obstetrico``: :data:`rmds.codes.icsap.OBSTETRIC_PROCEDURES`);
+* ``pni_dose(vaccine_code, dose_code, 'penta_d3')``: the (vaccine, dose) pair is one the
+  SI-PNI coverage method counts for that coverage (:data:`rmds.codes.vaccines.COVERAGE_DOSES`:
+  pentavalent D3 or hexavalent D3, and so on).
 
 Filters are parsed in sqlglot's dialect-free SQL and written out for the engine in use
 (DuckDB here; Spark SQL by transpilation), so declarations carry nothing engine-specific.
@@ -24,13 +28,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from rmds.codes.vaccines import COVERAGE_DOSES
+
 __all__ = ["CODESETS", "check_filter", "columns_of", "filter_sql"]
 
-CODESETS = ("icsap",)
+CODESETS = ("icsap", "procedimento_obstetrico")
 _FUNCTIONS: tuple[type[Any], ...] = (
     exp.Left, exp.Right, exp.Substring, exp.Length, exp.Coalesce, exp.Upper, exp.Lower,
     exp.Trim, exp.Abs, exp.Cast, exp.DateDiff, exp.Year, exp.Month)
-_OWN = {"cid_between": 3, "in_codeset": 2}
+_OWN = {"cid_between": 3, "in_codeset": 2, "pni_dose": 3}
+_COLUMN_ARGS = {"pni_dose": 2}   # leading arguments that are columns (default 1)
 _FORBIDDEN: tuple[type[Any], ...] = (exp.Query, exp.Subquery, exp.Star,
                                                  exp.Placeholder)
 
@@ -65,8 +72,11 @@ def check_filter(text: str, columns: Iterable[str]) -> list[str]:
             elif len(node.expressions) != _OWN[name]:
                 problems.append(f"{name} recebe {_OWN[name]} argumentos")
             elif not all(isinstance(a, exp.Literal) and a.is_string
-                         for a in node.expressions[1:]):
+                         for a in node.expressions[_COLUMN_ARGS.get(name, 1):]):
                 problems.append(f"{name}: os argumentos após a coluna devem ser textos")
+            elif name == "pni_dose" and node.expressions[2].name not in COVERAGE_DOSES:
+                problems.append(f"cobertura desconhecida {node.expressions[2].name!r}; "
+                                "conhecidas: " + ", ".join(sorted(COVERAGE_DOSES)))
             elif name == "in_codeset" and node.expressions[1].name not in CODESETS:
                 problems.append(f"conjunto de códigos desconhecido "
                                 f"{node.expressions[1].name!r}; conhecidos: "
@@ -88,6 +98,16 @@ def _rewrite(node: Any, alias: str | None) -> Any:
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         column = node.expressions[0].copy().transform(lambda n: _rewrite(n, alias))
+        if name == "pni_dose":
+            dose = node.expressions[1].copy().transform(lambda n: _rewrite(n, alias))
+            pairs = [exp.And(this=exp.EQ(this=column.copy(), expression=exp.Literal.string(v)),
+                             expression=exp.EQ(this=dose.copy(),
+                                               expression=exp.Literal.string(d)))
+                     for v, d in COVERAGE_DOSES[node.expressions[2].name]]
+            either: exp.Expression = pairs[0]
+            for pair in pairs[1:]:
+                either = exp.Or(this=either, expression=pair)
+            return exp.Paren(this=either)
         if name == "cid_between":
             low, high = node.expressions[1], node.expressions[2]
             return exp.Paren(this=exp.Between(

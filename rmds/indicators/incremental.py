@@ -7,13 +7,15 @@ import duckdb
 
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.compute import inputs_of
+from rmds.lake.population import POPULATION_TABLE
 from rmds.lake.store import Lake
 
 __all__ = ["stale_indicators"]
 
 # tables every indicator reads besides its inputs: the imported consortium roster places
-# municipalities in consortia for the roll-up
-_ALWAYS_READ = ("consortium_memberships", "consortium_roster")
+# municipalities in consortia for the roll-up; the population the lake was built with
+# divides the rates (and weighs the roll-up)
+_ALWAYS_READ = ("consortium_memberships", "consortium_roster", POPULATION_TABLE)
 # inputs that also read the protected identity table (the FHIR Patient's residence)
 _READS_IDENTITY = frozenset({"immunisations", "conditions", "observations", "encounters",
                              "referrals"})

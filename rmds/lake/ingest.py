@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from rmds.engine.sql import ident
 from rmds.exceptions import FileFormatError, Problem, RmdsError, UnknownSourceError
+from rmds.lake.population import POPULATION_FILE, record_population
 from rmds.lake.store import Lake
 from rmds.lake.versions import VersionIndex, Versions, apply_pending
 from rmds.sources.consortium import CONSORTIUM_COLUMNS, report_key
@@ -458,6 +459,10 @@ def ingest(lake: Lake, paths: Iterable[Path], pack: ReferencePack, *,
     finally:
         stop.set()
         producer.join(timeout=5)
+    # a synthetic state's own population: the lake records it, and rates divide by it
+    for path in given:
+        if path.is_dir() and (path / POPULATION_FILE).is_file():
+            record_population(lake, path / POPULATION_FILE)
     return outcomes
 
 

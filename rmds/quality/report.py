@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from rmds.engine import Engine, open_engine
 from rmds.engine.sql import col, ident, lit
-from rmds.indicators.compute import load_population, prepare_inputs, prepare_territory
+from rmds.indicators.compute import population_for, prepare_inputs, prepare_territory
 from rmds.indicators.expr import filter_sql
 from rmds.indicators.inputs import INPUTS
 from rmds.indicators.stats import poisson_interval, wilson_interval
@@ -186,7 +186,8 @@ def quality_report(lake: Lake, pack: ReferencePack, *, population: Path | None =
             opened.close()
     rules = tuple(rules or load_rules())
     con = lake.con
-    load_population(engine, population or pack.directory / "populacao_sexo_faixa5.csv")
+    # the population the lake was built with (a synthetic state's) unless one is given
+    engine.register("ind_population", population_for(lake, pack, population)[0])
     prepare_territory(engine, pack, con)
     prepare_inputs(engine, pack, {r.input for r in rules
                                   if r.input and r.kind != "duplicidade"})

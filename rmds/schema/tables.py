@@ -246,6 +246,8 @@ TABLES += (
         Column("condition_id", S, "id da Condition"),
         Column("patient_key", S, "id do Patient referido"),
         Column("code", S, "CID-10"),
+        Column("ciap2_code", S, "CIAP-2, quando a Condition o traz (e-SUS APS: K86, K87 "
+               "hipertensão; T89, T90 diabetes)"),
         Column("onset_date", D, "início"),
         Column("clinical_status", S, "situação clínica (active, resolved ...)"),
         *_FHIR, *_PROVENANCE)),

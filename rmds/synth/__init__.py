@@ -26,7 +26,14 @@ from rmds.synth.catalog import (
     OUTPATIENT,
     REFERRAL_SERVICES,
 )
-from rmds.synth.config import VACCINE_SCHEDULE, Rates, SynthConfig, parse_years
+from rmds.synth.config import (
+    DOSE_PRODUCTS,
+    FAMILY_PRODUCTS,
+    VACCINE_SCHEDULE,
+    Rates,
+    SynthConfig,
+    parse_years,
+)
 from rmds.synth.events import Factors, simulate
 from rmds.synth.identity import ErrorRates, draw_identities
 from rmds.synth.state import build_population, build_territory, days
@@ -155,6 +162,10 @@ def _generate(config: SynthConfig, pack: ReferencePack, partial: Path, icsap: se
                      for k, by_year in sorted(events.expected.items())},
         "erros_de_registro": ErrorRates().__dict__,
         "vacinas": [list(v) for v in VACCINE_SCHEDULE],
+        "vacinas_outros_produtos": {
+            "por_crianca": {acr: list(v) for acr, v in FAMILY_PRODUCTS.items()},
+            "por_dose": {f"{acr}_{dose}": list(v)
+                         for (acr, dose), v in DOSE_PRODUCTS.items()}},
         "contagens": counts,
     })
     lap("verdade")

@@ -11,27 +11,54 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rmds.codes.vaccines import CALENDAR
+from rmds.codes.vaccines import CALENDAR, DOSE_LABELS, VACCINES
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["VACCINE_SCHEDULE", "Rates", "SynthConfig", "parse_years"]
+__all__ = ["DOSE_PRODUCTS", "FAMILY_PRODUCTS", "PRODUCTS", "PRODUCT_INDEX", "VACCINE_SCHEDULE",
+           "Rates", "SynthConfig", "parse_years"]
 
 
-# configured state coverage of each calendar dose (vaccine acronym, dose code)
+# configured state coverage of each calendar dose (vaccine acronym, dose code), whatever
+# product gives it
 COVERAGE: dict[tuple[str, str], float] = {
-    ("BCG", "9"): 0.92, ("HEPB", "1"): 0.88,
+    ("BCG", "9"): 0.92, ("HepB", "1"): 0.88,
     ("PENTA", "1"): 0.93, ("PENTA", "2"): 0.90, ("PENTA", "3"): 0.86,
     ("VIP", "1"): 0.93, ("VIP", "2"): 0.90, ("VIP", "3"): 0.85,
-    ("PNM10V", "1"): 0.93, ("PNM10V", "2"): 0.90, ("PNM10V", "8"): 0.82,
+    ("VPC10", "1"): 0.93, ("VPC10", "2"): 0.90, ("VPC10", "6"): 0.82,
     ("ROTA", "1"): 0.90, ("ROTA", "2"): 0.86,
-    ("MENC", "1"): 0.91, ("MENC", "2"): 0.88,
-    ("FA", "1"): 0.78,
+    ("MenC", "1"): 0.91, ("MenC", "2"): 0.88,
+    ("VFA", "1"): 0.78,
     ("SCR", "1"): 0.88, ("SCR", "2"): 0.72,
 }
 # (vaccine code, acronym, name, dose code, dose label, age in days, configured coverage)
 VACCINE_SCHEDULE: tuple[tuple[str, str, str, str, str, int, float], ...] = tuple(
     (d.vaccine.code, d.vaccine.acronym, d.vaccine.name, d.dose_code, d.dose_label,
      d.age_days, COVERAGE[(d.vaccine.acronym, d.dose_code)]) for d in CALENDAR)
+
+# the share of children who get every dose of a vaccine as another product (calendar
+# acronym → (vaccine code, share)): hexavalent instead of pentavalent (private clinics and
+# CRIE; its doses then stand for the VIP doses as well, which are not given apart), and the
+# 13-valent pneumococcal instead of the 10-valent
+FAMILY_PRODUCTS: dict[str, tuple[str, float]] = {"PENTA": ("43", 0.06),
+                                                 "VPC10": ("59", 0.05)}
+# the share of one calendar dose given as another product or dose code ((acronym, dose) →
+# (vaccine code, dose code, share)): VOP as the third polio dose (sequential scheme), yellow
+# fever at 9 months recorded as a single dose, tetraviral (MMRV) instead of SCR D2
+DOSE_PRODUCTS: dict[tuple[str, str], tuple[str, str, float]] = {
+    ("VIP", "3"): ("28", "3", 0.03), ("VFA", "1"): ("14", "9", 0.30),
+    ("SCR", "2"): ("56", "9", 0.40)}
+#: every product the generator writes: (vaccine code, acronym, name, dose code, dose label);
+#: the first len(VACCINE_SCHEDULE) are the calendar's own doses, in its order
+PRODUCTS: tuple[tuple[str, str, str, str, str], ...] = (
+    *((code, acr, name, dose, label) for code, acr, name, dose, label, _, _ in VACCINE_SCHEDULE),
+    *((VACCINES[code].code, VACCINES[code].acronym, VACCINES[code].name, dose,
+       DOSE_LABELS[dose])
+      for code, dose in sorted({(FAMILY_PRODUCTS[acr][0], dose)
+                                for _, acr, _, dose, _, _, _ in VACCINE_SCHEDULE
+                                if acr in FAMILY_PRODUCTS}
+                               | {(code, dose) for code, dose, _ in DOSE_PRODUCTS.values()})))
+PRODUCT_INDEX: dict[tuple[str, str], int] = {
+    (code, dose): k for k, (code, _, _, dose, _) in enumerate(PRODUCTS)}
 
 
 @dataclass(frozen=True)

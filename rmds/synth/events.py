@@ -28,7 +28,13 @@ from rmds.synth.catalog import (
     MATERNAL_CAUSES,
     REFERRAL_SERVICES,
 )
-from rmds.synth.config import VACCINE_SCHEDULE, Rates
+from rmds.synth.config import (
+    DOSE_PRODUCTS,
+    FAMILY_PRODUCTS,
+    PRODUCT_INDEX,
+    VACCINE_SCHEDULE,
+    Rates,
+)
 from rmds.synth.state import I32, Population, Territory, days
 
 __all__ = ["Events", "Factors", "simulate"]
@@ -398,9 +404,19 @@ class Simulator:
         muni = p.municipality[children]
         g = self.f.vaccine[muni]
         by_vaccine: dict[str, npt.NDArray[np.float64]] = {}
+        # which product each child gets for a whole vaccine (hexavalent, 13-valent)
+        # (drawn from their own stream, seeded from the main one without consuming it, so
+        # that the rest of the state is the same whatever products the doses are given as)
+        product_rng = np.random.default_rng(
+            [int(rng.bit_generator.state["state"]["state"]), 0x9E7A])
+        family = {acr: product_rng.random(children.size) < share
+                  for acr, (_, share) in FAMILY_PRODUCTS.items()}
+        hexa = family["PENTA"]
         parts: list[Arrays] = []
         born_in = {y: (p.birth[children] >= days(y)) & (p.birth[children] < days(y + 1))
                    for y in self.years}
+        given_by: dict[tuple[str, str], tuple[npt.NDArray[np.bool_],
+                                              npt.NDArray[np.float64]]] = {}
         for k, (_, acronym, _, dose, _, offset, _) in enumerate(VACCINE_SCHEDULE):
             cov = r.vaccine_coverage[f"{acronym}_{dose}"]
             u = by_vaccine.setdefault(acronym, rng.random(children.size))
@@ -413,13 +429,29 @@ class Simulator:
             day = (due + delay).astype(I32)
             given = (u < prob) & (day <= p.death[children]) & (day >= first_day) & (
                 day < self.window_end)
+            product = np.full(children.size, k, np.int16)
+            if acronym in family:
+                product[family[acronym]] = PRODUCT_INDEX[(FAMILY_PRODUCTS[acronym][0], dose)]
+            if (acronym, dose) in DOSE_PRODUCTS:
+                code, other, share = DOSE_PRODUCTS[(acronym, dose)]
+                product[product_rng.random(children.size) < share] = PRODUCT_INDEX[
+                    (code, other)]
+            given_by[(acronym, dose)] = (given, prob)
+            expected = prob
+            if acronym == "VIP" and ("PENTA", dose) in given_by:
+                # a hexavalent child's polio dose is the hexavalent one, already given with
+                # the pentavalent's; no VIP apart
+                _, penta_prob = given_by[("PENTA", dose)]
+                given = given & ~hexa
+                expected = np.where(hexa, penta_prob, prob)
             parts.append({"person": children[given], "day": day[given],
                           "schedule": np.full(int(given.sum()), k, np.int16),
+                          "product": product[given],
                           "facility": self.ubs_for(muni[given]),
                           "probability": prob[given]})
             for y, mask in born_in.items():
                 self.events.expect(f"vaccine_{acronym}_{dose}_cohort", y,
-                                   float(prob[mask].sum()))
+                                   float(expected[mask].sum()))
         self.events.vaccinations = _concat(parts)
 
     # ---------------------------------------------------------- primary care

@@ -34,7 +34,7 @@ from rmds.age import completed_years
 from rmds.sources.datasus.dbf_writer import FieldSpec, dbf_bytes, write_dbc
 from rmds.sources.datasus.layouts import CNES_ST, IDENTIFIED, SIA_PA, SIH_RD, SIM_DO, SINASC_DN
 from rmds.synth.catalog import ADMISSIONS, OUTPATIENT, REFERRAL_SERVICES
-from rmds.synth.config import VACCINE_SCHEDULE
+from rmds.synth.config import PRODUCTS
 from rmds.synth.events import Events, Factors
 from rmds.synth.identity import ErrorRates, Identities, RecordIdentity, render
 from rmds.synth.state import EPOCH, Population, Territory, days
@@ -422,7 +422,7 @@ class Writer:
         v = self.ev.vaccinations
         muni_all = self.p.municipality[v["person"]]
         csv_rows = ~self.f.fhir_vaccination[muni_all]
-        schedule = VACCINE_SCHEDULE
+        products = PRODUCTS
         for year in self.years:
             rows = np.flatnonzero(csv_rows & (v["day"] >= days(year)) & (v["day"] < days(year + 1)))
             rows = rows[np.argsort(v["day"][rows], kind="stable")]
@@ -435,7 +435,7 @@ class Writer:
             ident = self._render(person, fold=False)
             muni = self.p.municipality[person]
             day = v["day"][all_rows]
-            sched = v["schedule"][all_rows]
+            sched = v["product"][all_rows]
             ids = np.array([str(uuid.uuid5(NAMESPACE, f"pni-{year}-{i}")) for i in range(n)])
             patient_key = np.array([str(uuid.uuid5(NAMESPACE, f"pac-{c}")) if c else ""
                                     for c in pc.fill_null(ident.cns, "").to_pylist()])
@@ -447,10 +447,10 @@ class Writer:
                 "nu_cns_paciente": ident.cns, "nu_cpf_paciente": ident.cpf,
                 "no_paciente": ident.name, "no_mae_paciente": ident.mother_name,
                 "dt_vacina": _dates(day, "%Y-%m-%d"),
-                "co_vacina": pa.array([schedule[k][0] for k in sched]),
-                "sg_vacina": pa.array([schedule[k][1] for k in sched]),
-                "co_dose_vacina": pa.array([schedule[k][3] for k in sched]),
-                "ds_dose_vacina": pa.array([schedule[k][4] for k in sched]),
+                "co_vacina": pa.array([products[k][0] for k in sched]),
+                "sg_vacina": pa.array([products[k][1] for k in sched]),
+                "co_dose_vacina": pa.array([products[k][3] for k in sched]),
+                "ds_dose_vacina": pa.array([products[k][4] for k in sched]),
                 "dt_nascimento_paciente": _dates(ident.birth_day, "%Y-%m-%d"),
                 "nu_idade_paciente": pa.array(age),
                 "tp_sexo_paciente": pa.array(np.where(self.p.female[person], "F", "M")),
@@ -550,7 +550,7 @@ class Writer:
                 day = int(v["day"][i])
                 resources.append((int(v_muni[j]), "Immunization", day, rid,
                                   self._immunization_json(
-                                      rid, v_pid[j], VACCINE_SCHEDULE[int(v["schedule"][i])],
+                                      rid, v_pid[j], PRODUCTS[int(v["product"][i])],
                                       str(self.cnes[v["facility"][i]]), day)))
             prow = np.flatnonzero(inside[reg_muni])
             patients = dict(zip(patient_id[prow].tolist(),
@@ -638,8 +638,7 @@ class Writer:
                 + self._day(day) + '","valueQuantity":{"value":' + f"{value:.1f}"
                 + ',"unit":"%","system":"' + UCUM + '","code":"%"}}')
 
-    def _immunization_json(self, rid: str, pid: str, sched: tuple[str, str, str, str, str,
-                                                                   int, float],
+    def _immunization_json(self, rid: str, pid: str, sched: tuple[str, str, str, str, str],
                            cnes: str, day: int) -> str:
         return ('{"resourceType":"Immunization","id":"' + rid + '","status":"completed",'
                 '"vaccineCode":{"coding":[{"system":"' + VACCINE_SYSTEM + '","code":"'

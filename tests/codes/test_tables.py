@@ -41,7 +41,12 @@ def test_icsap_groups(pack: ReferencePack) -> None:
     assert icsap.group_of("garbage") is None
     assert icsap.group_of(None) is None
     for code, group in icsap.codes.items():
-        assert icsap.groups[group].pattern.match(code), code
+        pattern = icsap.groups[group].pattern
+        # a bare category is listed when the Portaria lists every subcategory of it
+        assert pattern.match(code) or all(pattern.match(f"{code}{d}") for d in range(10)), code
+    # A17.0 and A17.1-A17.9 are in the Portaria: the bare A17 counts; G00 only as G00.0
+    assert icsap.group_of("A17") == icsap.group_of("A17.1") is not None
+    assert icsap.group_of("G00") is None and icsap.group_of("G00.0") is not None
 
 
 def test_sigtap(pack: ReferencePack) -> None:

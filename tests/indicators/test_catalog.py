@@ -40,7 +40,8 @@ def test_the_catalog_is_complete_and_cited() -> None:
 
 def _minimal(**changes: object) -> dict[str, object]:
     indicator: dict[str, object] = {
-        "id": "x", "name": "X", "objective": "O1", "source": "fonte", "definition": "def",
+        "id": "x", "name": "X", "objective": "O1", "source": "fonte", "difference": "nenhuma",
+        "definition": "def",
         "unit": "%", "multiplier": 100, "higher_is_better": True, "method": "wilson",
         "numerator": {"input": "births", "date": "birth_date",
                       "territory": "residence_municipality", "filter": "mother_age < 20"},
@@ -49,6 +50,21 @@ def _minimal(**changes: object) -> dict[str, object]:
     }
     indicator.update(changes)
     return {"objective": [{"id": "O1", "text": "objetivo"}], "indicator": [indicator]}
+
+
+def test_every_indicator_says_how_it_differs_from_its_source() -> None:
+    # the field is required: "nenhuma" is a statement, not a default
+    without = _minimal()
+    del without["indicator"][0]["difference"]  # type: ignore[index]
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(without, "teste.toml")
+    assert [p.field for p in caught.value.problems] == ["x.difference"]
+    catalog = load_catalog()
+    assert all(len(i.difference) >= 7 for i in catalog)
+    # the deliberate differences found by the audit are declared, not hidden in the source
+    assert "bruta" in catalog.get("mortalidade_prematura_dcnt").difference
+    assert "bruta" in catalog.get("letalidade_iam").difference
+    assert "Diferença deliberada" not in " ".join(i.source for i in catalog)
 
 
 def test_a_valid_declaration_parses() -> None:

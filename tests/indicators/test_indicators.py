@@ -124,42 +124,59 @@ def _hospitalisations() -> list[dict[str, Any]]:
         # and a stay over 30 days
         aih(15, "I219", A, residence=C, died=True, age_years=40),
         aih(16, "I219", A, residence=C, died=True, length_of_stay=35),
+        # the bare category A17: ICSAP, since Portaria 221 lists A17.0 and A17.1–A17.9
+        aih(17, "A17", A),
+        # a urinary infection (ICSAP) in an admission for a caesarean section: an obstetric
+        # procedure, out of both ICSAP indicators (csapAIH), still an admission
+        aih(18, "N390", A, procedure_performed="0411010034"),
     ]
 
 
 def _immunisations() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    acronyms = {"15": "BCG", "42": "PENTA", "43": "HEXA", "22": "VIP", "28": "VOP",
+                "26": "VPC10", "59": "VPC13", "14": "VFA", "24": "SCR", "56": "SCRV",
+                "45": "ROTA", "41": "MenC"}
 
-    def doses(acronym: str, dose: str, age: int, count: int) -> None:
+    def doses(code: str, dose: str, age: int, count: int) -> None:
+        # BRImunobiologico vaccine codes and BRDose dose codes, as SI-PNI writes them
         for _ in range(count):
-            rows.append({"record_id": f"v{len(rows)}", "vaccine_acronym": acronym,
-                         "dose_code": dose, "age_years": age, "residence_municipality": A,
+            rows.append({"record_id": f"v{len(rows)}", "vaccine_code": code,
+                         "vaccine_acronym": acronyms[code], "dose_code": dose,
+                         "age_years": age, "residence_municipality": A,
                          "vaccination_date": d("2023-06-01"), "source_system": "PNI"})
 
-    doses("BCG", "9", 0, 3)
-    doses("BCG", "9", 1, 1)        # out of the target age
-    doses("PENTA", "3", 0, 4)
-    doses("PENTA", "2", 0, 2)      # not the scheme's last dose
-    doses("VIP", "3", 0, 5)
-    doses("PNM10V", "2", 0, 6)
-    doses("PNM10V", "8", 1, 2)
-    doses("FA", "1", 0, 7)
-    doses("FA", "1", 1, 1)
-    doses("SCR", "1", 1, 8)
-    doses("SCR", "1", 0, 1)
-    doses("SCR", "2", 1, 9)
-    doses("SCRV", "9", 1, 2)       # tetraviral: counts as the second dose of SCR
-    doses("SCRV", "1", 1, 1)       # not a single dose: out
-    doses("ROTA", "2", 0, 1)
+    doses("15", "9", 0, 3)         # BCG single dose
+    doses("15", "9", 1, 1)         # out of the target age
+    doses("42", "3", 0, 4)         # pentavalent D3
+    doses("42", "2", 0, 2)         # not the scheme's last dose
+    doses("43", "3", 0, 2)         # hexavalent D3: pentavalent and polio D3 both
+    doses("43", "2", 0, 1)         # hexavalent D2: neither
+    doses("22", "3", 0, 5)         # VIP D3
+    doses("28", "3", 0, 1)         # VOP D3 (sequential scheme): polio only
+    doses("26", "2", 0, 6)         # pneumococcal 10-valent D2
+    doses("59", "2", 0, 2)         # 13-valent D2 counts with it
+    doses("26", "6", 1, 2)         # 10-valent first booster (BRDose 6)
+    doses("59", "6", 1, 1)         # 13-valent first booster
+    doses("14", "1", 0, 7)         # yellow fever D1 at 9 months
+    doses("14", "9", 0, 2)         # ... or recorded as a single dose
+    doses("14", "1", 1, 1)         # out of the target age
+    doses("24", "1", 1, 8)
+    doses("24", "1", 0, 1)
+    doses("24", "2", 1, 9)
+    doses("56", "9", 1, 2)         # tetraviral: counts as the second dose of SCR
+    doses("56", "1", 1, 1)         # not a single dose: out
+    doses("45", "2", 0, 1)
     # meningococcal C only as FHIR Immunization: residence and age come from the Patient
     for patient in ("f1", "f2", "f3"):
         rows.append({"record_id": f"imm-{patient}", "patient_key": patient,
-                     "vaccine_acronym": "MENC", "dose_code": "2", "source_system": "FHIR",
-                     "vaccination_date": d("2023-06-01")})
+                     "vaccine_code": "41", "vaccine_acronym": "MenC", "dose_code": "2",
+                     "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
     # SCR D1 sent as FHIR on the first birthday (365 days after birth): age 1 by the
     # calendar, age 0 by floor(days / 365.25), which would leave it out
-    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_acronym": "SCR",
-                 "dose_code": "1", "source_system": "FHIR", "vaccination_date": d("2023-06-01")})
+    rows.append({"record_id": "imm-f4", "patient_key": "f4", "vaccine_code": "24",
+                 "vaccine_acronym": "SCR", "dose_code": "1", "source_system": "FHIR",
+                 "vaccination_date": d("2023-06-01")})
     return rows
 
 
@@ -217,7 +234,8 @@ def _patients() -> list[dict[str, Any]]:
     return [patient("f1", A, "2023-01-01"), patient("f2", A, "2023-01-01"),
             patient("f3", B, "2023-01-01"), patient("f4", A, "2022-06-01"), patient("p1", A),
             patient("p2", A),
-            patient("p3", A), patient("p4", A), patient("p5", B)]
+            patient("p3", A), patient("p4", A), patient("p5", B), patient("p6", A),
+            patient("p7", A), patient("p8", A)]
 
 
 def _primary_care(lake: Lake) -> None:
@@ -228,6 +246,11 @@ def _primary_care(lake: Lake) -> None:
         {"patient_key": "p4", "code": "E119", "onset_date": d("2022-05-05")},
         {"patient_key": "p1", "code": "E11", "onset_date": d("2021-01-01")},
         {"patient_key": "p5", "code": "I10", "onset_date": d("2020-01-01")},
+        # e-SUS APS problems in CIAP-2: K86 hypertension, T90 diabetes; CID-10 K86 is a
+        # disease of the pancreas, not hypertension
+        {"patient_key": "p6", "ciap2_code": "K86", "onset_date": d("2022-01-01")},
+        {"patient_key": "p7", "code": "K86", "onset_date": d("2022-01-01")},
+        {"patient_key": "p8", "ciap2_code": "T90", "onset_date": d("2023-01-01")},
     ])
     bp, a1c = "8480-6", "4548-4"
     insert(lake, "observations", [
@@ -236,6 +259,10 @@ def _primary_care(lake: Lake) -> None:
         {"patient_key": "p2", "component_code": bp, "effective_date": d("2023-02-15")},
         {"patient_key": "p3", "component_code": bp, "effective_date": d("2023-05-01")},
         {"patient_key": "p4", "component_code": a1c, "effective_date": d("2023-07-07")},
+        {"patient_key": "p6", "component_code": bp, "effective_date": d("2023-10-01")},
+        {"patient_key": "p7", "component_code": bp, "effective_date": d("2023-10-01")},
+        {"patient_key": "p1", "component_code": a1c, "effective_date": d("2023-04-04")},
+        {"patient_key": "p8", "component_code": a1c, "effective_date": d("2023-03-01")},
     ])
     insert(lake, "encounters", [
         {"patient_key": "p1", "encounter_class": "AMB", "reason_code": "I10",
@@ -299,12 +326,17 @@ CASES: list[tuple[str, float, float | None, float]] = [
     ("partos_cesareos", 4, 10, 40.0),
     ("maes_adolescentes", 3, 10, 30.0),                      # mothers of 15, 19 and 10
     ("cobertura_bcg", 3, 10, 30.0),                          # the dose at 1 year is out
-    ("cobertura_penta_d3", 4, 10, 40.0),                     # D2 is not the last dose
-    ("cobertura_polio_d3", 5, 10, 50.0),
-    ("cobertura_pneumo_d2", 6, 10, 60.0),
-    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023)
-    ("cobertura_pneumo_reforco", 2, 20, 10.0),
-    ("cobertura_febre_amarela", 7, 10, 70.0),                # the dose at 1 year is out
+    # SI-PNI method: 4 pentavalent D3 + 2 hexavalent D3 (pentavalent alone: 4); D2s are out
+    ("cobertura_penta_d3", 6, 10, 60.0),
+    # 5 VIP D3 + 1 VOP D3 + 2 hexavalent D3 (VIP alone: 5)
+    ("cobertura_polio_d3", 8, 10, 80.0),
+    # 6 of the 10-valent + 2 of the 13-valent (10-valent alone: 6)
+    ("cobertura_pneumo_d2", 8, 10, 80.0),
+    # vaccines for 1-year-olds: over the 20 live births of 2022 (not the 10 of 2023);
+    # 2 boosters of the 10-valent + 1 of the 13-valent
+    ("cobertura_pneumo_reforco", 3, 20, 15.0),
+    # 7 first doses + 2 single doses at 9 months (D1 alone: 7); the dose at 1 year is out
+    ("cobertura_febre_amarela", 9, 10, 90.0),
     # the dose under 1 is out; the FHIR dose on the first birthday is in (age 1)
     ("cobertura_triplice_viral_d1", 9, 20, 45.0),
     # 9 SCR D2 + 2 tetraviral single doses (the tetraviral D1 is out)
@@ -313,27 +345,32 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # two FHIR doses whose Patients live in Alfenas and were born in 2023 (the third
     # Patient lives in Alterosa)
     ("cobertura_meningo_c_d2", 2, 10, 20.0),
-    # I10, E14, I64, I63 among 10 admissions of residents that are not childbirth
-    ("icsap_proporcao", 4, 10, 40.0),
-    ("icsap_taxa", 4, 3400, 4 / 3400 * 10_000),
-    # 11 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
-    ("taxa_internacao", 11, 3400, 11 / 3400 * 100),
+    # I10, E14, I64, I63 and the bare A17 among 11 admissions of residents that are not
+    # childbirth nor an obstetric procedure (#18 is out of both; before: 5 of 12 counting
+    # #18 and not #17)
+    ("icsap_proporcao", 5, 11, 5 / 11 * 100),
+    ("icsap_taxa", 5, 3400, 5 / 3400 * 10_000),
+    # 13 admissions of residents (not the continuation AIH), per 100 inhabitants (RIPSA)
+    ("taxa_internacao", 13, 3400, 13 / 3400 * 100),
     # PROADESS B20, by place of occurrence: of the AMI admissions in Alfenas only #7 (no
     # death) is 45+ with a stay up to 30 days; #6 died in Belo Horizonte
     ("letalidade_iam", 0, 1, 0.0),
     ("letalidade_avc", 1, 2, 50.0),
     # two in Belo Horizonte and one in Alpinópolis (same macro-region, other region)
-    ("internacao_fora_regiao", 3, 11, 3 / 11 * 100),
-    ("internacao_fora_macrorregiao", 2, 11, 2 / 11 * 100),
+    ("internacao_fora_regiao", 3, 13, 3 / 13 * 100),
+    ("internacao_fora_macrorregiao", 2, 13, 2 / 13 * 100),
     # by occurrence: the elective surgery done in Alfenas (the resident's other one was
     # done in Alterosa)
     ("cirurgias_eletivas", 1, None, 1.0),
     ("cirurgias_eletivas_taxa", 2, 3400, 2 / 3400 * 10_000),  # by residence: 2
-    # hypertensive by the end of 2023: p1 and p2 (p3's onset is in 2024); p1 measured,
-    # p2's measurement came before the diagnosis
-    ("aps_hipertensao_pa_aferida", 1, 2, 50.0),
-    # diabetic: p4 and p1; only p4 had HbA1c
-    ("aps_diabetes_hba1c", 1, 2, 50.0),
+    # Previne Brasil, the semester ending with the period (July-December 2023 for the
+    # year). Hypertensive by the end of 2023: p1, p2 and p6 (CIAP-2 K86); not p3 (onset in
+    # 2024) nor p7 (CID-10 K86, the pancreas). Measured in the semester: p1 (August) and p6
+    # (October); p2 only in February. Before: 1 of 2 (CID-10 only, the whole year)
+    ("aps_hipertensao_pa_aferida", 2, 3, 2 / 3 * 100),
+    # diabetic: p4, p1 and p8 (CIAP-2 T90); HbA1c in the semester: p4 (July) only, p1's
+    # (April) and p8's (March) are earlier. Before: 2 of 2 (p4 and p1 in the year)
+    ("aps_diabetes_hba1c", 1, 3, 1 / 3 * 100),
     # AMB encounters for I10 (2) and E11 (1); J45 and the emergency visit are out
     ("aps_atendimentos_cronicos", 3, 2600, 3 / 2600 * 1000),
     # consortium services done: two consultations/exams, two trips, three oncology starts
@@ -379,9 +416,9 @@ def test_rollup_to_region_macro_and_state(lake_path: tuple[Path, ComputeResult])
     row = _one(path, "mortalidade_infantil", "regiao", "2023", "31001")
     assert (row["numerator"], row["denominator"]) == (3, 15)
     assert row["value"] == pytest.approx(200.0)
-    # admissions: 11 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
+    # admissions: 13 of Alfenas + 1 of Alterosa over 3,400 + 1,700 people
     row = _one(path, "taxa_internacao", "regiao", "2023", "31001")
-    assert row["value"] == pytest.approx(12 / 5100 * 100)
+    assert row["value"] == pytest.approx(14 / 5100 * 100)
     # elective surgeries by occurrence: Alfenas 1 + Alterosa 1; the state adds Uberlândia
     assert _one(path, "cirurgias_eletivas", "regiao", "2023", "31001")["value"] == 2
     assert _one(path, "cirurgias_eletivas", "estado", "2023", "31")["value"] == 3
@@ -397,7 +434,7 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     # March holds all admissions; a month is 1/12 of the year's person-years
     row = _one(path, "icsap_taxa", "municipio", "2023-03", A)
     assert row["denominator"] == pytest.approx(3400 / 12)
-    assert row["value"] == pytest.approx(4 / (3400 / 12) * 10_000)
+    assert row["value"] == pytest.approx(5 / (3400 / 12) * 10_000)
     assert _one(path, "icsap_taxa", "municipio", "2023-04", A)["numerator"] == 0
     # vaccine coverage (SI-PNI): a quarter's target is the year's live births ÷ 12 × 3,
     # not the births of the quarter (3 in April); for 1-year-olds, the previous year's
@@ -406,12 +443,16 @@ def test_months_and_quarters(lake_path: tuple[Path, ComputeResult]) -> None:
     row = _one(path, "cobertura_triplice_viral_d1", "municipio", "2023-06", A)
     assert (row["numerator"], row["denominator"]) == (9, pytest.approx(20 / 12))
     assert row["value"] == pytest.approx(9 / (20 / 12) * 100)
-    # first quarter: p2's diagnosis (1 March) is within it; p1 measured in February
+    # first quarter: the semester October 2022-March 2023; p2's diagnosis (1 March) is
+    # within it, p6's (CIAP-2) before; p1 measured in February, p2 before the diagnosis
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T1", A)
-    assert (row["numerator"], row["denominator"]) == (1, 2)
-    # p1 measured twice in 2023 counts once
+    assert (row["numerator"], row["denominator"]) == (1, 3)
+    # third quarter: April-September; p1 in August, p6's October measurement is later
     row = _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-T3", A)
     assert row["numerator"] == 1
+    # December: July-December, p1 and p6
+    assert _one(path, "aps_hipertensao_pa_aferida", "municipio", "2023-12", A
+                )["numerator"] == 2
 
 
 def test_the_regionalisation_of_each_year(lake_path: tuple[Path, ComputeResult]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from rmds.codes.vaccines import CALENDAR
 from rmds.indicators.catalog import load_catalog
 from rmds.indicators.compute import compute
 from rmds.indicators.mart import values
@@ -25,19 +26,23 @@ from rmds.synth.config import VACCINE_SCHEDULE
 from rmds.territory import ReferencePack
 
 YEAR = 2023
-_DOSE = re.compile(r"vaccine_acronym = '([A-Z0-9]+)' AND dose_code = '([0-9])'")
+_COVERAGE = re.compile(r"pni_dose\(vaccine_code, dose_code, '([a-z0-9_]+)'\)")
 
 
 def _planted() -> dict[str, tuple[str, str, int]]:
-    """indicator → (acronym, dose, target year offset), for the doses the generator plants,
-    read from the catalog's own declarations."""
+    """indicator → (acronym, dose of the calendar, target year offset), for the calendar
+    doses the generator plants, read from the catalog's own declarations (the generator
+    plants each calendar dose whatever product gives it: hexavalent for pentavalent, …)."""
     planted = {(acronym, dose) for _, acronym, _, dose, _, _, _ in VACCINE_SCHEDULE}
+    calendar = {d.coverage: (d.vaccine.acronym, d.dose_code) for d in CALENDAR
+                if d.coverage is not None}
     found: dict[str, tuple[str, str, int]] = {}
     for indicator in load_catalog():
         denominator = indicator.denominator
         if denominator is None or denominator.target_year_offset is None:
             continue
-        doses = [d for d in _DOSE.findall(indicator.numerator.filter or "") if d in planted]
+        coverages = _COVERAGE.findall(indicator.numerator.filter or "")
+        doses = [calendar[c] for c in coverages if calendar.get(c) in planted]
         if doses:
             acronym, dose = doses[0]
             found[indicator.id] = (acronym, dose, denominator.target_year_offset)
@@ -60,7 +65,7 @@ def state(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory
 def test_every_planted_dose_has_its_indicator() -> None:
     planted = _planted()
     # SCR D1, SCR D2 and the pneumococcal booster among them, with the previous year's births
-    for acronym, dose in (("SCR", "1"), ("SCR", "2"), ("PNM10V", "8")):
+    for acronym, dose in (("SCR", "1"), ("SCR", "2"), ("VPC10", "6")):
         assert (acronym, dose, -1) in planted.values()
     assert len(planted) >= 10
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
+from rmds.codes.vaccines import CALENDAR, DOSE_LABELS
 from rmds.exceptions import ConfigurationError
 from rmds.sources.datasus.dbc import DbcReader
 from rmds.synth import SynthConfig, generate, parse_years
@@ -269,6 +270,10 @@ def test_birth_outcomes_match_configured_shares(state: Path, rates: dict[str, An
 
 
 def _vaccinated(state: Path, truth: pa.Table, acronym: str, dose: str) -> set[int]:
+    """The people given a calendar dose, by whatever product stands for it (hexavalent D3
+    for pentavalent D3, and so on: rmds.codes.vaccines)."""
+    [calendar] = [d for d in CALENDAR if (d.vaccine.acronym, d.dose_code) == (acronym, dose)]
+    counted = set(calendar.counted)
     people: set[int] = set()
     lookup = {(f, r): p for f, r, p in zip(truth.column("file").to_pylist(),
                                            truth.column("record").to_pylist(),
@@ -276,13 +281,14 @@ def _vaccinated(state: Path, truth: pa.Table, acronym: str, dose: str) -> set[in
     for path in sorted((state / "PNI").glob("*.csv")):
         csv = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=";"),
                              convert_options=pacsv.ConvertOptions(column_types={
-                                 "id_documento": pa.string(), "co_dose_vacina": pa.string()}))
-        hit = pc.and_(pc.equal(csv.column("sg_vacina"), acronym),
-                      pc.equal(csv.column("co_dose_vacina"), dose))
-        for record in csv.column("id_documento").filter(hit).to_pylist():
-            people.add(lookup[(f"PNI/{path.name}", record)])
-    code = {"PENTA": "42", "SCR": "24", "BCG": "15"}[acronym]
-    label = {"1": "1ª Dose", "2": "2ª Dose", "3": "3ª Dose", "9": "Dose única"}[dose]
+                                 "id_documento": pa.string(), "co_vacina": pa.string(),
+                                 "co_dose_vacina": pa.string()}))
+        for record, code, given in zip(csv.column("id_documento").to_pylist(),
+                                       csv.column("co_vacina").to_pylist(),
+                                       csv.column("co_dose_vacina").to_pylist(), strict=True):
+            if (code, given) in counted:
+                people.add(lookup[(f"PNI/{path.name}", record)])
+    labels = {(code, DOSE_LABELS[d]) for code, d in counted}
     patient_person: dict[str, int] = {}
     for f, r, p in zip(truth.column("file").to_pylist(), truth.column("record").to_pylist(),
                        truth.column("person_id").to_pylist(), strict=True):
@@ -300,8 +306,8 @@ def _vaccinated(state: Path, truth: pa.Table, acronym: str, dose: str) -> set[in
                     res["patient"]["reference"]]["id"]})
                 resources.append(res)
     for res in resources:
-        if res["vaccineCode"]["coding"][0]["code"] == code and \
-                res["protocolApplied"][0]["doseNumberString"] == label:
+        if (res["vaccineCode"]["coding"][0]["code"],
+                res["protocolApplied"][0]["doseNumberString"]) in labels:
             people.add(patient_person[res["patient"]["reference"].split("/", 1)[1]])
     return people
 

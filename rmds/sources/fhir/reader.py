@@ -24,6 +24,7 @@ from rmds.codes.vaccines import dose_code, vaccine
 from rmds.exceptions import FileFormatError, Problem, UnknownSourceError
 from rmds.schema import table
 from rmds.sources.fhir.validate import (
+    CIAP2_SYSTEMS,
     CID10_SYSTEMS,
     CNES_SYSTEMS,
     CNS_SYSTEMS,
@@ -327,6 +328,7 @@ class FhirFile:
             rows.add("conditions", {
                 **base, "condition_id": rid, "patient_key": _ref_id(res.get("subject"), resolve),
                 "code": _first_code(res.get("code"), CID10_SYSTEMS),
+                "ciap2_code": _first_code(res.get("code"), CIAP2_SYSTEMS),
                 "onset_date": _day(res.get("onsetDateTime")),
                 "clinical_status": _first_code(res.get("clinicalStatus"))})
         elif rtype == "Observation":

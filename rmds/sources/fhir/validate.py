@@ -39,6 +39,8 @@ CID10_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRCID10",
                            "http://hl7.org/fhir/sid/icd-10"})
 SIGTAP_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRTabelaSUS"})
 VACCINE_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"})
+#: CIAP-2 (Classificação Internacional de Atenção Primária), as e-SUS APS records problems
+CIAP2_SYSTEMS = frozenset({"http://www.saude.gov.br/fhir/r4/CodeSystem/BRCIAP2"})
 
 # the R4 regular expressions of the primitive types (ASCII only, matched whole)
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
