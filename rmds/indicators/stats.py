@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["MIN_PRIOR_UNITS", "eb_smooth", "poisson_interval", "suppressed", "wilson_interval"]
+__all__ = ["MIN_PRIOR_UNITS", "complementary_suppression", "eb_smooth", "poisson_interval",
+           "suppressed", "wilson_interval"]
 
 #: fewest areas with a denominator a group needs to give its own prior (else the next level)
 MIN_PRIOR_UNITS = 5
@@ -133,4 +134,36 @@ def suppressed(numerator: Array, denominator: Array | None, threshold: int,
     if denominator is not None and event_denominator:
         small |= (denominator > 0) & (denominator < threshold)
     out: npt.NDArray[np.bool_] = small
+    return out
+
+
+def complementary_suppression(numerator: Array, hidden: npt.NDArray[np.bool_],
+                              equations: Sequence[tuple[int, Sequence[int]]]
+                              ) -> npt.NDArray[np.bool_]:
+    """Secondary suppression: ``hidden`` widened until no equation ``total = Σ parts``
+    (a cell index and the indices of the cells that add up to it: a region and its
+    municipalities, a year and its quarters, infant = neonatal + post-neonatal deaths) has
+    exactly one hidden cell, the one a subtraction of published cells would reveal. In an
+    equation with one hidden cell, the part with the smallest numerator that is still shown
+    is hidden too (the total when every part is hidden); hiding cascades to the other
+    equations the cell is in, until nothing changes.
+
+    Not yet wired into :func:`rmds.indicators.compute.compute`; it protects against one
+    subtraction per equation, not against solving several equations together."""
+    out = np.array(hidden, dtype=np.bool_, copy=True)
+    by_cell: dict[int, list[int]] = {}
+    for number, (total, parts) in enumerate(equations):
+        for cell in (total, *parts):
+            by_cell.setdefault(int(cell), []).append(number)
+    pending = list(range(len(equations)))
+    while pending:
+        number = pending.pop()
+        total, parts = equations[number]
+        cells = [int(total), *(int(p) for p in parts)]
+        if sum(bool(out[c]) for c in cells) != 1:
+            continue
+        shown = [int(p) for p in parts if not out[int(p)]]
+        chosen = min(shown, key=lambda c: (numerator[c], c)) if shown else int(total)
+        out[chosen] = True
+        pending.extend(by_cell.get(chosen, []))
     return out
