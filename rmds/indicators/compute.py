@@ -244,8 +244,16 @@ def inputs_of(indicators: Sequence[Indicator]) -> set[str]:
     return needed
 
 
-def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
-    """Value, interval, smoothed value and suppression flag for every cell."""
+def _is_proportion(indicator: Indicator) -> bool:
+    """Binomial variance for proportions (Wilson interval) and coverages in %; Poisson for
+    rates."""
+    return indicator.method == "wilson" or indicator.unit.strip() == "%"
+
+
+def _statistics(table: pa.Table, catalog: Catalog, threshold: int,
+                hierarchy: dict[tuple[str, str], tuple[str, str]] | None = None) -> pa.Table:
+    """Value, interval, smoothed value and suppression flag for every cell. ``hierarchy``
+    maps (municipality, vintage) to its (region, macro-region): the smoothing prior."""
     ids = table.column("indicator_id").to_numpy(zero_copy_only=False)
     levels = table.column("level").to_numpy(zero_copy_only=False)
     periods = table.column("period").to_numpy(zero_copy_only=False)
@@ -258,6 +266,13 @@ def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
     high = np.full(size, np.nan)
     smooth = np.full(size, np.nan)
     hidden = np.zeros(size, np.bool_)
+    codes = table.column("unit_code").to_numpy(zero_copy_only=False)
+    vintages = table.column("vintage").to_numpy(zero_copy_only=False)
+    places = hierarchy or {}
+    place = [places.get((str(c), str(v)), ("", "")) if lv == Level.MUNICIPALITY.value
+             else ("", "") for c, v, lv in zip(codes, vintages, levels, strict=True)]
+    region = np.array([p[0] for p in place], dtype=object)
+    macro = np.array([p[1] for p in place], dtype=object)
     # rows are ordered by indicator: work on each indicator's slice
     boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     starts = np.r_[0, boundaries]
@@ -287,8 +302,11 @@ def _statistics(table: pa.Table, catalog: Catalog, threshold: int) -> pa.Table:
         order = municipal[np.argsort(periods[municipal], kind="stable")]
         cuts = np.flatnonzero(periods[order][1:] != periods[order][:-1]) + 1
         for group in np.split(order, cuts):
-            smooth[group] = eb_smooth(k[group], n[group],
-                                      proportion=indicator.method == "wilson") * mult
+            # the raw denominator: a municipality without one stays out of the prior
+            smooth[group] = eb_smooth(
+                k[group], n_raw[group].astype(np.float64), proportion=_is_proportion(indicator),
+                hierarchy=[region[group], macro[group]],
+                bounds=(low[group] / mult, high[group] / mult)) * mult
     return (table.append_column("value", pa.array(value, from_pandas=True))
             .append_column("ci_low", pa.array(low, from_pandas=True))
             .append_column("ci_high", pa.array(high, from_pandas=True))
@@ -395,7 +413,12 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         ORDER BY g.indicator, u.level, u.unit_code, p.period_type, p.period"""))
     units = engine.query("SELECT level, unit_code, vintage, name FROM ind_units")
     lap("agregacao")
-    mart = _statistics(grid, catalog, threshold)
+    places = engine.query("SELECT municipality, vintage, region, macro FROM ind_regions"
+                          ).to_pydict()
+    hierarchy = {(str(m), str(v)): (str(r), str(g)) for m, v, r, g in zip(
+        places["municipality"], places["vintage"], places["region"], places["macro"],
+        strict=True)}
+    mart = _statistics(grid, catalog, threshold, hierarchy)
     lap("estatisticas")
     run_id = _write(lake, mart, units, span, len(chosen), population_source, threshold,
                     notes, sum(timings.values()), only is not None, engine.name)

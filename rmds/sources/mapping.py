@@ -220,16 +220,21 @@ def _municipality_codes(values: pa.Array,
 
 @dataclass
 class MapResult:
-    """Canonical rows accepted, and one quarantine row per (row, field) problem."""
+    """Canonical rows accepted, and one quarantine row per (row, field) problem.
+
+    A field quarantine (:meth:`MapContext.field_problem`) has its quarantine row too, but
+    its source row is accepted (with the field blank, or kept, as the reason says): rows in
+    = accepted + quarantined counts rows, and ``fields_quarantined`` counts those entries."""
 
     table: str
     accepted: pa.Table
     quarantine: pa.Table
     rows_in: int
+    fields_quarantined: int = 0
 
     @property
     def rows_quarantined(self) -> int:
-        return len(set(self.quarantine.column("source_row").to_pylist()))
+        return self.rows_in - int(self.accepted.num_rows)
 
     def reconciles(self) -> bool:
         return bool(self.rows_in == self.accepted.num_rows + self.rows_quarantined)
@@ -256,6 +261,7 @@ class MapContext:
     accessed: set[str] | None = None  # when a set, records every source column read
     decoded: Decoded = field(default_factory=Decoded)  # shareable across contexts
     _problems: list[tuple[pa.Array, str, pa.Array, str]] = field(default_factory=list)
+    _field_problems: list[tuple[pa.Array, str, pa.Array, str]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -305,6 +311,15 @@ class MapContext:
         mask = pc.fill_null(mask, False)
         if pc.any(mask).as_py():
             self._problems.append((mask, field_name, values, reason))
+
+    def field_problem(self, mask: pa.Array, field_name: str, values: pa.Array,
+                      reason: str) -> None:
+        """Quarantine the field ``field_name`` of the rows where ``mask`` is true, keeping
+        the rows: the caller decides what the row carries instead (blank or kept), and the
+        reason says so."""
+        mask = pc.fill_null(mask, False)
+        if pc.any(mask).as_py():
+            self._field_problems.append((mask, field_name, values, reason))
 
     def text(self, column: str, null_values: tuple[str, ...] = ()) -> pa.Array:
         values = self.raw(column)
@@ -469,9 +484,13 @@ class MapContext:
         n = self.n
         bad = np.zeros(n, dtype=np.bool_)
         pieces = []
-        for mask, field_name, values, reason in self._problems:
+        row_level = len(self._problems)
+        fields = 0
+        for number, (mask, field_name, values, reason) in enumerate(
+                self._problems + self._field_problems):
             flags = mask.to_numpy(zero_copy_only=False).astype(np.bool_)
-            bad |= flags
+            if number < row_level:
+                bad |= flags
             idx = pa.array(np.flatnonzero(flags))
             pieces.append(pa.table({
                 "source_file": pa.array([self.file] * len(idx), pa.string()),
@@ -483,9 +502,13 @@ class MapContext:
             }, schema=QUARANTINE_SCHEMA))
         quarantine = (pa.concat_tables(pieces) if pieces
                       else QUARANTINE_SCHEMA.empty_table())
+        for mask, *_ in self._field_problems:
+            # a field entry of a row that is quarantined whole is not a kept row's field
+            flags = mask.to_numpy(zero_copy_only=False).astype(np.bool_)
+            fields += int(np.count_nonzero(flags & ~bad))
         full = self.assemble(target, columns)
         accepted = full.filter(pa.array(~bad))
-        return MapResult(target.name, accepted, quarantine, n)
+        return MapResult(target.name, accepted, quarantine, n, fields)
 
     def assemble(self, target: Table, columns: Mapping[str, pa.Array | pa.Scalar]) -> pa.Table:
         """All rows as ``target``'s columns, with provenance, problems ignored."""

@@ -9,6 +9,7 @@ OpenDataSUS "doses aplicadas" CSV (``co_paciente``, ``dt_vacina``, ``co_vacina``
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rmds.schema import table
@@ -28,8 +29,13 @@ def map_pni(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
     ctx.problem(pc.is_null(when), "dt_vacina", ctx.raw("dt_vacina"),
                 "data de vacinação obrigatória")
     birth = ctx.date("dt_nascimento_paciente", "%Y-%m-%d")
-    ctx.problem(pc.greater(birth, when), "dt_nascimento_paciente",
-                ctx.raw("dt_nascimento_paciente"), "nascimento posterior à vacinação")
+    # a birth date after the dose is one bad field: the dose still counts for coverage
+    # (by date, vaccine and residence), the birth date is left blank
+    after = pc.fill_null(pc.greater(birth, when), False)
+    ctx.field_problem(after, "dt_nascimento_paciente", ctx.raw("dt_nascimento_paciente"),
+                      "nascimento posterior à vacinação: data de nascimento descartada, "
+                      "dose mantida")
+    birth = pc.if_else(after, pa.scalar(None, pa.date32()), birth)
     vaccine = ctx.text("co_vacina")
     ctx.problem(pc.is_null(vaccine), "co_vacina", vaccine, "vacina obrigatória")
     columns = {

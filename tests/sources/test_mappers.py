@@ -129,6 +129,17 @@ def test_sinasc_and_pni_hand_rows(known: dict[str, str]) -> None:
         {"co_paciente": "def", "dt_vacina": "2024-03-01", "co_vacina": "42",
          "dt_nascimento_paciente": "2025-01-01"},
     ], known)
-    assert doses.accepted.num_rows == 1
-    assert doses.accepted.to_pylist()[0]["residence_municipality"] == "3106200"
-    assert doses.quarantine.to_pylist()[0]["reason"] == "nascimento posterior à vacinação"
+    # a birth date after the dose quarantines the birth date only: both doses are kept,
+    # the second without a birth date, and rows in = accepted + quarantined (2 = 2 + 0)
+    assert doses.accepted.num_rows == 2 and doses.rows_quarantined == 0
+    assert doses.fields_quarantined == 1 and doses.reconciles()
+    kept = doses.accepted.to_pylist()
+    assert kept[0]["residence_municipality"] == "3106200"
+    assert kept[0]["birth_date"] == dt.date(2023, 3, 1)
+    assert (kept[1]["patient_key"], kept[1]["birth_date"]) == ("def", None)
+    assert kept[1]["vaccination_date"] == dt.date(2024, 3, 1)
+    [entry] = doses.quarantine.to_pylist()
+    assert (entry["source_row"], entry["field"], entry["value"]) == (
+        2, "dt_nascimento_paciente", "2025-01-01")
+    assert entry["reason"].startswith("nascimento posterior à vacinação")
+    assert "dose mantida" in entry["reason"]

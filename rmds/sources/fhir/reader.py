@@ -6,12 +6,15 @@ reference to ``urn:uuid:`` that no entry carries quarantines the resource that h
 NDJSON holds one resource per line, as in the FHIR bulk data format; references are
 ``Type/id`` and are resolved later, across files, by the ids they carry. An invalid
 resource is quarantined (row = line or entry number, field = FHIR path, reason), the rest
-lands. ``rows in = accepted + quarantined`` holds per file.
+lands. ``rows in = accepted + quarantined`` holds per file. A CNS or CPF with a wrong check
+digit quarantines that identifier only: the resource is accepted without it (its
+quarantine row says so), so the person and the records that point to them stay.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,8 +259,12 @@ class FhirFile:
                         else self.validator.check(resource))
             if not problems and resolve is not None:
                 problems = self._unresolved(resource, resolve)
+            fatal = not all(p.field_only for p in problems)
             if problems:
-                bad_rows.add(row)
+                if fatal:
+                    bad_rows.add(row)
+                else:  # bad identifiers only: drop them, keep the resource
+                    resource = _without_identifiers(resource, problems)
                 rid = resource.get("id") if isinstance(resource, dict) else None
                 for problem in problems:
                     quarantine["source_file"].append(self.path.name)
@@ -266,7 +273,7 @@ class FhirFile:
                     quarantine["field"].append(problem.path)
                     quarantine["value"].append(str(rid) if rid is not None else None)
                     quarantine["reason"].append(problem.reason)
-            else:
+            if not fatal:
                 self._map(resource, row, resolve, rows)
             if count >= self.chunk_resources and not whole:
                 yield self._chunk(count, rows, quarantine, bad_rows)
@@ -475,3 +482,21 @@ def bundle_residences(bundle: Mapping[str, Any], municipalities: Mapping[str, st
             if isinstance(target, str) and target not in carried:
                 out.append(None)
     return out
+
+
+_IDENTIFIER_INDEX = re.compile(r"^\w+\.identifier\[(\d+)\]")
+
+
+def _without_identifiers(resource: dict[str, Any], problems: list[FhirProblem]
+                         ) -> dict[str, Any]:
+    """A copy of ``resource`` without the identifiers that ``problems`` quarantine."""
+    drop = {int(m.group(1)) for p in problems
+            if (m := _IDENTIFIER_INDEX.match(p.path)) is not None}
+    kept = [ident for i, ident in enumerate(resource.get("identifier") or ())
+            if i not in drop]
+    copy = dict(resource)
+    if kept:
+        copy["identifier"] = kept
+    else:
+        copy.pop("identifier", None)
+    return copy

@@ -341,8 +341,12 @@ for _declared in (*DATATYPES.values(), *RESOURCE_TYPES.values(), *DOCUMENT_TYPES
 
 @dataclass(frozen=True)
 class FhirProblem:
+    """A problem at ``path``. ``field_only``: only that field is quarantined (an identifier
+    with a wrong check digit); the resource itself is kept without it."""
+
     path: str
     reason: str
+    field_only: bool = False
 
 
 class Validator:
@@ -519,9 +523,13 @@ class Validator:
             if value is None:
                 problems.append(FhirProblem(path, "valor ausente"))
             elif system in CNS_SYSTEMS and not is_valid_cns(value):
-                problems.append(FhirProblem(path, "CNS inválido (dígito verificador)"))
+                problems.append(FhirProblem(path, "CNS inválido (dígito verificador): "
+                                            "identificador descartado, recurso mantido",
+                                            field_only=True))
             elif system in CPF_SYSTEMS and not is_valid_cpf(value):
-                problems.append(FhirProblem(path, "CPF inválido (dígito verificador)"))
+                problems.append(FhirProblem(path, "CPF inválido (dígito verificador): "
+                                            "identificador descartado, recurso mantido",
+                                            field_only=True))
             elif system in CNES_SYSTEMS and not (value.isdigit() and len(value) == 7):
                 problems.append(FhirProblem(path, "CNES deve ter 7 dígitos"))
 
