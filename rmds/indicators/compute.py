@@ -29,7 +29,13 @@ from rmds.indicators.catalog import Catalog, Indicator, load_catalog
 from rmds.indicators.compiler import divisor, measure_sql
 from rmds.indicators.inputs import INPUTS, input_sql
 from rmds.indicators.population import load_population, read_population
-from rmds.indicators.stats import eb_smooth, poisson_interval, suppressed, wilson_interval
+from rmds.indicators.stats import (
+    complementary_suppression,
+    eb_smooth,
+    poisson_interval,
+    suppressed,
+    wilson_interval,
+)
 from rmds.lake.population import recorded_population
 from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
@@ -250,8 +256,79 @@ def _is_proportion(indicator: Indicator) -> bool:
     return indicator.method == "wilson" or indicator.unit.strip() == "%"
 
 
+#: indicators whose numerators add up, with the same denominator (declared here, checked
+#: against the catalog by the test): infant deaths = neonatal + post-neonatal
+SUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mortalidade_infantil", ("mortalidade_neonatal", "mortalidade_pos_neonatal")),
+)
+
+
+def _equations(ids: Any, levels: Any, codes: Any, vintages: Any, periods: Any,
+               places: dict[tuple[str, str], tuple[str, str]],
+               urs: dict[tuple[str, str], str]) -> list[tuple[int, list[int]]]:
+    """Every "total = Σ parts" among the mart's cells that a reader of the public form
+    could subtract along (:func:`rmds.indicators.stats.complementary_suppression`):
+    a year and its quarters, a year and its months, a quarter and its months; a health
+    region and its municipalities, a macro-region and its regions, the state and its
+    macro-regions, a URS and its municipalities (in each vintage); and the indicators of
+    :data:`SUMS`. Not covered: consortia (overlapping, dated memberships) — a consortium's
+    published total minus its other members could still reveal a member's blank."""
+    at: dict[tuple[str, str, str, str, str], int] = {}
+    for i, key in enumerate(zip(ids, levels, codes, vintages, periods, strict=True)):
+        at[tuple(str(x) for x in key)] = i  # type: ignore[index]
+    out: list[tuple[int, list[int]]] = []
+    parts: dict[tuple[str, str, str, str, str], list[int]] = {}
+
+    def add(total: tuple[str, str, str, str, str], i: int) -> None:
+        if total in at:
+            parts.setdefault(total, []).append(i)
+
+    for (ind, level, code, vintage, period), i in at.items():
+        if "-T" in period:
+            add((ind, level, code, vintage, period[:4]), i)
+        elif "-" in period:
+            quarter = (int(period[5:7]) + 2) // 3
+            add((ind, level, code, vintage, f"{period[:4]}-T{quarter}"), i)
+        if level == Level.MUNICIPALITY.value:
+            region, _ = places.get((code, vintage), ("", ""))
+            if region:
+                add((ind, Level.REGION.value, region, vintage, period), i)
+            if (code, vintage) in urs:
+                add((ind, Level.URS.value, urs[(code, vintage)], vintage, period), i)
+    # a year and its twelve months (beside its quarters)
+    for (ind, level, code, vintage, period), i in at.items():
+        if "-" in period and "-T" not in period:
+            total = (ind, level, code, vintage, period[:4])
+            if total in at:
+                out_key = (ind, level, code, vintage, period[:4] + "/meses")
+                parts.setdefault(out_key, []).append(i)
+    regions_in: dict[tuple[str, str], str] = {}
+    for (_code, vintage), (region, macro) in places.items():
+        if region and macro:
+            regions_in[(region, vintage)] = macro
+    for (ind, level, code, vintage, period), i in at.items():
+        if level == Level.REGION.value and (code, vintage) in regions_in:
+            add((ind, Level.MACRO.value, regions_in[(code, vintage)], vintage, period), i)
+        elif level == Level.MACRO.value:
+            add((ind, Level.STATE.value, "31", vintage, period), i)
+    for total, members in parts.items():
+        whole = total if not total[4].endswith("/meses") else \
+            (total[0], total[1], total[2], total[3], total[4][:4])
+        out.append((at[whole], members))
+    for total_id, part_ids in SUMS:
+        for (ind, level, code, vintage, period), i in at.items():
+            if ind != total_id:
+                continue
+            found = [at[key] for key in ((p, level, code, vintage, period) for p in part_ids)
+                     if key in at]
+            if len(found) == len(part_ids):
+                out.append((i, found))
+    return out
+
+
 def _statistics(table: pa.Table, catalog: Catalog, threshold: int,
-                hierarchy: dict[tuple[str, str], tuple[str, str]] | None = None) -> pa.Table:
+                hierarchy: dict[tuple[str, str], tuple[str, str]] | None = None,
+                urs: dict[tuple[str, str], str] | None = None) -> pa.Table:
     """Value, interval, smoothed value and suppression flag for every cell. ``hierarchy``
     maps (municipality, vintage) to its (region, macro-region): the smoothing prior."""
     ids = table.column("indicator_id").to_numpy(zero_copy_only=False)
@@ -307,6 +384,8 @@ def _statistics(table: pa.Table, catalog: Catalog, threshold: int,
                 k[group], n_raw[group].astype(np.float64), proportion=_is_proportion(indicator),
                 hierarchy=[region[group], macro[group]],
                 bounds=(low[group] / mult, high[group] / mult)) * mult
+    hidden = complementary_suppression(
+        k, hidden, _equations(ids, levels, codes, vintages, periods, places, urs or {}))
     return (table.append_column("value", pa.array(value, from_pandas=True))
             .append_column("ci_low", pa.array(low, from_pandas=True))
             .append_column("ci_high", pa.array(high, from_pandas=True))
@@ -418,7 +497,11 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
     hierarchy = {(str(m), str(v)): (str(r), str(g)) for m, v, r, g in zip(
         places["municipality"], places["vintage"], places["region"], places["macro"],
         strict=True)}
-    mart = _statistics(grid, catalog, threshold, hierarchy)
+    urs = engine.query("SELECT DISTINCT municipality, vintage, unit_code FROM ind_membership "
+                       "WHERE level = 'urs'").to_pydict()
+    mart = _statistics(grid, catalog, threshold, hierarchy, {
+        (str(m), str(v)): str(u) for m, v, u in zip(
+            urs["municipality"], urs["vintage"], urs["unit_code"], strict=True)})
     lap("estatisticas")
     run_id = _write(lake, mart, units, span, len(chosen), population_source, threshold,
                     notes, sum(timings.values()), only is not None, engine.name)
