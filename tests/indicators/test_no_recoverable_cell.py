@@ -52,13 +52,13 @@ def _equations(cells: set[Key], pack: ReferencePack) -> list[tuple[Key, list[Key
     macro_of_region = {(m.region[v], v.value): m.macro[v]
                        for m in pack.municipalities.values() for v in Vintage}
     for ind, level, unit, vintage, period in cells:
-        total: Key | None = None
+        above: Key | None = None
         if level == "regiao" and (unit, vintage) in macro_of_region:
-            total = (ind, "macrorregiao", macro_of_region[(unit, vintage)], vintage, period)
+            above = (ind, "macrorregiao", macro_of_region[(unit, vintage)], vintage, period)
         elif level == "macrorregiao":
-            total = (ind, "estado", "31", vintage, period)
-        if total in cells:
-            out.setdefault(total, []).append((ind, level, unit, vintage, period))
+            above = (ind, "estado", "31", vintage, period)
+        if above is not None and above in cells:
+            out.setdefault(above, []).append((ind, level, unit, vintage, period))
     pairs = []
     for total_id, parts in SUMS:
         for ind, level, unit, vintage, period in cells:
