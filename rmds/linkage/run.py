@@ -331,7 +331,7 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     or a shared CNS/CPF), apart from how well they are then scored."""
     import pyarrow.parquet as pq
 
-    from rmds.linkage.evaluate import blocking_recall
+    from rmds.linkage.evaluate import blocking_recall, hazards
     from rmds.linkage.model import BLOCKING
 
     truth = pq.read_table(truth_path, columns=["source", "file", "record", "role",
@@ -367,7 +367,18 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     ids = np.array([true_of[u] for u in table.column("record_uid").to_pylist()],
                    dtype=np.int64)
     recall = blocking_recall(table, ids, [*BLOCKING, ("cns",), ("cpf",)])
-    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall)
+    people_path = truth_path.with_name("pessoas.parquet")
+    extra: dict[str, int] = {}
+    if people_path.exists():  # the synthetic state's people: twins, homonyms, deaths
+        found = [r for r in rows if r[0] is not None]
+        people = pq.read_table(people_path, columns=["person_id", "name", "birth_date",
+                                                     "sex", "mother_person_id"])
+        extra = dataclasses.asdict(hazards(
+            np.array([r[0] for r in found], dtype=np.int64),
+            np.array([r[1] for r in found], dtype=np.int64),
+            np.array([r[2].endswith("|falecido") for r in found], dtype=np.bool_), people))
+    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall,
+                               **extra)
 
 
 def evaluate_febrl(first: Path, second: Path, accept: float = 0.999) -> Scores:
