@@ -249,7 +249,8 @@ class Simulator:
         asfr = np.array(r.fertility_by_age)[group]
         f = self.f.birth[p.municipality[women]]
         prob = asfr * f * (asfr.sum() / (asfr * f).sum())
-        self.events.expect("births", year, float(prob.sum()))
+        # babies expected: deliveries, and a second baby for each twin delivery
+        self.events.expect("births", year, float(prob.sum()) * (1 + TWIN_SHARE))
         mothers = women[rng.random(women.size) < prob]
         day = (start + rng.integers(0, 365, mothers.size)).astype(I32)
         alive = day <= p.death[mothers]

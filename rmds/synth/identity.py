@@ -165,7 +165,6 @@ def _homonyms(rng: np.random.Generator, people: Population, ident: Identities) -
     order = np.lexsort((ident.person, ident.female, born))
     same = ((born[order][1:] == born[order][:-1])
             & (ident.female[order][1:] == ident.female[order][:-1])
-            & (people.mother[ident.person][order][1:] != people.mother[ident.person][order][:-1])
             & (rng.random(order.size - 1) < HOMONYM_SHARE))
     a, b = order[:-1][same], order[1:][same]
     # a chain of copies is one copy each; a mother's or a newborn's name is tied to her
