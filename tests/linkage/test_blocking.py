@@ -53,3 +53,13 @@ def test_hazards_count_merged_twins_homonyms_and_impossible_clusters() -> None:
     # merging the homonyms is counted
     predicted[4] = 30
     assert hazards(predicted, truth, death, people).homonym_pairs_merged == 1
+
+
+def test_true_pairs_are_told_from_chance_pairs_with_a_truth() -> None:
+    table = pa.table({"a": ["x", "x", "x", "y", "y"]})
+    # x block: persons 1, 1, 2 → 3 pairs, 1 true; y block: 3, 3 → 1 pair, 1 true
+    (count,) = count_comparisons(table, [("a",)], pa.array([1, 1, 2, 3, 3]))
+    assert (count.pairs, count.true_pairs) == (4, 2)
+    assert count.chance_per_record(5) == pytest.approx(2 / 5)
+    (plain,) = count_comparisons(table, [("a",)])
+    assert plain.true_pairs is None and plain.chance_per_record(5) is None
