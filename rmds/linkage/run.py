@@ -242,10 +242,10 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         return components(n, left.astype(np.int64), right.astype(np.int64))
 
     labels = cluster()
-    # cluster integrity: two deaths, both sexes or first names clearly apart (twins joined
-    # through their nameless birth records) cannot be one person; such a cluster is rebuilt
-    # from its strongest links, and the links that would make it impossible go to review
-    # (scored) or are counted as a shared identifier (CNS/CPF)
+    # cluster integrity: two deaths, two birth records, both sexes or first names clearly
+    # apart (twins joined through their nameless birth records) cannot be one person; such
+    # a cluster is rebuilt from its strongest links, and the links that would make it
+    # impossible go to review (scored) or are counted as a shared identifier (CNS/CPF)
     det_sizes = [a.size for a in det_left]
     all_l = np.concatenate([*det_left, uid_l, forced_l]).astype(np.int64)
     all_r = np.concatenate([*det_right, uid_r, forced_r]).astype(np.int64)
@@ -254,7 +254,8 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     usable = weight >= 0
     labels, refused_edge = split_impossible(
         labels, all_l[usable], all_r[usable], weight[usable], first_names(table), sexes,
-        death)
+        death, np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
+                         for u in record_uid], dtype=np.bool_))
     if refused_edge.any():
         refused_all = np.zeros(weight.size, dtype=np.bool_)
         refused_all[np.flatnonzero(usable)] = refused_edge

@@ -139,7 +139,7 @@ def draw_identities(rng: np.random.Generator, people: Population, territory: Ter
 
 
 def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> None:
-    """Twins (same mother and birth day) already share surname, mother and address; a
+    """Twins (same mother and birth day) share both surnames, mother and address; a
     fifth of same-sex pairs also share the first given name and differ in the second
     (MARIA EDUARDA and MARIA CLARA), the hardest to tell apart."""
     mother = people.mother[ident.person]
@@ -148,6 +148,7 @@ def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> N
     same = ((mother[order][1:] >= 0) & (mother[order][1:] == mother[order][:-1])
             & (born[order][1:] == born[order][:-1]))
     a, b = order[:-1][same], order[1:][same]
+    ident.surname2[b] = ident.surname2[a]        # the father's surname too
     shared = (ident.female[a] == ident.female[b]) & (rng.random(a.size) < 0.2)
     a, b = a[shared], b[shared]
     ident.given1[b] = ident.given1[a]

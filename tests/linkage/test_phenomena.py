@@ -234,3 +234,32 @@ def test_a_possible_cluster_is_left_alone_and_a_decision_is_kept() -> None:
     split, refused = split_impossible(labels, left, right, np.array([0.9995, 3.0]),
                                       first_names(table), sex, death)
     assert np.unique(split).size == 1 and not refused.any()
+
+
+def test_two_birth_records_are_never_one_person() -> None:
+    # same-sex twins' SINASC records (no name) and one named record of each twin: the
+    # second birth record cannot join the first twin, so it goes with the second
+    day = dt.date(2023, 6, 1)
+    table = _table([
+        ("a-pni", "DAVI MOTA", "ADRIANA MOTA", day, "M", "310620"),
+        ("b-pni", "MIGUEL MOTA", "ADRIANA MOTA", day, "M", "310620"),
+        ("dn-1", None, "ADRIANA MOTA", day, "M", "310620"),
+        ("dn-2", None, "ADRIANA MOTA", day, "M", "310620"),
+    ])
+    at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
+    links = [("a-pni", "dn-1", 0.9998), ("a-pni", "dn-2", 0.9997), ("b-pni", "dn-2", 0.9996),
+             ("b-pni", "dn-1", 0.9995)]
+    left = np.array([at[a] for a, _, _ in links], dtype=np.int64)
+    right = np.array([at[b] for _, b, _ in links], dtype=np.int64)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    birth = np.array([u.startswith("dn-") for u in table.column("record_uid").to_pylist()])
+    labels = components(4, left, right)
+    split, refused = split_impossible(labels, left, right, np.array([w for *_, w in links]),
+                                      first_names(table), sex, np.zeros(4, np.bool_), birth)
+    assert split[at["a-pni"]] == split[at["dn-1"]] != split[at["b-pni"]] == split[at["dn-2"]]
+    assert refused.tolist() == [False, True, False, True]
+    # without the birth records marked, all four are one cluster: no names clash… but
+    # DAVI and MIGUEL do, so b-pni is refused and dn-2 stays with DAVI
+    split, _ = split_impossible(labels, left, right, np.array([w for *_, w in links]),
+                                first_names(table), sex, np.zeros(4, np.bool_))
+    assert split[at["dn-2"]] == split[at["a-pni"]] != split[at["b-pni"]]
