@@ -95,8 +95,15 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from rmds.lake.store import Lake
 from rmds.linkage import evaluate_against_truth, link
+from rmds.linkage.blocking import count_comparisons
+from rmds.linkage.model import BLOCKING
+from rmds.linkage.run import standardised_identity
 lake_path, truth = Path({lake!r}), Path({truth!r})
 with Lake(lake_path) as lake:
+    counted = time.perf_counter()
+    rules = [(c.label(), c.pairs, c.largest_block, c.per_record)
+             for c in count_comparisons(standardised_identity(lake)[1], BLOCKING)]
+    counted = time.perf_counter() - counted
     started = time.perf_counter()
     summary = link(lake)
     seconds = time.perf_counter() - started
@@ -105,7 +112,12 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 print(json.dumps({{"records": summary.records, "persons": summary.persons, "seconds": seconds,
                    "peak_gb": peak, "precision": scores.precision, "recall": scores.recall,
                    "f1": scores.f1, "blocking_recall": scores.blocking_recall,
-                   "missing_records": scores.missing_records}}))
+                   "missing_records": scores.missing_records, "rules": rules,
+                   "count_seconds": counted,
+                   "hazards": {{k: getattr(scores, k) for k in (
+                       "twin_pairs", "twin_pairs_merged", "homonym_pairs",
+                       "homonym_pairs_merged", "clusters_two_deaths",
+                       "clusters_two_sexes")}}}}))
 """
 
 
@@ -221,6 +233,20 @@ def large(scale: float, *, baseline: bool) -> None:
         print(f"  blocking recall (true pairs that reach comparison or share CNS/CPF): "
               f"{result['blocking_recall']:.4f}; true records never indexed: "
               f"{result['missing_records']:,}")
+        print(f"  comparisons per blocking rule (each on its own, counted from block sizes "
+              f"in {result['count_seconds']:.1f} s; ×{1 / scale:.0f} per record at scale 1.0, "
+              f"where chance pairs grow with the population):")
+        for label, pairs, largest, per_record in result["rules"]:
+            print(f"    {label:<40} {pairs:>14,} pairs  {per_record:8.2f}/record  "
+                  f"largest block {largest:,}  → ~{per_record / scale:,.0f}/record at 1.0")
+        total = sum(r[3] for r in result["rules"])
+        print(f"    all rules: {total:.2f} comparisons/record (before removing repeats)")
+        h = result["hazards"]
+        if h["twin_pairs"] is not None:
+            print(f"  twin pairs merged {h['twin_pairs_merged']:,} of {h['twin_pairs']:,}; "
+                  f"homonym pairs merged {h['homonym_pairs_merged']:,} of "
+                  f"{h['homonym_pairs']:,}; clusters with two deaths "
+                  f"{h['clusters_two_deaths']:,}, with both sexes {h['clusters_two_sexes']:,}")
         if baseline:
             code = BASELINE.format(root=str(ROOT), bench=str(Path(__file__).parent),
                                    lake=str(lake),

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 from jellyfish import jaro_winkler_similarity
 
-__all__ = ["broken_clusters", "conflicts", "phonetic_key"]
+__all__ = ["broken_clusters", "conflicts", "first_names", "phonetic_key", "split_impossible"]
 
 # first "names" that are not names: a newborn's placeholder (RN DE MARIA → RN MARIA)
 _PLACEHOLDERS = frozenset({"RN", "RECEM", "NASCIDO", "NATIMORTO", "FETO", "FILHO", "FILHA",
@@ -102,6 +102,83 @@ def broken_clusters(labels: npt.NDArray[np.int64], sex: npt.NDArray[np.object_],
     male = np.bincount(labels, weights=(sex == "M").astype(np.float64), minlength=n)
     bad = (deaths > 1) | ((female > 0) & (male > 0))
     return np.asarray(bad[labels], dtype=np.bool_)
+
+
+def first_names(table: pa.Table) -> npt.NDArray[np.object_]:
+    """Each record's first name, None where unknown or a newborn's placeholder (RN)."""
+    return np.array([None if v in _PLACEHOLDERS or not v else v
+                     for v in table.column("first_name").to_pylist()], dtype=object)
+
+
+def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0) -> bool:
+    if deaths > 1 or births > 1 or len(sexes) > 1:
+        return True
+    ordered = sorted(names)
+    return any(jaro_winkler_similarity(a, b) < _SIBLING_JW
+               for k, a in enumerate(ordered) for b in ordered[k + 1:])
+
+
+def split_impossible(labels: npt.NDArray[np.int64], left: npt.NDArray[np.int64],
+                     right: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
+                     first: npt.NDArray[np.object_], sex: npt.NDArray[np.object_],
+                     death: npt.NDArray[np.bool_], birth: npt.NDArray[np.bool_] | None = None
+                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Clusters (``labels``, from the edges ``left–right``) that cannot be one person (two
+    deaths, two birth records (``birth``: SINASC), both sexes, or first names clearly
+    apart: twins joined through their nameless birth records) are rebuilt from their own
+    edges, strongest ``weight`` first, refusing any edge that would make the rebuilt
+    cluster impossible (edges of weight ≥ 3, a person's decision, are always kept, and
+    what they joined is taken as possible).
+    Returns the new labels and, per edge, whether it was refused. Clusters that are
+    possible are left untouched."""
+    n = labels.size
+    born = np.zeros(n, dtype=np.bool_) if birth is None else birth
+    refused = np.zeros(left.size, dtype=np.bool_)
+    members: dict[int, list[int]] = {}
+    for i in np.flatnonzero(np.array([v is not None for v in first]) | death | born
+                            | np.array([v in ("F", "M") for v in sex])).tolist():
+        members.setdefault(int(labels[i]), []).append(i)
+    bad = [c for c, rows in members.items() if _impossible(
+        {first[i] for i in rows if first[i] is not None},
+        {sex[i] for i in rows if sex[i] in ("F", "M")}, int(death[rows].sum()),
+        int(born[rows].sum()))]
+    if not bad:
+        return labels, refused
+    in_bad = np.isin(labels, np.array(bad, dtype=np.int64))
+    edges = np.flatnonzero(in_bad[left])
+    edges = edges[np.argsort(-weight[edges], kind="stable")]
+    parent = {int(i): int(i) for i in np.flatnonzero(in_bad).tolist()}
+    state: dict[int, tuple[set[str], set[str], int, int]] = {
+        i: ({first[i]} if first[i] is not None else set(),
+            {sex[i]} if sex[i] in ("F", "M") else set(), int(death[i]), int(born[i]))
+        for i in parent}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for e in edges.tolist():
+        a, b = root(int(left[e])), root(int(right[e]))
+        if a == b:
+            continue
+        names_a, sexes_a, deaths_a, births_a = state[a]
+        names_b, sexes_b, deaths_b, births_b = state[b]
+        merged = (names_a | names_b, sexes_a | sexes_b, deaths_a + deaths_b,
+                  births_a + births_b)
+        # a cluster a person's decision already made "impossible" no longer constrains
+        if (weight[e] < 3 and _impossible(*merged) and not _impossible(*state[a])
+                and not _impossible(*state[b])):
+            refused[e] = True
+            continue
+        parent[b] = a
+        state[a] = merged
+    out = labels.copy()
+    for i in parent:
+        out[i] = n + root(i)
+    _, dense = np.unique(out, return_inverse=True)
+    return dense.astype(np.int64).reshape(-1), refused
 
 
 _FOLD = str.maketrans("ÁÀÂÃÄÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑ", "AAAAAEEEEIIIIOOOOOUUUUCN")

@@ -33,11 +33,16 @@ LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 
 #: blocking rules of the ``rmds`` profile: a pair is scored when it agrees on every column
 #: of one rule (``mother_key``: the mother's name as a Portuguese phonetic key, so that a
-#: typo in the mother's name of a nameless newborn still reaches comparison)
+#: typo in the mother's name of a nameless newborn still reaches comparison). Chance pairs
+#: per record grow with the population: counted at scale 0.01 and extrapolated to the
+#: state (``rmds.linkage.blocking``), last name + birth date (~97 a record) and first +
+#: last name + municipality (~145, blocks of ~22,000 in Belo Horizonte) made a state-scale
+#: linkage spill for hours; they are narrowed by municipality and by birth year, at a cost
+#: of 0.0014 of blocking recall (docs/linkage.md)
 BLOCKING: tuple[tuple[str, ...], ...] = (
-    ("first_name", "dob_text"), ("last_name", "dob_text"), ("mother_name", "dob_text"),
-    ("first_name", "last_name", "municipality"), ("mother_name", "municipality", "dob_year"),
-    ("mother_key", "dob_text"))
+    ("first_name", "dob_text"), ("last_name", "dob_text", "municipality"),
+    ("mother_name", "dob_text"), ("first_name", "last_name", "municipality", "dob_year"),
+    ("mother_name", "municipality", "dob_year"), ("mother_key", "dob_text"))
 
 
 

@@ -52,7 +52,7 @@ from rmds.exceptions import ConfigurationError
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
-from rmds.linkage.integrity import broken_clusters, conflicts
+from rmds.linkage.integrity import conflicts, first_names, split_impossible
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
@@ -242,19 +242,30 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         return components(n, left.astype(np.int64), right.astype(np.int64))
 
     labels = cluster()
-    # cluster integrity: two deaths or both sexes cannot be one person; such a cluster loses
-    # its scored links (to review), then, if still impossible, its identifier links
-    broken = broken_clusters(labels, sexes, death)
-    if broken.any():
-        accepted &= ~(broken[uid_l] & undecided)
+    # cluster integrity: two deaths, two birth records, both sexes or first names clearly
+    # apart (twins joined through their nameless birth records) cannot be one person; such
+    # a cluster is rebuilt from its strongest links, and the links that would make it
+    # impossible go to review (scored) or are counted as a shared identifier (CNS/CPF)
+    det_sizes = [a.size for a in det_left]
+    all_l = np.concatenate([*det_left, uid_l, forced_l]).astype(np.int64)
+    all_r = np.concatenate([*det_right, uid_r, forced_r]).astype(np.int64)
+    weight = np.concatenate([np.full(sum(det_sizes), 2.0),
+                             np.where(accepted, prob, -1.0), np.full(forced_l.size, 3.0)])
+    usable = weight >= 0
+    labels, refused_edge = split_impossible(
+        labels, all_l[usable], all_r[usable], weight[usable], first_names(table), sexes,
+        death, np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
+                         for u in record_uid], dtype=np.bool_))
+    if refused_edge.any():
+        refused_all = np.zeros(weight.size, dtype=np.bool_)
+        refused_all[np.flatnonzero(usable)] = refused_edge
+        bounds = np.cumsum([0, *det_sizes])
+        for k in range(len(det_left)):
+            keep = ~refused_all[bounds[k]:bounds[k + 1]]
+            shared += int((~keep).sum())
+            det_left[k], det_right[k] = det_left[k][keep], det_right[k][keep]
+        accepted &= ~refused_all[bounds[-1]:bounds[-1] + uid_l.size]
         labels = cluster()
-        broken = broken_clusters(labels, sexes, death)
-        if broken.any():
-            for k, (a, b) in enumerate(zip(det_left, det_right, strict=True)):
-                keep = ~broken[a]
-                shared += int((~keep).sum())
-                det_left[k], det_right[k] = a[keep], b[keep]
-            labels = cluster()
     queue = ~accepted & undecided
     # the best probability and the rule that linked each record
     best = np.zeros(n)
@@ -331,7 +342,7 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     or a shared CNS/CPF), apart from how well they are then scored."""
     import pyarrow.parquet as pq
 
-    from rmds.linkage.evaluate import blocking_recall
+    from rmds.linkage.evaluate import blocking_recall, hazards
     from rmds.linkage.model import BLOCKING
 
     truth = pq.read_table(truth_path, columns=["source", "file", "record", "role",
@@ -367,7 +378,18 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     ids = np.array([true_of[u] for u in table.column("record_uid").to_pylist()],
                    dtype=np.int64)
     recall = blocking_recall(table, ids, [*BLOCKING, ("cns",), ("cpf",)])
-    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall)
+    people_path = truth_path.with_name("pessoas.parquet")
+    extra: dict[str, int] = {}
+    if people_path.exists():  # the synthetic state's people: twins, homonyms, deaths
+        found = [r for r in rows if r[0] is not None]
+        people = pq.read_table(people_path, columns=["person_id", "name", "birth_date",
+                                                     "sex", "mother_person_id"])
+        extra = dataclasses.asdict(hazards(
+            np.array([r[0] for r in found], dtype=np.int64),
+            np.array([r[1] for r in found], dtype=np.int64),
+            np.array([r[2].endswith("|falecido") for r in found], dtype=np.bool_), people))
+    return dataclasses.replace(scores, missing_records=missing, blocking_recall=recall,
+                               **extra)
 
 
 def evaluate_febrl(first: Path, second: Path, accept: float = 0.999) -> Scores:

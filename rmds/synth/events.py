@@ -42,6 +42,8 @@ __all__ = ["Events", "Factors", "simulate"]
 Arrays = dict[str, npt.NDArray[Any]]
 YEAR = 365.25
 HOSP_BANDS = np.array([0, 1, 5, 15, 40, 60, 70, 80])
+#: share of deliveries with twins (SINASC, GRAVIDEZ = 2: about 1.1 % in Brazil)
+TWIN_SHARE = 0.011
 
 
 def _band3(age: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
@@ -253,14 +255,25 @@ class Simulator:
         asfr = np.array(r.fertility_by_age)[group]
         f = self.f.birth[p.municipality[women]]
         prob = asfr * f * (asfr.sum() / (asfr * f).sum())
-        self.events.expect("births", year, float(prob.sum()))
+        # babies expected: deliveries, and a second baby for each twin delivery
+        self.events.expect("births", year, float(prob.sum()) * (1 + TWIN_SHARE))
         mothers = women[rng.random(women.size) < prob]
         day = (start + rng.integers(0, 365, mothers.size)).astype(I32)
         alive = day <= p.death[mothers]
         mothers, day = mothers[alive], day[alive]
+        # twins: about 1.1 % of deliveries in SINASC are multiple (GRAVIDEZ 2); the second
+        # twin is a birth of its own, same mother, day, place and delivery
+        single = mothers.size
+        first = np.flatnonzero(rng.random(single) < TWIN_SHARE)
+        mothers = np.concatenate([mothers, mothers[first]])
+        day = np.concatenate([day, day[first]])
+        pair = np.concatenate([np.arange(single), first])   # the delivery each birth is of
         n = mothers.size
         muni = p.municipality[mothers]
         female = rng.random(n) < 0.488
+        # about a third of twins are identical (same sex); the rest are drawn apart
+        same_sex = rng.random(first.size) < 0.35
+        female[single:] = np.where(same_sex, female[first], female[single:])
         race = np.where(rng.random(n) < 0.85, p.race[mothers],
                         rng.integers(1, 6, n)).astype(np.int8)
         babies = p.extend(muni, female, day, race, mothers)
@@ -282,9 +295,12 @@ class Simulator:
             np.int16)
         caes_p = np.minimum(r.caesarean_share * self.f.caesarean[muni], 0.95)
         caesarean = rng.random(n) < caes_p
-        in_hospital = rng.random(n) < r.hospital_birth_share
+        in_hospital = (rng.random(n) < r.hospital_birth_share)[pair]
         facility = np.where(in_hospital, self.facility_for(muni, np.zeros(n, np.bool_)),
-                            -1).astype(I32)
+                            -1).astype(I32)[pair]
+        caesarean, weeks = caesarean[pair], weeks[pair]
+        plural = np.zeros(n, np.bool_)
+        plural[first] = plural[single:] = True
         apgar1 = np.clip(np.round(rng.normal(8.3, 1.0, n) - 2 * preterm), 0, 10).astype(
             np.int8)
         apgar5 = np.clip(apgar1 + rng.integers(0, 3, n), 0, 10).astype(np.int8)
@@ -297,10 +313,11 @@ class Simulator:
                   "female": female, "race": race, "mother_age": mother_age, "weeks": weeks,
                   "weight": weight, "visits": visits, "caesarean": caesarean,
                   "facility": facility, "apgar1": apgar1, "apgar5": apgar5,
-                  "anomaly": anomaly, "registered": registered, "delay": delay}
+                  "anomaly": anomaly, "registered": registered, "delay": delay,
+                  "plural": plural}
         self._births.append(births)
         # childbirth admission of the mother
-        h = np.flatnonzero(in_hospital)
+        h = np.flatnonzero(in_hospital[:single])   # one admission per delivery
         kind = caesarean[h].astype(int)
         stay = np.where(kind == 1, 2 + rng.poisson(0.8, h.size), 1 + rng.poisson(0.6, h.size))
         self._hosp.append({
@@ -313,7 +330,7 @@ class Simulator:
             "value": np.round(np.array([c[2] for c in CHILDBIRTH])[kind]
                               * rng.lognormal(0, 0.15, h.size), 2)})
         self.infant_deaths(babies, day, muni, preterm | (weight < 2500), year)
-        self.maternal_deaths(mothers, day, muni, year)
+        self.maternal_deaths(mothers[:single], day[:single], muni[:single], year)
 
     def infant_deaths(self, babies: npt.NDArray[np.int64], born: npt.NDArray[np.int32],
                       muni: npt.NDArray[np.int16], at_risk: npt.NDArray[np.bool_],

@@ -133,7 +133,49 @@ def draw_identities(rng: np.random.Generator, people: Population, territory: Ter
     ident.street_type[child] = ident.street_type[m_rows]
     ident.street[child] = ident.street[m_rows]
     ident.number[child] = ident.number[m_rows]
+    _twins(rng, people, ident)
+    _homonyms(rng, people, ident)
     return ident
+
+
+def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> None:
+    """Twins (same mother and birth day) share both surnames, mother and address; a
+    fifth of same-sex pairs also share the first given name and differ in the second
+    (MARIA EDUARDA and MARIA CLARA), the hardest to tell apart."""
+    mother = people.mother[ident.person]
+    born = people.birth[ident.person]
+    order = np.lexsort((ident.person, born, mother))
+    same = ((mother[order][1:] >= 0) & (mother[order][1:] == mother[order][:-1])
+            & (born[order][1:] == born[order][:-1]))
+    a, b = order[:-1][same], order[1:][same]
+    ident.surname2[b] = ident.surname2[a]        # the father's surname too
+    shared = (ident.female[a] == ident.female[b]) & (rng.random(a.size) < 0.2)
+    a, b = a[shared], b[shared]
+    ident.given1[b] = ident.given1[a]
+    second = names.draw_given(rng, ident.female[b])[0]
+    ident.given2[b] = np.where(second == ident.given2[a], -1, second).astype(np.int16)
+
+
+#: share of people given the full name of someone of the same sex born the same day
+#: elsewhere (a homonym); common names make more homonyms on their own
+HOMONYM_SHARE = 0.003
+
+
+def _homonyms(rng: np.random.Generator, people: Population, ident: Identities) -> None:
+    born = people.birth[ident.person]
+    order = np.lexsort((ident.person, ident.female, born))
+    same = ((born[order][1:] == born[order][:-1])
+            & (ident.female[order][1:] == ident.female[order][:-1])
+            & (rng.random(order.size - 1) < HOMONYM_SHARE))
+    a, b = order[:-1][same], order[1:][same]
+    # a chain of copies is one copy each; a mother's or a newborn's name is tied to her
+    # children's or mother's names, so those keep their own
+    keep = (~np.isin(a, b) & (people.mother[ident.person[b]] < 0)
+            & ~np.isin(ident.person[b], people.mother[ident.person]))
+    a, b = a[keep], b[keep]
+    for column in (ident.given1, ident.given2, ident.particle, ident.surname1,
+                   ident.surname2):
+        column[b] = column[a]
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,7 @@ class Writer:
                 "QTDFILMORT": pa.nulls(n, pa.string()),
                 "CODMUNRES": pa.array(self.codes6[muni]),
                 "GESTACAO": _blank_where(weeks_missing, pa.array(band)),
-                "GRAVIDEZ": pa.array(["1"] * n),
+                "GRAVIDEZ": pa.array(np.where(b["plural"][rows], "2", "1")),
                 "PARTO": pa.array(np.where(b["caesarean"][rows], "2", "1")),
                 "CONSULTAS": pa.array(np.where(visits_missing, "9", consultas.astype(str))),
                 "DTNASC": _dates(day, "%d%m%Y"),

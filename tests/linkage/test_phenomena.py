@@ -14,7 +14,13 @@ import pyarrow as pa
 
 from rmds.engine.duck import DuckDBEngine
 from rmds.linkage.cluster import components
-from rmds.linkage.integrity import broken_clusters, conflicts, phonetic_key
+from rmds.linkage.integrity import (
+    broken_clusters,
+    conflicts,
+    first_names,
+    phonetic_key,
+    split_impossible,
+)
 from rmds.linkage.prepare import standardise
 from rmds.linkage.run import identifier_edges
 from rmds.synth.ids import digits_to_strings, draw_cns
@@ -175,3 +181,85 @@ def test_siblings_sharing_the_mothers_cns_stay_apart_and_a_typo_does_not() -> No
          dt.date(2024, 5, 3), "M", "310620", None, cns),
     ])
     assert _clusters_by_identifier(table) == [{"irmao-1"}, {"irmao-2", "irmao-2-erro"}]
+
+
+def test_same_sex_twins_joined_through_their_nameless_birth_records_are_split() -> None:
+    # the twins' SINASC records are identical (no name, same sex, mother and day), so
+    # each scores high with both girls' named records: one cluster of two girls
+    day = dt.date(2023, 6, 1)
+    table = _table([
+        ("ana", "ANA SOUZA", "RITA SOUZA", day, "F", "310620"),
+        ("rn-1", None, "RITA SOUZA", day, "F", "310620"),
+        ("rn-2", None, "RITA SOUZA", day, "F", "310620"),
+        ("bia", "BEATRIZ SOUZA", "RITA SOUZA", day, "F", "310620"),
+        ("ana-de-novo", "ANA SOUZA", "RITA SOUZA", day, "F", "310620"),
+    ])
+    at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
+    links = [("rn-1", "rn-2", 0.9999), ("ana", "rn-1", 0.9995), ("rn-2", "bia", 0.9995),
+             ("ana", "rn-2", 0.9991), ("rn-1", "bia", 0.9992), ("ana", "ana-de-novo", 2.0)]
+    left = np.array([at[a] for a, _, _ in links], dtype=np.int64)
+    right = np.array([at[b] for _, b, _ in links], dtype=np.int64)
+    weight = np.array([w for _, _, w in links])
+    labels = components(5, left, right)
+    assert np.unique(labels).size == 1                     # without the check: one person
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    death = np.zeros(5, dtype=np.bool_)
+    split, refused = split_impossible(labels, left, right, weight, first_names(table), sex,
+                                      death)
+    # strongest first: ana-de-novo (CNS, weight 2), rn-1–rn-2, ana–rn-1, then every link
+    # to BEATRIZ would put two girls' names in one cluster and is refused
+    ana = {split[at[u]] for u in ("ana", "rn-1", "rn-2", "ana-de-novo")}
+    assert len(ana) == 1 and split[at["bia"]] not in ana
+    assert refused.tolist() == [False, False, True, False, True, False]
+
+
+def test_a_possible_cluster_is_left_alone_and_a_decision_is_kept() -> None:
+    table = _table([
+        ("a", "JOAO PEREIRA", "LUZIA PEREIRA", dt.date(1980, 1, 1), "M", "310620"),
+        ("b", "JOAO PERIERA", "LUZIA PEREIRA", dt.date(1980, 1, 1), "M", "310620"),
+        ("c", "PEDRO PEREIRA", "LUZIA PEREIRA", dt.date(1980, 1, 1), "M", "310620"),
+    ])
+    assert table.column("record_uid").to_pylist() == ["a", "b", "c"]
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    death = np.zeros(3, dtype=np.bool_)
+    # a typo in the first name is one person: nothing refused
+    left, right = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
+    labels = components(3, left, right)
+    split, refused = split_impossible(labels, left, right, np.array([0.9995]),
+                                      first_names(table), sex, death)
+    assert (split[0] == split[1] != split[2]) and not refused.any()
+    # JOAO and PEDRO joined by a person's decision (weight 3) stay joined
+    left, right = np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64)
+    labels = components(3, left, right)
+    split, refused = split_impossible(labels, left, right, np.array([0.9995, 3.0]),
+                                      first_names(table), sex, death)
+    assert np.unique(split).size == 1 and not refused.any()
+
+
+def test_two_birth_records_are_never_one_person() -> None:
+    # same-sex twins' SINASC records (no name) and one named record of each twin: the
+    # second birth record cannot join the first twin, so it goes with the second
+    day = dt.date(2023, 6, 1)
+    table = _table([
+        ("a-pni", "DAVI MOTA", "ADRIANA MOTA", day, "M", "310620"),
+        ("b-pni", "MIGUEL MOTA", "ADRIANA MOTA", day, "M", "310620"),
+        ("dn-1", None, "ADRIANA MOTA", day, "M", "310620"),
+        ("dn-2", None, "ADRIANA MOTA", day, "M", "310620"),
+    ])
+    at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
+    links = [("a-pni", "dn-1", 0.9998), ("a-pni", "dn-2", 0.9997), ("b-pni", "dn-2", 0.9996),
+             ("b-pni", "dn-1", 0.9995)]
+    left = np.array([at[a] for a, _, _ in links], dtype=np.int64)
+    right = np.array([at[b] for _, b, _ in links], dtype=np.int64)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    birth = np.array([u.startswith("dn-") for u in table.column("record_uid").to_pylist()])
+    labels = components(4, left, right)
+    split, refused = split_impossible(labels, left, right, np.array([w for *_, w in links]),
+                                      first_names(table), sex, np.zeros(4, np.bool_), birth)
+    assert split[at["a-pni"]] == split[at["dn-1"]] != split[at["b-pni"]] == split[at["dn-2"]]
+    assert refused.tolist() == [False, True, False, True]
+    # without the birth records marked, all four are one cluster: no names clash… but
+    # DAVI and MIGUEL do, so b-pni is refused and dn-2 stays with DAVI
+    split, _ = split_impossible(labels, left, right, np.array([w for *_, w in links]),
+                                first_names(table), sex, np.zeros(4, np.bool_))
+    assert split[at["dn-2"]] == split[at["a-pni"]] != split[at["b-pni"]]

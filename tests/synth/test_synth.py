@@ -392,3 +392,26 @@ def test_degraded_municipalities_have_worse_data(state: Path, pack: ReferencePac
                     group[0] += cause.startswith("R")
                     group[1] += 1
     assert ill[True][0] / ill[True][1] > 2 * ill[False][0] / ill[False][1]
+
+
+def test_twins_and_homonyms_are_in_the_truth_at_their_rates(people: pa.Table) -> None:
+    from rmds.synth.events import TWIN_SHARE
+
+    mother = people.column("mother_person_id").to_numpy(zero_copy_only=False)
+    birth = people.column("birth_date").to_numpy(zero_copy_only=False)
+    babies = mother >= 0
+    keys = np.stack([mother[babies], birth[babies].astype("int64")], axis=1)
+    _, sizes = np.unique(keys, axis=0, return_counts=True)
+    # a twin delivery is two babies of one mother on one day; deliveries = babies − twins
+    twins = int((sizes == 2).sum())
+    deliveries = int(babies.sum()) - twins
+    assert _within(twins, TWIN_SHARE * deliveries), (twins, deliveries)
+    assert int((sizes > 2).sum()) == 0
+    # homonyms: the same full name and birth date, different people with other mothers
+    names = people.column("name").to_pylist()
+    seen: dict[tuple[str, int], int] = {}
+    for name, day, mom in zip(names, birth.astype("int64").tolist(), mother.tolist(),
+                              strict=True):
+        if mom < 0:
+            seen[(name, day)] = seen.get((name, day), 0) + 1
+    assert sum(1 for c in seen.values() if c > 1) >= 10
