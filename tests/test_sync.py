@@ -102,25 +102,33 @@ def _linked_args(state: Path, tmp_path: Path, port: int) -> list[str]:
 
 
 def test_sync_link_step_failure_names_the_step_and_rerun_retries_only_it(
-        server: tuple[Path, int], state: Path, tmp_path: Path) -> None:
-    """Today's behaviour on a first small load (207 admissions, one system): the linkage
-    cannot train (no pair shares first name and birth date), the sync says which step
-    failed, exits non-zero, keeps the loaded batch, and the rerun loads nothing again."""
+        server: tuple[Path, int], state: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that fails (here the linkage, made to fail once): the sync says which step
+    failed, exits non-zero, keeps the loaded batch, and the rerun loads nothing again and
+    retries only the steps left to do."""
+    import rmds.linkage
+
     _root, port = server
     args = _linked_args(state, tmp_path, port)
+    real = rmds.linkage.link
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("falha simulada da vinculação")
+
+    monkeypatch.setattr(rmds.linkage, "link", broken)
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 1, first.output
     assert "a etapa 'vinculação' falhou" in first.output
     rows = _rows(tmp_path / "lago")
     assert rows > 0
+    monkeypatch.setattr(rmds.linkage, "link", real)
     second = CliRunner().invoke(cli, args)
     assert "== carga" not in second.output and "== vinculação" in second.output
+    assert second.exit_code == 0, second.output
     assert _rows(tmp_path / "lago") == rows
 
 
-@pytest.mark.xfail(strict=True, reason="the linkage cannot train on a first small load "
-                   "(Splink: training rule first_name+dob_text gives no pairs); rmds link "
-                   "must fall back (deterministic links only) before this holds")
 def test_sync_with_linkage_links_then_second_run_does_nothing(
         server: tuple[Path, int], state: Path, tmp_path: Path) -> None:
     _root, port = server

@@ -261,20 +261,39 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, fix_u_probabilities=True)
         else:
-            linker.training.estimate_probability_two_random_records_match(
-                [block_on("cns"), block_on("cpf")], recall=0.6)
-            linker.training.estimate_u_using_random_sampling(max_pairs=3e6, seed=1)
+            # a small first load (one system, one month) may have no pair under a training
+            # rule: that step keeps the declared starting parameters instead of failing
+            # the whole linkage (Splink raises when a rule yields no pairs)
+            _trained("prior", lambda: linker.training
+                     .estimate_probability_two_random_records_match(
+                         [block_on("cns"), block_on("cpf")], recall=0.6))
+            _trained("u", lambda: linker.training.estimate_u_using_random_sampling(
+                max_pairs=3e6, seed=1))
             # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone
             # would give tens of millions of pairs
             for rule in (block_on("first_name", "dob_text"),
                          block_on("first_name", "last_name", "mother_first"),
                          block_on("mother_name", "dob_text")):
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, fix_u_probabilities=True)
+                _trained("em", lambda rule=rule: linker.training
+                         .estimate_parameters_using_expectation_maximisation(
+                             rule, fix_u_probabilities=True))
         result = linker.inference.predict(threshold_match_probability=threshold)
         pairs = backend.pairs(result)
         model = linker.misc.save_model_to_json()
     return Predictions(pairs, model)
+
+
+def _trained(step: str, train: Any) -> None:
+    """Run one training step; one that finds no pairs to learn from (a small first load)
+    is skipped with a warning, the parameters keep their declared starting values."""
+    from splink.internals.exceptions import SplinkException
+
+    try:
+        train()
+    except (SplinkException, ValueError, ZeroDivisionError) as error:
+        logging.getLogger("rmds.linkage").warning(
+            "treino do modelo de vinculação: etapa %s sem pares para aprender (%s); "
+            "mantidos os parâmetros iniciais", step, type(error).__name__)
 
 
 def _for_dialect(model: dict[str, Any], profile: str, dialect: str) -> dict[str, Any]:
