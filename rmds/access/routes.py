@@ -78,7 +78,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/tabulador"): _S,
     ("GET", "/municipio/{codigo}"): _S,
     ("GET", "/unidade/{nivel}/{codigo}"): _S,
-    ("GET", "/qualidade/{codigo}"): _S,
+    ("GET", "/qualidade/{codigo}"): _R,
     ("GET", "/metodos"): Open.SERVICE,
     ("GET", "/busca"): Open.SERVICE,
     ("POST", "/carteira/projeto/{projeto}/status"): Open.PORTFOLIO,

@@ -157,6 +157,32 @@ def _municipality_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> D
     return _status(r) or _page_form(r.text, f'data-indicador="{u.indicator}"')
 
 
+def _tabulator_api(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    r = c.get(f"/api/tabulador?indicador={u.indicator}&linhas=municipio&colunas=ano"
+              f"&de={u.period}&ate={u.period}", headers=h)
+    if (d := _status(r)) is not None:
+        return d
+    [row] = [line for line in r.json()["linhas_tabela"] if line["unidade"] == u.code]
+    return ALLOW if row["valores"][0] is not None else PUBLIC
+
+
+def _tabulator_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    r = c.get(f"/tabulador?indicador={u.indicator}&linhas=municipio&colunas=ano"
+              f"&de={u.period}&ate={u.period}", headers=h)
+    return _status(r) or _page_form(r.text, f'data-unidade="{u.code}"')
+
+
+def _unit_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """/unidade/municipio/… is the municipality's page (a redirect, followed)."""
+    r = c.get(f"/unidade/municipio/{u.code}?periodo={u.period}", headers=h)
+    return _status(r) or _page_form(r.text, f'data-indicador="{u.indicator}"')
+
+
+def _quality_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    return _status(c.get(f"/qualidade/{u.code}", headers=h, follow_redirects=False)) \
+        or ALLOW
+
+
 def _consortium_api(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
     r = c.get(f"/api/consorcios/{w.consortium}", headers=h)
     return _status(r) or (ALLOW if _small(r.json()) else PUBLIC)
@@ -296,6 +322,10 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/fhir/Patient/{pessoa}/$summary"): (_summary, "municipio"),
     ("GET", "/prontuario"): (_care_form, "own"),
     ("POST", "/prontuario"): (_care_page, "municipio"),
+    ("GET", "/api/tabulador"): (_tabulator_api, "municipio"),
+    ("GET", "/tabulador"): (_tabulator_page, "municipio"),
+    ("GET", "/unidade/{nivel}/{codigo}"): (_unit_page, "municipio"),
+    ("GET", "/qualidade/{codigo}"): (_quality_page, "municipio"),
 }
 
 
