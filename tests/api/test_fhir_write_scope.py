@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from rmds.access import AccessDenied, AccessPolicy, Scope
-from rmds.sources.fhir.reader import bundle_residences
+from rmds.sources.fhir.residence import bundle_residences
 from rmds.store import Store
 from rmds.store.auth import Role
 from rmds.store.db import AUDIT

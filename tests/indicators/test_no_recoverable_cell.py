@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from rmds.indicators.catalog import load_catalog
-from rmds.indicators.compute import SUMS
+from rmds.indicators.cells import SUMS
 from rmds.indicators.mart import select_sql
 from rmds.territory import ReferencePack, Vintage
 from rmds.territory.model import slug

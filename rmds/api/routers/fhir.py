@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from rmds.access import AccessDenied
 from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
 from rmds.exceptions import InputError
-from rmds.sources.fhir.reader import bundle_residences
+from rmds.sources.fhir.residence import bundle_residences
 
 __all__ = ["router"]
 
