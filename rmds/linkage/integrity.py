@@ -8,12 +8,20 @@ A shared CNS or CPF, or a high Splink score, is evidence, not a verdict. A pair 
 - **birth dates years apart**: more than two years (an off-by-one year stays possible);
 - **different sex** where the first names differ too (a sex typo on an otherwise equal
   name is kept as a possible error);
-- **twins**: same mother and same birth date with different first names, or different sex
-  (newborn twins' records differ only in sex and order);
+- **twins**: same mother and same birth date with first names more than a one-letter
+  typo apart (EDSON and NELSON; not EDSON and ESDON), different
+  given middle names (the middle names that are not the mother's names: JÉSSICA
+  FRANCISCA and JÉSSICA ROSÂNGELA, daughters of MARIA SILVA COSTA; an initial or a typo is
+  not a difference), or different sex;
 - **siblings**: same mother, other birth dates and clearly other first names (Jaro-Winkler
   below 0.8: not a typo), as when the mother's CNS is on each child's record;
 - **homonyms**: equal names but different mothers (both known, first and last names of the
   mother both differ).
+
+Two SINASC birth records that cannot be told apart (nameless, same mother, birth date,
+sex and municipality: same-sex twins) are each a different baby, and which one a later
+named record belongs to cannot be known from them (:func:`indistinct_births`): their
+scored links are not accepted but sent to review.
 
 Clusters are then checked as a whole (:func:`broken_clusters`): two deaths, or both sexes,
 in one cluster are impossible for one person; such clusters are split and their links go
@@ -22,12 +30,15 @@ to the review queue (``rmds link review``).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from jellyfish import jaro_winkler_similarity
+from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
-__all__ = ["broken_clusters", "conflicts", "first_names", "phonetic_key", "split_impossible"]
+__all__ = ["broken_clusters", "conflicts", "first_names", "indistinct_births", "phonetic_key",
+           "split_impossible", "twin_signatures"]
 
 # first "names" that are not names: a newborn's placeholder (RN DE MARIA → RN MARIA)
 _PLACEHOLDERS = frozenset({"RN", "RECEM", "NASCIDO", "NATIMORTO", "FETO", "FILHO", "FILHA",
@@ -79,7 +90,15 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     sex_differs = sex_known & (sex_l != sex_r)
     same_dob = np.nan_to_num(days, nan=1.0) == 0
     same_mother = mom_known & (mom_l == mom_r)
-    twins = same_mother & same_dob & (first_differs | sex_differs)
+    middle_l, middle_r, _ = pair(_strings(table, "middle_names"))
+    given_differs = np.array([same and _given_differ(a, b, m)
+                              for a, b, m, same in zip(middle_l, middle_r, mom_l,
+                                                       same_mother & same_dob, strict=True)],
+                             dtype=np.bool_)
+    first_apart = np.array([differ and _names_apart(a, b) for a, b, differ
+                            in zip(first_l, first_r, first_differs, strict=True)],
+                           dtype=np.bool_)
+    twins = same_mother & same_dob & (first_apart | sex_differs | given_differs)
     # siblings (a mother's CNS on each child's record): same mother, clearly other name
     clearly = np.array([jaro_winkler_similarity(a, b) < _SIBLING_JW if known else False
                         for a, b, known in zip(first_l, first_r, first_known, strict=True)],
@@ -91,6 +110,78 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     homonyms = _known(full_l) & (full_l == full_r) & other_mother
     return np.asarray(mother_of | years_apart | (sex_differs & first_differs) | twins
                       | siblings | homonyms, dtype=np.bool_)
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Two name words that may be one: equal, an initial of the other, or a typo."""
+    if len(a) == 1 or len(b) == 1:
+        return a[0] == b[0]
+    return a == b or jaro_winkler_similarity(a, b) >= _SIBLING_JW
+
+
+def _names_apart(a: str, b: str) -> bool:
+    """Two first names more than a one-letter typo (a transposition counts one) apart."""
+    return bool(damerau_levenshtein_distance(a, b) > 1)
+
+
+# a record's twin signature: mother's name, birth date, first name, middle names
+Signature = tuple[str, object, str, str | None]
+
+
+def twin_signatures(table: pa.Table) -> list[Signature | None]:
+    """Per record, what tells a twin from the other (mother's name, birth date, first name,
+    middle names), None where the mother, the date or the first name is unknown."""
+    rows = zip(table.column("mother_name").to_pylist(), table.column("dob").to_pylist(),
+               first_names(table).tolist(), table.column("middle_names").to_pylist(),
+               strict=True)
+    return [(m, d, f, mid) if m and d is not None and f else None for m, d, f, mid in rows]
+
+
+def _twins(signatures: Counter[Signature]) -> bool:
+    """Whether two signatures in a cluster (with how many records carry each) are twins:
+    same mother and birth date, and given middle names apart, or first names clearly apart,
+    or more than a typo apart and each carried by two records or more (a cluster gathers
+    single typos of one name: FRACNISCO and FRANCSICO are two letters apart but not twins;
+    EDSON and NELSON on several records each are)."""
+    ordered = sorted(signatures, key=repr)
+    return any(a[0] == b[0] and a[1] == b[1]
+               and (jaro_winkler_similarity(a[2], b[2]) < _SIBLING_JW
+                    or (signatures[a] > 1 and signatures[b] > 1 and _names_apart(a[2], b[2]))
+                    or _given_differ(a[3], b[3], a[0]))
+               for k, a in enumerate(ordered) for b in ordered[k + 1:])
+
+
+def _given_differ(middle_a: str | None, middle_b: str | None, mother: str | None) -> bool:
+    """Whether two middle-name strings hold clearly different given names: the words that
+    are not the mother's (her surnames passed on, even abbreviated or mistyped) are known on
+    both sides and none of one side may be any of the other's (an initial or a typo is the
+    same name). A given name on one side only tells nothing: records drop middle names."""
+    if not middle_a or not middle_b:
+        return False
+    hers = (mother or "").split()
+    a = [w for w in middle_a.split() if not any(_same_name(w, m) for m in hers)]
+    b = [w for w in middle_b.split() if not any(_same_name(w, m) for m in hers)]
+    return bool(a) and bool(b) and not any(_same_name(x, y) for x in a for y in b)
+
+
+def indistinct_births(table: pa.Table) -> npt.NDArray[np.bool_]:
+    """Per record, whether it is a SINASC birth record (``record_uid`` ``SINASC|…|
+    recem_nascido``) without a name that another such record matches on the mother's first
+    and last names (GERALDA F MAIA is GERALDA FERREIRA MAIA), birth date, sex and
+    municipality: one of same-sex twins (or triplets), each a different baby,
+    whose later named records cannot be told apart by these fields."""
+    uids = table.column("record_uid").to_pylist()
+    keys = list(zip(*(table.column(c).to_pylist() for c in
+                      ("mother_first", "mother_last", "dob", "sex", "municipality")),
+                    strict=True))
+    birth = [u.startswith("SINASC|") and u.endswith("|recem_nascido") and not first
+             for u, first in zip(uids, first_names(table).tolist(), strict=True)]
+    counts: dict[tuple[object, ...], int] = {}
+    for key, is_birth in zip(keys, birth, strict=True):
+        if is_birth and key[0] and key[1] and key[2] is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return np.array([is_birth and counts.get(key, 0) > 1
+                     for key, is_birth in zip(keys, birth, strict=True)], dtype=np.bool_)
 
 
 def broken_clusters(labels: npt.NDArray[np.int64], sex: npt.NDArray[np.object_],
@@ -110,8 +201,11 @@ def first_names(table: pa.Table) -> npt.NDArray[np.object_]:
                      for v in table.column("first_name").to_pylist()], dtype=object)
 
 
-def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0) -> bool:
+def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0,
+                signatures: Counter[Signature] | None = None) -> bool:
     if deaths > 1 or births > 1 or len(sexes) > 1:
+        return True
+    if signatures and len(signatures) > 1 and _twins(signatures):
         return True
     ordered = sorted(names)
     return any(jaro_winkler_similarity(a, b) < _SIBLING_JW
@@ -121,11 +215,13 @@ def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0) 
 def split_impossible(labels: npt.NDArray[np.int64], left: npt.NDArray[np.int64],
                      right: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
                      first: npt.NDArray[np.object_], sex: npt.NDArray[np.object_],
-                     death: npt.NDArray[np.bool_], birth: npt.NDArray[np.bool_] | None = None
+                     death: npt.NDArray[np.bool_], birth: npt.NDArray[np.bool_] | None = None,
+                     signatures: list[Signature | None] | None = None
                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Clusters (``labels``, from the edges ``left–right``) that cannot be one person (two
-    deaths, two birth records (``birth``: SINASC), both sexes, or first names clearly
-    apart: twins joined through their nameless birth records) are rebuilt from their own
+    deaths, two birth records (``birth``: SINASC), both sexes, first names clearly
+    apart, or twins by their ``signatures`` (:func:`twin_signatures`): twins joined through
+    a nameless birth record or their mother's CNS) are rebuilt from their own
     edges, strongest ``weight`` first, refusing any edge that would make the rebuilt
     cluster impossible (edges of weight ≥ 3, a person's decision, are always kept, and
     what they joined is taken as possible).
@@ -138,19 +234,21 @@ def split_impossible(labels: npt.NDArray[np.int64], left: npt.NDArray[np.int64],
     for i in np.flatnonzero(np.array([v is not None for v in first]) | death | born
                             | np.array([v in ("F", "M") for v in sex])).tolist():
         members.setdefault(int(labels[i]), []).append(i)
+    sig = [None] * n if signatures is None else signatures
     bad = [c for c, rows in members.items() if _impossible(
         {first[i] for i in rows if first[i] is not None},
         {sex[i] for i in rows if sex[i] in ("F", "M")}, int(death[rows].sum()),
-        int(born[rows].sum()))]
+        int(born[rows].sum()), Counter(t for i in rows if (t := sig[i]) is not None))]
     if not bad:
         return labels, refused
     in_bad = np.isin(labels, np.array(bad, dtype=np.int64))
     edges = np.flatnonzero(in_bad[left])
     edges = edges[np.argsort(-weight[edges], kind="stable")]
     parent = {int(i): int(i) for i in np.flatnonzero(in_bad).tolist()}
-    state: dict[int, tuple[set[str], set[str], int, int]] = {
+    state: dict[int, tuple[set[str], set[str], int, int, Counter[Signature]]] = {
         i: ({first[i]} if first[i] is not None else set(),
-            {sex[i]} if sex[i] in ("F", "M") else set(), int(death[i]), int(born[i]))
+            {sex[i]} if sex[i] in ("F", "M") else set(), int(death[i]), int(born[i]),
+            Counter([t] if (t := sig[i]) is not None else []))
         for i in parent}
 
     def root(i: int) -> int:
@@ -163,10 +261,10 @@ def split_impossible(labels: npt.NDArray[np.int64], left: npt.NDArray[np.int64],
         a, b = root(int(left[e])), root(int(right[e]))
         if a == b:
             continue
-        names_a, sexes_a, deaths_a, births_a = state[a]
-        names_b, sexes_b, deaths_b, births_b = state[b]
+        names_a, sexes_a, deaths_a, births_a, sigs_a = state[a]
+        names_b, sexes_b, deaths_b, births_b, sigs_b = state[b]
         merged = (names_a | names_b, sexes_a | sexes_b, deaths_a + deaths_b,
-                  births_a + births_b)
+                  births_a + births_b, sigs_a + sigs_b)
         # a cluster a person's decision already made "impossible" no longer constrains
         if (weight[e] < 3 and _impossible(*merged) and not _impossible(*state[a])
                 and not _impossible(*state[b])):

@@ -10,7 +10,8 @@
    municipality and CEP; pairs at or above ``accept`` are linked, pairs between ``review``
    and ``accept`` go to the review queue (``rmds link review``), where a decision recorded
    by a person is respected on the next run.
-   Scored pairs between certainly different people are refused and queued for review.
+   Scored pairs between certainly different people are refused and queued for review, as
+   are those of a birth record of same-sex twins (either twin's; ``indistinct_births``).
 4. Clusters are the connected components of the links; a cluster holding two deaths or
    both sexes loses its scored links (to review), then its identifier links, and is
    clustered again. Each cluster gets a stable ``person_id``
@@ -52,7 +53,13 @@ from rmds.exceptions import ConfigurationError
 from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
-from rmds.linkage.integrity import conflicts, first_names, split_impossible
+from rmds.linkage.integrity import (
+    conflicts,
+    first_names,
+    indistinct_births,
+    split_impossible,
+    twin_signatures,
+)
 from rmds.linkage.model import predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
@@ -231,6 +238,9 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     # a high score between certain strangers (twins, homonyms, mother and child) is refused
     # and left to a person's review
     accepted &= ~(conflicts(table, uid_l, uid_r) & undecided)
+    # a birth record of same-sex twins may be either twin's: left to a person's review
+    twin_birth = indistinct_births(table)
+    accepted &= ~((twin_birth[uid_l] | twin_birth[uid_r]) & undecided)
     death = np.array([u.endswith("|falecido") for u in record_uid], dtype=np.bool_)
     sexes = np.array(table.column("sex").to_pylist(), dtype=object)
     forced_l = np.array([i for i, _ in forced], dtype=np.int64)
@@ -255,7 +265,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     labels, refused_edge = split_impossible(
         labels, all_l[usable], all_r[usable], weight[usable], first_names(table), sexes,
         death, np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
-                         for u in record_uid], dtype=np.bool_))
+                         for u in record_uid], dtype=np.bool_), twin_signatures(table))
     if refused_edge.any():
         refused_all = np.zeros(weight.size, dtype=np.bool_)
         refused_all[np.flatnonzero(usable)] = refused_edge

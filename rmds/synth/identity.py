@@ -141,7 +141,8 @@ def draw_identities(rng: np.random.Generator, people: Population, territory: Ter
 def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> None:
     """Twins (same mother and birth day) share both surnames, mother and address; a
     fifth of same-sex pairs also share the first given name and differ in the second
-    (MARIA EDUARDA and MARIA CLARA), the hardest to tell apart."""
+    (MARIA EDUARDA and MARIA CLARA), the hardest to tell apart; twins whose first names
+    came out alike by chance get second names apart too."""
     mother = people.mother[ident.person]
     born = people.birth[ident.person]
     order = np.lexsort((ident.person, born, mother))
@@ -150,10 +151,23 @@ def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> N
     a, b = order[:-1][same], order[1:][same]
     ident.surname2[b] = ident.surname2[a]        # the father's surname too
     shared = (ident.female[a] == ident.female[b]) & (rng.random(a.size) < 0.2)
-    a, b = a[shared], b[shared]
-    ident.given1[b] = ident.given1[a]
+    ident.given1[b[shared]] = ident.given1[a[shared]]
+    # twins with one first name (shared on purpose, or drawn alike by chance) are both
+    # given a second name, and not the same one (parents who name twins
+    # MARIA EDUARDA and MARIA CLARA do not leave one of them a plain MARIA)
+    alike = (ident.given1[a] == ident.given1[b]) & (ident.female[a] == ident.female[b])
+    a, b = a[alike], b[alike]
+    alone = ident.given2[a] < 0
+    drawn = names.draw_given(rng, ident.female[a[alone]])[0]
+    ident.given2[a[alone]] = np.where(drawn == ident.given1[a[alone]], -1, drawn)
     second = names.draw_given(rng, ident.female[b])[0]
-    ident.given2[b] = np.where(second == ident.given2[a], -1, second).astype(np.int16)
+    for _ in range(8):  # redraw the few that came out equal
+        equal = (second == ident.given2[a]) | (second == ident.given1[b])
+        if not equal.any():
+            break
+        second[equal] = names.draw_given(rng, ident.female[b[equal]])[0]
+    ident.given2[b] = np.where((second == ident.given2[a]) | (second == ident.given1[b]), -1,
+                               second).astype(np.int16)
 
 
 #: share of people given the full name of someone of the same sex born the same day

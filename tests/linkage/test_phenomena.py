@@ -18,8 +18,10 @@ from rmds.linkage.integrity import (
     broken_clusters,
     conflicts,
     first_names,
+    indistinct_births,
     phonetic_key,
     split_impossible,
+    twin_signatures,
 )
 from rmds.linkage.prepare import standardise
 from rmds.linkage.run import identifier_edges
@@ -263,3 +265,75 @@ def test_two_birth_records_are_never_one_person() -> None:
     split, _ = split_impossible(labels, left, right, np.array([w for *_, w in links]),
                                 first_names(table), sex, np.zeros(4, np.bool_))
     assert split[at["dn-2"]] == split[at["a-pni"]] != split[at["b-pni"]]
+
+
+def test_twins_with_one_first_name_are_told_apart_by_their_given_names() -> None:
+    # JÉSSICA FRANCISCA and JÉSSICA ROSÂNGELA, daughters of MARIA SILVA COSTA: the same
+    # first name, the mother's surname among the middle names of both
+    day = dt.date(2023, 4, 25)
+    table = _table([
+        ("jf", "JÉSSICA FRANCISCA COSTA SOUZA", "MARIA SILVA COSTA", day, "F", "312390"),
+        ("jr", "JÉSSICA ROSÂNGELA COSTA SOUZA", "MARIA SILVA COSTA", day, "F", "312390"),
+        ("jf-abreviada", "JÉSSICA F COSTA SOUZA", "MARIA SILVA COSTA", day, "F", "312390"),
+        ("jr-typo", "JÉSSICA ROSÃNGELA CSTA SOUZA", "MARIA SILVA COSTA", day, "F", "312390"),
+        # the same girl without her middle names: nothing tells her from either twin
+        ("j-sem-meio", "JÉSSICA SOUZA", "MARIA SILVA COSTA", day, "F", "312390"),
+    ])
+    assert _refused(table, "jf", "jr")
+    assert _refused(table, "jf-abreviada", "jr")            # F is not ROSÂNGELA
+    assert not _refused(table, "jf", "jf-abreviada")        # an initial is the same name
+    assert not _refused(table, "jr", "jr-typo")             # a typo, in the mother's too
+    assert not _refused(table, "jf", "j-sem-meio")
+    assert not _refused(table, "jr", "j-sem-meio")
+
+
+def test_twins_first_names_two_letters_apart_and_one_name_mistyped_twice() -> None:
+    day = dt.date(2023, 4, 29)
+    rows = [("edson", "EDSON PIMENTA FREITAS"), ("nelson", "NELSON PIMENTA FREITAS"),
+            ("esdon", "ESDON PIMENTA FREITAS"), ("fracnisco", "FRACNISCO PIMENTA FREITAS"),
+            ("francsico", "FRANCSICO PIMENTA FREITAS")]
+    table = _table([(u, name, "ANA PIMENTA", day, "M", "310670") for u, name in rows])
+    assert _refused(table, "edson", "nelson")               # two letters apart: twins
+    assert not _refused(table, "edson", "esdon")            # one transposition: a typo
+    # as one cluster: EDSON and NELSON each on two records are twins; two single typos
+    # of FRANCISCO, two letters apart from each other, are not
+    signatures = twin_signatures(table)
+    first = first_names(table)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    no = np.zeros(table.num_rows, dtype=np.bool_)
+
+    def splits(members: list[int], sigs: list[Any]) -> bool:
+        labels = np.zeros(len(members), dtype=np.int64)
+        split, _ = split_impossible(labels, np.arange(len(members) - 1),
+                                    np.arange(1, len(members)),
+                                    np.full(len(members) - 1, 0.999), first[members],
+                                    sex[members], no[members], None, sigs)
+        return bool(np.unique(split).size > 1)
+
+    at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
+    edson, nelson, fracnisco, francsico = (at[u] for u in ("edson", "nelson", "fracnisco",
+                                                           "francsico"))
+    twice = [signatures[edson], signatures[edson], signatures[nelson], signatures[nelson]]
+    assert splits([edson, edson, nelson, nelson], twice)
+    assert not splits([edson, nelson], [signatures[edson], signatures[nelson]])
+    assert not splits([fracnisco, francsico], [signatures[fracnisco], signatures[francsico]])
+
+
+def test_same_sex_twins_birth_records_are_indistinct_and_others_are_not() -> None:
+    day = dt.date(2023, 2, 25)
+    table = _table([
+        ("SINASC|DN.dbc|1|recem_nascido", None, "GERALDA FERREIRA MAIA", day, "F", "316960"),
+        # the mother's middle name abbreviated on the second twin's declaration
+        ("SINASC|DN.dbc|2|recem_nascido", None, "GERALDA F MAIA", day, "F", "316960"),
+        # a boy of another delivery the same day (different sex, different mother)
+        ("SINASC|DN.dbc|3|recem_nascido", None, "GERALDA FERREIRA MAIA", day, "M", "316960"),
+        ("SINASC|DN.dbc|4|recem_nascido", None, "ROSA LIMA", day, "F", "316960"),
+        # a named record of the same baby girl (vaccination) is not a birth record
+        ("PNI|v.csv|5|vacinado", "ALINE MAIA LIMA", "GERALDA FERREIRA MAIA", day, "F",
+         "316960"),
+    ])
+    flags = dict(zip(table.column("record_uid").to_pylist(),
+                     indistinct_births(table).tolist(), strict=True))
+    assert [flags[f"SINASC|DN.dbc|{k}|recem_nascido"] for k in range(1, 5)] == [
+        True, True, False, False]
+    assert not flags["PNI|v.csv|5|vacinado"]

@@ -415,3 +415,26 @@ def test_twins_and_homonyms_are_in_the_truth_at_their_rates(people: pa.Table) ->
         if mom < 0:
             seen[(name, day)] = seen.get((name, day), 0) + 1
     assert sum(1 for c in seen.values() if c > 1) >= 10
+
+
+def test_twins_with_one_first_name_have_second_names_apart(people: pa.Table) -> None:
+    # MARIA EDUARDA and MARIA CLARA, never MARIA and MARIA CLARA: parents give twins who
+    # share a first name a second name each, and not the same one
+    mother = people.column("mother_person_id").to_pylist()
+    birth = people.column("birth_date").to_pylist()
+    sex = people.column("sex").to_pylist()
+    names = people.column("name").to_pylist()
+    deliveries: dict[tuple[int, object], list[int]] = {}
+    for i, (mom, day) in enumerate(zip(mother, birth, strict=True)):
+        if mom >= 0:
+            deliveries.setdefault((mom, day), []).append(i)
+    alike = 0
+    for pair in deliveries.values():
+        if len(pair) != 2 or sex[pair[0]] != sex[pair[1]]:
+            continue
+        a, b = (names[i].split() for i in pair)
+        if a[0] != b[0]:
+            continue
+        alike += 1
+        assert a != b and not set(a) <= set(b) and not set(b) <= set(a), (a, b)
+    assert alike >= 1  # a fifth of same-sex twins share the first name
