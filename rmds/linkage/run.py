@@ -355,6 +355,10 @@ def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:
     from rmds.linkage.evaluate import blocking_recall, hazards
     from rmds.linkage.model import BLOCKING
 
+    if "person_links" not in lake.table_names() or not lake.scalar(
+            "SELECT count(*) FROM person_links"):
+        raise ConfigurationError(
+            f"o lago {lake.path} ainda não foi vinculado: rode 'rmds link' antes de avaliar")
     truth = pq.read_table(truth_path, columns=["source", "file", "record", "role",
                                                 "person_id"])
     con = lake.con

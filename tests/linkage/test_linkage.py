@@ -197,3 +197,18 @@ def test_a_model_saved_on_duckdb_is_rendered_for_spark_with_its_parameters() -> 
         model["comparisons"][0]["comparison_levels"][2]["sql_condition"])
     assert [lv.get("m_probability") for lv in levels[1:]] == [0.5, 0.25, 0.5 / 3, 0.125]
     assert _for_dialect(model, "rmds", "duckdb") is model
+
+
+def test_evaluating_a_lake_never_linked_says_so(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rmds.exceptions import ConfigurationError
+
+    truth = tmp_path / "registros.parquet"
+    pq.write_table(pa.table({c: pa.array([], pa.string()) for c in
+                             ("source", "file", "record", "role")}
+                            | {"person_id": pa.array([], pa.int64())}), truth)
+    with Lake(tmp_path / "lago") as lake, pytest.raises(ConfigurationError,
+                                                         match="rmds link"):
+        evaluate_against_truth(lake, truth)
