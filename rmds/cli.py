@@ -889,15 +889,23 @@ def indicators_compute(ctx: click.Context, lake_path: Path | None, years_text: s
 @_LAKE_OPTION
 @click.option("--level", type=_LEVEL, default="estado", show_default=True)
 @click.option("--period", help="AAAA, AAAA-Tn ou AAAA-MM (padrão: o ano mais recente).")
-@click.option("--public", is_flag=True, help="Forma pública: células pequenas suprimidas.")
+@click.option("--restricted", is_flag=True,
+              help="Forma restrita (operador): sem supressão das células pequenas.")
+@click.option("--public", is_flag=True, hidden=True,
+              help="Forma pública (o padrão; aceito por compatibilidade).")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Saída em CSV.")
 @_SNAPSHOT_OPTION
 @click.pass_context
 def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | None, level: str,
-                    period: str | None, public: bool, as_json: bool, as_csv: bool,
-                    snapshot: int | None) -> None:
-    """Valores de um indicador num nível e período, com intervalo e taxa suavizada."""
+                    period: str | None, restricted: bool, public: bool, as_json: bool,
+                    as_csv: bool, snapshot: int | None) -> None:
+    """Valores de um indicador num nível e período, com intervalo e taxa suavizada.
+
+    Mostra a forma pública (células pequenas suprimidas, com supressão complementar), como
+    o site e o download; --restricted mostra os números protegidos, para o operador."""
+    if restricted and public:
+        raise click.UsageError("--restricted e --public se excluem")
     import csv as csv_module
     import sys
 
@@ -907,7 +915,7 @@ def indicators_show(ctx: click.Context, indicator_id: str, lake_path: Path | Non
 
     indicator = load_catalog().get(indicator_id)
     policy = _policy(ctx)
-    public = policy.whole_state_public(policy.scope(_actor(public)))
+    public = policy.whole_state_public(policy.scope(_actor(not restricted)))
     with Lake(_lake_path(ctx, lake_path), read_only=True, snapshot=snapshot) as lake:
         rows = values(lake.con, indicator.id, level, period, public=public)
         read = lake.snapshot_id()

@@ -30,6 +30,7 @@ to the review queue (``rmds link review``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import numpy as np
@@ -37,8 +38,8 @@ import numpy.typing as npt
 import pyarrow as pa
 from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
-__all__ = ["broken_clusters", "conflicts", "first_names", "indistinct_births", "phonetic_key",
-           "split_impossible", "twin_signatures"]
+__all__ = ["ambiguous_births", "broken_clusters", "conflicts", "first_names",
+           "indistinct_births", "phonetic_key", "split_impossible", "twin_signatures"]
 
 # first "names" that are not names: a newborn's placeholder (RN DE MARIA → RN MARIA)
 _PLACEHOLDERS = frozenset({"RN", "RECEM", "NASCIDO", "NATIMORTO", "FETO", "FILHO", "FILHA",
@@ -90,15 +91,25 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     sex_differs = sex_known & (sex_l != sex_r)
     same_dob = np.nan_to_num(days, nan=1.0) == 0
     same_mother = mom_known & (mom_l == mom_r)
+    # twins' records carry typos too: the mother's name or the birth date a typo apart
+    text_l, text_r, text_known = pair(_strings(table, "dob_text"))
+    near_dob = same_dob | np.array([
+        known and not same and _close(a, b, 1)
+        for a, b, known, same in zip(text_l, text_r, text_known, same_dob, strict=True)],
+        dtype=np.bool_)
+    twin_mother = same_mother | np.array([
+        known and near and not same and _close(a, b, 2) for a, b, known, near, same
+        in zip(mom_l, mom_r, mom_known, near_dob, same_mother, strict=True)], dtype=np.bool_)
+    maybe = twin_mother & near_dob
     middle_l, middle_r, _ = pair(_strings(table, "middle_names"))
     given_differs = np.array([same and _given_differ(a, b, m)
-                              for a, b, m, same in zip(middle_l, middle_r, mom_l,
-                                                       same_mother & same_dob, strict=True)],
+                              for a, b, m, same in zip(middle_l, middle_r, mom_l, maybe,
+                                                       strict=True)],
                              dtype=np.bool_)
     first_apart = np.array([differ and _names_apart(a, b) for a, b, differ
                             in zip(first_l, first_r, first_differs, strict=True)],
                            dtype=np.bool_)
-    twins = same_mother & same_dob & (first_apart | sex_differs | given_differs)
+    twins = maybe & (first_apart | sex_differs | given_differs)
     # siblings (a mother's CNS on each child's record): same mother, clearly other name
     clearly = np.array([jaro_winkler_similarity(a, b) < _SIBLING_JW if known else False
                         for a, b, known in zip(first_l, first_r, first_known, strict=True)],
@@ -112,11 +123,28 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
                       | siblings | homonyms, dtype=np.bool_)
 
 
-def _same_name(a: str, b: str) -> bool:
-    """Two name words that may be one: equal, an initial of the other, or a typo."""
+def _same_name(a: str, b: str, clearly: bool = False) -> bool:
+    """Two name words that may be one: equal, an initial of the other, or a typo (one
+    letter apart; ``clearly``: Jaro-Winkler 0.8 or more, for a cluster holding several
+    typos of one word)."""
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
-    return a == b or jaro_winkler_similarity(a, b) >= _SIBLING_JW
+    if clearly:
+        return a == b or jaro_winkler_similarity(a, b) >= _SIBLING_JW
+    return bool(damerau_levenshtein_distance(a, b) <= 1)
+
+
+def _close(a: str, b: str, typos: int) -> bool:
+    """Whether two strings are at most ``typos`` edits (a transposition counts one) apart."""
+    return bool(damerau_levenshtein_distance(a, b) <= typos)
+
+
+def _same_birth(a: Signature, b: Signature) -> bool:
+    """Whether two signatures may be of one delivery: mothers' names at most two typos
+    apart, birth dates equal or one digit apart (a year typed wrong)."""
+    if a[1] != b[1] and not _close(f"{a[1]:%Y%m%d}", f"{b[1]:%Y%m%d}", 1):
+        return False
+    return a[0] == b[0] or _close(a[0], b[0], 2)
 
 
 def _names_apart(a: str, b: str) -> bool:
@@ -125,7 +153,7 @@ def _names_apart(a: str, b: str) -> bool:
 
 
 # a record's twin signature: mother's name, birth date, first name, middle names
-Signature = tuple[str, object, str, str | None]
+Signature = tuple[str, dt.date, str, str | None]
 
 
 def twin_signatures(table: pa.Table) -> list[Signature | None]:
@@ -139,29 +167,34 @@ def twin_signatures(table: pa.Table) -> list[Signature | None]:
 
 def _twins(signatures: Counter[Signature]) -> bool:
     """Whether two signatures in a cluster (with how many records carry each) are twins:
-    same mother and birth date, and given middle names apart, or first names clearly apart,
-    or more than a typo apart and each carried by two records or more (a cluster gathers
+    same mother and birth date, and first names or given middle names clearly apart, or
+    more than a typo apart and each carried by two records or more (a cluster gathers
     single typos of one name: FRACNISCO and FRANCSICO are two letters apart but not twins;
     EDSON and NELSON on several records each are)."""
     ordered = sorted(signatures, key=repr)
-    return any(a[0] == b[0] and a[1] == b[1]
+    return any(_same_birth(a, b)
                and (jaro_winkler_similarity(a[2], b[2]) < _SIBLING_JW
-                    or (signatures[a] > 1 and signatures[b] > 1 and _names_apart(a[2], b[2]))
-                    or _given_differ(a[3], b[3], a[0]))
+                    or _given_differ(a[3], b[3], a[0], clearly=True)
+                    or (signatures[a] > 1 and signatures[b] > 1
+                        and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0]))))
                for k, a in enumerate(ordered) for b in ordered[k + 1:])
 
 
-def _given_differ(middle_a: str | None, middle_b: str | None, mother: str | None) -> bool:
-    """Whether two middle-name strings hold clearly different given names: the words that
-    are not the mother's (her surnames passed on, even abbreviated or mistyped) are known on
-    both sides and none of one side may be any of the other's (an initial or a typo is the
-    same name). A given name on one side only tells nothing: records drop middle names."""
+def _given_differ(middle_a: str | None, middle_b: str | None, mother: str | None,
+                  clearly: bool = False) -> bool:
+    """Whether two middle-name strings hold different given names: the words that are not
+    the mother's surnames (her names after the first, passed on; abbreviated or mistyped
+    too) are known on both sides and none of one side may be any of the other's
+    (:func:`_same_name`). A given name on one side only tells nothing: records drop
+    middle names. The mother's first name is a given name (GABRIELA MARIA, daughter of
+    MARIA MANUELA JESUS PORTO)."""
     if not middle_a or not middle_b:
         return False
-    hers = (mother or "").split()
+    hers = (mother or "").split()[1:]
     a = [w for w in middle_a.split() if not any(_same_name(w, m) for m in hers)]
     b = [w for w in middle_b.split() if not any(_same_name(w, m) for m in hers)]
-    return bool(a) and bool(b) and not any(_same_name(x, y) for x in a for y in b)
+    return (bool(a) and bool(b)
+            and not any(_same_name(x, y, clearly) for x in a for y in b))
 
 
 def indistinct_births(table: pa.Table) -> npt.NDArray[np.bool_]:
@@ -182,6 +215,24 @@ def indistinct_births(table: pa.Table) -> npt.NDArray[np.bool_]:
             counts[key] = counts.get(key, 0) + 1
     return np.array([is_birth and counts.get(key, 0) > 1
                      for key, is_birth in zip(keys, birth, strict=True)], dtype=np.bool_)
+
+
+def ambiguous_births(nameless_birth: npt.NDArray[np.bool_], left: npt.NDArray[np.int64],
+                     right: npt.NDArray[np.int64], signatures: list[Signature | None]
+                     ) -> npt.NDArray[np.bool_]:
+    """Per record, whether it is a nameless birth record (``nameless_birth``) whose links
+    ``left–right`` reach two children that are twins (:func:`_twins` over the linked
+    records' signatures): the other twin's declaration may be missing from the lake, but
+    which baby this one was is still unknown."""
+    seen: dict[int, Counter[Signature]] = {}
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        for birth, other in ((a, b), (b, a)):
+            if nameless_birth[birth] and (sig := signatures[other]) is not None:
+                seen.setdefault(birth, Counter())[sig] += 1
+    out = np.zeros(nameless_birth.size, dtype=np.bool_)
+    for birth, found in seen.items():
+        out[birth] = len(found) > 1 and _twins(found)
+    return out
 
 
 def broken_clusters(labels: npt.NDArray[np.int64], sex: npt.NDArray[np.object_],

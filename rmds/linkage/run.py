@@ -54,6 +54,7 @@ from rmds.lake.store import Lake, fetch_arrow
 from rmds.linkage.cluster import components, stable_ids
 from rmds.linkage.evaluate import Scores, score
 from rmds.linkage.integrity import (
+    ambiguous_births,
     conflicts,
     first_names,
     indistinct_births,
@@ -239,7 +240,12 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     # and left to a person's review
     accepted &= ~(conflicts(table, uid_l, uid_r) & undecided)
     # a birth record of same-sex twins may be either twin's: left to a person's review
-    twin_birth = indistinct_births(table)
+    signatures = twin_signatures(table)
+    nameless_birth = np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
+                               for u in record_uid], dtype=np.bool_) & np.array(
+        [f is None for f in first_names(table)], dtype=np.bool_)
+    twin_birth = indistinct_births(table) | ambiguous_births(
+        nameless_birth, uid_l[accepted], uid_r[accepted], signatures)
     accepted &= ~((twin_birth[uid_l] | twin_birth[uid_r]) & undecided)
     death = np.array([u.endswith("|falecido") for u in record_uid], dtype=np.bool_)
     sexes = np.array(table.column("sex").to_pylist(), dtype=object)
@@ -265,7 +271,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     labels, refused_edge = split_impossible(
         labels, all_l[usable], all_r[usable], weight[usable], first_names(table), sexes,
         death, np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
-                         for u in record_uid], dtype=np.bool_), twin_signatures(table))
+                         for u in record_uid], dtype=np.bool_), signatures)
     if refused_edge.any():
         refused_all = np.zeros(weight.size, dtype=np.bool_)
         refused_all[np.flatnonzero(usable)] = refused_edge

@@ -455,7 +455,7 @@ def test_the_command_line_and_its_downloads_follow_the_same_table(
         # indicators show: small cells
         args = ["indicators", "show", unit.indicator, "--lake", str(lake), "--level",
                 "municipio", "--period", unit.period, "--json"]
-        shown = runner.invoke(cli, args + (["--public"] if public else []))
+        shown = runner.invoke(cli, args + ([] if public else ["--restricted"]))
         assert shown.exit_code == 0, shown.output
         [cell] = [c for c in json.loads(shown.output)["valores"]
                   if c["unit_code"] == unit.code]

@@ -531,13 +531,14 @@ def test_indicator_commands(lake_path: tuple[Path, ComputeResult], tmp_path: Pat
     assert listed.exit_code == 0, listed.output
     assert len(json.loads(listed.output)["indicadores"]) == len(load_catalog())
     shown = runner.invoke(cli, ["indicators", "show", "partos_cesareos", "--lake", str(path),
-                                "--level", "regiao", "--period", "2023", "--json"])
+                                "--level", "regiao", "--period", "2023", "--json",
+                                "--restricted"])
     assert shown.exit_code == 0, shown.output
     [region] = [r for r in json.loads(shown.output)["valores"] if r["unit_code"] == "31001"]
     assert (region["numerator"], region["denominator"]) == (4, 15)
     as_csv = runner.invoke(cli, ["indicators", "show", "mortalidade_infantil", "--lake",
                                  str(path), "--level", "municipio", "--period", "2023",
-                                 "--public", "--csv"])
+                                 "--csv"])
     assert as_csv.exit_code == 0
     rows = list(csv.DictReader(as_csv.output.splitlines()))
     alfenas = next(r for r in rows if r["unit_code"] == A)

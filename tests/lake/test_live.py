@@ -123,7 +123,8 @@ def test_a_republished_file_supersedes_the_earlier_batch_in_one_commit(
         assert past.counts()["hospitalisations"] == total_before
     shown = CliRunner().invoke(cli, ["indicators", "show", "taxa_internacao", "--lake",
                                      str(lake_path), "--level", "estado", "--period",
-                                     "2023-01", "--snapshot", str(before), "--json"])
+                                     "2023-01", "--snapshot", str(before), "--json",
+                                     "--restricted"])
     assert shown.exit_code == 0, shown.output
     body = json.loads(shown.output)
     assert body["snapshot"] == before

@@ -28,7 +28,8 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
          "/tabulador?linhas=regiao&colunas=mes&conteudo=numerador",
          "/?nivel=macrorregiao&indicador=cobertura_penta_d3", "/metodos",
          "/unidade/urs/belo-horizonte", "/unidade/consorcio/CISMARG", "/qualidade/3106200",
-         "/usuarios", "/busca?q=sao", "/tabulador?contagem=obitos&linhas=faixa_etaria"]
+         "/usuarios", "/busca?q=sao", "/tabulador?contagem=obitos&linhas=faixa_etaria",
+         "/prontuario"]
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:

@@ -143,7 +143,8 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao", "/municipio/3106200", "/qualid
          "/cargas", "/inicio", "/docs", "/tabulador",
          "/tabulador?linhas=municipio&colunas=mes&conteudo=numerador",
          "/?nivel=macrorregiao", "/metodos", "/unidade/urs/belo-horizonte",
-         "/qualidade/3106200", "/usuarios", "/tabulador?contagem=doses&linhas=vacina"]
+         "/qualidade/3106200", "/usuarios", "/tabulador?contagem=doses&linhas=vacina",
+         "/busca?q=sao", "/unidade/consorcio/CISMARG", "/prontuario"]
 
 
 def _first_link(page: Page, prefix: str) -> str | None:
