@@ -16,7 +16,10 @@ A shared CNS or CPF, or a high Splink score, is evidence, not a verdict. A pair 
 - **siblings**: same mother, other birth dates and clearly other first names (Jaro-Winkler
   below 0.8: not a typo), as when the mother's CNS is on each child's record;
 - **homonyms**: equal names but different mothers (both known, first and last names of the
-  mother both differ).
+  mother both differ);
+- **two mothers**: whatever the names, mothers' first names that are not a typo, an initial
+  or a shortening of one another (homonyms' mothers often share the last name, the one
+  passed on to the child).
 
 Two SINASC birth records that cannot be told apart (nameless, same mother, birth date,
 sex and municipality: same-sex twins) are each a different baby, and which one a later
@@ -119,8 +122,18 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     ml_l, ml_r, ml_known = pair(m_last)
     other_mother = mf_known & ml_known & (mf_l != mf_r) & (ml_l != ml_r)
     homonyms = _known(full_l) & (full_l == full_r) & other_mother
+    # two mothers: her first name is not a typo, an initial or a shortening of the other
+    two_mothers = np.array([known and a != b and _mothers_apart(a, b)
+                            for a, b, known in zip(mf_l, mf_r, mf_known, strict=True)],
+                           dtype=np.bool_)
     return np.asarray(mother_of | years_apart | (sex_differs & first_differs) | twins
-                      | siblings | homonyms, dtype=np.bool_)
+                      | siblings | homonyms | two_mothers, dtype=np.bool_)
+
+
+def _mothers_apart(a: str, b: str) -> bool:
+    """Two mothers' first names that cannot be one woman's (Jaro-Winkler below 0.8, not an
+    initial of the other): SÔNIA and RAQUEL, not MARIA and MRIA or M."""
+    return not _same_name(a, b, clearly=True)
 
 
 def _same_name(a: str, b: str, clearly: bool = False) -> bool:
@@ -178,6 +191,13 @@ def _twins(signatures: Counter[Signature]) -> bool:
                     or (signatures[a] > 1 and signatures[b] > 1
                         and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0]))))
                for k, a in enumerate(ordered) for b in ordered[k + 1:])
+
+
+def _two_mothers(signatures: Counter[Signature]) -> bool:
+    """Whether a cluster's records name two mothers (homonyms: one name and birth date,
+    two women who bore them)."""
+    firsts = sorted({a[0].split()[0] for a in signatures})
+    return any(_mothers_apart(a, b) for k, a in enumerate(firsts) for b in firsts[k + 1:])
 
 
 def _given_differ(middle_a: str | None, middle_b: str | None, mother: str | None,
@@ -256,7 +276,8 @@ def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0,
                 signatures: Counter[Signature] | None = None) -> bool:
     if deaths > 1 or births > 1 or len(sexes) > 1:
         return True
-    if signatures and len(signatures) > 1 and _twins(signatures):
+    if signatures and len(signatures) > 1 and (_twins(signatures)
+                                               or _two_mothers(signatures)):
         return True
     ordered = sorted(names)
     return any(jaro_winkler_similarity(a, b) < _SIBLING_JW

@@ -337,3 +337,27 @@ def test_same_sex_twins_birth_records_are_indistinct_and_others_are_not() -> Non
     assert [flags[f"SINASC|DN.dbc|{k}|recem_nascido"] for k in range(1, 5)] == [
         True, True, False, False]
     assert not flags["PNI|v.csv|5|vacinado"]
+
+
+def test_homonyms_whose_mothers_share_the_last_name_are_refused() -> None:
+    # the mother's last name is the one passed on: homonyms' mothers often share it
+    day = dt.date(1952, 2, 21)
+    table = _table([
+        ("sonia", "ADRIANA ANA BASTOS", "SÔNIA OLIVEIRA BASTOS", day, "F", "310620"),
+        ("raquel", "ADRIANA ANA BASTOS", "RAQUEL TEIXEIRA BASTOS", day, "F", "310620"),
+        ("sonia-typo", "ADRIANA ANA BASTOS", "SONA OLIVEIRA BASTOS", day, "F", "310620"),
+        ("sonia-inicial", "ADRIANA ANA BASTOS", "S OLIVEIRA BASTOS", day, "F", "310620"),
+    ])
+    assert _refused(table, "sonia", "raquel")
+    assert not _refused(table, "sonia", "sonia-typo")
+    assert not _refused(table, "sonia", "sonia-inicial")
+    # as one cluster (joined through a record without a mother): two mothers, split
+    signatures = twin_signatures(table)
+    at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
+    members = [at["sonia"], at["raquel"]]
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    split, _ = split_impossible(np.zeros(2, dtype=np.int64), np.array([0]), np.array([1]),
+                                np.array([0.999]), first_names(table)[members], sex[members],
+                                np.zeros(2, dtype=np.bool_), None,
+                                [signatures[i] for i in members])
+    assert np.unique(split).size == 2
