@@ -114,7 +114,7 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
                            dtype=np.bool_)
     twins = maybe & (first_apart | sex_differs | given_differs)
     # siblings (a mother's CNS on each child's record): same mother, clearly other name
-    clearly = np.array([jaro_winkler_similarity(a, b) < _SIBLING_JW if known else False
+    clearly = np.array([_clearly_apart(a, b) if known else False
                         for a, b, known in zip(first_l, first_r, first_known, strict=True)],
                        dtype=np.bool_)
     siblings = same_mother & ~same_dob & clearly
@@ -143,8 +143,16 @@ def _same_name(a: str, b: str, clearly: bool = False) -> bool:
     if len(a) == 1 or len(b) == 1:
         return a[0] == b[0]
     if clearly:
-        return a == b or jaro_winkler_similarity(a, b) >= _SIBLING_JW
+        return not _clearly_apart(a, b)
     return bool(damerau_levenshtein_distance(a, b) <= 1)
+
+
+def _clearly_apart(a: str, b: str) -> bool:
+    """Two first names that are not one name mistyped: Jaro-Winkler below 0.8 and more
+    than one edit apart (a transposition counts one: ANA and AAN are 0.56 apart by
+    Jaro-Winkler, short names being what they are, but one slip of the hand)."""
+    return (a != b and jaro_winkler_similarity(a, b) < _SIBLING_JW
+            and _names_apart(a, b))
 
 
 def _close(a: str, b: str, typos: int) -> bool:
@@ -186,7 +194,7 @@ def _twins(signatures: Counter[Signature]) -> bool:
     EDSON and NELSON on several records each are)."""
     ordered = sorted(signatures, key=repr)
     return any(_same_birth(a, b)
-               and (jaro_winkler_similarity(a[2], b[2]) < _SIBLING_JW
+               and (_clearly_apart(a[2], b[2])
                     or _given_differ(a[3], b[3], a[0], clearly=True)
                     or (signatures[a] > 1 and signatures[b] > 1
                         and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0]))))
@@ -280,8 +288,7 @@ def _impossible(names: set[str], sexes: set[str], deaths: int, births: int = 0,
                                                or _two_mothers(signatures)):
         return True
     ordered = sorted(names)
-    return any(jaro_winkler_similarity(a, b) < _SIBLING_JW
-               for k, a in enumerate(ordered) for b in ordered[k + 1:])
+    return any(_clearly_apart(a, b) for k, a in enumerate(ordered) for b in ordered[k + 1:])
 
 
 def split_impossible(labels: npt.NDArray[np.int64], left: npt.NDArray[np.int64],

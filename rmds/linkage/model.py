@@ -42,7 +42,8 @@ LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 BLOCKING: tuple[tuple[str, ...], ...] = (
     ("first_name", "dob_text"), ("last_name", "dob_text", "municipality"),
     ("mother_name", "dob_text"), ("first_name", "last_name", "municipality", "dob_year"),
-    ("mother_name", "municipality", "dob_year"), ("mother_key", "dob_text"))
+    ("mother_name", "municipality", "dob_year"), ("mother_key", "dob_text"),
+    ("mother_first", "dob_text", "municipality"), ("mother_last", "dob_text", "municipality"))
 
 
 

@@ -122,11 +122,13 @@ def test_overdue_vaccines_against_the_generators_truth(service_lake: Path) -> No
             expected[str(truth["municipality"])] += 1
     # bound at 20 %: since the generator puts the mother's CNS on a quarter of young
     # children's records (issue 22) and the linkage refuses those links, fewer of a child's
-    # records join, and a child split into two persons looks unvaccinated twice over
-    # (Belo Horizonte: 121 listed against 103 true, 17.5 %; 118 against 104 before the
-    # synthetic state gave some children hexavalent and VOP doses; checked person by
-    # person, each of the 8 persons listed with no true overdue child behind them is one
-    # half of a child whose records the linkage split).
+    # records join, and a child split into two persons looks unvaccinated twice over.
+    # Belo Horizonte, checked person by person: 118 listed against 101 true; each person
+    # listed with no true overdue child behind them is one half of a split child, most
+    # often a nameless SINASC record whose mother's name differs from the vaccination
+    # records' (her married surname, a middle name abbreviated: left to review at 0.95),
+    # or one of same-sex twins' birth records (review by design). A short first name
+    # with two letters swapped (ANA, AAN) once split a child as "twins" (126 listed).
     # The issue asks for equal counts: that waits on the linkage, and the gap is measured
     # here
     for town, _ in expected.most_common(3):

@@ -361,3 +361,27 @@ def test_homonyms_whose_mothers_share_the_last_name_are_refused() -> None:
                                 np.zeros(2, dtype=np.bool_), None,
                                 [signatures[i] for i in members])
     assert np.unique(split).size == 2
+
+
+def test_a_short_first_name_with_two_letters_swapped_is_a_typo_not_a_twin() -> None:
+    """ANA and AAN are 0.56 apart by Jaro-Winkler (three letters), but one slip of the
+    hand: the child of EDNA CARVALHO keeps her records, nameless birth record included,
+    in one cluster; a sibling clearly apart (ANA and IVO) is still refused."""
+    day = dt.date(2023, 4, 23)
+    table = _table([
+        ("ana", "ANA CARVALHO SILVA", "EDNA CARVALHO", day, "F", "310620"),
+        ("ana-2", "ANA CARVALHO SILVA", "EDNA CARVALHO", day, "F", "310620"),
+        ("aan", "AAN CARVALHO SILVA", "EDNA CARVALHO", day, "F", "310620"),
+        ("aan-2", "AAN C SILVA", "EDNA CARVALHO", day, "F", "310620"),
+        ("eva", "EVA CARVALHO SILVA", "EDNA CARVALHO", day, "F", "310620"),
+    ])
+    assert not _refused(table, "ana", "aan")
+    assert _refused(table, "ana", "eva")
+    signatures = twin_signatures(table)
+    first = first_names(table)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    no = np.zeros(4, dtype=np.bool_)
+    split, refused = split_impossible(np.zeros(4, dtype=np.int64), np.arange(3),
+                                      np.arange(1, 4), np.full(3, 0.999), first[:4],
+                                      sex[:4], no, None, signatures[:4])
+    assert np.unique(split).size == 1 and not refused.any()
