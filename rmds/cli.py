@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rmds import __version__
-from rmds.exceptions import RmdsError
+from rmds.exceptions import RmdsError, TerritoryNotFound
 from rmds.fmt import fmt_decimal, fmt_int
 from rmds.log import configure_logging
 from rmds.settings import SETTINGS, Settings
@@ -172,6 +172,107 @@ def reference_check(ctx: click.Context, directory: Path | None, as_json: bool) -
     ctx.exit(0 if report.ok else 1)
 
 
+@reference.command("sync")
+@click.option("--regionalizacao", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tabela da regionalização nova (CSV: município, co_regsaud, no_regsaud, "
+                   "co_macsaud, no_macsaud), p. ex. após revisão do PDR ou deliberação CIB.")
+@click.option("--vigente-desde", "valid_from", type=int,
+              help="Ano a partir do qual a regionalização nova vale; os anos anteriores "
+                   "mantêm as regiões que tinham.")
+@click.option("--codigo", "vintage_id", help="Código da regionalização (padrão: pdr_ANO).")
+@click.option("--rotulo", "label", help="Nome da regionalização nas páginas.")
+@click.option("--populacao", type=click.Path(path_type=Path, dir_okay=False),
+              help="Estimativa de população do IBGE (planilha do DOU salva como CSV).")
+@click.option("--ano-populacao", "population_year", type=int,
+              help="Ano da estimativa de população.")
+@click.option("--destino", "root", type=click.Path(path_type=Path, file_okay=False),
+              help="Raiz das versões (versoes/ e ATUAL). Padrão: o diretório do pacote "
+                   "configurado, quando já é uma raiz de versões.")
+@click.option("--versao", "version", help="Nome da versão (padrão: data e hora).")
+@click.option("--nao-instalar", "dry", is_flag=True,
+              help="Só constrói e verifica a versão; não a põe em uso.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
+@click.pass_context
+def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: int | None,
+                   vintage_id: str | None, label: str | None, populacao: Path | None,
+                   population_year: int | None, root: Path | None, version: str | None,
+                   dry: bool, as_json: bool) -> None:
+    """Constrói uma versão nova do pacote de referência a partir das tabelas oficiais,
+    verifica-a ('reference check'), mostra o que mudou e a instala ao lado da atual.
+
+    A versão anterior nunca é alterada. Depois, recalcule os indicadores ('rmds
+    indicators compute' ou 'rmds sync'): os anos a partir de --vigente-desde passam a
+    usar a regionalização nova, os anteriores continuam com a antiga.
+    """
+    from rmds.territory.versions import POINTER, build_version
+
+    settings: Settings = ctx.obj
+    configured = Path(str(settings.reference_dir))
+    if root is None:
+        if not (configured / POINTER).is_file():
+            raise click.UsageError(
+                f"{configured} é um pacote simples, não uma raiz de versões: dê --destino "
+                "(uma pasta nova) e depois aponte RMDS_REFERENCE_DIR para ela")
+        root = configured
+    result = build_version(configured, root, regionalisation=regionalizacao,
+                           valid_from=valid_from, vintage_id=vintage_id, label=label,
+                           population=populacao, population_year=population_year,
+                           version=version, install=not dry)
+    if as_json:
+        click.echo(json.dumps({
+            "versao": result.version, "diretorio": str(result.directory),
+            "instalada": result.installed, "regionalizacao": result.vintage,
+            "vigente_desde": result.first_year,
+            "municipios_que_mudam": [vars(c) for c in result.changes],
+            "ano_populacao": result.population_year,
+            "populacoes_alteradas": result.population_changed,
+            "arquivos_alterados": result.files_changed}, ensure_ascii=False, indent=2))
+        return
+    console.print(f"Versão [bold]{result.version}[/] em {result.directory}")
+    if result.vintage:
+        console.print(f"  regionalização {result.vintage}, vigente desde "
+                      f"{result.first_year}: {fmt_int(len(result.changes))} município(s) "
+                      "mudam de região ou macrorregião")
+        for change in result.changes:
+            console.print(f"    {change.name} ({change.municipality}): região "
+                          f"{change.region_before} → {change.region_after}, macro "
+                          f"{change.macro_before} → {change.macro_after}")
+    if result.population_year:
+        console.print(f"  população IBGE {result.population_year}: "
+                      f"{fmt_int(result.population_changed)} valor(es) novos ou alterados")
+    console.print(f"  arquivos alterados: {', '.join(result.files_changed) or 'nenhum'}")
+    if result.installed:
+        console.print(f"[green]Instalada[/]: {root / POINTER} aponta para {result.version}.")
+        if root.resolve() != configured.resolve():
+            console.print(f"Para usá-la: export RMDS_REFERENCE_DIR={root}")
+        console.print("Recalcule os indicadores dos anos afetados ('rmds indicators "
+                      "compute').")
+    else:
+        console.print("Verificada e [yellow]não instalada[/] (--nao-instalar).")
+
+
+@reference.command("versions")
+@click.argument("root", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.pass_context
+def reference_versions(ctx: click.Context, root: Path | None) -> None:
+    """Lista as versões do pacote de referência instaladas e a que está em uso."""
+    from rmds.territory.versions import installed_versions, resolve_pack
+
+    settings: Settings = ctx.obj
+    root = root or Path(str(settings.reference_dir))
+    names = installed_versions(root)
+    if not names:
+        console.print(f"{root}: pacote simples, sem versões (crie com 'rmds reference "
+                      "sync --destino').")
+        return
+    current = resolve_pack(root).name
+    for name in names:
+        mark = " [green](em uso)[/]" if name == current else ""
+        pack = ReferencePack(root / "versoes" / name)
+        console.print(f"{name}{mark}: regionalizações "
+                      + ", ".join(f"{v} (desde {v.first_year})" for v in pack.vintages))
+
+
 # ----------------------------------------------------------------------------- territory
 
 
@@ -181,7 +282,17 @@ def territory() -> None:
 
 
 _LEVEL = click.Choice([lvl.value for lvl in Level])
-_VINTAGE = click.Choice([v.value for v in Vintage])
+
+
+def _vintage(pack: ReferencePack, code: str | None) -> Vintage:
+    """The pack's regionalisation ``code`` (the current one when None); a clear usage
+    error naming the known ones otherwise."""
+    if code is None:
+        return pack.current_vintage
+    try:
+        return pack.vintage(code)
+    except TerritoryNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="--vintage") from None
 
 
 def _unit_json(unit: Unit) -> dict[str, str]:
@@ -201,7 +312,7 @@ def describe_unit(pack: ReferencePack, unit: Unit, vintage: Vintage,
                     area_km2=municipality.area_km2)
         data["hierarquia"] = {
             v.value: {lvl.value: _unit_json(u) for lvl, u in pack.parents(municipality, v).items()}
-            for v in (vintage, *[x for x in Vintage if x is not vintage])
+            for v in (vintage, *[x for x in pack.vintages if x != vintage])
         }
         data["consorcios"] = [_unit_json(u) for u in pack.consortia_of(municipality)]
     else:
@@ -230,18 +341,18 @@ def describe_unit(pack: ReferencePack, unit: Unit, vintage: Vintage,
 @territory.command("show")
 @click.argument("query")
 @click.option("--level", type=_LEVEL, help="Nível territorial, quando o nome é ambíguo.")
-@click.option("--vintage", type=_VINTAGE, default=Vintage.PDR_CURRENT.value, show_default=True,
-              help="Regionalização usada para regiões e macrorregiões.")
+@click.option("--vintage", help="Regionalização usada para regiões e macrorregiões "
+              "(código; padrão: a vigente, a mais recente do pacote).")
 @click.option("--year", "years", type=int, multiple=True,
               help="Ano(s) da população (padrão: 2022 e 2024).")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.pass_context
-def territory_show(ctx: click.Context, query: str, level: str | None, vintage: str,
+def territory_show(ctx: click.Context, query: str, level: str | None, vintage: str | None,
                    years: tuple[int, ...], as_json: bool) -> None:
     """Mostra um território por código ou nome: códigos, níveis superiores, população e
     municípios membros."""
     pack = _pack(ctx)
-    chosen = Vintage(vintage)
+    chosen = _vintage(pack, vintage)
     unit = pack.find(query, Level(level) if level else None, chosen)
     others = [u for u in pack.find_all(query, Level(level) if level else None, chosen)
               if u != unit]
@@ -256,7 +367,7 @@ def territory_show(ctx: click.Context, query: str, level: str | None, vintage: s
     hierarchy = data.get("hierarquia", {})
     if unit.level is Level.MUNICIPALITY:
         for vintage_code, parents in hierarchy.items():
-            console.print(f"  [underline]{Vintage(vintage_code).label}[/]")
+            console.print(f"  [underline]{pack.vintage(vintage_code).label}[/]")
             for parent in parents.values():
                 console.print(f"    {Level(parent['nivel']).label}: {parent['nome']} "
                               f"({parent['codigo']})")
@@ -283,15 +394,15 @@ def territory_show(ctx: click.Context, query: str, level: str | None, vintage: s
 
 @territory.command("list")
 @click.argument("level", type=_LEVEL)
-@click.option("--vintage", type=_VINTAGE, default=Vintage.PDR_CURRENT.value, show_default=True)
+@click.option("--vintage", help="Regionalização (código; padrão: a vigente).")
 @click.option("--year", type=int, default=2024, show_default=True, help="Ano da população.")
 @click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.pass_context
-def territory_list(ctx: click.Context, level: str, vintage: str, year: int,
+def territory_list(ctx: click.Context, level: str, vintage: str | None, year: int,
                    as_json: bool) -> None:
     """Lista as unidades de um nível com número de municípios e população."""
     pack = _pack(ctx)
-    chosen, lvl = Vintage(vintage), Level(level)
+    chosen, lvl = _vintage(pack, vintage), Level(level)
     rows: list[dict[str, Any]] = []
     for unit in pack.units(lvl, chosen).values():
         members = pack.members(unit, chosen)

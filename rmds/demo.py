@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rmds.fmt import fmt_decimal, fmt_int
-from rmds.territory import Level, ReferencePack, Vintage
+from rmds.territory import Level, ReferencePack
 from rmds.territory.check import check_pack
 
 __all__ = ["run_demo"]
@@ -33,18 +33,18 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
                   f"{len(report.checked)} arquivos, sem erros.")
 
     console.print("2. Território de Minas Gerais")
-    counts = Table("Nível", *[v.label for v in Vintage])
+    counts = Table("Nível", *[v.label for v in pack.vintages])
     for level in (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS):
         counts.add_row(level.label, *[
             str(len(pack.units(level, v))) if (level is not Level.URS
-                                                or v is Vintage.PDR_CURRENT) else "—"
-            for v in Vintage])
+                                                or v.first_year >= 2023) else "—"
+            for v in pack.vintages])
     console.print(counts)
 
     console.print("3. População residente por macrorregião (PDR vigente)")
     table = Table("Código", "Macrorregião", "Municípios", "Pop. 2022 (DATASUS)",
                   "Pop. 2023 (IBGE, interpolada)", "Pop. 2024 (DATASUS)")
-    for unit in pack.macros(Vintage.PDR_CURRENT).values():
+    for unit in pack.macros(pack.current_vintage).values():
         members = pack.members(unit)
         table.add_row(
             unit.code, unit.name, str(len(members)),

@@ -208,6 +208,43 @@ WantedBy=timers.target
 Onde `/srv/rmds/bin/rmds-sync.sh` define `RMDS_LAKE` e roda o mesmo `rmds sync` do
 serviço. O período pode cobrir anos já publicados: arquivos sem mudança não são baixados de novo.
 
+## O pacote de referência: `rmds reference sync`
+
+Território, regionalização e população mudam: o IBGE publica uma estimativa por ano, a
+CIB-SUS/MG revisa o PDR ou muda um município de região. Cada mudança vira uma **versão**
+nova do pacote, construída a partir da atual e das tabelas oficiais, verificada pelas
+mesmas regras do `rmds reference check`, comparada com a atual e instalada ao lado dela:
+
+```sh
+# a primeira vez: uma raiz de versões nova, a partir do pacote em uso
+rmds reference sync --destino /srv/rmds/referencia \
+  --populacao estimativa_dou_2025.csv --ano-populacao 2025
+export RMDS_REFERENCE_DIR=/srv/rmds/referencia      # segue RAIZ/ATUAL
+# depois: uma regionalização nova, válida a partir de 2026
+rmds reference sync --regionalizacao pdr_2026.csv --vigente-desde 2026
+rmds reference versions
+rmds indicators compute                              # recalcula com a versão nova
+```
+
+- `RAIZ/versoes/<versão>/` guarda um pacote completo por versão, nunca alterado depois de
+  instalado; `RAIZ/ATUAL` nomeia a versão em uso e é trocado de uma vez. Voltar a uma
+  versão anterior é escrever o nome dela em `ATUAL`.
+- A regionalização entra como uma regionalização nova com o ano em que passa a valer
+  (`regionalizacoes.csv` da versão): os dados de cada ano ficam na regionalização válida
+  naquele ano. Um município que muda de região em 2026 continua na região antiga nos
+  indicadores de 2025 e anteriores e entra na nova a partir de 2026
+  (`tests/territory/test_versions.py`). A tabela tem uma linha por município de MG
+  (código IBGE de 6 ou 7 dígitos; `co_regsaud`, `no_regsaud`, `co_macsaud`, `no_macsaud`;
+  separada por vírgula ou ponto e vírgula, UTF-8 ou Latin-1); todos os problemas são
+  listados de uma vez, com arquivo, linha e campo, e nada é instalado.
+- A estimativa do IBGE é lida como a planilha do DOU salva em CSV (`COD. UF`, `COD.
+  MUNIC` de 5 dígitos, `POPULAÇÃO ESTIMADA` com pontos de milhar e notas como `(1)`);
+  as linhas de outros estados são ignoradas; cada município de MG precisa estar lá.
+- Ainda **não** há construção a partir dos arquivos oficiais da CID-10 (DATASUS) e da
+  SIGTAP (tabela unificada mensal): essas tabelas do pacote são copiadas da versão anterior.
+  Os mapas das regiões continuam desenhados com as malhas do pacote; uma região com
+  membros novos aparece no mapa com o contorno antigo até que a malha seja atualizada.
+
 ## Quando o DATASUS muda um leiaute ou uma pasta
 
 - Pasta ou nome novos: corrija a família em `rmds/acquisition/catalog.py` (uma linha) e

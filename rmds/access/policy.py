@@ -31,13 +31,14 @@ scopes of the reference pack and the consortium roster, and owns the suppression
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from rmds.store.auth import Role, User
 from rmds.territory import Level, Vintage
+from rmds.territory.model import BUILTIN_VINTAGES
 
 __all__ = ["CELL_MASKED", "MIN_JUSTIFICATION", "OPERATOR", "RULES", "AccessDenied",
            "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place", "Purpose", "Scope",
@@ -210,12 +211,15 @@ ParentsOf = Callable[[str, Vintage], Mapping[str, list[str]]]
 class AccessPolicy:
     """The table applied: scopes from the territory, decisions, masking and suppression."""
 
-    def __init__(self, parents_of: ParentsOf | None, threshold: int = 5) -> None:
-        """``parents_of`` places municipalities in units; without it (the command line,
-        whose actors hold no territory or all of it) a scoped user cannot be placed."""
+    def __init__(self, parents_of: ParentsOf | None, threshold: int = 5,
+                 vintages: Sequence[Vintage] = BUILTIN_VINTAGES) -> None:
+        """``parents_of`` places municipalities in units, in each of the pack's
+        ``vintages``; without it (the command line, whose actors hold no territory or all
+        of it) a scoped user cannot be placed."""
         if threshold < 1:
             raise ValueError("o limiar de células pequenas deve ser positivo")
         self.parents_of = parents_of
+        self.vintages = tuple(vintages)
         self.threshold = threshold
 
     # ---------------------------------------------------------------- scope
@@ -233,7 +237,7 @@ class AccessPolicy:
             if self.parents_of is None:
                 raise ValueError("política sem território: não situa um papel regional")
             level = str(user.scope_level)
-            for vintage in Vintage:
+            for vintage in self.vintages:
                 for municipality, parents in self.parents_of(level, vintage).items():
                     if code in parents:
                         units.add((Level.MUNICIPALITY.value, municipality))

@@ -112,6 +112,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
 #: public form (``--public``, the default of ``indicators export``) ask the policy for it.
 COMMANDS: dict[str, RouteClass] = {
     "reference check": Open.SERVICE,
+    "reference sync": Open.OPERATION,     # builds and installs a new reference pack version
+    "reference versions": Open.SERVICE,
     "territory show": Open.SERVICE,
     "territory list": Open.SERVICE,
     "read": _I,

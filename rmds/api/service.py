@@ -28,7 +28,7 @@ from rmds.api.snapshots import View, pinned
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.mart import has_mart, select_sql
 from rmds.lake.store import Lake, attach, connect_engine, table_exists
-from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
+from rmds.territory import Level, ReferencePack, Vintage
 
 __all__ = ["DataService"]
 
@@ -189,9 +189,9 @@ class DataService:
     @cached_property
     def policy(self) -> AccessPolicy:
         """The access policy, over this lake's territory and consortium roster."""
-        return AccessPolicy(self.parent_of, self.threshold)
+        return AccessPolicy(self.parent_of, self.threshold, self.pack.vintages)
 
-    def units(self, level: str, vintage: Vintage = Vintage.PDR_CURRENT) -> list[dict[str, str]]:
+    def units(self, level: str, vintage: Vintage | None = None) -> list[dict[str, str]]:
         return [{"codigo": u.code, "nome": u.name}
                 for u in self.pack.units(Level(level), vintage).values()]
 
@@ -324,7 +324,7 @@ class DataService:
         rows, _ = self.cells(indicator, level, period, scope)
         by_unit = {r["unit_code"]: r for r in rows}
         year = int(period[:4])
-        parents = self.parent_of(level, vintage_for_year(year), year)
+        parents = self.parent_of(level, self.pack.vintage_for_year(year), year)
         out = {}
         for muni, codes in parents.items():
             for code in codes:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rmds.access.policy import Scope
-from rmds.territory import Level, vintage_for_year
+from rmds.territory import Level
 from rmds.territory.model import Vintage
 
 __all__ = [
@@ -177,7 +177,7 @@ def units_within(source: CellSource, level: str, within: tuple[str, str], year: 
     """The codes of the units of ``level`` that lie within the unit ``within`` =
     ``(level, code)`` in ``year`` (through the municipalities both contain)."""
     outer_level, code = within
-    vintage = vintage_for_year(year)
+    vintage = source.pack.vintage_for_year(year)
     outer = source.parent_of(outer_level, vintage, year)
     inner = source.parent_of(level, vintage, year)
     municipalities = {m for m, codes in outer.items() if code in codes}
@@ -224,7 +224,7 @@ def _protected(source: CellSource, measure: str, category: str | None, scope: Sc
     threshold = source.policy.threshold
 
     def parents(level: str, year: int) -> dict[str, list[str]]:
-        return source.parent_of(level, vintage_for_year(year), year)
+        return source.parent_of(level, source.pack.vintage_for_year(year), year)
 
     def cube(cat: str | None) -> tuple[dict[Any, float], list[list[Any]]]:
         monthly = monthly_counts(source.cursor(), measure, cat, source.pack.directory)
@@ -285,7 +285,7 @@ def tabulate_counts(source: CellSource, query: TabulatorQuery, scope: Scope
         raise TabulatorError(f"{len(periods)} colunas: o máximo é {MAX_COLUMNS}; "
                              "estreite o período (de/ate) ou use trimestres ou anos")
     year = int(periods[-1][:4]) if periods else 2023
-    vintage = vintage_for_year(year)
+    vintage = source.pack.vintage_for_year(year)
     if category is not None:
         rows = ordered_rows({k[3] for k in values if k[:2] == territory and k[3] != ALL},
                             category)

@@ -129,7 +129,7 @@ def prepare_territory(engine: Engine, pack: ReferencePack,
     for item in memberships(con, pack):
         consortia.setdefault(item.municipality, []).append(item)
     for m in pack.municipalities.values():
-        for v in Vintage:
+        for v in pack.vintages:
             regions["municipality"].append(m.ibge7)
             regions["vintage"].append(v.value)
             regions["region"].append(m.region[v])
@@ -143,7 +143,7 @@ def prepare_territory(engine: Engine, pack: ReferencePack,
                 members["valid_to"].append(end)
     names = consortium_names(con, pack)
     units: dict[str, list[str]] = {"level": [], "unit_code": [], "vintage": [], "name": []}
-    for v in Vintage:
+    for v in pack.vintages:
         for level in _LEVELS:
             for code, unit in pack.units(level, v).items():
                 units["level"].append(level.value)
@@ -171,7 +171,7 @@ def prepare_territory(engine: Engine, pack: ReferencePack,
 
 
 def _calendar(engine: Engine, years: Sequence[int],
-              population_years: Sequence[int]) -> list[str]:
+              population_years: Sequence[int], vintages: Sequence[Vintage]) -> list[str]:
     notes: list[str] = []
     first, last = min(population_years), max(population_years)
     cal: dict[str, list[object]] = {"month": [], "period_type": [], "period": []}
@@ -183,7 +183,7 @@ def _calendar(engine: Engine, years: Sequence[int],
         per["period_type"].append(kind)
         per["period"].append(label)
         per["year"].append(year)
-        per["vintage"].append(vintage_for_year(year).value)
+        per["vintage"].append(vintage_for_year(year, vintages).value)
         per["months"].append(months)
         per["last_month"].append(last_month)
         per["population_year"].append(min(max(year, first), last))
@@ -230,7 +230,7 @@ def prepare_inputs(engine: Engine, pack: ReferencePack, needed: set[str]) -> Non
         FROM identity_records WHERE source_system = 'FHIR' AND role = 'paciente'
         GROUP BY record_key""")
     for name in sorted(needed):
-        engine.create(INPUTS[name].relation, input_sql(name))
+        engine.create(INPUTS[name].relation, input_sql(name, pack.vintages))
 
 
 def inputs_of(indicators: Sequence[Indicator]) -> set[str]:
@@ -299,7 +299,7 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
         raise InputError(f"arquivo de população vazio: {population_source}")
     engine.register("ind_population", people)
     prepare_territory(engine, pack, lake.con)
-    notes = _calendar(engine, span, population_years)
+    notes = _calendar(engine, span, population_years, pack.vintages)
     prepare_inputs(engine, pack, inputs_of(chosen))
     lap("preparo")
     engine.register("ind_counts", _counts(engine, chosen, dt.date(span[0], 1, 1),

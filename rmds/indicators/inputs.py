@@ -18,12 +18,14 @@ fields leave it, and only into counts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rmds.age import completed_years_sql
 from rmds.engine.sql import col, ident, lit
 from rmds.schema import table
 from rmds.territory import Vintage
+from rmds.territory.model import BUILTIN_VINTAGES
 
 __all__ = ["INPUTS", "Input", "input_sql", "vintage_sql"]
 
@@ -65,20 +67,20 @@ INPUTS: dict[str, Input] = {i.name: i for i in (
 )}
 
 
-def vintage_sql(date_sql: str) -> str:
+def vintage_sql(date_sql: str, vintages: Sequence[Vintage] = BUILTIN_VINTAGES) -> str:
     """SQL for the regionalisation vintage valid on a date (``date_sql``: a column
-    reference built by :func:`rmds.engine.sql.col`)."""
-    later = sorted(Vintage, key=lambda v: v.first_year)
+    reference built by :func:`rmds.engine.sql.col`), among the pack's ``vintages``."""
+    later = sorted(vintages, key=lambda v: v.first_year)
     cases_sql = " ".join(f"WHEN year({date_sql}) >= {lit(v.first_year)} THEN {lit(v.value)}"
                          for v in reversed(later[1:]))
     return f"CASE {cases_sql} ELSE {lit(later[0].value)} END"
 
 
-def input_sql(name: str) -> str:
+def input_sql(name: str, vintages: Sequence[Vintage] = BUILTIN_VINTAGES) -> str:
     """The query that materialises one input as :attr:`Input.relation` (any engine); needs
     ``ind_regions`` and ``ind_fhir_patients`` (see :mod:`rmds.indicators.compute`)."""
     if name == "hospitalisations":
-        vintage_at_sql = vintage_sql(col("h", "admission_date"))
+        vintage_at_sql = vintage_sql(col("h", "admission_date"), vintages)
         return (
             "SELECT h.*, "
             "rr.region AS residence_region, fr.region AS facility_region, "

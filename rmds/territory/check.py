@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rmds.codes.cid10 import normalize_cid10
-from rmds.exceptions import InvalidCodeError, Problem
-from rmds.territory.model import AGE_GROUPS, fold
+from rmds.exceptions import InvalidCodeError, Problem, ReferencePackError
+from rmds.territory.model import AGE_GROUPS, BUILTIN_VINTAGES, Vintage, fold
+from rmds.territory.versions import read_vintages, resolve_pack
 
 __all__ = ["CheckReport", "check_pack", "is_valid_cnpj"]
 
@@ -95,11 +96,22 @@ def _positive_int(report: CheckReport, name: str, line: int, column: str, value:
     return number
 
 
+def _vintages(report: CheckReport) -> tuple[Vintage, ...]:
+    """The pack's regionalisations (``regionalizacoes.csv`` or the built-in two), its
+    problems reported."""
+    try:
+        return read_vintages(report.directory)
+    except ReferencePackError as exc:
+        for problem in exc.problems:
+            report.add(problem.file, problem.row, problem.field, problem.message)
+        return BUILTIN_VINTAGES
+
+
 def _check_municipalities(report: CheckReport) -> dict[str, int]:
     name = "municipios.csv"
+    vintages = _vintages(report)
     required = ("cod_ibge7", "cod_ibge6", "nome", "lat", "lon", "area_km2", *_POP_COLUMNS,
-                "co_regsaud_dtsus_2019_22", "co_macsaud_dtsus14", "co_regsaud_pdr_atual",
-                "co_macsaud_pdr16", "urs_pdr_atual")
+                *(c for v in vintages for c in v.columns), "urs_pdr_atual")
     regions_pdr: dict[str, dict[str, str]] = {}
     for line, row in _rows(report, "microrregioes_pdr_atual.csv",
                            ("co_regsaud", "no_regsaud", "co_macsaud", "urs")):
@@ -144,10 +156,8 @@ def _check_municipalities(report: CheckReport) -> dict[str, int]:
             report.add(name, line, "lat", "coordenadas não numéricas")
         for column in _POP_COLUMNS:
             _positive_int(report, name, line, column, row[column])
-        for vintage, region_col, macro_col, pattern in (
-            ("dtsus_2019_22", "co_regsaud_dtsus_2019_22", "co_macsaud_dtsus14", r"31\d{2}"),
-            ("pdr_atual", "co_regsaud_pdr_atual", "co_macsaud_pdr16", r"31\d{2}"),
-        ):
+        for vintage in vintages:
+            region_col, macro_col, pattern = vintage.columns[0], vintage.columns[2], r"31\d{2}"
             region, macro = row[region_col], row[macro_col]
             if not re.fullmatch(r"31\d{3}", region):
                 report.add(name, line, region_col,
@@ -366,7 +376,7 @@ def _unit_names(report: CheckReport) -> dict[str, set[str]]:
 
 def check_pack(directory: Path) -> CheckReport:
     """Run every check on the pack in ``directory``; never raises for a bad pack."""
-    report = CheckReport(Path(directory))
+    report = CheckReport(resolve_pack(Path(directory)))
     if not report.directory.is_dir():
         report.add(str(directory), None, None, "diretório do pacote de referência não existe")
         return report

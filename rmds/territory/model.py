@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 __all__ = [
     "AGE_GROUPS",
+    "BUILTIN_VINTAGES",
     "STATE_CODE",
     "STATE_NAME",
     "Level",
@@ -50,37 +53,66 @@ class Level(StrEnum):
         }[self.value]
 
 
-class Vintage(StrEnum):
-    """A regionalisation (health regions and macro-regions) valid for a span of years.
+class Vintage(str):
+    """A regionalisation (health regions and macro-regions) valid from a year on, until the
+    next one begins: data of each year are attributed to the regions valid that year.
+
+    The pack's vintages are data (:attr:`rmds.territory.ReferencePack.vintages`: the
+    file ``regionalizacoes.csv`` of a pack version, written by ``rmds reference sync``);
+    a pack without that file has the two built in:
 
     * ``dtsus_2019_22``: the regions DATASUS tabulates for 2019–2022 (89 regions,
       14 macro-regions);
     * ``pdr_atual``: the current Plano Diretor de Regionalização (89 regions,
       16 macro-regions, 28 URS), used from 2023 on.
+
+    A vintage is its code (a ``str``): it keys dicts and is stored in the lake as it is.
     """
 
-    DATASUS_2019_22 = "dtsus_2019_22"
-    PDR_CURRENT = "pdr_atual"
+    label: str
+    first_year: int
+    #: municipios.csv columns: region code, region name, macro-region code, its name
+    columns: tuple[str, str, str, str]
+    DATASUS_2019_22: ClassVar[Vintage]
+    PDR_CURRENT: ClassVar[Vintage]
+
+    def __new__(cls, value: str, label: str = "", first_year: int = 0,
+                columns: tuple[str, str, str, str] | None = None) -> Vintage:
+        self = super().__new__(cls, value)
+        self.label = label or value
+        self.first_year = first_year
+        self.columns = columns or (f"co_regsaud_{value}", f"no_regsaud_{value}",
+                                   f"co_macsaud_{value}", f"no_macsaud_{value}")
+        return self
 
     @property
-    def label(self) -> str:
-        return {
-            "dtsus_2019_22": "Regionalização DATASUS 2019–2022 (14 macrorregiões)",
-            "pdr_atual": "PDR vigente (16 macrorregiões, 28 URS)",
-        }[self.value]
+    def value(self) -> str:
+        return str(self)
 
-    @property
-    def first_year(self) -> int:
-        return 2019 if self is Vintage.DATASUS_2019_22 else 2023
+    def __repr__(self) -> str:
+        return f"Vintage({str(self)!r}, first_year={self.first_year})"
 
 
-def vintage_for_year(year: int) -> Vintage:
-    """The regionalisation valid in ``year``.
+Vintage.DATASUS_2019_22 = Vintage(
+    "dtsus_2019_22", "Regionalização DATASUS 2019–2022 (14 macrorregiões)", 2019,
+    ("co_regsaud_dtsus_2019_22", "no_regsaud_dtsus_2019_22", "co_macsaud_dtsus14",
+     "no_macsaud_dtsus14"))
+Vintage.PDR_CURRENT = Vintage(
+    "pdr_atual", "PDR vigente (16 macrorregiões, 28 URS)", 2023,
+    ("co_regsaud_pdr_atual", "no_regsaud_pdr_atual", "co_macsaud_pdr16", "no_macsaud_pdr16"))
+#: the vintages of a pack without ``regionalizacoes.csv``, oldest first
+BUILTIN_VINTAGES: tuple[Vintage, ...] = (Vintage.DATASUS_2019_22, Vintage.PDR_CURRENT)
 
-    Years before 2019 use the 2019–22 vintage, the oldest in the pack; callers that need
-    the exact older regions must supply them.
+
+def vintage_for_year(year: int, vintages: Sequence[Vintage] = BUILTIN_VINTAGES) -> Vintage:
+    """The regionalisation valid in ``year``: the latest of ``vintages`` (oldest first)
+    begun by then.
+
+    Years before the first vintage use the oldest; callers that need the exact older
+    regions must supply them.
     """
-    return Vintage.DATASUS_2019_22 if year <= 2022 else Vintage.PDR_CURRENT
+    valid = [v for v in vintages if v.first_year <= year]
+    return valid[-1] if valid else vintages[0]
 
 
 def fold(text: str) -> str:

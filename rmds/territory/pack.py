@@ -38,6 +38,7 @@ from rmds.territory.model import (
     slug,
     vintage_for_year,
 )
+from rmds.territory.versions import read_vintages, resolve_pack
 
 __all__ = ["PopulationFigure", "ReferencePack", "ibge_check_digit", "read_csv_rows"]
 
@@ -49,12 +50,6 @@ CONSORTIUM_MEMBERS_FILE = "consorcio_municipios_parcial.csv"
 NATIONAL_REGIONS_FILE = "regioes_saude_brasil_rs449.csv"
 CENSUS_YEARS = frozenset({2000, 2010, 2022})
 
-_REGION_COLUMNS = {
-    Vintage.DATASUS_2019_22: ("co_regsaud_dtsus_2019_22", "no_regsaud_dtsus_2019_22",
-                              "co_macsaud_dtsus14", "no_macsaud_dtsus14"),
-    Vintage.PDR_CURRENT: ("co_regsaud_pdr_atual", "no_regsaud_pdr_atual",
-                          "co_macsaud_pdr16", "no_macsaud_pdr16"),
-}
 
 
 def read_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]]]:
@@ -91,11 +86,16 @@ class PopulationFigure:
                 "metodo": self.method, "municipios": self.municipalities}
 
 
+def _has_urs(vintage: Vintage) -> bool:
+    """URS (the state's regional units) exist in the 2023 PDR and after."""
+    return vintage.first_year >= Vintage.PDR_CURRENT.first_year
+
+
 class ReferencePack:
     """Read access to a reference pack directory."""
 
     def __init__(self, directory: Path, population_source: str = "datasus") -> None:
-        self.directory = Path(directory)
+        self.directory = resolve_pack(Path(directory))
         self.population_source = population_source
         if not self.directory.is_dir():
             raise ReferencePackMissing(
@@ -112,6 +112,30 @@ class ReferencePack:
     # ------------------------------------------------------------------ territory
 
     @cached_property
+    def vintages(self) -> tuple[Vintage, ...]:
+        """The pack's regionalisations, oldest first (``regionalizacoes.csv``, or the two
+        built in: :data:`rmds.territory.model.BUILTIN_VINTAGES`)."""
+        return read_vintages(self.directory)
+
+    @property
+    def current_vintage(self) -> Vintage:
+        """The latest regionalisation: what pages show when no year is chosen."""
+        return self.vintages[-1]
+
+    def vintage(self, code: str) -> Vintage:
+        """A regionalisation of the pack by its code."""
+        for known in self.vintages:
+            if known == code:
+                return known
+        raise TerritoryNotFound(
+            f"regionalização desconhecida: {code!r}; conhecidas: "
+            f"{', '.join(self.vintages)}")
+
+    def vintage_for_year(self, year: int) -> Vintage:
+        """The regionalisation valid in ``year`` (the latest begun by then)."""
+        return vintage_for_year(year, self.vintages)
+
+    @cached_property
     def municipalities(self) -> dict[str, Municipality]:
         """IBGE 7-digit code → municipality, in file order."""
         problems: list[Problem] = []
@@ -126,12 +150,12 @@ class ReferencePack:
                     lon=float(row["lon"]),
                     altitude=float(row["altitude"]) if row.get("altitude") else None,
                     area_km2=float(row["area_km2"]),
-                    region={v: row[c[0]] for v, c in _REGION_COLUMNS.items()},
-                    macro={v: row[c[2]] for v, c in _REGION_COLUMNS.items()},
+                    region={v: row[v.columns[0]] for v in self.vintages},
+                    macro={v: row[v.columns[2]] for v in self.vintages},
                     urs=row["urs_pdr_atual"],
                     census={2010: int(row["pop_censo2010"]), 2022: int(row["pop_censo2022"])},
-                    region_name={v: row[c[1]] for v, c in _REGION_COLUMNS.items()},
-                    macro_name={v: row[c[3]] for v, c in _REGION_COLUMNS.items()},
+                    region_name={v: row[v.columns[1]] for v in self.vintages},
+                    macro_name={v: row[v.columns[3]] for v in self.vintages},
                 )
             except KeyError as exc:
                 raise ReferencePackError(
@@ -192,19 +216,19 @@ class ReferencePack:
 
     @cached_property
     def _regions(self) -> dict[Vintage, dict[str, Unit]]:
-        return {v: self._named_units(Level.REGION, v) for v in Vintage}
+        return {v: self._named_units(Level.REGION, v) for v in self.vintages}
 
     @cached_property
     def _macros(self) -> dict[Vintage, dict[str, Unit]]:
-        return {v: self._named_units(Level.MACRO, v) for v in Vintage}
+        return {v: self._named_units(Level.MACRO, v) for v in self.vintages}
 
-    def regions(self, vintage: Vintage = Vintage.PDR_CURRENT) -> dict[str, Unit]:
-        """Health regions of a vintage, by 5-digit code."""
-        return self._regions[vintage]
+    def regions(self, vintage: Vintage | None = None) -> dict[str, Unit]:
+        """Health regions of a vintage (by default the current), by 5-digit code."""
+        return self._regions[vintage or self.current_vintage]
 
-    def macros(self, vintage: Vintage = Vintage.PDR_CURRENT) -> dict[str, Unit]:
-        """Macro-regions of a vintage, by 4-digit code."""
-        return self._macros[vintage]
+    def macros(self, vintage: Vintage | None = None) -> dict[str, Unit]:
+        """Macro-regions of a vintage (by default the current), by 4-digit code."""
+        return self._macros[vintage or self.current_vintage]
 
     @cached_property
     def urs(self) -> dict[str, Unit]:
@@ -234,7 +258,7 @@ class ReferencePack:
     def state(self) -> Unit:
         return Unit(Level.STATE, STATE_CODE, STATE_NAME)
 
-    def units(self, level: Level, vintage: Vintage = Vintage.PDR_CURRENT) -> dict[str, Unit]:
+    def units(self, level: Level, vintage: Vintage | None = None) -> dict[str, Unit]:
         """Every unit of a level (regions and macro-regions in the given vintage)."""
         if level is Level.MUNICIPALITY:
             return {m.ibge7: Unit(level, m.ibge7, m.name) for m in self.municipalities.values()}
@@ -249,13 +273,14 @@ class ReferencePack:
         return {STATE_CODE: self.state}
 
     def parents(self, municipality: Municipality,
-                vintage: Vintage = Vintage.PDR_CURRENT) -> dict[Level, Unit]:
-        """The units a municipality belongs to, in a vintage (URS only in the current PDR)."""
+                vintage: Vintage | None = None) -> dict[Level, Unit]:
+        """The units a municipality belongs to, in a vintage (URS from the 2023 PDR on)."""
+        vintage = vintage or self.current_vintage
         result = {
             Level.REGION: self.regions(vintage)[municipality.region[vintage]],
             Level.MACRO: self.macros(vintage)[municipality.macro[vintage]],
         }
-        if vintage is Vintage.PDR_CURRENT:
+        if _has_urs(vintage):
             result[Level.URS] = self.urs[slug(municipality.urs)]
         result[Level.STATE] = self.state
         return result
@@ -266,7 +291,7 @@ class ReferencePack:
 
     def members(self, unit: Unit, vintage: Vintage | None = None) -> list[Municipality]:
         """Member municipalities of a unit (for regions/macros, in the unit's vintage)."""
-        vintage = vintage or unit.vintage or Vintage.PDR_CURRENT
+        vintage = vintage or unit.vintage or self.current_vintage
         everyone = self.municipalities.values()
         if unit.level is Level.MUNICIPALITY:
             return [self.municipality(unit.code)]
@@ -286,13 +311,13 @@ class ReferencePack:
         return [
             {"cod_ibge7": m.ibge7, "cod_ibge6": m.ibge6, "regiao": m.region[vintage],
              "macrorregiao": m.macro[vintage],
-             "urs": slug(m.urs) if vintage is Vintage.PDR_CURRENT else "",
+             "urs": slug(m.urs) if _has_urs(vintage) else "",
              "estado": STATE_CODE}
             for m in self.municipalities.values()
         ]
 
     def find_all(self, query: str, level: Level | None = None,
-                 vintage: Vintage = Vintage.PDR_CURRENT) -> list[Unit]:
+                 vintage: Vintage | None = None) -> list[Unit]:
         """Every unit whose code or name matches ``query`` (accents and case ignored)."""
         text = query.strip()
         levels = [level] if level else list(Level)
@@ -316,7 +341,7 @@ class ReferencePack:
         return found
 
     def find(self, query: str, level: Level | None = None,
-             vintage: Vintage = Vintage.PDR_CURRENT) -> Unit:
+             vintage: Vintage | None = None) -> Unit:
         """The one unit matching ``query``; a municipality wins a name shared with others
         only when no level is given and exactly one municipality matches."""
         found = self.find_all(query, level, vintage)
@@ -420,7 +445,7 @@ class ReferencePack:
                 raise PopulationUnavailable(
                     f"faixa etária desconhecida; faixas: {', '.join(AGE_GROUPS)}") from None
         effective = vintage or (unit.vintage if unit.level in (Level.REGION, Level.MACRO)
-                                else None) or vintage_for_year(year)
+                                else None) or self.vintage_for_year(year)
         members = self.members(unit, effective)
         if not members:
             raise PopulationUnavailable(f"{unit} não tem municípios conhecidos")

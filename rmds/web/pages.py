@@ -30,7 +30,7 @@ from rmds.store.auth import (
     User,
     logout,
 )
-from rmds.territory import Level, vintage_for_year
+from rmds.territory import Level
 from rmds.web.charts import MISSING, SUPPRESSED, classes, colour, line_chart, mesh
 
 __all__ = ["error_page", "register"]
@@ -162,7 +162,8 @@ def register(app: FastAPI) -> None:
             return PUBLIC_USER
 
     def _unit_name(unit: tuple[str, str], year: int) -> str:
-        known = data.pack.units(Level(unit[0]), vintage_for_year(year)).get(unit[1])
+        vintage = data.pack.vintage_for_year(year)
+        known = data.pack.units(Level(unit[0]), vintage).get(unit[1])
         return known.name if known is not None else unit[1]
 
     def page(name: str, request: Request, user: User, **context: Any) -> HTMLResponse:
@@ -242,8 +243,8 @@ def register(app: FastAPI) -> None:
 
                 keep = units_within(data, nivel, within, year)
                 rows = [r for r in rows if r["unit_code"] in keep]
-                focus = {m for m, codes in data.parent_of(within[0], vintage_for_year(year),
-                                                          year).items() if within[1] in codes}
+                placed = data.parent_of(within[0], data.pack.vintage_for_year(year), year)
+                focus = {m for m, codes in placed.items() if within[1] in codes}
                 focus_name = _unit_name(within, year)
             values = [float(r["value"]) for r in rows if r["value"] is not None]
             breaks, bands = classes(values, ind.higher_is_better)
@@ -273,7 +274,7 @@ def register(app: FastAPI) -> None:
                         catalog=list(data.catalog),
                         nivel=nivel, period=period, years=years, quarters=quarters,
                         months=months, rows=rows, svg=svg, legend=legend, chart=chart,
-                        vintage=vintage_for_year(int(period[:4])).label,
+                        vintage=data.pack.vintage_for_year(int(period[:4])).label,
                         restricted=restricted, suppressed_colour=SUPPRESSED,
                         missing_colour=MISSING, dentro=dentro if within else None,
                         focus_name=focus_name, drill=DRILL.get(nivel), target=official,
@@ -486,7 +487,7 @@ def register(app: FastAPI) -> None:
         if user.scope_level == Level.MUNICIPALITY.value and user.scope_code:
             units = [(user.scope_code, data.municipalities.get(user.scope_code, ""))]
         elif user.scope_level and user.scope_code:
-            for v in (vintage_for_year(2023),):
+            for v in (data.pack.current_vintage,):
                 parents = data.parent_of(user.scope_level, v)
                 units = sorted((m, data.municipalities[m]) for m, codes in parents.items()
                                if user.scope_code in codes)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from rmds.api.context import ApiContext
 from rmds.indicators.targets import load_targets
 from rmds.store.auth import PUBLIC_USER, Role, User
-from rmds.territory import Level, vintage_for_year
+from rmds.territory import Level
 from rmds.web.charts import line_chart
 from rmds.web.pages import DRILL, LEVEL_LABELS, PERIOD, render
 
@@ -62,7 +62,7 @@ def unit_page(app: FastAPI, request: Request, level: str, code: str, periodo: st
     if period is None:
         return _page("vazio.html", request, user)
     year = int(period[:4])
-    vintage = vintage_for_year(year)
+    vintage = ctx.data.pack.vintage_for_year(year)
     units = data.pack.units(Level(level), vintage)
     if code not in units:
         what = "município" if level == Level.MUNICIPALITY.value else LEVEL_LABELS[level]
@@ -149,7 +149,7 @@ def search(app: FastAPI, text: str, year: int) -> list[tuple[str, str, str]]:
     wanted = _plain(text)
     if not wanted:
         return []
-    vintage = vintage_for_year(year)
+    vintage = ctx.data.pack.vintage_for_year(year)
     found = []
     for level in (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS,
                   Level.CONSORTIUM):

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from rmds.indicators.catalog import load_catalog
 from rmds.indicators.cells import SUMS
 from rmds.indicators.mart import select_sql
-from rmds.territory import ReferencePack, Vintage
+from rmds.territory import ReferencePack
 from rmds.territory.model import slug
 
 Key = tuple[str, str, str, str, str]     # indicator, level, unit, vintage, period
@@ -44,13 +44,13 @@ def _equations(cells: set[Key], pack: ReferencePack) -> list[tuple[Key, list[Key
                            f"{period[:4]}-T{(int(period[5:7]) + 2) // 3}"))
         if level == "municipio" and unit in pack.municipalities:
             m = pack.municipalities[unit]
-            totals.append((ind, "regiao", m.region[Vintage(vintage)], vintage, period))
+            totals.append((ind, "regiao", m.region[pack.vintage(vintage)], vintage, period))
             totals.append((ind, "urs", slug(m.urs), vintage, period))
         for total in totals:
             if total in cells:
                 out.setdefault(total, []).append((ind, level, unit, vintage, period))
     macro_of_region = {(m.region[v], v.value): m.macro[v]
-                       for m in pack.municipalities.values() for v in Vintage}
+                       for m in pack.municipalities.values() for v in pack.vintages}
     for ind, level, unit, vintage, period in cells:
         above: Key | None = None
         if level == "regiao" and (unit, vintage) in macro_of_region:

@@ -42,7 +42,7 @@ def test_hierarchy_of_belo_horizonte(pack: ReferencePack) -> None:
 
 
 def test_every_municipality_in_one_region_and_macro(pack: ReferencePack) -> None:
-    for vintage in Vintage:
+    for vintage in pack.vintages:
         seen: list[str] = []
         for region in pack.regions(vintage).values():
             seen += [m.ibge7 for m in pack.members(region, vintage)]

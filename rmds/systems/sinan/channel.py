@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from rmds.exceptions import ConfigurationError
 from rmds.systems.sinan.epiweek import weeks_in_year
-from rmds.territory import Level, ReferencePack, Unit, vintage_for_year
+from rmds.territory import Level, ReferencePack, Unit
 
 __all__ = ["BASELINE_YEARS", "CHANNEL_SCHEMA", "Zone", "epidemic_channel", "weekly_cases",
            "zone_of"]
@@ -95,7 +95,7 @@ def epidemic_channel(con: duckdb.DuckDBPyConnection, pack: ReferencePack, year: 
         raise ConfigurationError("o canal endêmico precisa de pelo menos 2 anos anteriores")
     years = list(range(year - baseline_years, year + 1))
     counts = weekly_cases(con, years, disease)
-    vintage = vintage_for_year(year)
+    vintage = pack.vintage_for_year(year)
     units = sorted(pack.units(level, vintage))
     index = {code: i for i, code in enumerate(units)}
     member_of: dict[str, str] = {}
