@@ -12,7 +12,7 @@ mappers are to move into their declaration folders (issue 17).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -294,6 +294,28 @@ class MapContext:
         result = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
         self.decoded.raw[column] = result
         return result
+
+    def unfloat(self, columns: Sequence[str], widths: Mapping[str, int] | None = None
+                ) -> None:
+        """Codes an export wrote as numbers: ``310620.0`` → ``310620`` and, for the
+        ``widths`` given, the leading zeros a number lost put back (CNES ``12345.0`` →
+        ``0012345``). The OpenDataSUS vaccination CSVs of 2020–2024 come this way. The
+        cleaned columns replace the raw ones for every reader of this batch (the mapper
+        and the identity extraction share :attr:`decoded`)."""
+        for column in columns:
+            if column not in self.source.column_names:
+                continue
+            values = self.raw(column)
+            if pc.any(pc.match_substring(values, ".")).as_py():
+                values = pc.replace_substring_regex(values, pattern=r"^([0-9]+)\.0+$",
+                                                    replacement=r"\1")
+            width = (widths or {}).get(column)
+            if width is not None:
+                short = pc.and_(pc.match_substring_regex(values, r"^[0-9]+$"),
+                                pc.less(pc.utf8_length(values), width))
+                if pc.any(short).as_py():
+                    values = pc.if_else(short, pc.utf8_lpad(values, width, "0"), values)
+            self.decoded.raw[column] = values
 
     def _numbers(self, column: str) -> pa.Array | None:
         """The column when the reader already decoded it as numbers (DBF ``N`` fields)."""

@@ -24,7 +24,15 @@ PNI_COLUMNS = ("co_paciente", "dt_vacina", "co_vacina", "sg_vacina", "co_dose_va
                "co_municipio_estabelecimento", "co_cnes_estabelecimento")
 
 
+#: code columns the 2020–2024 OpenDataSUS CSVs wrote as floats (``420750.0``, CNES with
+#: its leading zeros lost)
+FLOAT_CODES = ("co_vacina", "co_dose_vacina", "nu_idade_paciente", "co_raca_cor_paciente",
+               "co_municipio_paciente", "co_municipio_estabelecimento",
+               "co_cnes_estabelecimento", "nu_cns_paciente", "nu_cpf_paciente")
+
+
 def map_pni(ctx: MapContext, municipalities: dict[str, str]) -> MapResult:
+    ctx.unfloat(FLOAT_CODES, {"co_cnes_estabelecimento": 7, "nu_cpf_paciente": 11})
     when = ctx.date("dt_vacina", "%Y-%m-%d")
     ctx.problem(pc.is_null(when), "dt_vacina", ctx.raw("dt_vacina"),
                 "data de vacinação obrigatória")

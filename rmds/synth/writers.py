@@ -68,6 +68,17 @@ def _blank_where(mask: npt.NDArray[np.bool_], values: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), values.cast(pa.string()))
 
 
+def _exported(codes: npt.NDArray[np.str_], year: int) -> pa.Array:
+    """Codes as the OpenDataSUS vaccination CSVs of 2020–2024 carry them: written as
+    floats, leading zeros lost (``310620.0``, CNES ``0012345`` → ``12345.0``)."""
+    if not 2020 <= year <= 2024:
+        return pa.array(codes)
+    text = codes.astype(str)
+    stripped = np.char.lstrip(text, "0")
+    floats = np.char.add(np.where(stripped == "", "0", stripped), ".0")
+    return pa.array(np.where(text == "", text, floats))
+
+
 @dataclass
 class Truth:
     parts: list[pa.Table] = field(default_factory=list)
@@ -456,10 +467,10 @@ class Writer:
                 "tp_sexo_paciente": pa.array(np.where(self.p.female[person], "F", "M")),
                 "co_raca_cor_paciente": pa.array(np.where(race_missing, "99", np.char.zfill(
                     self.p.race[person].astype(str), 2))),
-                "co_municipio_paciente": pa.array(self.codes6[muni]),
-                "co_municipio_estabelecimento": pa.array(self.codes6[self.facility_muni[
-                    facility]]),
-                "co_cnes_estabelecimento": pa.array(self.cnes[facility]),
+                "co_municipio_paciente": _exported(self.codes6[muni], year),
+                "co_municipio_estabelecimento": _exported(self.codes6[self.facility_muni[
+                    facility]], year),
+                "co_cnes_estabelecimento": _exported(self.cnes[facility], year),
             })
             order = np.argsort(np.concatenate([np.arange(n_orig), self.rng.integers(
                 0, max(n_orig, 1), dup.size)]), kind="stable")

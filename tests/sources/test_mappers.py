@@ -143,3 +143,25 @@ def test_sinasc_and_pni_hand_rows(known: dict[str, str]) -> None:
         2, "dt_nascimento_paciente", "2025-01-01")
     assert entry["reason"].startswith("nascimento posterior à vacinação")
     assert "dose mantida" in entry["reason"]
+
+
+def test_pni_codes_written_as_floats_are_read_as_codes(known: dict[str, str]) -> None:
+    """The OpenDataSUS vaccination CSVs of 2020–2024 carry codes as floats: 310620.0 for
+    the municipality, 12345.0 for a CNES whose leading zeros were lost. They are the
+    same codes, not unknown ones: the dose keeps its residence and facility."""
+    doses = run("PNI", [
+        {"co_paciente": "abc", "dt_vacina": "2024-03-01", "co_vacina": "42.0",
+         "co_dose_vacina": "1.0", "nu_idade_paciente": "1.0",
+         "co_municipio_paciente": "310620.0", "co_municipio_estabelecimento": "310620",
+         "co_cnes_estabelecimento": "12345.0", "co_raca_cor_paciente": "1.0"},
+        {"co_paciente": "def", "dt_vacina": "2024-03-01", "co_vacina": "42",
+         "co_municipio_paciente": "3106.5", "co_cnes_estabelecimento": "2001586"},
+    ], known)
+    [first] = doses.accepted.to_pylist()
+    assert (first["vaccine_code"], first["dose_code"], first["age_years"]) == ("42", "1", 1)
+    assert first["residence_municipality"] == "3106200"
+    assert first["facility_cnes"] == "0012345"
+    assert first["race_colour"] is not None
+    # a fraction is not a float artefact: still an unknown municipality
+    assert [e["field"] for e in doses.quarantine.to_pylist()] == ["co_municipio_paciente"]
+    assert doses.reconciles()
