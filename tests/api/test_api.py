@@ -16,6 +16,7 @@ from rmds.cli import cli
 from rmds.store import Store
 from rmds.store.audit import verify
 from rmds.store.db import AUDIT, SESSIONS
+from rmds.territory import ReferencePack
 from tests.service_fixtures import token
 
 BH, UDI = "3106200", "3170206"
@@ -257,3 +258,16 @@ def test_the_warmed_service_answers_the_same(client: TestClient) -> None:
     assert client.get(url + "&unidade=31016").json()["valores"] == [
         r for r in cold["valores"] if r["unidade"] == "31016"]
     assert client.get("/api/saude").json()["aquecido"] is True
+
+
+def test_territory_units_by_regionalisation(client: TestClient, pack: ReferencePack) -> None:
+    """Regions and macro-regions of a regionalisation named by its code (the current one
+    by default); an unknown code is a 422 naming the ones known."""
+    current = client.get("/api/territorio/macrorregiao")
+    older = client.get("/api/territorio/macrorregiao", params={"vintage": "dtsus_2019_22"})
+    assert (current.status_code, older.status_code) == (200, 200)
+    assert {u["codigo"] for u in current.json()} == set(pack.macros())
+    assert {u["codigo"] for u in older.json()} == set(pack.macros(pack.vintages[0]))
+    assert set(pack.macros()) != set(pack.macros(pack.vintages[0]))
+    wrong = client.get("/api/territorio/macrorregiao", params={"vintage": "pdr_1900"})
+    assert wrong.status_code == 422 and "pdr_atual" in wrong.text
