@@ -97,7 +97,7 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     # twins' records carry typos too: the mother's name or the birth date a typo apart
     text_l, text_r, text_known = pair(_strings(table, "dob_text"))
     near_dob = same_dob | np.array([
-        known and not same and _close(a, b, 1)
+        known and not same and _near_dates(a, b)
         for a, b, known, same in zip(text_l, text_r, text_known, same_dob, strict=True)],
         dtype=np.bool_)
     twin_mother = same_mother | np.array([
@@ -105,7 +105,7 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
         in zip(mom_l, mom_r, mom_known, near_dob, same_mother, strict=True)], dtype=np.bool_)
     maybe = twin_mother & near_dob
     middle_l, middle_r, _ = pair(_strings(table, "middle_names"))
-    given_differs = np.array([same and _given_differ(a, b, m)
+    given_differs = np.array([same and (_given_differ(a, b, m) or _first_given_apart(a, b))
                               for a, b, m, same in zip(middle_l, middle_r, mom_l, maybe,
                                                        strict=True)],
                              dtype=np.bool_)
@@ -160,10 +160,30 @@ def _close(a: str, b: str, typos: int) -> bool:
     return bool(damerau_levenshtein_distance(a, b) <= typos)
 
 
+def _near_dates(a: str, b: str) -> bool:
+    """Two birth dates (``YYYYMMDD``) one record's slip apart: one digit, or the day and
+    the month swapped (03/01 for 01/03)."""
+    return _close(a, b, 1) or (a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6])
+
+
+def _first_given_apart(middle_a: str | None, middle_b: str | None) -> bool:
+    """Whether two middle-name strings begin with given names clearly apart, neither of
+    which the other string holds anywhere: HELOÍSA **MARIA** SILVA and HELOÍSA **CAMILA**
+    SILVA (even when MARIA is also the mother's name), not GABRIELA MARIA SOUZA and
+    GABRIELA SOUZA (a record that dropped a name) nor VANESSA NOGUEIRA and VANESSA ALINE
+    NOGUEIRA (NOGUEIRA is in both)."""
+    if not middle_a or not middle_b:
+        return False
+    a, b = middle_a.split(), middle_b.split()
+    return (not any(_same_name(a[0], w) for w in b) and not any(_same_name(b[0], w) for w in a)
+            and not _same_name(a[0], b[0], clearly=True))
+
+
 def _same_birth(a: Signature, b: Signature) -> bool:
     """Whether two signatures may be of one delivery: mothers' names at most two typos
-    apart, birth dates equal or one digit apart (a year typed wrong)."""
-    if a[1] != b[1] and not _close(f"{a[1]:%Y%m%d}", f"{b[1]:%Y%m%d}", 1):
+    apart, birth dates equal, one digit apart (a year typed wrong) or with the day and the
+    month swapped."""
+    if a[1] != b[1] and not _near_dates(f"{a[1]:%Y%m%d}", f"{b[1]:%Y%m%d}"):
         return False
     return a[0] == b[0] or _close(a[0], b[0], 2)
 
@@ -196,6 +216,7 @@ def _twins(signatures: Counter[Signature]) -> bool:
     return any(_same_birth(a, b)
                and (_clearly_apart(a[2], b[2])
                     or _given_differ(a[3], b[3], a[0], clearly=True)
+                    or _first_given_apart(a[3], b[3])
                     or (signatures[a] > 1 and signatures[b] > 1
                         and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0]))))
                for k, a in enumerate(ordered) for b in ordered[k + 1:])

@@ -11,6 +11,7 @@ mother's CNS on a young child's record. Every deviation is written to the ground
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -157,17 +158,42 @@ def _twins(rng: np.random.Generator, people: Population, ident: Identities) -> N
     # MARIA EDUARDA and MARIA CLARA do not leave one of them a plain MARIA)
     alike = (ident.given1[a] == ident.given1[b]) & (ident.female[a] == ident.female[b])
     a, b = a[alike], b[alike]
-    alone = ident.given2[a] < 0
-    drawn = names.draw_given(rng, ident.female[a[alone]])[0]
-    ident.given2[a[alone]] = np.where(drawn == ident.given1[a[alone]], -1, drawn)
+    female = ident.female[a]
+    alone = np.flatnonzero(ident.given2[a] < 0)
+    first = names.draw_given(rng, female[alone])[0]
+    for _ in range(8):  # redraw the few that came out alike the first name
+        equal = _alike(first, ident.given1[a[alone]], female[alone])
+        if not equal.any():
+            break
+        first[equal] = names.draw_given(rng, female[alone][equal])[0]
+    ident.given2[a[alone]] = np.where(_alike(first, ident.given1[a[alone]], female[alone]),
+                                      -1, first).astype(np.int16)
     second = names.draw_given(rng, ident.female[b])[0]
-    for _ in range(8):  # redraw the few that came out equal
-        equal = (second == ident.given2[a]) | (second == ident.given1[b])
+    for _ in range(8):  # redraw the few that came out alike (LUÍS and LUIZ are alike)
+        equal = (_alike(second, ident.given2[a], female)
+                 | _alike(second, ident.given1[b], female))
         if not equal.any():
             break
         second[equal] = names.draw_given(rng, ident.female[b[equal]])[0]
-    ident.given2[b] = np.where((second == ident.given2[a]) | (second == ident.given1[b]), -1,
+    ident.given2[b] = np.where(_alike(second, ident.given2[a], female)
+                               | _alike(second, ident.given1[b], female), -1,
                                second).astype(np.int16)
+
+
+def _alike(x: npt.NDArray[np.int16], y: npt.NDArray[np.int16],
+           female: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Whether given names (indices, −1 for none) are one name or spellings of one
+    (LUÍS and LUIZ, accents and Z/S aside)."""
+    def key(idx: int, woman: bool) -> str:
+        if idx < 0:
+            return ""
+        word = (names.FEMALE if woman else names.MALE)[idx]
+        plain = unicodedata.normalize("NFKD", word)
+        return "".join(c for c in plain if not unicodedata.combining(c)).replace("Z", "S")
+
+    return np.array([x_ >= 0 and key(x_, w) == key(y_, w) for x_, y_, w
+                     in zip(x.tolist(), y.tolist(), female.tolist(), strict=True)],
+                    dtype=np.bool_)
 
 
 #: share of people given the full name of someone of the same sex born the same day

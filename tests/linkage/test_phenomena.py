@@ -385,3 +385,22 @@ def test_a_short_first_name_with_two_letters_swapped_is_a_typo_not_a_twin() -> N
                                       np.arange(1, 4), np.full(3, 0.999), first[:4],
                                       sex[:4], no, None, signatures[:4])
     assert np.unique(split).size == 1 and not refused.any()
+
+
+def test_twins_named_after_their_mother_or_with_a_swapped_birth_date_stay_apart() -> None:
+    """HELOÍSA MARIA and HELOÍSA CAMILA, daughters of CARLA MARIA SILVA: MARIA is the
+    mother's name too, but the twins' second names are clearly apart; FÁBIO ADRIANO and
+    FÁBIO MARCOS, one record with day and month swapped, are twins all the same. A record
+    that drops the second name (HELOÍSA SILVA ALVES) is not a twin of either."""
+    day, swapped = dt.date(2024, 1, 3), dt.date(2024, 3, 1)
+    table = _table([
+        ("maria", "HELOÍSA MARIA SILVA ALVES", "CARLA MARIA SILVA", day, "F", "310620"),
+        ("camila", "HELOÍSA CAMILA SILVA ALVES", "CARLA MARIA SILVA", day, "F", "310620"),
+        ("sem-segundo", "HELOÍSA SILVA ALVES", "CARLA MARIA SILVA", day, "F", "310620"),
+        ("adriano", "FÁBIO ADRIANO SILVA ROCHA", "BEATRIZ SILVA", day, "M", "310620"),
+        ("marcos", "FÁBIO MARCOS SILVA ROCHA", "BEATRIZ SILVA", swapped, "M", "310620"),
+    ])
+    assert _refused(table, "maria", "camila")
+    assert _refused(table, "adriano", "marcos")
+    assert not _refused(table, "maria", "sem-segundo")
+    assert not _refused(table, "camila", "sem-segundo")

@@ -56,7 +56,15 @@ def accounts(store: Store, pack: ReferencePack) -> list[tuple[str | None, Role]]
     return made
 
 
-def _check(server: str, browser: Browser, accounts: list[tuple[str | None, Role]]) -> None:
+@pytest.fixture(scope="module")
+def pages(pack: ReferencePack) -> list[str]:
+    """Every page: the fixed ones and those named by a consortium or a project."""
+    sigla = sorted(s for s, members in pack.consortium_members.items() if members)[0]
+    return [*PAGES, f"/consorcio/{sigla}", f"/carteira/projeto/{load_plan().projects[0].id}"]
+
+
+def _check(server: str, browser: Browser, accounts: list[tuple[str | None, Role]],
+           pages: list[str]) -> None:
     found: list[tuple[str, str, str, int]] = []
     for name, role in accounts:
         # the pages forbid inline scripts (CSP); the test context lets axe in
@@ -68,7 +76,7 @@ def _check(server: str, browser: Browser, accounts: list[tuple[str | None, Role]
             page.fill("#campo-senha", PASSWORD)
             page.click("#botao-entrar")
             page.wait_for_url("**/inicio")
-        for path in PAGES:
+        for path in pages:
             page.goto(f"{server}{path}")
             for v in _violations(page):
                 found.append((role.value, path, v["id"], len(v["nodes"])))
@@ -78,13 +86,16 @@ def _check(server: str, browser: Browser, accounts: list[tuple[str | None, Role]
 
 
 def test_no_serious_or_critical_violation_on_any_page_public_and_administrator(
-        server: str, browser: Browser, accounts: list[tuple[str | None, Role]]) -> None:
+        server: str, browser: Browser, accounts: list[tuple[str | None, Role]],
+        pages: list[str]) -> None:
     """The public and the administrator (who sees every page) in the default run."""
-    _check(server, browser, [a for a in accounts if a[1] in (Role.PUBLIC, Role.ADMIN)])
+    _check(server, browser, [a for a in accounts if a[1] in (Role.PUBLIC, Role.ADMIN)],
+           pages)
 
 
 @pytest.mark.slow
 def test_no_serious_or_critical_violation_on_any_page_for_any_role(
-        server: str, browser: Browser, accounts: list[tuple[str | None, Role]]) -> None:
-    """Every role on every page (about 130 page loads: run alone with -m slow)."""
-    _check(server, browser, accounts)
+        server: str, browser: Browser, accounts: list[tuple[str | None, Role]],
+        pages: list[str]) -> None:
+    """Every role on every page (about 270 page loads: run alone with -m slow)."""
+    _check(server, browser, accounts, pages)
