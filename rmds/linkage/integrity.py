@@ -175,6 +175,8 @@ def _first_given_apart(middle_a: str | None, middle_b: str | None) -> bool:
     if not middle_a or not middle_b:
         return False
     a, b = middle_a.split(), middle_b.split()
+    if len(a[0]) == 1 or len(b[0]) == 1:
+        return False      # an initial against a name (or a mistyped one) tells nothing
     return (not any(_same_name(a[0], w) for w in b) and not any(_same_name(b[0], w) for w in a)
             and not _same_name(a[0], b[0], clearly=True))
 
@@ -216,9 +218,9 @@ def _twins(signatures: Counter[Signature]) -> bool:
     return any(_same_birth(a, b)
                and (_clearly_apart(a[2], b[2])
                     or _given_differ(a[3], b[3], a[0], clearly=True)
-                    or _first_given_apart(a[3], b[3])
                     or (signatures[a] > 1 and signatures[b] > 1
-                        and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0]))))
+                        and (_names_apart(a[2], b[2]) or _given_differ(a[3], b[3], a[0])
+                             or _first_given_apart(a[3], b[3]))))
                for k, a in enumerate(ordered) for b in ordered[k + 1:])
 
 

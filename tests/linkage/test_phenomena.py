@@ -404,3 +404,23 @@ def test_twins_named_after_their_mother_or_with_a_swapped_birth_date_stay_apart(
     assert _refused(table, "adriano", "marcos")
     assert not _refused(table, "maria", "sem-segundo")
     assert not _refused(table, "camila", "sem-segundo")
+
+
+def test_an_initial_and_a_mistyped_second_name_are_one_child() -> None:
+    """RENATA M MELO and RENATA AMIA MELO are RENATA MAIA MELO written short and mistyped
+    (M is not AMIA's initial): neither a pair nor a cluster of hers is split as twins."""
+    day = dt.date(2023, 1, 30)
+    rows = [("maia-1", "RENATA MAIA MELO"), ("maia-2", "RENATA MAIA MELO"),
+            ("maia-3", "RENATA MAIA MELO"), ("amia", "RENATA AMIA MELO"),
+            ("m", "RENATA M MELO")]
+    table = _table([(u, name, "SIMONE MÁRCIA RIBEIRO MAIA", day, "F", "310620")
+                    for u, name in rows])
+    assert not _refused(table, "amia", "m")
+    signatures = twin_signatures(table)
+    first = first_names(table)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    n = table.num_rows
+    split, refused = split_impossible(np.zeros(n, dtype=np.int64), np.arange(n - 1),
+                                      np.arange(1, n), np.full(n - 1, 0.999), first, sex,
+                                      np.zeros(n, dtype=np.bool_), None, signatures)
+    assert np.unique(split).size == 1 and not refused.any()
