@@ -11,7 +11,6 @@ mother's CNS on a young child's record. Every deviation is written to the ground
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 from rmds.synth import names
 from rmds.synth.ids import corrupt, digits_to_strings, draw_cns, draw_cpf, validity_check
 from rmds.synth.state import EPOCH, Population, Territory
+from rmds.territory.model import fold
 
 __all__ = ["ErrorRates", "Identities", "RecordIdentity", "draw_identities"]
 
@@ -187,9 +187,7 @@ def _alike(x: npt.NDArray[np.int16], y: npt.NDArray[np.int16],
     def key(idx: int, woman: bool) -> str:
         if idx < 0:
             return ""
-        word = (names.FEMALE if woman else names.MALE)[idx]
-        plain = unicodedata.normalize("NFKD", word)
-        return "".join(c for c in plain if not unicodedata.combining(c)).replace("Z", "S")
+        return fold((names.FEMALE if woman else names.MALE)[idx]).replace("z", "s")
 
     return np.array([x_ >= 0 and key(x_, w) == key(y_, w) for x_, y_, w
                      in zip(x.tolist(), y.tolist(), female.tolist(), strict=True)],

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,12 +201,20 @@ def read_regionalisation(path: Path, municipalities: dict[str, str]
                                     f"região {region} em duas macrorregiões: "
                                     f"{macro_of[region]} e {macro}"))
         out[code] = (region, row[reg_name_col] or region, macro, row[mac_name_col] or macro)
-    for code in sorted(set(municipalities) - set(out)):
-        problems.append(Problem(path.name, None, code_col,
-                                f"município {code} ({municipalities[code]}) sem região"))
-    if problems:
-        raise ReferencePackError(f"{path.name}: regionalização inválida", problems)
+    _all_placed(path, municipalities, out, code_col, "sem região", "regionalização inválida",
+                problems)
     return out
+
+
+def _all_placed(path: Path, municipalities: dict[str, str], found: Mapping[str, object],
+                column: str, missing: str, title: str, problems: list[Problem]) -> None:
+    """Every municipality of the pack must be in ``found``: one problem per one absent,
+    and all the table's problems raised at once."""
+    for code in sorted(set(municipalities) - set(found)):
+        problems.append(Problem(path.name, None, column,
+                                f"município {code} ({municipalities[code]}) {missing}"))
+    if problems:
+        raise ReferencePackError(f"{path.name}: {title}", problems)
 
 
 def read_population(path: Path, municipalities: dict[str, str]) -> dict[str, int]:
@@ -241,11 +250,8 @@ def read_population(path: Path, municipalities: dict[str, str]) -> dict[str, int
                                     f"população inválida: {row[value_col]!r}"))
             continue
         out[code] = int(value)
-    for code in sorted(set(municipalities) - set(out)):
-        problems.append(Problem(path.name, None, code_col,
-                                f"município {code} ({municipalities[code]}) sem população"))
-    if problems:
-        raise ReferencePackError(f"{path.name}: estimativa de população inválida", problems)
+    _all_placed(path, municipalities, out, code_col, "sem população",
+                "estimativa de população inválida", problems)
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from rmds.engine.duck import DuckDBEngine
@@ -67,6 +68,20 @@ def _refused(table: pa.Table, a: str, b: str) -> bool:
     """Whether the records ``a`` and ``b`` (record uids) are refused as one person."""
     uids = table.column("record_uid").to_pylist()
     return bool(conflicts(table, np.array([uids.index(a)]), np.array([uids.index(b)]))[0])
+
+
+def _chained(table: pa.Table, members: list[int]
+             ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The records ``members`` (row positions, a record may repeat) joined in a chain by
+    scored links (0.999) as one cluster, then checked by :func:`split_impossible`: the new
+    labels and, per link, whether it was refused."""
+    n = len(members)
+    sex = np.array(table.column("sex").to_pylist(), dtype=object)
+    signatures = twin_signatures(table)
+    return split_impossible(np.zeros(n, dtype=np.int64), np.arange(n - 1), np.arange(1, n),
+                            np.full(n - 1, 0.999), first_names(table)[members],
+                            sex[members], np.zeros(n, dtype=np.bool_), None,
+                            [signatures[i] for i in members])
 
 
 def test_a_mothers_cns_on_her_babys_records_does_not_merge_them() -> None:
@@ -297,26 +312,15 @@ def test_twins_first_names_two_letters_apart_and_one_name_mistyped_twice() -> No
     assert not _refused(table, "edson", "esdon")            # one transposition: a typo
     # as one cluster: EDSON and NELSON each on two records are twins; two single typos
     # of FRANCISCO, two letters apart from each other, are not
-    signatures = twin_signatures(table)
-    first = first_names(table)
-    sex = np.array(table.column("sex").to_pylist(), dtype=object)
-    no = np.zeros(table.num_rows, dtype=np.bool_)
-
-    def splits(members: list[int], sigs: list[Any]) -> bool:
-        labels = np.zeros(len(members), dtype=np.int64)
-        split, _ = split_impossible(labels, np.arange(len(members) - 1),
-                                    np.arange(1, len(members)),
-                                    np.full(len(members) - 1, 0.999), first[members],
-                                    sex[members], no[members], None, sigs)
-        return bool(np.unique(split).size > 1)
+    def splits(members: list[int]) -> bool:
+        return bool(np.unique(_chained(table, members)[0]).size > 1)
 
     at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
     edson, nelson, fracnisco, francsico = (at[u] for u in ("edson", "nelson", "fracnisco",
                                                            "francsico"))
-    twice = [signatures[edson], signatures[edson], signatures[nelson], signatures[nelson]]
-    assert splits([edson, edson, nelson, nelson], twice)
-    assert not splits([edson, nelson], [signatures[edson], signatures[nelson]])
-    assert not splits([fracnisco, francsico], [signatures[fracnisco], signatures[francsico]])
+    assert splits([edson, edson, nelson, nelson])
+    assert not splits([edson, nelson])
+    assert not splits([fracnisco, francsico])
 
 
 def test_same_sex_twins_birth_records_are_indistinct_and_others_are_not() -> None:
@@ -352,14 +356,8 @@ def test_homonyms_whose_mothers_share_the_last_name_are_refused() -> None:
     assert not _refused(table, "sonia", "sonia-typo")
     assert not _refused(table, "sonia", "sonia-inicial")
     # as one cluster (joined through a record without a mother): two mothers, split
-    signatures = twin_signatures(table)
     at = {u: i for i, u in enumerate(table.column("record_uid").to_pylist())}
-    members = [at["sonia"], at["raquel"]]
-    sex = np.array(table.column("sex").to_pylist(), dtype=object)
-    split, _ = split_impossible(np.zeros(2, dtype=np.int64), np.array([0]), np.array([1]),
-                                np.array([0.999]), first_names(table)[members], sex[members],
-                                np.zeros(2, dtype=np.bool_), None,
-                                [signatures[i] for i in members])
+    split, _ = _chained(table, [at["sonia"], at["raquel"]])
     assert np.unique(split).size == 2
 
 
@@ -377,13 +375,7 @@ def test_a_short_first_name_with_two_letters_swapped_is_a_typo_not_a_twin() -> N
     ])
     assert not _refused(table, "ana", "aan")
     assert _refused(table, "ana", "eva")
-    signatures = twin_signatures(table)
-    first = first_names(table)
-    sex = np.array(table.column("sex").to_pylist(), dtype=object)
-    no = np.zeros(4, dtype=np.bool_)
-    split, refused = split_impossible(np.zeros(4, dtype=np.int64), np.arange(3),
-                                      np.arange(1, 4), np.full(3, 0.999), first[:4],
-                                      sex[:4], no, None, signatures[:4])
+    split, refused = _chained(table, [0, 1, 2, 3])
     assert np.unique(split).size == 1 and not refused.any()
 
 
@@ -416,11 +408,5 @@ def test_an_initial_and_a_mistyped_second_name_are_one_child() -> None:
     table = _table([(u, name, "SIMONE MÁRCIA RIBEIRO MAIA", day, "F", "310620")
                     for u, name in rows])
     assert not _refused(table, "amia", "m")
-    signatures = twin_signatures(table)
-    first = first_names(table)
-    sex = np.array(table.column("sex").to_pylist(), dtype=object)
-    n = table.num_rows
-    split, refused = split_impossible(np.zeros(n, dtype=np.int64), np.arange(n - 1),
-                                      np.arange(1, n), np.full(n - 1, 0.999), first, sex,
-                                      np.zeros(n, dtype=np.bool_), None, signatures)
+    split, refused = _chained(table, list(range(table.num_rows)))
     assert np.unique(split).size == 1 and not refused.any()
