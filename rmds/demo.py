@@ -37,7 +37,7 @@ def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
     for level in (Level.MUNICIPALITY, Level.REGION, Level.MACRO, Level.URS):
         counts.add_row(level.label, *[
             str(len(pack.units(level, v))) if (level is not Level.URS
-                                                or v.first_year >= 2023) else "—"
+                                                or v.has_urs) else "—"
             for v in pack.vintages])
     console.print(counts)
 

@@ -89,6 +89,11 @@ class Vintage(str):
     def value(self) -> str:
         return str(self)
 
+    @property
+    def has_urs(self) -> bool:
+        """URS (the state's regional units) exist from the 2023 PDR on."""
+        return self.first_year >= 2023
+
     def __repr__(self) -> str:
         return f"Vintage({str(self)!r}, first_year={self.first_year})"
 

@@ -51,7 +51,6 @@ NATIONAL_REGIONS_FILE = "regioes_saude_brasil_rs449.csv"
 CENSUS_YEARS = frozenset({2000, 2010, 2022})
 
 
-
 def read_csv_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each data row of a UTF-8 CSV; the header is line 1."""
     if not path.is_file():
@@ -84,11 +83,6 @@ class PopulationFigure:
     def as_dict(self) -> dict[str, object]:
         return {"valor": self.value, "ano": self.year, "fonte": self.source,
                 "metodo": self.method, "municipios": self.municipalities}
-
-
-def _has_urs(vintage: Vintage) -> bool:
-    """URS (the state's regional units) exist in the 2023 PDR and after."""
-    return vintage.first_year >= Vintage.PDR_CURRENT.first_year
 
 
 class ReferencePack:
@@ -280,7 +274,7 @@ class ReferencePack:
             Level.REGION: self.regions(vintage)[municipality.region[vintage]],
             Level.MACRO: self.macros(vintage)[municipality.macro[vintage]],
         }
-        if _has_urs(vintage):
+        if vintage.has_urs:
             result[Level.URS] = self.urs[slug(municipality.urs)]
         result[Level.STATE] = self.state
         return result
@@ -311,7 +305,7 @@ class ReferencePack:
         return [
             {"cod_ibge7": m.ibge7, "cod_ibge6": m.ibge6, "regiao": m.region[vintage],
              "macrorregiao": m.macro[vintage],
-             "urs": slug(m.urs) if _has_urs(vintage) else "",
+             "urs": slug(m.urs) if vintage.has_urs else "",
              "estado": STATE_CODE}
             for m in self.municipalities.values()
         ]
