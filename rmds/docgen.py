@@ -157,14 +157,39 @@ pasta definitiva e depois na preliminar (SIM, SINASC).
 as variáveis `ftp_proxy`/`https_proxy` **não** são usadas pelo `rmds fetch`. Atrás de um
 proxy, libere a saída para `ftp.datasus.gov.br` (porta 21 e portas passivas) ou rode o
 `rmds fetch` numa máquina com acesso e copie a pasta (com o manifesto) para o servidor.
-O download por HTTP(S) (`rmds.acquisition.http.http_fetch`, para a distribuição CSV de
-vacinação) usa `https_proxy`/`http_proxy`/`no_proxy` e retoma com `Range`; ainda não há
-um comando `rmds fetch` para vacinação (a URL da distribuição não está no catálogo).
+
+## Vacinação (dados abertos, HTTP)
+
+```sh
+rmds fetch PNI --uf MG --period 2024-01..2024-12 --dest dados/datasus
+```
+
+As doses aplicadas (SI-PNI / RNDS) não estão no FTP: o Ministério publica **um ZIP
+nacional por mês**, `vacinacao_{mes}_{ano}_csv.zip` (`jan`, `fev`, ... `dez`; cerca de
+1,3 GB), com um CSV separado por `;` (latin-1 nos anos 2020–2022, UTF-8 depois; códigos
+gravados como números decimais, `310620.0`, em 2020–2024). O endereço mudou em 2026 de
+`arquivosdadosabertos.saude.gov.br/dados/dbbni` para o balde S3 do portal
+(`https://s3.sa-east-1.amazonaws.com/ckan.saude.gov.br/PNI/csv`, o padrão de `--url-pni`),
+que, desde 2026-08, guarda só o ano corrente: os anos anteriores saíram do ar na origem;
+quem os tem guardados aponta `--url-pni` para um espelho local (`http://...`).
+
+Do ZIP nacional ficam as linhas da UF — dose aplicada na UF **ou** em residente da UF
+(`co_municipio_estabelecimento` ou `co_municipio_paciente` começando pelo código IBGE da
+UF: a cobertura conta residentes, a produção conta estabelecimentos) — em
+`vacinacao_MG_2024_01.csv` (UTF-8, as mesmas colunas), que `rmds ingest` lê como PNI e
+identifica como `PNI:VACINACAO_MG_2024_01`: um mês republicado substitui o mês carregado
+antes. O ZIP é baixado como `.part` em `.nacional/` (nunca lido pela carga), retomado com
+`Range` quando a conexão cai, conferido pelo tamanho, e apagado depois de extraída a UF. O
+manifesto guarda o tamanho e o `Last-Modified` do ZIP: um mês que não mudou não é baixado
+de novo. Um mês ausente (404, ou 403, que é como o S3 responde a uma chave inexistente)
+aparece no relatório. O download HTTP usa `https_proxy`/`http_proxy`/`no_proxy`.
+Cabeçalho sem `co_municipio_paciente` nem `co_municipio_estabelecimento` (leiaute mudou) é
+um erro com o nome do arquivo: corrija `PLACE_COLUMNS` em `rmds/acquisition/vaccination.py`.
 
 ## A atualização mensal
 
 ```sh
-rmds sync SIH SIA SIM SINASC CNES --uf MG --period 2024-01..2024-12 --dest dados/datasus
+rmds sync SIH SIA SIM SINASC CNES PNI --uf MG --period 2024-01..2024-12 --dest dados/datasus
 ```
 
 Baixa o que é novo ou republicado, carrega no lago (um arquivo republicado substitui o
@@ -185,7 +210,7 @@ Description=Atualização mensal do RMDS
 Type=oneshot
 User=rmds
 Environment=RMDS_LAKE=/srv/rmds/lago
-ExecStart=/srv/rmds/.venv/bin/rmds sync SIH SIA SIM SINASC CNES --uf MG \\
+ExecStart=/srv/rmds/.venv/bin/rmds sync SIH SIA SIM SINASC CNES PNI --uf MG \\
   --period 2023-01..2026-12 --dest /srv/rmds/datasus
 
 # /etc/systemd/system/rmds-sync.timer

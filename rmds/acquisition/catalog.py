@@ -97,14 +97,18 @@ def families_of(selectors: tuple[str, ...] | list[str]) -> list[Family]:
                  or (not code and f.code == sel)]
         if not found:
             known = ", ".join(sorted({f.system for f in FAMILIES} | {f.code for f in FAMILIES}))
-            raise ValueError(f"Sistema ou família desconhecida: {sel} (conhecidos: {known})")
+            raise ValueError(f"Sistema ou família desconhecida: {sel} (conhecidos: {known}; "
+                             "e PNI, a vacinação dos dados abertos)")
         chosen += [f for f in found if f not in chosen]
     return chosen
 
 
 def ingestible_name(name: str) -> bool:
-    """Whether a fetched file belongs to a family ``rmds ingest`` reads."""
+    """Whether a fetched file belongs to a family ``rmds ingest`` reads (a DATASUS family,
+    or a UF's month of vaccination doses: rmds.acquisition.vaccination)."""
     upper = name.upper()
+    if re.fullmatch(r"VACINACAO_[A-Z]{2}_\d{4}_\d{2}\.CSV", upper):
+        return True
     return any(f.ingestible() and re.fullmatch(
         re.escape(f.pattern.split("{", 1)[0]) + r"(?:[A-Z]{2})?\d{2,6}[A-Z]?\.DBC", upper)
         for f in FAMILIES)

@@ -9,13 +9,15 @@ from typing import Any
 
 import click
 
-from rmds.acquisition.catalog import HOST, families_of, ingestible_name
+from rmds.acquisition.catalog import HOST, Family, families_of, ingestible_name
 from rmds.acquisition.fetch import MANIFEST, Fetcher, FetchReport, periods
+from rmds.acquisition.vaccination import PNI_URL, fetch_vaccination
 
 __all__ = ["fetch_command", "sync_command"]
 
 SYNC_STATE = ".rmds-sync.json"
 _STEPS = ("carga", "vinculação", "indicadores")
+_VACCINATION = {"PNI", "VACINACAO"}
 
 
 def _fetch_options(func: Any) -> Any:
@@ -33,18 +35,35 @@ def _fetch_options(func: Any) -> Any:
                      help="Segundos sem resposta antes de tentar de novo."),
         click.option("--retries", type=int, default=5, show_default=True,
                      help="Novas tentativas, com espera exponencial (2 s, 4 s, 8 s...)."),
+        click.option("--url-pni", "pni_url", default=PNI_URL, show_default=True,
+                     help="Endereço dos ZIPs mensais de vacinação (dados abertos, HTTP)."),
     )):
         func = option(func)
     return func
 
 
 def _run_fetch(systems: tuple[str, ...], uf: str, period: str, dest: Path, host: str,
-               port: int, timeout: float, retries: int) -> FetchReport:
+               port: int, timeout: float, retries: int, pni_url: str) -> FetchReport:
+    vaccination = [s for s in systems if s.upper() in _VACCINATION]
     try:
-        families = families_of(systems)
+        families = families_of([s for s in systems if s not in vaccination])
         months = periods(period)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    report = FetchReport()
+    if families:
+        report = _run_ftp(families, uf, months, dest, host, port, timeout, retries)
+    if vaccination:
+        try:
+            fetch_vaccination(dest, uf, months, base_url=pni_url, timeout=timeout,
+                              retries=retries, report=report)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    return report
+
+
+def _run_ftp(families: list[Family], uf: str, months: list[tuple[int, int]], dest: Path,
+             host: str, port: int, timeout: float, retries: int) -> FetchReport:
     last: dict[str, int] = {}
 
     def progress(remote: str, done: int, total: int) -> None:
@@ -69,7 +88,7 @@ def _print_report(report: FetchReport) -> None:
     for name in report.republished:
         click.echo(f"  republicado: {name}")
     for name in report.missing:
-        click.echo(f"  ausente ou recusado (550): {name}")
+        click.echo(f"  ausente ou recusado pelo servidor: {name}")
     for name in report.failed:
         click.echo(f"  falhou após as novas tentativas: {name}")
 
@@ -78,15 +97,17 @@ def _print_report(report: FetchReport) -> None:
 @_fetch_options
 @click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
 def fetch_command(systems: tuple[str, ...], uf: str, period: str, dest: Path, host: str,
-                  port: int, timeout: float, retries: int, as_json: bool) -> None:
-    """Baixa arquivos do FTP do DATASUS (SIM, SINASC, SIH, SIA, CNES; p. ex. SIH ou SIH:RD).
+                  port: int, timeout: float, retries: int, pni_url: str, as_json: bool) -> None:
+    """Baixa arquivos do FTP do DATASUS (SIM, SINASC, SIH, SIA, CNES; p. ex. SIH ou SIH:RD)
+    e as doses de vacinação dos dados abertos (PNI: o ZIP nacional do mês, do qual ficam as
+    linhas da UF, em vacinacao_MG_2023_01.csv).
 
     Retoma downloads interrompidos, tenta de novo com espera exponencial, confere o tamanho
     e só torna o arquivo visível quando completo. O manifesto da pasta (tamanho, data e
     SHA-256 de cada arquivo) detecta arquivos republicados, que são baixados de novo.
     Sai com código 1 quando algum arquivo falhou.
     """
-    report = _run_fetch(systems, uf, period, dest, host, port, timeout, retries)
+    report = _run_fetch(systems, uf, period, dest, host, port, timeout, retries, pni_url)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -115,7 +136,7 @@ def _save_state(dest: Path, state: dict[str, Any]) -> None:
 @click.option("--no-link", "no_link", is_flag=True, help="Não roda a vinculação incremental.")
 @click.pass_context
 def sync_command(ctx: click.Context, systems: tuple[str, ...], uf: str, period: str,
-                 dest: Path, host: str, port: int, timeout: float, retries: int,
+                 dest: Path, host: str, port: int, timeout: float, retries: int, pni_url: str,
                  lake_path: Path | None, population: Path | None, no_link: bool) -> None:
     """A atualização mensal num comando: baixa o que é novo ou republicado, carrega no lago
     (o republicado substitui o lote anterior), vincula os registros novos e recalcula os
@@ -132,7 +153,7 @@ def sync_command(ctx: click.Context, systems: tuple[str, ...], uf: str, period: 
     indicators_compute = indicators.get_command(ctx, "compute")
     assert ingest_command and link_group and indicators_compute
 
-    report = _run_fetch(systems, uf, period, dest, host, port, timeout, retries)
+    report = _run_fetch(systems, uf, period, dest, host, port, timeout, retries, pni_url)
     _print_report(report)
     state = _state(dest)
     manifest = json.loads((dest / MANIFEST).read_text()) if (dest / MANIFEST).exists() else {}

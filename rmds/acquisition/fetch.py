@@ -24,10 +24,22 @@ from typing import Any
 
 from rmds.acquisition.catalog import HOST, Family
 
-__all__ = ["MANIFEST", "FetchReport", "Fetcher", "periods"]
+__all__ = ["MANIFEST", "FetchReport", "Fetcher", "load_manifest", "periods", "save_manifest"]
 
 MANIFEST = ".rmds-fetch.json"
 _TRANSIENT = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply)
+
+
+def load_manifest(dest: Path) -> dict[str, dict[str, Any]]:
+    path = dest / MANIFEST
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def save_manifest(dest: Path, manifest: dict[str, dict[str, Any]]) -> None:
+    """Write the manifest whole or not at all (a temporary file renamed over it)."""
+    tmp = dest / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, dest / MANIFEST)
 
 
 def periods(spec: str) -> list[tuple[int, int]]:
@@ -77,9 +89,7 @@ class Fetcher:
         self._ftp: ftplib.FTP | None = None
         self._listings: dict[str, list[str] | None] = {}
         dest.mkdir(parents=True, exist_ok=True)
-        self.manifest_path = dest / MANIFEST
-        self.manifest: dict[str, dict[str, Any]] = (
-            json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {})
+        self.manifest = load_manifest(dest)
 
     # -------------------------------------------------------------- connection
     def _conn(self) -> ftplib.FTP:
@@ -231,9 +241,7 @@ class Fetcher:
         raise OSError(f"{remote}: tamanho incompleto após {self.retries + 1} tentativas")
 
     def _save(self) -> None:
-        tmp = self.manifest_path.with_name(MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True))
-        os.replace(tmp, self.manifest_path)
+        save_manifest(self.dest, self.manifest)
 
 
 def _binary_size(remote: str) -> Callable[[ftplib.FTP], int]:
