@@ -12,6 +12,7 @@ from rmds.store import Store
 from rmds.territory import ReferencePack
 from rmds.web.admin_pages import register_admin
 from rmds.web.care_pages import register_care
+from rmds.web.citizen_pages import register_citizen
 from rmds.web.pages import error_page, register
 from rmds.web.portfolio_pages import register_portfolio_forms
 from rmds.web.tabulator_page import register_tabulator
@@ -29,6 +30,7 @@ def create_app(lake_path: Path, store: Store, pack: ReferencePack, *, warm: bool
                      cache_bytes=cache_bytes, html_error=error_page)
     register(app)
     register_care(app)
+    register_citizen(app)
     register_units(app)
     register_admin(app)
     register_portfolio_forms(app)

@@ -200,6 +200,30 @@ SETTINGS: tuple[Setting, ...] = (
         help=("Cookie de sessão com o atributo Secure: 'auto' quando a requisição chega por "
               "HTTPS (direto ou por um proxy confiável), 'sim' sempre, 'nao' nunca."),
     ),
+    Setting(
+        name="oidc_issuer",
+        env="RMDS_OIDC_ISSUER",
+        default=None,
+        type="str",
+        help=("Provedor OpenID Connect da entrada do cidadão ('Meus dados'): o endereço do "
+              "provedor (gov.br: https://sso.acesso.gov.br) ou 'local', o provedor de "
+              "desenvolvimento embutido (pede só um CPF: nunca em produção). Padrão: "
+              "nenhum (a entrada do cidadão fica desligada)."),
+    ),
+    Setting(
+        name="oidc_client_id",
+        env="RMDS_OIDC_CLIENT_ID",
+        default="rmds",
+        type="str",
+        help="Identificador do rmds como cliente do provedor OpenID Connect.",
+    ),
+    Setting(
+        name="oidc_client_secret",
+        env="RMDS_OIDC_CLIENT_SECRET",
+        default=None,
+        type="str",
+        help="Segredo do cliente no provedor OpenID Connect (exigido por um provedor real).",
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

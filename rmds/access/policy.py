@@ -18,6 +18,9 @@ is decided here, from three things:
   stated purpose of use (:class:`Purpose`); outside that municipality only by breaking the
   glass with a written justification (:data:`Decision.BREAK_GLASS`), which the
   municipality reviews; managers, analysts and the public never (:meth:`AccessPolicy.care`).
+  The citizen holds no territory and reads like the public, with one exception: their own
+  record, found by the CPF their identity provider vouched for
+  (:meth:`AccessPolicy.own_record_key`).
 
 Writes of identity data (a FHIR Bundle) are placed the same way, by the residence of every
 patient written about (:meth:`AccessPolicy.require_write`).
@@ -120,7 +123,7 @@ class AccessDenied(PermissionError):
 
 _STATE = (Role.ADMIN, Role.STATE_ANALYST)
 _SCOPED = (Role.REGIONAL, Role.MUNICIPAL, Role.CONSORTIUM, Role.PROFESSIONAL)
-_NO_TERRITORY = (Role.STRATEGY_OFFICE, Role.PROJECT_MANAGER, Role.PUBLIC)
+_NO_TERRITORY = (Role.STRATEGY_OFFICE, Role.PROJECT_MANAGER, Role.CITIZEN, Role.PUBLIC)
 
 
 def _table() -> dict[tuple[Role, Place, DataClass], Decision]:
@@ -313,6 +316,17 @@ class AccessPolicy:
                     "o município de residência revisa", signed_in=True)
             return CareGrant(chosen, True, text)
         return CareGrant(chosen, False, None)
+
+    @staticmethod
+    def own_record_key(user: User) -> str:
+        """The one care record a citizen opens: their own, found by the CPF their identity
+        provider vouched for at sign-in (never by a number typed in a form). For the table
+        the citizen is like the public (no territory, no record of anyone); this is the
+        single exception, and it holds for nobody else."""
+        if user.role is not Role.CITIZEN or not user.scope_code:
+            raise AccessDenied("'Meus dados' é a página do cidadão, com a própria conta "
+                               "gov.br", signed_in=user.role is not Role.PUBLIC)
+        return user.scope_code
 
     def may_read_somewhere(self, role: Role, cls: DataClass) -> bool:
         """Whether ``role`` is allowed ``cls`` in at least one place (else: refuse early)."""

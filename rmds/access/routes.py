@@ -24,6 +24,8 @@ class Open(StrEnum):
     PORTFOLIO = "carteira"       # the strategic portfolio: any signed-in user (edits: its rules)
     OPERATION = "operacao"       # CLI commands that build, load or administer, printing no data
     ADMINISTRATION = "administracao"  # users: the administrator alone (require_administrator)
+    OWN = "titular"              # the citizen's own data, by the CPF gov.br vouched for
+    #                              (AccessPolicy.own_record_key): nobody else's, for nobody else
 
 
 RouteClass = DataClass | Open
@@ -101,6 +103,14 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/carteira/relatorio.pdf"): Open.PORTFOLIO,
     ("GET", "/prontuario"): _C,
     ("POST", "/prontuario"): _C,
+    ("GET", "/correcoes"): _C,             # citizens' reports: the municipality's review
+    ("GET", "/meus-dados"): Open.OWN,
+    ("GET", "/meus-dados/fhir"): Open.OWN,
+    ("POST", "/meus-dados/correcao"): Open.OWN,
+    ("GET", "/meus-dados/entrar"): Open.SESSION,
+    ("GET", "/meus-dados/retorno"): Open.SESSION,
+    ("GET", "/oidc-local/autorizar"): Open.SESSION,   # the development identity provider
+    ("POST", "/oidc-local/autorizar"): Open.SESSION,
     ("GET", "/entrar"): Open.SESSION,
     ("POST", "/entrar"): Open.SESSION,
     ("GET", "/sair"): Open.SESSION,

@@ -17,11 +17,15 @@ from rmds.access import AccessPolicy, CareGrant, Scope
 from rmds.care.record import CareRecord, care_record, resolve_person
 from rmds.store import Store
 from rmds.store.audit import record
+from rmds.store.auth import User
 
-__all__ = ["ACTION_BREAK_GLASS", "ACTION_OPEN", "Opened", "open_record", "person_resource"]
+__all__ = ["ACTION_BREAK_GLASS", "ACTION_OPEN", "ACTION_OWN", "Opened", "open_own_record",
+           "open_record", "person_resource"]
 
 ACTION_OPEN = "abrir_prontuario"
 ACTION_BREAK_GLASS = "quebra_de_vidro"
+ACTION_OWN = "titular_consultou"      # the citizen read their own data
+OWN_REASON = "finalidade=titular"
 
 
 def person_resource(person_id: int) -> str:
@@ -50,3 +54,18 @@ def open_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPoli
                  resource=person_resource(person_id),
                  territory=found.residence_municipality, origin=origin, reason=grant.reason)
     return Opened(found, grant, seq)
+
+
+def open_own_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
+                    user: User, *, action: str = ACTION_OWN, origin: str | None = None
+                    ) -> tuple[CareRecord, int]:
+    """The citizen's own record (:meth:`AccessPolicy.own_record_key`), audited like any
+    opening, so that their access log shows their own reads too. A CPF the index holds for
+    two persons is refused (:func:`rmds.care.record.resolve_person`): nobody is shown a
+    record that may be someone else's."""
+    person_id = resolve_person(con, policy.own_record_key(user))
+    found = care_record(con, person_id)
+    seq = record(store, username=user.username, role=user.role.value, action=action,
+                 resource=person_resource(person_id),
+                 territory=found.residence_municipality, origin=origin, reason=OWN_REASON)
+    return found, seq

@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from rmds.exceptions import ConfigurationError, RmdsError
 from rmds.store.db import SESSIONS, USERS, Store
 
-__all__ = ["LOGIN_FAILED", "AuthError", "Role", "User", "add_user", "authenticate",
-           "check_password", "disable_user", "hash_password", "list_users", "login",
-           "set_password", "user_for_token", "verify_password"]
+__all__ = ["CITIZEN_SCOPE", "LOGIN_FAILED", "AuthError", "Role", "User", "add_user",
+           "authenticate", "check_password", "citizen_session", "disable_user",
+           "hash_password", "list_users", "login", "set_password", "user_for_token",
+           "verify_password"]
 
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
@@ -45,6 +46,7 @@ class Role(StrEnum):
     PROFESSIONAL = "profissional_saude"
     STRATEGY_OFFICE = "escritorio_estrategia"
     PROJECT_MANAGER = "gerente_projeto"
+    CITIZEN = "cidadao"
     PUBLIC = "publico"
 
     @property
@@ -56,6 +58,7 @@ class Role(StrEnum):
                 "profissional_saude": "Profissional de saúde",
                 "escritorio_estrategia": "Escritório de estratégia (AEST)",
                 "gerente_projeto": "Gerente de projeto",
+                "cidadao": "Cidadão (gov.br)",
                 "publico": "Público"}[self.value]
 
     @property
@@ -143,6 +146,9 @@ def add_user(store: Store, username: str, password: str, role: Role,
              scope_code: str | None = None) -> User:
     if role is Role.PUBLIC:
         raise ConfigurationError("o papel 'publico' não tem usuários (é o acesso sem login)")
+    if role is Role.CITIZEN:
+        raise ConfigurationError("o cidadão entra pelo provedor de identidade (gov.br), não "
+                                 "por usuário e senha criados aqui")
     if not username or len(username) > 80 or any(ord(ch) < 33 for ch in username):
         raise ConfigurationError("nome de usuário inválido: de 1 a 80 caracteres, sem "
                                  "espaços nem caracteres de controle")
@@ -231,7 +237,36 @@ def authenticate(store: Store, username: str, password: str) -> User:
 
 def login(store: Store, username: str, password: str) -> tuple[str, User]:
     """A new session token for the user."""
-    user = authenticate(store, username, password)
+    return _session(store, authenticate(store, username, password))
+
+
+#: the scope level of a citizen: the CPF their identity provider vouched for
+CITIZEN_SCOPE = "cpf"
+
+
+def citizen_session(store: Store, cpf: str) -> tuple[str, User]:
+    """A session for the citizen whose identity provider (gov.br, OpenID Connect) vouched
+    for ``cpf``: their user is made on first sign-in, with a random name (the name appears
+    in the audit chain: never the CPF) and no password (they never sign in with one)."""
+    if not (cpf.isdigit() and len(cpf) == 11):
+        raise AuthError("o provedor de identidade não informou um CPF válido")
+    with store.engine.begin() as c:
+        row = c.execute(USERS.select().where(USERS.c.role == Role.CITIZEN.value,
+                                             USERS.c.scope_code == cpf)).first()
+        if row is None:
+            c.execute(USERS.insert().values(
+                username=f"cidadao-{secrets.token_hex(5)}", password_hash="oidc$",
+                role=Role.CITIZEN.value, scope_level=CITIZEN_SCOPE, scope_code=cpf,
+                active=True, failed_logins=0, created_at=_now()))
+            row = c.execute(USERS.select().where(USERS.c.role == Role.CITIZEN.value,
+                                                 USERS.c.scope_code == cpf)).one()
+    user = _user(row)
+    if not user.active:
+        raise AuthError(LOGIN_FAILED)
+    return _session(store, user)
+
+
+def _session(store: Store, user: User) -> tuple[str, User]:
     token = secrets.token_urlsafe(32)
     now = _now()
     with store.engine.begin() as c:

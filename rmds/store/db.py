@@ -11,7 +11,7 @@ from alembic.config import Config
 
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["AUDIT", "METADATA", "SESSIONS", "USERS", "Store", "open_store"]
+__all__ = ["AUDIT", "METADATA", "RECORD_REPORTS", "SESSIONS", "USERS", "Store", "open_store"]
 
 METADATA = sa.MetaData()
 
@@ -107,6 +107,23 @@ DELIVERIES = sa.Table(
     sa.Column("delivered_on", sa.Date, nullable=False),
     sa.Column("reviewed", sa.Boolean, nullable=False),
 )
+
+# a citizen's report that a record of theirs is wrong: the review queue of the municipality
+# of residence (rmds.care.reports)
+RECORD_REPORTS = sa.Table(
+    "record_reports", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("username", sa.String(80), nullable=False),
+    sa.Column("person_id", sa.BigInteger, nullable=False),
+    sa.Column("municipality", sa.String(7)),
+    sa.Column("text", sa.String(2000), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("resolved_by", sa.String(80)),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+)
+sa.Index("ix_record_reports_municipality", RECORD_REPORTS.c.municipality,
+         RECORD_REPORTS.c.status)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

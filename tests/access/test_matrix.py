@@ -35,7 +35,7 @@ from rmds.cli import cli
 from rmds.docgen import _walk
 from rmds.portfolio.plan import load_plan
 from rmds.store import Store
-from rmds.store.auth import Role, add_user
+from rmds.store.auth import Role, add_user, citizen_session
 from rmds.territory import Level, ReferencePack
 from tests.service_fixtures import PASSWORD, token
 
@@ -297,6 +297,12 @@ def _care_page(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
     return DENY
 
 
+def _corrections(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """The review queue of citizens' reports: whoever opens records without breaking the
+    glass somewhere (the professional in their municipality, the administrator)."""
+    return _status(c.get("/correcoes", headers=h, follow_redirects=False)) or ALLOW
+
+
 #: route → (probe, the level and code of the unit it asks about: None for the whole state)
 PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/indicadores/{indicador}/valores"): (_values, "municipio"),
@@ -322,6 +328,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/fhir/Patient/{pessoa}/$summary"): (_summary, "municipio"),
     ("GET", "/prontuario"): (_care_form, "own"),
     ("POST", "/prontuario"): (_care_page, "municipio"),
+    ("GET", "/correcoes"): (_corrections, "own"),
     ("GET", "/api/tabulador"): (_tabulator_api, "municipio"),
     ("GET", "/tabulador"): (_tabulator_page, "municipio"),
     ("GET", "/unidade/{nivel}/{codigo}"): (_unit_page, "municipio"),
@@ -373,6 +380,10 @@ def actors(client: TestClient, store: Store, world: World) -> list[Actor]:
         add_user(store, name, PASSWORD, role, territory)
         out.append(Actor(name, role, None if role is Role.PROJECT_MANAGER else territory,
                          token(client, name)))
+    # a citizen signed in through the identity provider: like the public on every route
+    session, citizen = citizen_session(store, "19100000000")
+    out.append(Actor(citizen.username, Role.CITIZEN, None,
+                     {"Authorization": f"Bearer {session}"}))
     return out
 
 
@@ -436,8 +447,8 @@ def test_every_policy_cell_on_every_route_through_the_cache(
     # roles without territory hold nothing (outside only), the scoped roles both
     reachable = {(role, where, cls) for (role, where, cls) in RULES
                  if not (role in (Role.ADMIN, Role.STATE_ANALYST) and where is Place.OUTSIDE)
-                 and not (role in (Role.PUBLIC, Role.STRATEGY_OFFICE, Role.PROJECT_MANAGER)
-                          and where is Place.INSIDE)}
+                 and not (role in (Role.PUBLIC, Role.STRATEGY_OFFICE, Role.PROJECT_MANAGER,
+                                   Role.CITIZEN) and where is Place.INSIDE)}
     assert reachable - seen == set()
 
 
