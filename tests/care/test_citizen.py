@@ -1,0 +1,210 @@
+"""The citizen's own view ("Meus dados") through the OpenID Connect flow of the local
+provider: sign-in with state, nonce and PKCE; the citizen sees their own record and an
+access log with exactly the accesses made, nobody else's data; a forged or replayed sign-in
+is refused; a wrong record reported reaches the municipality's review queue."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from rmds.api.oidc import LocalProvider
+from rmds.care.record import care_record
+from rmds.server import create_app
+from rmds.store import Store, open_store
+from rmds.store.audit import verify
+from rmds.store.auth import Role, add_user
+from rmds.store.db import AUDIT
+from rmds.territory import ReferencePack
+from tests.service_fixtures import PASSWORD, token
+
+BH, UDI = "3106200", "3170206"
+WHY = "paciente em atendimento de urgência no nosso pronto-socorro"
+#: people whose CPF is theirs alone in the index, with the municipality they live in
+OWNERS_SQL = (
+    "WITH r AS (SELECT l.person_id, i.cpf, i.residence_municipality AS m FROM person_links l "
+    "JOIN (SELECT *, source_system || '|' || source_file || '|' || coalesce(record_key, "
+    "CAST(source_row AS VARCHAR)) || '|' || role AS uid FROM identity_records) i "
+    "ON l.record_uid = i.uid) "
+    "SELECT any_value(person_id), cpf FROM r WHERE cpf IS NOT NULL GROUP BY cpf "
+    "HAVING count(DISTINCT person_id) = 1 AND bool_and(m = ?) ORDER BY 2 LIMIT 2")
+
+
+@pytest.fixture(scope="module")
+def oidc(app: FastAPI) -> Iterator[LocalProvider]:
+    before = app.state.oidc
+    app.state.oidc = LocalProvider()
+    yield app.state.oidc
+    app.state.oidc = before
+
+
+def _owners(client: TestClient, town: str) -> list[tuple[int, str]]:
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    return [(int(p), str(c)) for p, c in cursor.execute(OWNERS_SQL, [town]).fetchall()]
+
+
+def sign_in(app: FastAPI, cpf: str) -> TestClient:
+    """A browser of its own (its own cookies) that signs in with ``cpf`` at the provider."""
+    browser = TestClient(app)
+    start = browser.get("/meus-dados/entrar", follow_redirects=False)
+    assert start.status_code == 303
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start.headers["location"]).query))
+    assert query["code_challenge_method"] == "S256" and query["nonce"] and query["state"]
+    form = browser.get(start.headers["location"])
+    assert form.status_code == 200 and 'id="provedor-local"' in form.text
+    back = browser.post("/oidc-local/autorizar", follow_redirects=False, data={
+        "cpf": cpf, **{k: query[k] for k in ("redirect_uri", "state", "nonce",
+                                              "code_challenge")}})
+    assert back.status_code == 303
+    done = browser.get(back.headers["location"], follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/meus-dados", done.text
+    return browser
+
+
+def _log_rows(html: str) -> list[tuple[int, str, str]]:
+    return [(int(seq), glass, user) for seq, glass, user in re.findall(
+        r'<tr data-seq="(\d+)" data-quebra-de-vidro="(\w+)" data-usuario="([^"]+)"', html)]
+
+
+def test_the_citizen_sees_their_record_and_exactly_who_opened_it(
+        client: TestClient, app: FastAPI, store: Store, users: dict[str, str],
+        oidc: LocalProvider) -> None:
+    (pid, cpf), (other_pid, other_cpf) = _owners(client, BH)
+    name = f"prof-udi-{store.engine.dialect.name}"
+    add_user(store, name, PASSWORD, Role.PROFESSIONAL, UDI)
+    # a professional of the municipality opens the record; one of another breaks the glass
+    local = client.post("/api/prontuario", json={"pessoa": str(pid), "finalidade": "cuidado"},
+                        headers=token(client, "prof"))
+    glass = client.post("/api/prontuario", headers=token(client, name), json={
+        "pessoa": str(pid), "finalidade": "cuidado", "justificativa": WHY})
+    assert local.status_code == glass.status_code == 200, (local.text, glass.text)
+    # and someone else's record is opened too: it must not show in this citizen's log
+    assert client.post("/api/prontuario", json={"pessoa": str(other_pid),
+                                                "finalidade": "cuidado"},
+                       headers=token(client, "prof")).status_code == 200
+
+    citizen = sign_in(app, cpf)
+    page = citizen.get("/meus-dados")
+    assert page.status_code == 200, page.text
+    rows = _log_rows(page.text)
+    me = rows[-1][2]
+    assert [(s, g, u) for s, g, u in rows if u != me] == [
+        (local.json()["acesso"]["auditoria"], "nao", "prof"),
+        (glass.json()["acesso"]["auditoria"], "sim", name)]
+    assert WHY in page.text and 'data-integro="sim"' in page.text
+    # their own read is in the log, as theirs; nothing else is
+    assert [u for _, _, u in rows] == ["prof", name, me]
+    # their record, nobody else's: every identification row is one of theirs
+    record = care_record(client.app.state.data.cursor(), pid)  # type: ignore[attr-defined]
+    other = care_record(client.app.state.data.cursor(), other_pid)  # type: ignore[attr-defined]
+    assert page.text.count("<tr><td>") >= len(record.identifications)
+    theirs = {i.name for i in other.identifications if i.name} - {
+        i.name for i in record.identifications if i.name}
+    assert not any(n in page.text for n in theirs)
+    assert other_cpf not in page.text
+    # the FHIR download is theirs, and audited
+    bundle = citizen.get("/meus-dados/fhir")
+    assert bundle.status_code == 200 and bundle.headers["content-type"].startswith(
+        "application/fhir+json")
+    assert bundle.json()["resourceType"] == "Bundle" and cpf in bundle.text
+    # the citizen can reach no one else's record, list or management data
+    assert citizen.post("/api/prontuario", json={"pessoa": str(other_pid),
+                                                 "finalidade": "cuidado"}).status_code == 403
+    assert citizen.get(f"/fhir/Patient/{pid}/$summary").status_code == 403
+    assert citizen.get("/correcoes", follow_redirects=False).status_code == 403
+    assert citizen.get("/cargas", follow_redirects=False).status_code == 403
+    # a professional is not a citizen: "Meus dados" is refused to them
+    assert client.get("/meus-dados", headers=token(client, "prof")).status_code == 403
+    assert verify(store).ok
+
+
+def test_a_wrong_record_reported_reaches_the_municipalitys_queue(
+        client: TestClient, app: FastAPI, store: Store, users: dict[str, str],
+        oidc: LocalProvider) -> None:
+    (pid, cpf), _ = _owners(client, BH)
+    citizen = sign_in(app, cpf)
+    sent = citizen.post("/meus-dados/correcao", follow_redirects=False,
+                        data={"texto": "A dose de vacina de março não fui eu que tomei."})
+    assert sent.status_code == 303 and sent.headers["location"] == "/meus-dados?enviado=1"
+    queue = client.get("/correcoes", headers=token(client, "prof"))
+    assert queue.status_code == 200 and f'data-pessoa="{pid}"' in queue.text
+    assert "não fui eu que tomei" in queue.text
+    # the municipal manager and the analyst do not review records
+    for who in ("bh", "ana"):
+        assert client.get("/correcoes", headers=token(client, who)).status_code == 403
+
+
+def test_a_forged_or_replayed_sign_in_is_refused(
+        app: FastAPI, users: dict[str, str], oidc: LocalProvider) -> None:
+    browser = TestClient(app)
+    start = browser.get("/meus-dados/entrar", follow_redirects=False)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start.headers["location"]).query))
+    fields = {k: query[k] for k in ("redirect_uri", "state", "nonce", "code_challenge")}
+    # the provider sends back only to this service's own return address
+    assert browser.post("/oidc-local/autorizar", data={
+        **fields, "cpf": "12345678909", "redirect_uri": "https://elsewhere.example/x"},
+        follow_redirects=False).status_code == 422
+    back = browser.post("/oidc-local/autorizar", data={**fields, "cpf": "12345678909"},
+                        follow_redirects=False)
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        back.headers["location"]).query))["code"]
+    # a state that is not the one this browser started with
+    forged = browser.get(f"/meus-dados/retorno?code={code}&state=outro", follow_redirects=False)
+    assert forged.status_code == 401 and "state" in forged.text
+    # another browser (without the sign-in cookie) cannot use the code
+    stranger = TestClient(app).get(f"/meus-dados/retorno?code={code}&state={query['state']}",
+                                   follow_redirects=False)
+    assert stranger.status_code == 401
+    ok = browser.get(f"/meus-dados/retorno?code={code}&state={query['state']}",
+                     follow_redirects=False)
+    assert ok.status_code == 303
+    # a code is good once
+    browser.cookies.set("rmds_oidc", f"{query['state']}.{query['nonce']}.x", path="/meus-dados")
+    again = browser.get(f"/meus-dados/retorno?code={code}&state={query['state']}",
+                        follow_redirects=False)
+    assert again.status_code == 401
+
+
+def test_a_token_from_another_key_is_refused(oidc: LocalProvider) -> None:
+    from rmds.api.oidc import Login, OidcError, challenge, verify_id_token
+
+    login = Login.new()
+    code = oidc.issue("12345678909", login.nonce, challenge(login.verifier), "http://x/r")
+    token_text = oidc.exchange(code, "http://x/r", login.verifier)
+    assert verify_id_token(oidc, token_text, login.nonce)["sub"] == "12345678909"
+    with pytest.raises(OidcError, match="nonce"):
+        verify_id_token(oidc, token_text, "outro")
+    with pytest.raises(OidcError):
+        verify_id_token(LocalProvider(), token_text, login.nonce)   # another provider's key
+
+
+def test_a_deleted_access_shows_missing_on_the_citizens_page(
+        client: TestClient, service_lake: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    """On a store of its own (the deletion breaks the chain for good)."""
+    (pid, cpf), _ = _owners(client, BH)
+    own = open_store(f"sqlite:///{tmp_path / 'op.db'}")
+    add_user(own, "enf", PASSWORD, Role.PROFESSIONAL, BH)
+    made = create_app(service_lake, own, pack, warm=False)
+    made.state.oidc = LocalProvider()
+    try:
+        staff = TestClient(made)
+        headers = token(staff, "enf")
+        seqs = [staff.post("/api/prontuario", headers=headers, json={
+            "pessoa": str(pid), "finalidade": f}).json()["acesso"]["auditoria"]
+            for f in ("cuidado", "coordenacao_cuidado")]
+        with own.engine.begin() as c:
+            c.execute(AUDIT.delete().where(AUDIT.c.seq == seqs[0]))
+        page = sign_in(made, cpf).get("/meus-dados")
+        assert page.status_code == 200
+        assert 'data-integro="nao"' in page.text
+        assert f'<span class="ausente" data-seq="{seqs[0]}">' in page.text
+        assert [s for s, _, u in _log_rows(page.text) if u == "enf"] == [seqs[1]]
+    finally:
+        made.state.data.close()
+        own.close()
