@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +19,8 @@ from rmds.territory import Level, ReferencePack
 from rmds.territory.check import check_pack
 
 __all__ = ["run_demo"]
+
+BH = "3106200"      # Belo Horizonte: the demo's professional and citizen live there
 
 
 def run_demo(pack: ReferencePack, console: Console, workdir: Path | None = None,
@@ -137,6 +140,7 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
         warnings.simplefilter("ignore", DeprecationWarning)
         from fastapi.testclient import TestClient
 
+    from rmds.api.oidc import LocalProvider
     from rmds.server import create_app
     from rmds.store import open_store
     from rmds.store.auth import Role, add_user, list_users, login, set_password
@@ -150,7 +154,12 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
     else:
         add_user(store, "analista.demo", password, Role.STATE_ANALYST)
     token, _ = login(store, "analista.demo", password)
+    if not any(u.username == "profissional.demo" for u in list_users(store)):
+        add_user(store, "profissional.demo", password, Role.PROFESSIONAL, BH)
+    else:
+        set_password(store, "profissional.demo", password)
     app = create_app(lake_path, store, pack, warm=False)
+    app.state.oidc = LocalProvider()      # the citizen's sign-in, as gov.br would do it
     pages = workdir / "paginas"
     pages.mkdir(exist_ok=True)
     checks = Table("Endereço", "Situação", "Tamanho")
@@ -169,13 +178,43 @@ def _web(pack: ReferencePack, console: Console, lake_path: Path, workdir: Path) 
             checks.add_row(path, str(response.status_code), fmt_int(len(response.content)))
             if name:
                 (pages / f"{name}.html").write_text(response.text, encoding="utf-8")
+        citizen = _citizen(app, client, password, pages, checks)
     app.state.data.close()
     console.print(checks)
     console.print(f"   páginas salvas em {pages}")
     console.print(f"   usuário analista.demo (analista estadual); senha desta demonstração: "
                   f"{password}")
-    console.print(f"   para abrir no navegador: RMDS_STORE={store_url} .venv/bin/rmds serve "
-                  f"--lake {lake_path}  → http://127.0.0.1:8000/")
+    console.print("   profissional.demo (profissional de saúde, Belo Horizonte), mesma senha")
+    if citizen:
+        console.print(f"   cidadão sintético para 'Meus dados': CPF {citizen} (provedor local: "
+                      "entre em /meus-dados com este CPF)")
+    console.print(f"   para abrir no navegador: RMDS_STORE={store_url} RMDS_OIDC_ISSUER=local "
+                  f".venv/bin/rmds serve --lake {lake_path}  → http://127.0.0.1:8000/")
+
+
+def _citizen(app: Any, client: Any, password: str, pages: Path, checks: Table) -> str | None:
+    """A synthetic citizen of Belo Horizonte: a professional opens their record for care,
+    then they sign in (local provider) and see it, with that access in their log."""
+    from fastapi.testclient import TestClient
+
+    from rmds.api.oidc import sign_in_locally
+    from rmds.care.record import own_cpf_holders
+
+    owners = own_cpf_holders(app.state.data.cursor(), BH, 1)
+    if not owners:
+        return None
+    pid, cpf = owners[0]
+    session = client.post("/api/sessao", json={"usuario": "profissional.demo",
+                                               "senha": password}).json()["token"]
+    client.post("/api/prontuario", json={"pessoa": str(pid), "finalidade": "cuidado"},
+                headers={"Authorization": f"Bearer {session}"})
+    browser = TestClient(app)
+    sign_in_locally(browser, cpf)
+    response = browser.get("/meus-dados")
+    checks.add_row("/meus-dados (cidadão)", str(response.status_code),
+                   fmt_int(len(response.content)))
+    (pages / "meus-dados.html").write_text(response.text, encoding="utf-8")
+    return cpf
 
 
 def _indicators(pack: ReferencePack, console: Console, lake_path: Path, state_dir: Path

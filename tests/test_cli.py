@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,5 @@ def test_demo_runs() -> None:
     assert "21.178.401" in out  # MG 2022, DATASUS
     assert "Extremo Sul" in out
     assert "hospitalisations" in out and "deaths" in out  # real samples mapped
+    # the synthetic citizen signed in (local provider) and saw their own data
+    assert re.search(r"/meus-dados \(cidadão\)\s+│ 200 ", out), out[-3000:]

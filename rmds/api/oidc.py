@@ -38,7 +38,7 @@ from rmds.exceptions import RmdsError
 from rmds.settings import get_setting
 
 __all__ = ["LOCAL", "LocalProvider", "Login", "OidcError", "Provider", "RemoteProvider",
-           "provider_from_settings", "verify_id_token"]
+           "provider_from_settings", "sign_in_locally", "verify_id_token"]
 
 LOCAL = "local"
 LOCAL_ISSUER = "rmds-provedor-local"
@@ -212,3 +212,24 @@ def provider_from_settings() -> Provider | None:
         raise ConfigurationError("oidc_issuer aponta um provedor, mas falta "
                                  "oidc_client_secret (RMDS_OIDC_CLIENT_SECRET)")
     return RemoteProvider(issuer, client_id, secret)
+
+
+def sign_in_locally(browser: Any, cpf: str) -> None:
+    """Walk an HTTP client (``httpx``-like: ``get``/``post`` keeping cookies) through the
+    whole sign-in with the local provider, as a browser would: start, the provider's page,
+    the return. For the demo and the tests; raises OidcError when a step is refused."""
+    start = browser.get("/meus-dados/entrar", follow_redirects=False)
+    if start.status_code != 303:
+        raise OidcError(f"início da entrada recusado ({start.status_code})")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        start.headers["location"]).query))
+    if query.get("code_challenge_method") != "S256" or not query.get("nonce"):
+        raise OidcError("pedido de autorização sem PKCE ou nonce")
+    if browser.get(start.headers["location"]).status_code != 200:
+        raise OidcError("página do provedor local indisponível")
+    back = browser.post("/oidc-local/autorizar", follow_redirects=False, data={
+        "cpf": cpf, **{k: query[k] for k in ("redirect_uri", "state", "nonce",
+                                              "code_challenge")}})
+    done = browser.get(back.headers.get("location", "/"), follow_redirects=False)
+    if done.status_code != 303 or done.headers.get("location") != "/meus-dados":
+        raise OidcError(f"retorno da entrada recusado ({done.status_code})")

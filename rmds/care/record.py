@@ -38,7 +38,7 @@ from rmds.lake.store import table_exists
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
 __all__ = ["CareItem", "CareRecord", "Identification", "PersonNotFound", "care_record",
-           "resolve_person"]
+           "own_cpf_holders", "resolve_person"]
 
 #: identification fields compared across sources (a conflict: two different values)
 ID_FIELDS = ("name", "mother_name", "birth_date", "sex", "cns", "cpf",
@@ -141,6 +141,22 @@ def resolve_person(con: duckdb.DuckDBPyConnection, key: str) -> int:
         raise PersonNotFound(f"o {kind.upper()} está em {len(found)} pessoas do índice "
                              f"({', '.join(map(str, found))}): revise a vinculação")
     return found[0]
+
+
+def own_cpf_holders(con: duckdb.DuckDBPyConnection, municipality: str, limit: int = 2
+                    ) -> list[tuple[int, str]]:
+    """(person_id, CPF) of people of ``municipality`` whose CPF is theirs alone in the
+    index (who can sign in to "Meus dados"), those with the most records first: the
+    demo's citizen and the tests' citizens."""
+    return [(int(p), str(c)) for p, c in con.execute(f"""
+        WITH r AS (SELECT l.person_id, i.cpf, i.residence_municipality AS m
+                   FROM person_links l JOIN (SELECT *, {RECORD_UID_SQL} AS uid
+                                             FROM identity_records) i ON l.record_uid = i.uid),
+        owners AS (SELECT any_value(person_id) AS pid, cpf FROM r WHERE cpf IS NOT NULL
+                   GROUP BY cpf HAVING count(DISTINCT person_id) = 1 AND bool_and(m = ?)),
+        n AS (SELECT person_id, count(*) AS k FROM r GROUP BY person_id)
+        SELECT o.pid, o.cpf FROM owners o JOIN n ON n.person_id = o.pid
+        ORDER BY n.k DESC, o.cpf LIMIT ?""", [municipality, limit]).fetchall()]
 
 
 def _identifications(con: duckdb.DuckDBPyConnection, person_id: int) -> list[Identification]:

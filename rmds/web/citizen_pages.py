@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections import Counter
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -88,7 +89,12 @@ def register_citizen(app: FastAPI) -> None:
             except PersonNotFound as error:
                 return page(request, user, missing=str(error))
             log = access_log(ctx.store, found.person_id)
+            # one line per distinct way a system recorded them, with how many records say so
+            said = Counter((i.source_system, i.name, i.birth_date, i.sex,
+                            i.residence_municipality) for i in found.identifications)
             return page(request, user, record=found, log=log, actions=ACTIONS,
+                        identities=sorted(said.items(), key=lambda kv: (kv[0][0], -kv[1])),
+                        municipalities=ctx.data.municipalities,
                         roles={r.value: r.label for r in Role},
                         vaccines=found.items("vacina"), sent=request.query_params.get(
                             "enviado") == "1")

@@ -29,7 +29,7 @@ PAGES = ["/", "/?nivel=estado", "/?nivel=regiao&indicador=cobertura_penta_d3",
          "/?nivel=macrorregiao&indicador=cobertura_penta_d3", "/metodos",
          "/unidade/urs/belo-horizonte", "/unidade/consorcio/CISMARG", "/qualidade/3106200",
          "/usuarios", "/busca?q=sao", "/tabulador?contagem=obitos&linhas=faixa_etaria",
-         "/prontuario"]
+         "/prontuario", "/correcoes", "/meus-dados"]
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:
