@@ -203,10 +203,9 @@ def worklists_export(ctx: click.Context, lista: str, destino: Path, municipality
                      lake_path: Path | None, as_of: str | None) -> None:
     """Grava a LISTA de um município em CSV (';', UTF-8 com BOM). Cada pessoa da lista
     ganha uma entrada na trilha de auditoria (baixar_lista)."""
-    from rmds.care.opening import person_resource
-    from rmds.care.worklists import compute, export_csv, load_worklists
+    from rmds.care.worklists import audited_export, compute, load_worklists
     from rmds.lake.store import Lake
-    from rmds.store.audit import cli_actor, record
+    from rmds.store.audit import cli_actor
     from rmds.store.db import open_store
     from rmds.territory import ReferencePack
 
@@ -220,12 +219,11 @@ def worklists_export(ctx: click.Context, lista: str, destino: Path, municipality
         entries = compute(lake.con, wl, as_of=_as_of(as_of), icsap=icsap,
                           municipality=municipality)
     store = open_store(settings.store)
-    try:
-        for e in entries:        # before the file is written: no download unaudited
-            record(store, username=cli_actor(), role="linha_de_comando",
-                   action="baixar_lista", resource=person_resource(e.person_id),
-                   territory=municipality, origin="cli", reason=f"lista={wl.id}")
+    try:        # audited before the file is written: no download unaudited
+        content = audited_export(store, entries, wl, username=cli_actor(),
+                                 role="linha_de_comando", territory=municipality,
+                                 origin="cli")
     finally:
         store.close()
-    destino.write_bytes(export_csv(entries, wl))
+    destino.write_bytes(content)
     click.echo(f"{fmt_int(len(entries))} pessoa(s) em {destino}")

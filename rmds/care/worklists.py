@@ -30,7 +30,8 @@ from rmds.codes.vaccines import CALENDAR
 from rmds.exceptions import ConfigurationError
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["RULES", "Entry", "Worklist", "compute", "counts", "export_csv", "load_worklists"]
+__all__ = ["RULES", "Entry", "Worklist", "audited_export", "compute", "counts", "export_csv",
+           "load_worklists"]
 
 CATALOG = Path(__file__).with_name("worklists.toml")
 
@@ -233,3 +234,18 @@ def export_csv(entries: list[Entry], worklist: Worklist) -> bytes:
         writer.writerow([worklist.id, e.person_id, e.municipality or "", e.reason,
                          "sim" if e.flag else ""])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+def audited_export(store: Any, entries: list[Entry], worklist: Worklist, *, username: str,
+                   role: str, territory: str | None, origin: str | None) -> bytes:
+    """The team's download, after one audit entry per person on it (``baixar_lista``,
+    shown in that person's access log): nothing leaves unaudited. The one way out for the
+    command line and the page."""
+    from rmds.care.opening import person_resource
+    from rmds.store.audit import record
+
+    for e in entries:
+        record(store, username=username, role=role, action="baixar_lista",
+               resource=person_resource(e.person_id), territory=territory, origin=origin,
+               reason=f"lista={worklist.id}")
+    return export_csv(entries, worklist)

@@ -4,13 +4,15 @@ like the API's route, so the same policy and the same audit entry apply."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rmds.access import AccessDenied, DataClass, Purpose
+from rmds.access import AccessDenied, DataClass, Purpose, Scope
 from rmds.api.context import ApiContext
 from rmds.care.opening import open_record
 from rmds.care.record import PersonNotFound
+from rmds.care.worklists import audited_export, compute, counts, load_worklists
 from rmds.store.auth import PUBLIC_USER, Role, User
 from rmds.web.pages import LEVEL_LABELS, render
 
@@ -63,3 +65,65 @@ def register_care(app: FastAPI) -> None:
             return form(request, user, 403, error=str(error), glass="quebra de vidro" in
                         str(error), pessoa=pessoa, finalidade=finalidade)
         return form(request, user, record=opened.record, grant=opened.grant)
+
+    # ------------------------------------------------------------------ work lists
+    def team_town(user: User, scope: Scope, municipio: str | None) -> str:
+        """The municipality whose lists ``user`` works: their own (a professional), or the
+        one named (the administrator, for audit). Lists are care records of named people:
+        the policy's care rule decides, with care coordination as the purpose; another
+        municipality's list is never had by breaking the glass."""
+        if not ctx.policy.may_read_somewhere(user.role, DataClass.CARE):
+            raise AccessDenied("as listas nominais são de quem cuida dos pacientes",
+                               signed_in=scope.signed_in)
+        town = municipio or (user.scope_code if user.scope_level == "municipio" else None)
+        if not town or town not in ctx.data.municipalities:
+            raise HTTPException(422, "informe o município (IBGE, 7 dígitos)")
+        purpose = (Purpose.AUDIT if user.role is Role.ADMIN else Purpose.COORDINATION).value
+        grant = ctx.policy.care(scope, town, purpose, None)
+        if grant.break_glass:     # pragma: no cover - care() refuses without a justification
+            raise AccessDenied("listas só do seu município", signed_in=True)
+        return town
+
+    @app.get("/listas", response_class=HTMLResponse, include_in_schema=False)
+    async def worklists_page(request: Request, municipio: str | None = Query(
+            None, pattern=r"^\d{7}$")) -> Response:
+        user = viewer(request)
+        refused = allowed(request, user)
+        if refused is not None:
+            return refused
+        town = team_town(user, ctx.scope(user), municipio)
+        lists = load_worklists()
+        icsap = frozenset(ctx.pack.icsap.codes)
+
+        def made() -> dict[str, int]:
+            return {wl.id: counts(compute(ctx.data.cursor(), wl, icsap=icsap,
+                                          municipality=town)).get(town, 0)
+                    for wl in lists.values()}
+
+        found = await run_in_threadpool(made)
+        return render("listas.html", user=user, levels=LEVEL_LABELS, path=request.url.path,
+                      lists=list(lists.values()), found=found, town=town,
+                      town_name=ctx.data.municipalities[town])
+
+    @app.get("/listas/{lista}.csv", include_in_schema=False)
+    async def worklist_download(request: Request, lista: str, municipio: str | None = Query(
+            None, pattern=r"^\d{7}$")) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+        town = team_town(user, ctx.scope(user), municipio)
+        lists = load_worklists()
+        if lista not in lists:
+            raise HTTPException(404, f"lista desconhecida: {lista}")
+        wl = lists[lista]
+        icsap = frozenset(ctx.pack.icsap.codes)
+
+        def made() -> bytes:
+            entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town)
+            return audited_export(ctx.store, entries, wl, username=user.username,
+                                  role=user.role.value, territory=town,
+                                  origin=ctx.origin(request))
+
+        content = await run_in_threadpool(made)
+        return Response(content, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{wl.id}-{town}.csv"'})

@@ -303,6 +303,18 @@ def _corrections(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decisio
     return _status(c.get("/correcoes", headers=h, follow_redirects=False)) or ALLOW
 
 
+def _lists(path: str) -> Probe:
+    """A work list (page or download) of the unit's municipality: the care rule with care
+    coordination as the purpose. Where the policy's cell is breaking the glass, the route
+    says so and refuses: a list of named people is never had that way."""
+    def probe(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+        r = c.get(f"{path}?municipio={u.code}", headers=h, follow_redirects=False)
+        if r.status_code == 403 and "quebra de vidro" in r.text:
+            return Decision.BREAK_GLASS
+        return _status(r) or ALLOW
+    return probe
+
+
 #: route → (probe, the level and code of the unit it asks about: None for the whole state)
 PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/api/indicadores/{indicador}/valores"): (_values, "municipio"),
@@ -329,6 +341,9 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/prontuario"): (_care_form, "own"),
     ("POST", "/prontuario"): (_care_page, "municipio"),
     ("GET", "/correcoes"): (_corrections, "own"),
+    ("GET", "/listas"): (_lists("/listas"), "municipio"),
+    ("GET", "/listas/{lista}.csv"): (_lists("/listas/vacinas_atrasadas_menores_2.csv"),
+                                     "municipio"),
     ("GET", "/api/tabulador"): (_tabulator_api, "municipio"),
     ("GET", "/tabulador"): (_tabulator_page, "municipio"),
     ("GET", "/unidade/{nivel}/{codigo}"): (_unit_page, "municipio"),

@@ -108,3 +108,39 @@ def test_management_analysts_and_the_public_never_open_a_record(
     assert audit.status_code == 200
     assert [e["username"] for e in _entries(store, before)
             if str(e["resource"]).startswith("pessoa:")] == ["adm"]
+
+
+def test_the_teams_work_lists_page_and_audited_download(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    from rmds.care.worklists import compute, load_worklists
+
+    prof = token(client, "prof")
+    page = client.get("/listas", headers=prof)
+    assert page.status_code == 200, page.text
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    icsap = frozenset(client.app.state.ctx.pack.icsap.codes)  # type: ignore[attr-defined]
+    lists = load_worklists()
+    expected = {k: compute(cursor, wl, icsap=icsap, municipality=BH)
+                for k, wl in lists.items()}
+    for key, entries in expected.items():
+        assert f'data-lista="{key}"' in page.text
+        assert f'data-pessoas="{len(entries)}"' in page.text, key
+    key = "vacinas_atrasadas_menores_2"
+    assert expected[key], "the fixture has children with overdue vaccines in BH"
+    before = _last(store)
+    csv_answer = client.get(f"/listas/{key}.csv", headers=prof)
+    assert csv_answer.status_code == 200 and csv_answer.content.startswith(b"\xef\xbb\xbf")
+    lines = csv_answer.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + len(expected[key])
+    # one audit entry per person on the list, naming them by index number only
+    written = _entries(store, before)
+    assert sorted(str(e["resource"]) for e in written) == sorted(
+        f"pessoa:{e.person_id}" for e in expected[key])
+    assert {(e["action"], e["reason"], e["territory"]) for e in written} == {
+        ("baixar_lista", f"lista={key}", BH)}
+    # another municipality's list: not even by breaking the glass; management never
+    assert client.get(f"/listas?municipio={UDI}", headers=prof).status_code == 403
+    for who in ("bh", "ana"):
+        assert client.get(f"/listas/{key}.csv", headers=token(client, who)).status_code == 403
+    assert client.get(f"/listas/{key}.csv").status_code == 401
+    assert verify(store).ok
