@@ -185,6 +185,11 @@ def reference_check(ctx: click.Context, directory: Path | None, as_json: bool) -
               help="Estimativa de população do IBGE (planilha do DOU salva como CSV).")
 @click.option("--ano-populacao", "population_year", type=int,
               help="Ano da estimativa de população.")
+@click.option("--cid10", type=click.Path(path_type=Path, exists=True),
+              help="CID-10 do DATASUS (CID10CSV.ZIP ou a pasta com CID-10-*.CSV).")
+@click.option("--sigtap", type=click.Path(path_type=Path, exists=True),
+              help="Tabela Unificada do SIGTAP do mês (TabelaUnificada_AAAAMM_vN.zip ou a "
+                   "pasta, com tb_procedimento.txt e o seu leiaute).")
 @click.option("--destino", "root", type=click.Path(path_type=Path, file_okay=False),
               help="Raiz das versões (versoes/ e ATUAL). Padrão: o diretório do pacote "
                    "configurado, quando já é uma raiz de versões.")
@@ -195,8 +200,8 @@ def reference_check(ctx: click.Context, directory: Path | None, as_json: bool) -
 @click.pass_context
 def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: int | None,
                    vintage_id: str | None, label: str | None, populacao: Path | None,
-                   population_year: int | None, root: Path | None, version: str | None,
-                   dry: bool, as_json: bool) -> None:
+                   population_year: int | None, cid10: Path | None, sigtap: Path | None,
+                   root: Path | None, version: str | None, dry: bool, as_json: bool) -> None:
     """Constrói uma versão nova do pacote de referência a partir das tabelas oficiais,
     verifica-a ('reference check'), mostra o que mudou e a instala ao lado da atual.
 
@@ -217,7 +222,7 @@ def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: 
     result = build_version(configured, root, regionalisation=regionalizacao,
                            valid_from=valid_from, vintage_id=vintage_id, label=label,
                            population=populacao, population_year=population_year,
-                           version=version, install=not dry)
+                           cid10=cid10, sigtap=sigtap, version=version, install=not dry)
     if as_json:
         click.echo(json.dumps({
             "versao": result.version, "diretorio": str(result.directory),
@@ -226,6 +231,9 @@ def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: 
             "municipios_que_mudam": [vars(c) for c in result.changes],
             "ano_populacao": result.population_year,
             "populacoes_alteradas": result.population_changed,
+            "cid10_codigos": result.cid10_codes,
+            "sigtap_procedimentos": result.sigtap_procedures,
+            "sigtap_competencia": result.sigtap_competence,
             "arquivos_alterados": result.files_changed}, ensure_ascii=False, indent=2))
         return
     console.print(f"Versão [bold]{result.version}[/] em {result.directory}")
@@ -240,6 +248,12 @@ def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: 
     if result.population_year:
         console.print(f"  população IBGE {result.population_year}: "
                       f"{fmt_int(result.population_changed)} valor(es) novos ou alterados")
+    if result.cid10_codes:
+        console.print(f"  CID-10 do DATASUS: {fmt_int(result.cid10_codes)} categorias e "
+                      "subcategorias")
+    if result.sigtap_procedures:
+        console.print(f"  SIGTAP competência {result.sigtap_competence or '?'}: "
+                      f"{fmt_int(result.sigtap_procedures)} procedimentos")
     console.print(f"  arquivos alterados: {', '.join(result.files_changed) or 'nenhum'}")
     if result.installed:
         console.print(f"[green]Instalada[/]: {root / POINTER} aponta para {result.version}.")

@@ -247,6 +247,8 @@ rmds reference sync --destino /srv/rmds/referencia \
 export RMDS_REFERENCE_DIR=/srv/rmds/referencia      # segue RAIZ/ATUAL
 # depois: uma regionalização nova, válida a partir de 2026
 rmds reference sync --regionalizacao pdr_2026.csv --vigente-desde 2026
+# a CID-10 e a SIGTAP do mês, dos arquivos do DATASUS
+rmds reference sync --cid10 CID10CSV.ZIP --sigtap TabelaUnificada_202611_v2611.zip
 rmds reference versions
 rmds indicators compute                              # recalcula com a versão nova
 ```
@@ -265,9 +267,18 @@ rmds indicators compute                              # recalcula com a versão n
 - A estimativa do IBGE é lida como a planilha do DOU salva em CSV (`COD. UF`, `COD.
   MUNIC` de 5 dígitos, `POPULAÇÃO ESTIMADA` com pontos de milhar e notas como `(1)`);
   as linhas de outros estados são ignoradas; cada município de MG precisa estar lá.
-- Ainda **não** há construção a partir dos arquivos oficiais da CID-10 (DATASUS) e da
-  SIGTAP (tabela unificada mensal): essas tabelas do pacote são copiadas da versão anterior.
-  Os mapas das regiões continuam desenhados com as malhas do pacote; uma região com
+- As tabelas de códigos vêm dos arquivos oficiais: `--cid10 CID10CSV.ZIP` (os CSVs da
+  CID-10 do DATASUS, `CID-10-CAPITULOS/GRUPOS/CATEGORIAS/SUBCATEGORIAS.CSV`, Latin-1, `;`)
+  e `--sigtap TabelaUnificada_AAAAMM_vN.zip` (a Tabela Unificada do mês: o
+  `tb_procedimento.txt` de largura fixa, em Windows-1252, lido pelas posições do
+  `tb_procedimento_layout.txt` que vem no mesmo ZIP — uma mudança de leiaute no DATASUS é
+  seguida sem mudar o rmds). O SIGTAP do pacote passa a ter os nomes completos e a
+  competência conhecida; o pacote distribuído tem nomes truncados e 10 nomes com traços e
+  aspas do Windows-1252 lidos como Latin-1 (U+0096, U+0093), que a sincronização corrige.
+  Um código da CID-10 que o rmds acrescenta à mão (U07.1, U09.9...) cede à descrição do
+  arquivo oficial quando este o traz. Sem `--cid10`/`--sigtap`, essas tabelas são copiadas
+  da versão anterior.
+- Os mapas das regiões continuam desenhados com as malhas do pacote; uma região com
   membros novos aparece no mapa com o contorno antigo até que a malha seja atualizada.
 
 ## Quando o DATASUS muda um leiaute ou uma pasta

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rmds.codes.official import cid10_files, sigtap_file
+from rmds.codes.sigtap import FILE as SIGTAP_FILE
 from rmds.exceptions import InputError, Problem, ReferencePackError
 from rmds.territory.model import BUILTIN_VINTAGES, Vintage
 
@@ -125,6 +127,9 @@ class SyncResult:
     changes: list[RegionChange] = field(default_factory=list)
     population_year: int | None = None
     population_changed: int = 0
+    cid10_codes: int = 0
+    sigtap_procedures: int = 0
+    sigtap_competence: str | None = None
     files_changed: list[str] = field(default_factory=list)
 
 
@@ -299,6 +304,7 @@ def build_version(base: Path, root: Path, *, regionalisation: Path | None = None
                   valid_from: int | None = None, vintage_id: str | None = None,
                   label: str | None = None, population: Path | None = None,
                   population_year: int | None = None, version: str | None = None,
+                  cid10: Path | None = None, sigtap: Path | None = None,
                   install: bool = True) -> SyncResult:
     """Build a new pack version under ``root`` from the pack at ``base`` and the tables
     given, check it, and (``install``) make it the one in use. Nothing is written where
@@ -306,8 +312,9 @@ def build_version(base: Path, root: Path, *, regionalisation: Path | None = None
     from rmds.territory.check import check_pack
     from rmds.territory.pack import ReferencePack
 
-    if regionalisation is None and population is None:
-        raise InputError("nada a sincronizar: dê --regionalizacao e/ou --populacao")
+    if regionalisation is None and population is None and cid10 is None and sigtap is None:
+        raise InputError("nada a sincronizar: dê --regionalizacao, --populacao, --cid10 "
+                         "e/ou --sigtap")
     current = ReferencePack(base)
     source = current.directory
     names = {code: m.name for code, m in current.municipalities.items()}
@@ -349,6 +356,14 @@ def build_version(base: Path, root: Path, *, regionalisation: Path | None = None
             raise InputError("--ano-populacao é obrigatório com --populacao")
         counts = read_population(population, names)
         result.population_year = population_year
+    tables: dict[str, bytes] = {}       # pack-relative path → new content
+    if cid10 is not None:
+        tables |= cid10_files(cid10)
+        result.cid10_codes = sum(max(0, content.count(b"\n") - 1) for name, content
+                                 in tables.items() if name.endswith("CATEGORIAS.utf8.csv"))
+    if sigtap is not None:
+        content, result.sigtap_procedures, result.sigtap_competence = sigtap_file(sigtap)
+        tables[SIGTAP_FILE] = content
     staging = root / VERSIONS / f".{name}.parcial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -362,6 +377,8 @@ def build_version(base: Path, root: Path, *, regionalisation: Path | None = None
                      {code: dict(zip(new.columns, values, strict=True))
                       for code, values in placed.items()}, list(new.columns))
             _write_vintages(staging, vintages)
+        for relative, content in tables.items():
+            (staging / relative).write_bytes(content)
         if counts:
             column = f"pop_{population_year}"
             result.population_changed = _rewrite(

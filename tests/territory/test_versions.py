@@ -4,6 +4,7 @@ compared and installed beside the old; each year's data keep the regions of that
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,71 @@ def test_a_bad_table_installs_nothing_and_names_every_problem(
     # a regionalisation cannot start before the one in use
     with pytest.raises(Exception, match="vigente-desde"):
         build_version(pack.directory, root, regionalisation=table, valid_from=2023)
+
+
+def _official_sigtap(pack: ReferencePack, path: Path, extra: tuple[str, str]) -> int:
+    """A Tabela Unificada ZIP as DATASUS ships it: fixed width in Windows-1252, laid out
+    by its own layout file (here with the name wider than today's 250, as a layout change
+    would do), with a procedure the pack does not have yet."""
+    import zipfile
+
+    layout = ("Coluna,Tamanho,Inicio,Fim,Tipo\nCO_PROCEDIMENTO,10,1,10,VARCHAR2\n"
+              "NO_PROCEDIMENTO,300,11,310,VARCHAR2\nTP_COMPLEXIDADE,1,311,311,VARCHAR2\n"
+              "DT_COMPETENCIA,6,312,317,CHAR\n")
+    # the pack's names carry Windows-1252 dashes and quotes read as latin-1 (U+0080–U+009F):
+    # the real file has the characters themselves
+    def fixed(name: str) -> str:
+        return re.sub("[\x80-\x9f]", lambda m: m.group().encode("latin-1").decode(
+            "cp1252", errors="replace"), name)
+
+    rows = sorted({**{c: fixed(n) for c, n in pack.sigtap.procedures.items()},
+                   extra[0]: extra[1]}.items())
+    data = "".join(f"{code}{name.ljust(300)}1202611\r\n" for code, name in rows)
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("tb_procedimento_layout.txt", layout)
+        zipped.writestr("tb_procedimento.txt", data.encode("cp1252"))
+        zipped.writestr("tb_cid.txt", "")
+    return len(rows)
+
+
+def test_cid10_and_sigtap_from_the_official_files(pack: ReferencePack, tmp_path: Path) -> None:
+    import zipfile
+
+    # the CID-10 as DATASUS distributes it: latin-1 CSVs in a ZIP, plus codes added since
+    # the 2008 edition the pack was built from (U09.9, which rmds adds by hand until the
+    # official table has it, and U11.9)
+    cid = tmp_path / "CID10CSV.ZIP"
+    with zipfile.ZipFile(cid, "w") as zipped:
+        for table in ("CAPITULOS", "GRUPOS", "CATEGORIAS", "SUBCATEGORIAS"):
+            text = (pack.directory / "cid10" / f"CID-10-{table}.utf8.csv").read_text(
+                encoding="utf-8")
+            if table == "SUBCATEGORIAS":
+                text += ("U099;;;;Condição pós-COVID-19, não especificada;U09.9 Cond pos-COVID;;;\n"
+                         "U119;;;;Necessidade de imunização contra COVID-19, não especificada;"
+                         "U11.9 Imuniz COVID;;;\n")
+            zipped.writestr(f"CID-10-{table}.CSV", text.encode("latin-1"))
+    long_name = "TRATAMENTO CIRÚRGICO DE TESTE COM UM NOME BEM MAIS LONGO " * 4
+    sigtap = tmp_path / "TabelaUnificada_202611_v2611.zip"
+    total = _official_sigtap(pack, sigtap, ("0499999999", long_name.strip()))
+    root = tmp_path / "raiz"
+    result = CliRunner().invoke(cli, ["reference", "sync", "--cid10", str(cid), "--sigtap",
+                                      str(sigtap), "--destino", str(root), "--versao", "v1",
+                                      "--json"], env={"RMDS_REFERENCE_DIR": str(pack.directory)})
+    assert result.exit_code == 0, result.output
+    new = ReferencePack(root)
+    assert "U119" in new.cid10 and "U119" not in pack.cid10
+    assert new.cid10.describe("U09.9") != pack.cid10.describe("U09.9")   # the file's wins
+    assert new.cid10.get("A000") is not None and new.cid10.describe("A00.0").startswith("Cólera")
+    assert len(new.sigtap) == total == len(pack.sigtap) + 1
+    assert new.sigtap.name("04.99.99.999-9") == " ".join(long_name.split())
+    assert '"sigtap_competencia": "202611"' in result.output
+    assert '"sigtap_procedimentos": ' + str(total) in result.output
+    # a Tabela Unificada without its layout is refused, naming what is missing
+    broken = tmp_path / "sem_leiaute.zip"
+    with zipfile.ZipFile(broken, "w") as zipped:
+        zipped.writestr("tb_procedimento.txt", "0101010010X\r\n")
+    refused = CliRunner().invoke(cli, ["reference", "sync", "--sigtap", str(broken),
+                                       "--destino", str(tmp_path / "outra"), "--versao", "v1"],
+                                 env={"RMDS_REFERENCE_DIR": str(pack.directory)})
+    assert refused.exit_code != 0 and "tb_procedimento_layout.txt" in refused.output
+    assert not (tmp_path / "outra" / POINTER).exists()
