@@ -211,11 +211,23 @@ def read_regionalisation(path: Path, municipalities: dict[str, str]
     return out
 
 
+_LIST_ABSENT = 20     # more municipalities absent than this: one problem says how many
+
+
 def _all_placed(path: Path, municipalities: dict[str, str], found: Mapping[str, object],
                 column: str, missing: str, title: str, problems: list[Problem]) -> None:
-    """Every municipality of the pack must be in ``found``: one problem per one absent,
-    and all the table's problems raised at once."""
-    for code in sorted(set(municipalities) - set(found)):
+    """Every municipality of the pack must be in ``found``: one problem per one absent
+    (one problem saying how many, with the first ones, when most are absent: a table for
+    the wrong state, or only the changed rows), and all the table's problems raised at
+    once."""
+    absent = sorted(set(municipalities) - set(found))
+    if len(absent) > _LIST_ABSENT:
+        named = ", ".join(f"{c} ({municipalities[c]})" for c in absent[:5])
+        problems.append(Problem(path.name, None, column, (
+            f"{len(absent)} de {len(municipalities)} municípios {missing}, p. ex. {named}: "
+            "a tabela precisa de uma linha por município de MG, inclusive os que não mudam")))
+        absent = []
+    for code in absent:
         problems.append(Problem(path.name, None, column,
                                 f"município {code} ({municipalities[code]}) {missing}"))
     if problems:

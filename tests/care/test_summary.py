@@ -53,3 +53,5 @@ def test_the_summary_validates_and_traces_every_item_to_its_batch(
     broken["type"] = "collection"
     reasons = " | ".join(p.reason for p in validator.check_document(broken))
     assert "CNS inválido" in reasons and "cmp-2" in reasons and "document" in reasons
+    # nothing is quarantined in a document going out: the reading's wording is not used
+    assert "recurso mantido" not in reasons

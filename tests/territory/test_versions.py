@@ -199,3 +199,21 @@ def test_cid10_and_sigtap_from_the_official_files(pack: ReferencePack, tmp_path:
                                  env={"RMDS_REFERENCE_DIR": str(pack.directory)})
     assert refused.exit_code != 0 and "tb_procedimento_layout.txt" in refused.output
     assert not (tmp_path / "outra" / POINTER).exists()
+
+
+def test_a_table_of_only_the_changed_rows_is_one_clear_problem(
+        pack: ReferencePack, tmp_path: Path) -> None:
+    """A table with only the municipality that moves (what a user may try first) is told
+    in one problem, not one line per municipality left out."""
+    current = pack.current_vintage
+    m = pack.municipalities[ALTEROSA]
+    table = tmp_path / "so_alterosa.csv"
+    table.write_text("cod_ibge7;co_regsaud;no_regsaud;co_macsaud;no_macsaud\n"
+                     f"{ALTEROSA};31092;Alpinópolis;{m.macro[current]};"
+                     f"{m.macro_name[current]}\n", encoding="utf-8")
+    with pytest.raises(ReferencePackError) as caught:
+        build_version(pack.directory, tmp_path / "raiz", regionalisation=table,
+                      valid_from=FROM, version="v1")
+    [problem] = caught.value.problems
+    assert f"{len(pack.municipalities) - 1} de {len(pack.municipalities)}" in problem.message
+    assert "uma linha por município" in problem.message

@@ -412,7 +412,10 @@ class Validator:
                 problems += [FhirProblem(f"{path}.resource.{p.path}", p.reason)
                              for p in found]
             else:
-                problems += [FhirProblem(f"{path}.resource.{p.path}", p.reason)
+                # in a document going out nothing is quarantined: a bad identifier is only
+                # a problem of the document (the reading's "identifier dropped" is not said)
+                problems += [FhirProblem(f"{path}.resource.{p.path}",
+                                         p.reason.split(": identificador descartado")[0])
                              for p in self.check(resource)]
         if not entries or not isinstance(entries[0].get("resource"), dict) or \
                 entries[0]["resource"].get("resourceType") != "Composition":
