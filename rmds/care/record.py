@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 
 from rmds.engine.sql import ident
-from rmds.lake.store import table_exists
+from rmds.lake.store import existing_tables, table_exists
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
 __all__ = ["CareItem", "CareRecord", "Identification", "PersonNotFound", "care_record",
@@ -159,14 +159,27 @@ def own_cpf_holders(con: duckdb.DuckDBPyConnection, municipality: str, limit: in
         ORDER BY n.k DESC, o.cpf LIMIT ?""", [municipality, limit]).fetchall()]
 
 
+def _marks(values: list[Any]) -> str:
+    """``?, ?, ?``: one bind parameter per value (a constant IN list, which DuckDB pushes
+    down into the Parquet scan; the values themselves are never in the SQL text)."""
+    return ", ".join("?" * len(values))
+
+
 def _identifications(con: duckdb.DuckDBPyConnection, person_id: int) -> list[Identification]:
+    # the person's records from the index first (a narrow table), then only their files'
+    # rows of identity_records: the record key is computed for those, not for the state
+    uids = sorted(str(u) for (u,) in con.execute(
+        "SELECT record_uid FROM person_links WHERE person_id = ?", [person_id]).fetchall())
+    if not uids:
+        return []
+    files = sorted({u.split("|", 1)[1].rsplit("|", 2)[0] for u in uids})
     rows = _rows(con, f"""
         SELECT r.source_system, r.role, r.record_key, r.source_file, r.batch_id, r.name,
                r.mother_name, r.birth_date, r.sex, r.cns, r.cpf, r.residence_municipality
-        FROM (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
-        JOIN person_links l ON l.record_uid = r.uid
-        WHERE l.person_id = ?
-        ORDER BY r.source_system, r.batch_id, r.record_key""", [person_id])
+        FROM (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records
+              WHERE source_file IN ({_marks(files)})) r
+        WHERE r.uid IN ({_marks(uids)})
+        ORDER BY r.source_system, r.batch_id, r.record_key""", [*files, *uids])
     return [Identification(**row) for row in rows]
 
 
@@ -235,16 +248,21 @@ _COMMON = ("date", "kind", "code", "facility_cnes", "source_system", "batch_id",
 
 
 def _select(con: duckdb.DuckDBPyConnection, table: str, key: str, system: str,
-            columns_sql: str, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    if not keys or not table_exists(con, table):
+            columns_sql: str, keys: list[tuple[str, str]], tables: frozenset[str]
+            ) -> list[dict[str, Any]]:
+    if not keys or table not in tables:
         return []
-    return _rows(con, f"""
-        SELECT {columns_sql}, t.source_system, t.batch_id, t.source_file
+    files = sorted({f for _, f in keys})
+    codes = sorted({k for k, _ in keys})
+    wanted = set(keys)
+    found = _rows(con, f"""
+        SELECT {columns_sql}, t.source_system, t.batch_id, t.source_file,
+               t.{ident(key)} AS _key
         FROM {ident(table)} t
-        JOIN (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS f) q
-          ON t.{ident(key)} = q.k AND t.source_file = q.f
-        WHERE t.source_system = ?""",
-                 [[k for k, _ in keys], [f for _, f in keys], system])
+        WHERE t.source_system = ? AND t.source_file IN ({_marks(files)})
+          AND t.{ident(key)} IN ({_marks(codes)})""", [system, *files, *codes])
+    return [{k: v for k, v in r.items() if k != "_key"} for r in found
+            if (str(r["_key"]), r["source_file"]) in wanted]
 
 
 def _describe(row: dict[str, Any], role: str) -> str:
@@ -293,24 +311,26 @@ def care_record(con: duckdb.DuckDBPyConnection, person_id: int) -> CareRecord:
     if not ids:
         raise PersonNotFound(f"nenhuma pessoa nº {person_id} no índice")
     rows: list[tuple[dict[str, Any], str]] = []
+    tables = existing_tables(con)
     fhir = sorted({(i.record_key, i.source_file) for i in ids
                    if i.source_system == "FHIR" and i.record_key})
     fhir_patients = sorted({k for k, _ in fhir})
     for table, (key, system, columns_sql) in _EVENTS.items():
-        if not fhir_patients or not table_exists(con, table):
+        if not fhir_patients or table not in tables:
             continue
         # a FHIR Patient's resources come in other files than the Patient itself: match
         # on the Patient id only
         found = _rows(con, f"""
             SELECT {columns_sql}, source_system, batch_id, source_file FROM {ident(table)}
-            WHERE source_system = ? AND {ident(key)} IN (SELECT unnest(?::VARCHAR[]))""",
-                      [system, fhir_patients])
+            WHERE source_system = ? AND {ident(key)} IN ({_marks(fhir_patients)})""",
+                      [system, *fhir_patients])
         rows += [(r, "paciente") for r in found]
     for system, (table, key, columns_sql) in _BY_RECORD.items():
         for role in sorted({i.role for i in ids if i.source_system == system}):
             keys = sorted({(str(i.record_key), i.source_file) for i in ids
                            if i.source_system == system and i.role == role and i.record_key})
-            rows += [(r, role) for r in _select(con, table, key, system, columns_sql, keys)]
+            rows += [(r, role) for r in _select(con, table, key, system, columns_sql, keys,
+                                                tables)]
     _queue_places(con, [r for r, _ in rows])
     timeline = [CareItem(date=r["date"], kind=r["kind"], description=_describe(r, role),
                          code=r["code"], source_system=r["source_system"],

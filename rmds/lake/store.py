@@ -92,6 +92,14 @@ def literal(value: str | int) -> str:
     return node.sql(dialect="duckdb")
 
 
+def existing_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The names :func:`table_exists` answers for, in one look at the catalog (each look
+    costs milliseconds on a DuckLake catalog: ask once per answer, not once per table)."""
+    return frozenset(str(n) for (n,) in con.execute(
+        "SELECT DISTINCT table_name FROM information_schema.tables WHERE "
+        "table_catalog IN (current_database(), 'temp', 'memory')").fetchall())
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the lake (or the connection's temporary objects) has a table or view called
     ``name``; derived tables such as the indicator mart or the diagnosis exist only once
