@@ -118,7 +118,8 @@ def run_wrk(base: str, clients: int, seconds: float, method: str, path: str,
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "-s",
+        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s",
+                              "--timeout", "60s", "-s",
                               handle.name, base], capture_output=True, text=True, check=True)
     finally:
         os.unlink(handle.name)
