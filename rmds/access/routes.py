@@ -103,9 +103,10 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/carteira/relatorio.pdf"): Open.PORTFOLIO,
     ("GET", "/prontuario"): _C,
     ("POST", "/prontuario"): _C,
-    ("GET", "/correcoes"): _C,
+    ("GET", "/correcoes"): _C,             # citizens' reports: the municipality's review
+    ("POST", "/correcoes/{aviso}/resolver"): _C,
     ("GET", "/listas"): _C,                # work lists: counts of named people, downloads
-    ("GET", "/listas/{lista}.csv"): _C,             # citizens' reports: the municipality's review
+    ("GET", "/listas/{lista}.csv"): _C,
     ("GET", "/meus-dados"): Open.OWN,
     ("GET", "/meus-dados/fhir"): Open.OWN,
     ("POST", "/meus-dados/correcao"): Open.OWN,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
 
 from rmds.access import AccessDenied, DataClass, Decision, Place, Scope, decide
 from rmds.store import Store
 from rmds.store.db import RECORD_REPORTS
 
-__all__ = ["MAX_REPORT", "Report", "open_reports", "submit_report"]
+__all__ = ["MAX_REPORT", "Report", "open_reports", "resolve_report", "submit_report"]
 
 MAX_REPORT = 2000
 
@@ -42,18 +45,41 @@ def submit_report(store: Store, username: str, person_id: int, municipality: str
         return int(key[0])
 
 
-def open_reports(store: Store, scope: Scope) -> list[Report]:
-    """The open reports ``scope`` reviews: those of residents of the municipalities where
-    the policy lets it open care records without breaking the glass."""
+def _reviewed_by(scope: Scope) -> Any:
+    """The condition on reports ``scope`` reviews: those of residents of the municipalities
+    where the policy lets it open care records without breaking the glass."""
     if not any(decide(scope.role, place, DataClass.CARE) is Decision.ALLOW
                for place in Place):
         raise AccessDenied("a fila de revisão é de quem cuida dos pacientes do município",
                            signed_in=scope.signed_in)
-    query = RECORD_REPORTS.select().where(RECORD_REPORTS.c.status == "aberta")
     towns = scope.municipalities
     if towns is not None and decide(scope.role, Place.OUTSIDE, DataClass.CARE) \
             is not Decision.ALLOW:
-        query = query.where(RECORD_REPORTS.c.municipality.in_(sorted(towns)))
+        return RECORD_REPORTS.c.municipality.in_(sorted(towns))
+    return sa.true()
+
+
+def resolve_report(store: Store, scope: Scope, report_id: int, username: str) -> Report:
+    """Mark a report reviewed (``resolvida``); only whoever may review it. Raises
+    AccessDenied, or LookupError when there is no such open report in the scope."""
+    where = _reviewed_by(scope)
+    with store.engine.begin() as c:
+        done = c.execute(RECORD_REPORTS.update().where(
+            RECORD_REPORTS.c.id == report_id, RECORD_REPORTS.c.status == "aberta", where
+        ).values(status="resolvida", resolved_by=username,
+                 resolved_at=dt.datetime.now(dt.UTC))).rowcount
+        row = c.execute(RECORD_REPORTS.select().where(RECORD_REPORTS.c.id == report_id,
+                                                      where)).first()
+    if not done or row is None:
+        raise LookupError(f"nenhum aviso aberto nº {report_id} no seu território")
+    return Report(int(row.id), str(row.created_at)[:16], int(row.person_id), row.municipality,
+                  str(row.text), str(row.status))
+
+
+def open_reports(store: Store, scope: Scope) -> list[Report]:
+    """The open reports ``scope`` reviews (:func:`_reviewed_by`)."""
+    query = RECORD_REPORTS.select().where(RECORD_REPORTS.c.status == "aberta",
+                                          _reviewed_by(scope))
     with store.engine.connect() as c:
         rows = c.execute(query.order_by(RECORD_REPORTS.c.id)).fetchall()
     return [Report(int(r.id), str(r.created_at)[:16], int(r.person_id), r.municipality,

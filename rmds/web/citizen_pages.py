@@ -19,6 +19,7 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from rmds.access import AccessDenied
 from rmds.api.context import ApiContext
 from rmds.api.oidc import (
     LocalProvider,
@@ -30,9 +31,9 @@ from rmds.api.oidc import (
 )
 from rmds.api.security import secure_cookie
 from rmds.care.accesslog import access_log
-from rmds.care.opening import ACTION_OWN, open_own_record
+from rmds.care.opening import ACTION_OWN, open_own_record, person_resource
 from rmds.care.record import PersonNotFound
-from rmds.care.reports import open_reports, submit_report
+from rmds.care.reports import open_reports, resolve_report, submit_report
 from rmds.care.summary import patient_summary
 from rmds.store.audit import record as audit_record
 from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, citizen_session
@@ -48,7 +49,8 @@ ACTIONS = {"abrir_prontuario": "Abriu seu prontuário", "quebra_de_vidro": "Abri
            "baixar_lista": "Baixou uma lista nominal "
            "com seu nome", ACTION_OWN: "Você consultou seus dados",
            ACTION_FHIR: "Você baixou seus dados (FHIR)",
-           ACTION_REPORT: "Você informou um registro errado"}
+           ACTION_REPORT: "Você informou um registro errado",
+           "revisar_aviso": "Revisou o seu aviso de registro errado"}
 
 
 def register_citizen(app: FastAPI) -> None:
@@ -173,6 +175,21 @@ def register_citizen(app: FastAPI) -> None:
         ctx.audit(request, user, "leitura_restrita", reason="fila de correções")
         return render("correcoes.html", user=user, levels=LEVEL_LABELS, path=request.url.path,
                       reports=reports, municipalities=ctx.data.municipalities)
+
+    @app.post("/correcoes/{aviso}/resolver", include_in_schema=False)
+    def resolve(request: Request, aviso: int) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+        try:
+            done = resolve_report(ctx.store, ctx.scope(user), aviso, user.username)
+        except LookupError as error:
+            raise HTTPException(404, str(error)) from None
+        audit_record(ctx.store, username=user.username, role=user.role.value,
+                     action="revisar_aviso", resource=person_resource(done.person_id),
+                     territory=done.municipality, origin=ctx.origin(request),
+                     reason=f"aviso={aviso}")
+        return RedirectResponse("/correcoes", status_code=303)
 
     # ------------------------------------------------- the development provider's page
     def local() -> LocalProvider:

@@ -303,6 +303,13 @@ def _corrections(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decisio
     return _status(c.get("/correcoes", headers=h, follow_redirects=False)) or ALLOW
 
 
+def _resolve_report(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """Marking a citizen's report reviewed: the same reviewers as the queue (a report that
+    does not exist answers 404 to them, after the policy let them in)."""
+    r = c.post("/correcoes/999999/resolver", headers=h, follow_redirects=False)
+    return ALLOW if r.status_code == 404 else _status(r) or ALLOW
+
+
 def _lists(path: str) -> Probe:
     """A work list (page or download) of the unit's municipality: the care rule with care
     coordination as the purpose. Where the policy's cell is breaking the glass, the route
@@ -341,6 +348,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("GET", "/prontuario"): (_care_form, "own"),
     ("POST", "/prontuario"): (_care_page, "municipio"),
     ("GET", "/correcoes"): (_corrections, "own"),
+    ("POST", "/correcoes/{aviso}/resolver"): (_resolve_report, "own"),
     ("GET", "/listas"): (_lists("/listas"), "municipio"),
     ("GET", "/listas/{lista}.csv"): (_lists("/listas/vacinas_atrasadas_menores_2.csv"),
                                      "municipio"),

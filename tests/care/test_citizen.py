@@ -110,12 +110,23 @@ def test_a_wrong_record_reported_reaches_the_municipalitys_queue(
     sent = citizen.post("/meus-dados/correcao", follow_redirects=False,
                         data={"texto": "A dose de vacina de março não fui eu que tomei."})
     assert sent.status_code == 303 and sent.headers["location"] == "/meus-dados?enviado=1"
-    queue = client.get("/correcoes", headers=token(client, "prof"))
+    prof = token(client, "prof")
+    queue = client.get("/correcoes", headers=prof)
     assert queue.status_code == 200 and f'data-pessoa="{pid}"' in queue.text
     assert "não fui eu que tomei" in queue.text
     # the municipal manager and the analyst do not review records
     for who in ("bh", "ana"):
         assert client.get("/correcoes", headers=token(client, who)).status_code == 403
+    [aviso] = re.findall(r'action="/correcoes/(\d+)/resolver"', queue.text.split(
+        f'data-pessoa="{pid}"', 1)[1])[:1]
+    assert client.post(f"/correcoes/{aviso}/resolver",
+                       headers=token(client, "bh")).status_code == 403
+    done = client.post(f"/correcoes/{aviso}/resolver", headers=prof, follow_redirects=False)
+    assert done.status_code == 303
+    assert f'action="/correcoes/{aviso}/resolver"' not in client.get(
+        "/correcoes", headers=prof).text
+    # the citizen sees who reviewed it, in their log
+    assert "Revisou o seu aviso" in citizen.get("/meus-dados").text
 
 
 def test_a_forged_or_replayed_sign_in_is_refused(
