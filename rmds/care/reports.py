@@ -14,9 +14,10 @@ import sqlalchemy as sa
 
 from rmds.access import AccessDenied, DataClass, Decision, Place, Scope, decide
 from rmds.store import Store
-from rmds.store.db import RECORD_REPORTS
+from rmds.store.db import AUDIT, RECORD_REPORTS
 
-__all__ = ["MAX_REPORT", "Report", "open_reports", "resolve_report", "submit_report"]
+__all__ = ["MAX_REPORT", "GlassEntry", "Report", "broken_glass", "open_reports",
+           "resolve_report", "submit_report"]
 
 MAX_REPORT = 2000
 
@@ -45,9 +46,19 @@ def submit_report(store: Store, username: str, person_id: int, municipality: str
         return int(key[0])
 
 
-def _reviewed_by(scope: Scope) -> Any:
-    """The condition on reports ``scope`` reviews: those of residents of the municipalities
-    where the policy lets it open care records without breaking the glass."""
+@dataclass(frozen=True)
+class GlassEntry:
+    seq: int
+    at: str
+    username: str
+    role: str
+    resource: str
+    municipality: str | None
+    justification: str
+
+
+def _towns(scope: Scope) -> list[str] | None:
+    """The municipalities whose reviews ``scope`` does (``None``: all of them)."""
     if not any(decide(scope.role, place, DataClass.CARE) is Decision.ALLOW
                for place in Place):
         raise AccessDenied("a fila de revisão é de quem cuida dos pacientes do município",
@@ -55,8 +66,31 @@ def _reviewed_by(scope: Scope) -> Any:
     towns = scope.municipalities
     if towns is not None and decide(scope.role, Place.OUTSIDE, DataClass.CARE) \
             is not Decision.ALLOW:
-        return RECORD_REPORTS.c.municipality.in_(sorted(towns))
-    return sa.true()
+        return sorted(towns)
+    return None
+
+
+def broken_glass(store: Store, scope: Scope, limit: int = 200) -> list[GlassEntry]:
+    """The latest openings of residents' records by breaking the glass (from the audit
+    chain: the municipality of residence is the entry's territory), for the municipality's
+    review."""
+    towns = _towns(scope)
+    query = AUDIT.select().where(AUDIT.c.action == "quebra_de_vidro")
+    if towns is not None:
+        query = query.where(AUDIT.c.territory.in_(towns))
+    with store.engine.connect() as c:
+        rows = c.execute(query.order_by(AUDIT.c.seq.desc()).limit(limit)).fetchall()
+    return [GlassEntry(int(r.seq), str(r.at)[:16], str(r.username), str(r.role),
+                       str(r.resource), r.territory,
+                       str(r.reason or "").partition("quebra_de_vidro: ")[2])
+            for r in rows]
+
+
+def _reviewed_by(scope: Scope) -> Any:
+    """The condition on reports ``scope`` reviews: those of residents of the municipalities
+    where the policy lets it open care records without breaking the glass."""
+    towns = _towns(scope)
+    return sa.true() if towns is None else RECORD_REPORTS.c.municipality.in_(towns)
 
 
 def resolve_report(store: Store, scope: Scope, report_id: int, username: str) -> Report:

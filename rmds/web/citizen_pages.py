@@ -33,7 +33,7 @@ from rmds.api.security import secure_cookie
 from rmds.care.accesslog import access_log
 from rmds.care.opening import ACTION_OWN, open_own_record, person_resource
 from rmds.care.record import PersonNotFound
-from rmds.care.reports import open_reports, resolve_report, submit_report
+from rmds.care.reports import broken_glass, open_reports, resolve_report, submit_report
 from rmds.care.summary import patient_summary
 from rmds.store.audit import record as audit_record
 from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, citizen_session
@@ -172,9 +172,10 @@ def register_citizen(app: FastAPI) -> None:
         if user.role is Role.PUBLIC:
             return RedirectResponse("/entrar?proxima=/correcoes", status_code=303)
         reports = open_reports(ctx.store, ctx.scope(user))
+        glass = broken_glass(ctx.store, ctx.scope(user))
         ctx.audit(request, user, "leitura_restrita", reason="fila de correções")
         return render("correcoes.html", user=user, levels=LEVEL_LABELS, path=request.url.path,
-                      reports=reports, municipalities=ctx.data.municipalities)
+                      reports=reports, glass=glass, municipalities=ctx.data.municipalities)
 
     @app.post("/correcoes/{aviso}/resolver", include_in_schema=False)
     def resolve(request: Request, aviso: int) -> Response:

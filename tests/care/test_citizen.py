@@ -67,6 +67,13 @@ def test_the_citizen_sees_their_record_and_exactly_who_opened_it(
                                                 "finalidade": "cuidado"},
                        headers=token(client, "prof")).status_code == 200
 
+    # the break-glass opening is flagged for the review of the municipality of residence
+    review = client.get("/correcoes", headers=token(client, "prof"))
+    row = f'<tr data-seq="{glass.json()["acesso"]["auditoria"]}">'
+    assert row in review.text and WHY in review.text.split(row, 1)[1].split("</tr>", 1)[0]
+    # and not for another municipality's
+    assert row not in client.get("/correcoes", headers=token(client, name)).text
+
     citizen = sign_in(app, cpf)
     page = citizen.get("/meus-dados")
     assert page.status_code == 200, page.text
