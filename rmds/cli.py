@@ -1545,6 +1545,8 @@ def settings_command(ctx: click.Context) -> None:
         value = str(getattr(settings, setting.name))
         if setting.name == "store":           # never show a database password
             value = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", value)
+        if setting.name == "oidc_client_secret" and value != "None":   # nor a secret
+            value = "*** (definido)"
         table.add_row(setting.name, setting.env, value)
     console.print(table)
 

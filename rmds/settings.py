@@ -310,6 +310,9 @@ class Settings:
     trusted_proxies: str = ""
     secure_cookie: str = "auto"
     engine: str = "duckdb"
+    oidc_issuer: str | None = None
+    oidc_client_id: str = "rmds"
+    oidc_client_secret: str | None = None
 
     @classmethod
     def resolve(
@@ -342,4 +345,8 @@ class Settings:
             trusted_proxies=str(values["trusted_proxies"] or ""),
             secure_cookie=str(values["secure_cookie"]),
             engine=str(values["engine"]),
+            oidc_issuer=str(values["oidc_issuer"]) if values["oidc_issuer"] else None,
+            oidc_client_id=str(values["oidc_client_id"]),
+            oidc_client_secret=(str(values["oidc_client_secret"])
+                                if values["oidc_client_secret"] else None),
         )

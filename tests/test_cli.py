@@ -95,8 +95,10 @@ def test_settings_from_option_and_environment(reference_dir: Path) -> None:
     assert code == 0
     # the default source is only a default: show reports both sources
     assert {p["fonte"] for p in json.loads(out)["populacao"]} == {"DATASUS (MS/SVS)", "IBGE"}
-    code, out = run("settings", env={"RMDS_POPULATION_SOURCE": "ibge"})
+    code, out = run("settings", env={"RMDS_POPULATION_SOURCE": "ibge",
+                                     "RMDS_OIDC_CLIENT_SECRET": "segredo-do-cliente-gov"})
     assert code == 0 and "ibge" in out
+    assert "segredo-do-cliente-gov" not in out and "definido" in out   # never printed
     code, out = run("settings", env={"RMDS_POPULATION_SOURCE": "wrong"})
     assert code == 2 and "population_source" in out
 

@@ -159,9 +159,10 @@ def own_cpf_holders(con: duckdb.DuckDBPyConnection, municipality: str, limit: in
         ORDER BY n.k DESC, o.cpf LIMIT ?""", [municipality, limit]).fetchall()]
 
 
-def _marks(values: list[Any]) -> str:
-    """``?, ?, ?``: one bind parameter per value (a constant IN list, which DuckDB pushes
-    down into the Parquet scan; the values themselves are never in the SQL text)."""
+def _marks_sql(values: list[Any]) -> str:
+    """``?, ?, ?``: SQL text of one bind parameter per value (a constant IN list, which
+    DuckDB pushes down into the Parquet scan; the values themselves are never in the SQL
+    text)."""
     return ", ".join("?" * len(values))
 
 
@@ -177,8 +178,8 @@ def _identifications(con: duckdb.DuckDBPyConnection, person_id: int) -> list[Ide
         SELECT r.source_system, r.role, r.record_key, r.source_file, r.batch_id, r.name,
                r.mother_name, r.birth_date, r.sex, r.cns, r.cpf, r.residence_municipality
         FROM (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records
-              WHERE source_file IN ({_marks(files)})) r
-        WHERE r.uid IN ({_marks(uids)})
+              WHERE source_file IN ({_marks_sql(files)})) r
+        WHERE r.uid IN ({_marks_sql(uids)})
         ORDER BY r.source_system, r.batch_id, r.record_key""", [*files, *uids])
     return [Identification(**row) for row in rows]
 
@@ -259,8 +260,8 @@ def _select(con: duckdb.DuckDBPyConnection, table: str, key: str, system: str,
         SELECT {columns_sql}, t.source_system, t.batch_id, t.source_file,
                t.{ident(key)} AS _key
         FROM {ident(table)} t
-        WHERE t.source_system = ? AND t.source_file IN ({_marks(files)})
-          AND t.{ident(key)} IN ({_marks(codes)})""", [system, *files, *codes])
+        WHERE t.source_system = ? AND t.source_file IN ({_marks_sql(files)})
+          AND t.{ident(key)} IN ({_marks_sql(codes)})""", [system, *files, *codes])
     return [{k: v for k, v in r.items() if k != "_key"} for r in found
             if (str(r["_key"]), r["source_file"]) in wanted]
 
@@ -322,7 +323,7 @@ def care_record(con: duckdb.DuckDBPyConnection, person_id: int) -> CareRecord:
         # on the Patient id only
         found = _rows(con, f"""
             SELECT {columns_sql}, source_system, batch_id, source_file FROM {ident(table)}
-            WHERE source_system = ? AND {ident(key)} IN ({_marks(fhir_patients)})""",
+            WHERE source_system = ? AND {ident(key)} IN ({_marks_sql(fhir_patients)})""",
                       [system, *fhir_patients])
         rows += [(r, "paciente") for r in found]
     for system, (table, key, columns_sql) in _BY_RECORD.items():
