@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,14 @@ def browser() -> Iterator[Browser]:
                                      args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+def sign_in(page: Page, server: str, username: str) -> None:
+    """Sign in through the login page (the tests' users share one password); the caller
+    waits for where it expects to land."""
+    from tests.service_fixtures import PASSWORD
+
+    page.goto(f"{server}/entrar")
+    page.fill("#campo-usuario", username)
+    page.fill("#campo-senha", PASSWORD)
+    page.click("#botao-entrar")

@@ -16,6 +16,7 @@ from rmds.store import Store
 from rmds.store.auth import Role, add_user
 from rmds.territory import ReferencePack
 from tests.service_fixtures import PASSWORD
+from tests.web.conftest import sign_in
 
 AXE = Path(str(resources.files("axe_playwright_python") / "axe.min.js"))
 # /docs is not here: it is Swagger UI as published (vendored unchanged), whose own markup
@@ -71,10 +72,7 @@ def _check(server: str, browser: Browser, accounts: list[tuple[str | None, Role]
         context = browser.new_context(bypass_csp=True)
         page = context.new_page()
         if name:
-            page.goto(f"{server}/entrar")
-            page.fill("#campo-usuario", name)
-            page.fill("#campo-senha", PASSWORD)
-            page.click("#botao-entrar")
+            sign_in(page, server, name)
             page.wait_for_url("**/inicio")
         for path in pages:
             page.goto(f"{server}{path}")

@@ -17,7 +17,7 @@ from rmds.api.oidc import LocalProvider
 from rmds.care.accesslog import access_log
 from rmds.care.record import care_record, own_cpf_holders
 from rmds.store import Store
-from tests.service_fixtures import PASSWORD
+from tests.web.conftest import sign_in
 from tests.web.test_accessibility import _violations
 
 BH, UDI = "3106200", "3170206"
@@ -36,10 +36,7 @@ def _signed_in(browser: Browser, server: str, who: str | None) -> tuple[BrowserC
     context = browser.new_context()
     page = context.new_page()
     if who:
-        page.goto(f"{server}/entrar")
-        page.fill("#campo-usuario", who)
-        page.fill("#campo-senha", PASSWORD)
-        page.click("#botao-entrar")
+        sign_in(page, server, who)
         page.wait_for_url(f"{server}/inicio")
     return context, page
 

@@ -18,6 +18,7 @@ from rmds.store import Store
 from rmds.store.auth import Role, add_user
 from rmds.territory import ReferencePack
 from tests.service_fixtures import PASSWORD
+from tests.web.conftest import sign_in
 
 
 def _page_values(page: Page) -> dict[str, str]:
@@ -44,10 +45,7 @@ def test_the_ranking_downloads_as_csv_and_xlsx_with_the_numbers_on_the_page(
         server: str, browser: Browser, tmp_path: Path) -> None:
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{server}/entrar")
-    page.fill("#campo-usuario", "bh")
-    page.fill("#campo-senha", PASSWORD)
-    page.click("#botao-entrar")
+    sign_in(page, server, "bh")
     page.goto(f"{server}/?indicador=partos_cesareos&nivel=municipio&periodo=2023")
     shown = _page_values(page)
     assert len(shown) > 800 and any(v == "suprimido" for v in shown.values())
@@ -162,10 +160,7 @@ def test_no_page_scrolls_sideways_on_a_phone(server: str, browser: Browser) -> N
         page = context.new_page()
         paths = ["/entrar", *PAGES]
         if who:
-            page.goto(f"{server}/entrar")
-            page.fill("#campo-usuario", who)
-            page.fill("#campo-senha", PASSWORD)
-            page.click("#botao-entrar")
+            sign_in(page, server, who)
         page.goto(f"{server}/consorcios")
         extra = [_first_link(page, "/consorcio/")]
         page.goto(f"{server}/carteira")
