@@ -185,6 +185,9 @@ request = function()
   local path = %(path)s
   return wrk.format("GET", path, {["Accept-Encoding"] = "gzip"})
 end
+"""
+#: wrk's summary line (a %-template like the scripts it ends: ``%%`` for ``%``)
+WRK_DONE = """
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%f %%f %%f %%f %%d\\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
@@ -212,14 +215,24 @@ def run_wrk(base: str, name: str, clients: int, seconds: float, periods: list[st
     def quoted(items: list[str]) -> str:
         return ", ".join(f'"{x}"' for x in items)
 
-    script = LUA % {"inds": quoted([i.id for i in load_catalog()]),
-                    "levels": quoted(list(LEVELS)), "periods": quoted(periods),
-                    "path": PATHS[name]}
+    script = (LUA + WRK_DONE) % {"inds": quoted([i.id for i in load_catalog()]),
+                                 "levels": quoted(list(LEVELS)), "periods": quoted(periods),
+                                 "path": PATHS[name]}
+    return wrk(script, base, clients, seconds)
+
+
+def wrk(script: str, base: str, clients: int, seconds: float, *options: str
+        ) -> tuple[float, float, float, float, int]:
+    """Run ``script`` (ending in :data:`WRK_DONE`) with wrk: requests/s, p50, p95, p99 (ms)
+    and errors."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "-s",
-                          handle.name, base], capture_output=True, text=True, check=True)
-    Path(handle.name).unlink()
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", *options,
+                              "-s", handle.name, base], capture_output=True, text=True,
+                             check=True)
+    finally:
+        Path(handle.name).unlink()
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT"))
     rate, p50, p95, p99, errors = line.split()[1:]
     return float(rate), float(p50), float(p95), float(p99), int(errors)

@@ -38,20 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from benchmarks.api import free_port, wait_until_warm  # noqa: E402
+from benchmarks.api import WRK_DONE, free_port, wait_until_warm, wrk  # noqa: E402
 
 LUA = """
 request = function()
   return wrk.format(%(method)s, %(path)s, %(headers)s, %(body)s)
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%f %%f %%f %%f %%d\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-    + summary.errors.timeout))
-end
-"""
+""" + WRK_DONE
 
 
 def lua_string(text: str) -> str:
@@ -115,17 +108,7 @@ def run_wrk(base: str, clients: int, seconds: float, method: str, path: str,
                                   for k, v in headers.items()) + "}"
     script = LUA % {"method": lua_string(method), "path": lua_string(path),
                     "headers": lua_headers, "body": lua_string(body) if body else "nil"}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s",
-                              "--timeout", "60s", "-s",
-                              handle.name, base], capture_output=True, text=True, check=True)
-    finally:
-        os.unlink(handle.name)
-    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT"))
-    rate, p50, p95, p99, errors = line.split()[1:]
-    return float(rate), float(p50), float(p95), float(p99), int(errors)
+    return wrk(script, base, clients, seconds, "--timeout", "60s")
 
 
 def run_python(base: str, clients: int, seconds: float, method: str, path: str,
