@@ -97,6 +97,7 @@ def catalog_reference() -> str:
     from rmds.indicators.catalog import load_catalog
     from rmds.indicators.compute import MART_COLUMNS
     from rmds.indicators.inputs import INPUTS
+    from rmds.indicators.standards import load_standards
     from rmds.quality.rules import DIMENSIONS, load_rules
 
     catalog = load_catalog()
@@ -112,13 +113,19 @@ def catalog_reference() -> str:
         parts += [
             f"### `{i.id}` — {i.name}\n",
             f"- objetivo: {i.objective}; unidade: {i.unit} (× {i.multiplier:g}); {better}; "
-            f"intervalo: {i.method}; atribuição: {i.attribution}",
+            f"intervalo: {'gama de Fay e Feuer' if i.standardised else i.method}; "
+            f"atribuição: {i.attribution}",
             f"- definição: {i.definition}",
             f"- fonte: {i.source}",
             f"- diferença deliberada frente à fonte: {i.difference}",
             f"- numerador: `{i.numerator.describe()}`",
             f"- denominador: `{i.denominator.describe()}`" if i.denominator
-            else "- denominador: nenhum (contagem)", ""]
+            else "- denominador: nenhum (contagem)"]
+        if i.standardised:
+            standard = load_standards()[i.standardised.standard]
+            parts.append(f"- padronização por idade (método direto): {standard.name} — "
+                         f"{standard.source}")
+        parts.append("")
     parts += ["## Entradas e colunas derivadas\n",
               "Os filtros usam as colunas das tabelas canônicas (`docs/schema.md`) e estas:\n",
               "| entrada | coluna derivada | descrição |", "|---|---|---|"]

@@ -17,11 +17,12 @@ from typing import Any
 from rmds.exceptions import CatalogError, Problem
 from rmds.indicators.expr import check_filter
 from rmds.indicators.inputs import INPUTS
+from rmds.indicators.standards import load_standards
 from rmds.systems import DECLARATIONS
 from rmds.territory import AGE_GROUPS
 
 __all__ = ["CATALOG_FILE", "PERIOD_TYPES", "Catalog", "Indicator", "Measure", "Objective",
-           "Semijoin", "load_catalog", "read_declarations"]
+           "Semijoin", "Standardisation", "load_catalog", "read_declarations"]
 
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
 PERIOD_TYPES = ("mes", "trimestre", "ano")
@@ -44,6 +45,15 @@ class Semijoin:
     key: str
     filter: str | None
     date: str | None = None
+
+
+@dataclass(frozen=True)
+class Standardisation:
+    """Age-standardised by the direct method: ``standard`` names a standard population of
+    ``standards.toml``; ``age`` is the numerator input's age column, in completed years."""
+
+    standard: str
+    age: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class Indicator:
     #: what rmds computes differently from the source cited, and why ("nenhuma" when it
     #: follows the source as written)
     difference: str = "nenhuma"
+    #: age-standardised (direct method) instead of crude
+    standardised: Standardisation | None = None
 
     @property
     def kind(self) -> str:
@@ -126,6 +138,8 @@ class Indicator:
             "periodos": list(self.periods), "atribuicao": self.attribution,
             "numerador": self.numerator.describe(),
             "denominador": self.denominator.describe() if self.denominator else None,
+            "padronizacao": (f"por idade, método direto, população padrão "
+                             f"{self.standardised.standard}" if self.standardised else None),
         }
 
 
@@ -313,9 +327,13 @@ class _Checker:
         known = {"id", "name", "objective", "source", "difference", "definition", "unit",
                  "multiplier",
                  "higher_is_better", "method", "periods", "attribution", "numerator",
-                 "denominator"}
+                 "denominator", "standardised"}
         for key in sorted(set(data) - known):
             self.add(f"{where}.{key}", "campo desconhecido")
+        standardised = None
+        if "standardised" in data:
+            standardised = self.standardisation(data["standardised"], f"{where}.standardised",
+                                                numerator, denominator, method)
         if (ident is None or numerator is None or None in fields.values()
                 or not isinstance(multiplier, (int, float)) or not isinstance(higher, bool)
                 or method not in METHODS):
@@ -327,7 +345,29 @@ class _Checker:
             unit=str(fields["unit"]), multiplier=float(multiplier), higher_is_better=higher,
             method=str(method), numerator=numerator, denominator=denominator,
             periods=tuple(p for p in PERIOD_TYPES if p in periods),
-            attribution=str(attribution))
+            attribution=str(attribution), standardised=standardised)
+
+    def standardisation(self, data: Any, where: str, numerator: Measure | None,
+                        denominator: Measure | None, method: Any) -> Standardisation | None:
+        if not isinstance(data, dict) or set(data) != {"standard", "age"}:
+            self.add(where, "deve ser { standard = \"id\", age = \"coluna de idade\" }")
+            return None
+        known = load_standards()
+        if data["standard"] not in known:
+            self.add(f"{where}.standard", f"população padrão desconhecida {data['standard']!r}"
+                     f"; conhecidas: {', '.join(sorted(known))}")
+            return None
+        if numerator is not None and numerator.input:
+            self.column(numerator.input, str(data["age"]), f"{where}.age")
+        if denominator is None or not denominator.population or denominator.ages is None:
+            self.add(where, "a padronização pede denominador de população com faixa etária "
+                     "(ages)")
+            return None
+        if method != "poisson":
+            self.add(where, "taxa padronizada usa method = \"poisson\" (intervalo gama de "
+                     "Fay e Feuer)")
+            return None
+        return Standardisation(str(data["standard"]), str(data["age"]))
 
 
 def parse_catalog(data: Mapping[str, Any], file: str) -> Catalog:

@@ -4,6 +4,8 @@ subtraction along the sums a reader of the public mart could form)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,10 @@ from rmds.indicators.stats import (
 )
 from rmds.territory import Level
 
-__all__ = ["SUMS", "cell_statistics", "equations"]
+__all__ = ["SUMS", "ConsortiumMember", "cell_statistics", "equations"]
+
+#: (consortium, vintage, municipality, valid from, valid to)
+ConsortiumMember = tuple[str, str, str, dt.date | None, dt.date | None]
 
 
 def _is_proportion(indicator: Indicator) -> bool:
@@ -37,14 +42,18 @@ SUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def equations(ids: Any, levels: Any, codes: Any, vintages: Any, periods: Any,
                places: dict[tuple[str, str], tuple[str, str]],
-               urs: dict[tuple[str, str], str]) -> list[tuple[int, list[int]]]:
+               urs: dict[tuple[str, str], str],
+               consortia: Sequence[ConsortiumMember] = ()) -> list[tuple[int, list[int]]]:
     """Every "total = Σ parts" among the mart's cells that a reader of the public form
     could subtract along (:func:`rmds.indicators.stats.complementary_suppression`):
     a year and its quarters, a year and its months, a quarter and its months; a health
     region and its municipalities, a macro-region and its regions, the state and its
     macro-regions, a URS and its municipalities (in each vintage); and the indicators of
-    :data:`SUMS`. Not covered: consortia (overlapping, dated memberships) — a consortium's
-    published total minus its other members could still reveal a member's blank."""
+    :data:`SUMS`; and a consortium and the municipalities that were its members at some
+    time in the period (``consortia``: (consortium, vintage, municipality, valid from,
+    valid to)), the same members its roll-up adds up. Memberships overlap (a municipality
+    in two consortia) and change with time: each consortium and period is its own
+    equation."""
     at: dict[tuple[str, str, str, str, str], int] = {}
     for i, key in enumerate(zip(ids, levels, codes, vintages, periods, strict=True)):
         at[tuple(str(x) for x in key)] = i  # type: ignore[index]
@@ -87,6 +96,18 @@ def equations(ids: Any, levels: Any, codes: Any, vintages: Any, periods: Any,
         whole = total if not total[4].endswith("/meses") else \
             (total[0], total[1], total[2], total[3], total[4][:4])
         out.append((at[whole], members))
+    joined: dict[tuple[str, str], list[tuple[str, dt.date | None, dt.date | None]]] = {}
+    for consortium, vintage, municipality, start, end in consortia:
+        joined.setdefault((consortium, vintage), []).append((municipality, start, end))
+    for (ind, level, code, vintage, period), i in at.items():
+        if level != Level.CONSORTIUM.value or (code, vintage) not in joined:
+            continue
+        first, last = _period_days(period)
+        wanted = [(ind, Level.MUNICIPALITY.value, m, vintage, period)
+                  for m, start, end in joined[(code, vintage)]
+                  if (start is None or start <= last) and (end is None or end >= first)]
+        if wanted and all(key in at for key in wanted):
+            out.append((i, [at[key] for key in wanted]))
     for total_id, part_ids in SUMS:
         for (ind, level, code, vintage, period), i in at.items():
             if ind != total_id:
@@ -98,11 +119,30 @@ def equations(ids: Any, levels: Any, codes: Any, vintages: Any, periods: Any,
     return out
 
 
+def _period_days(period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a period label (AAAA, AAAA-Tn, AAAA-MM)."""
+    year = int(period[:4])
+    if "-T" in period:
+        first_month, months = 3 * int(period[-1]) - 2, 3
+    elif "-" in period:
+        first_month, months = int(period[5:7]), 1
+    else:
+        first_month, months = 1, 12
+    last_month = first_month + months - 1
+    following = dt.date(year + last_month // 12, last_month % 12 + 1, 1)
+    return dt.date(year, first_month, 1), following - dt.timedelta(days=1)
+
+
 def cell_statistics(table: pa.Table, catalog: Catalog, threshold: int,
                 hierarchy: dict[tuple[str, str], tuple[str, str]] | None = None,
-                urs: dict[tuple[str, str], str] | None = None) -> pa.Table:
+                urs: dict[tuple[str, str], str] | None = None,
+                consortia: Sequence[ConsortiumMember] = (),
+                standardised: tuple[Any, Any, Any] | None = None) -> pa.Table:
     """Value, interval, smoothed value and suppression flag for every cell. ``hierarchy``
-    maps (municipality, vintage) to its (region, macro-region): the smoothing prior."""
+    maps (municipality, vintage) to its (region, macro-region): the smoothing prior.
+    ``standardised`` gives, row by row, the age-standardised rate and its interval (per
+    unit of the denominator) that replace the crude ones for standardised indicators, which
+    are not smoothed (empirical Bayes applies to crude counts)."""
     ids = table.column("indicator_id").to_numpy(zero_copy_only=False)
     levels = table.column("level").to_numpy(zero_copy_only=False)
     periods = table.column("period").to_numpy(zero_copy_only=False)
@@ -139,11 +179,14 @@ def cell_statistics(table: pa.Table, catalog: Catalog, threshold: int,
             lo, hi = wilson_interval(kk, nn)
         else:
             lo, hi = poisson_interval(kk, nn)
+        if indicator.standardised is not None and standardised is not None:
+            rate, lo, hi = (np.asarray(a, np.float64)[s] for a in standardised)
+            value[s] = rate * mult
         low[s], high[s] = lo * mult, hi * mult
         den = indicator.denominator
         hidden[s] = suppressed(kk, nn if den is not None else None, threshold,
                                event_denominator=den is not None and not den.population)
-        if den is None:
+        if den is None or indicator.standardised is not None:
             continue
         municipal = np.flatnonzero(levels[s] == Level.MUNICIPALITY.value) + start
         if municipal.size == 0:
@@ -157,7 +200,8 @@ def cell_statistics(table: pa.Table, catalog: Catalog, threshold: int,
                 hierarchy=[region[group], macro[group]],
                 bounds=(low[group] / mult, high[group] / mult)) * mult
     hidden = complementary_suppression(
-        k, hidden, equations(ids, levels, codes, vintages, periods, places, urs or {}))
+        k, hidden, equations(ids, levels, codes, vintages, periods, places, urs or {},
+                             consortia))
     return (table.append_column("value", pa.array(value, from_pandas=True))
             .append_column("ci_low", pa.array(low, from_pandas=True))
             .append_column("ci_high", pa.array(high, from_pandas=True))

@@ -23,13 +23,14 @@ import pyarrow as pa
 from rmds.codes.icsap import OBSTETRIC_PROCEDURES
 from rmds.consortia.roster import Membership, consortium_names, memberships
 from rmds.engine import Engine, open_engine
-from rmds.engine.sql import ident, lit_list
+from rmds.engine.sql import ident, lit, lit_list
 from rmds.exceptions import ConfigurationError, InputError
 from rmds.indicators.catalog import Catalog, Indicator, load_catalog
 from rmds.indicators.cells import cell_statistics
 from rmds.indicators.compiler import divisor, measure_sql
 from rmds.indicators.inputs import INPUTS, input_sql
 from rmds.indicators.population import load_population, read_population
+from rmds.indicators.standardised import band_measures, standardised_cells
 from rmds.lake.population import recorded_population
 from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
@@ -352,7 +353,9 @@ def compute(lake: Lake, pack: ReferencePack, *, catalog: Catalog | None = None,
                        "WHERE level = 'urs'").to_pydict()
     mart = cell_statistics(grid, catalog, threshold, hierarchy, {
         (str(m), str(v)): str(u) for m, v, u in zip(
-            urs["municipality"], urs["vintage"], urs["unit_code"], strict=True)})
+            urs["municipality"], urs["vintage"], urs["unit_code"], strict=True)},
+        consortia=_consortium_members(engine),
+        standardised=standardised_cells(engine, grid, chosen))
     lap("estatisticas")
     run_id = _write(lake, mart, units, span, len(chosen), population_source, threshold,
                     notes, sum(timings.values()), only is not None, engine.name)
@@ -378,6 +381,7 @@ def _counts(engine: Engine, chosen: Sequence[Indicator], start: dt.date, end: dt
         measures = [("numerator", indicator.numerator)]
         if indicator.denominator is not None:
             measures.append(("denominator", indicator.denominator))
+        measures += band_measures(indicator)
         for role, measure in measures:
             counted_sql = measure_sql(measure, start, end)
             found = engine.query(
@@ -396,6 +400,16 @@ def _counts(engine: Engine, chosen: Sequence[Indicator], start: dt.date, end: dt
             ("indicator", pa.string()), ("role", pa.string()), ("municipality", pa.string()),
             ("period_type", pa.string()), ("period", pa.string()), ("n", pa.float64()))})
     return pa.concat_tables(parts)
+
+
+def _consortium_members(engine: Engine) -> list[tuple[str, str, str, dt.date | None,
+                                                       dt.date | None]]:
+    found = engine.query(
+        "SELECT unit_code, vintage, municipality, valid_from, valid_to FROM ind_membership "
+        f"WHERE level = {lit(Level.CONSORTIUM.value)}").to_pydict()
+    return [(str(c), str(v), str(m), f, t) for c, v, m, f, t in zip(
+        found["unit_code"], found["vintage"], found["municipality"], found["valid_from"],
+        found["valid_to"], strict=True)]
 
 
 def _write(lake: Lake, mart: pa.Table, units: pa.Table, years: Sequence[int],

@@ -4,11 +4,13 @@ tries every equation."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from rmds.indicators.cells import equations
 from rmds.indicators.stats import complementary_suppression, suppressed
 
 
@@ -65,3 +67,24 @@ def test_hiding_cascades_across_equations() -> None:
     hidden = complementary_suppression(numerator, primary, equations)
     assert np.flatnonzero(hidden).tolist() == [1, 2, 3, 5, 6]
     assert attack(numerator, hidden, equations) == {}
+
+
+def test_a_consortium_is_the_sum_of_the_members_of_each_period() -> None:
+    # consortium K: A all along; B left at the end of March 2023; C joined in May 2023.
+    # Cells: K, A, B, C in 2023, 2023-T1 and 2023-T2
+    periods = ["2023", "2023-T1", "2023-T2"]
+    units = [("consorcio", "K"), ("municipio", "A"), ("municipio", "B"), ("municipio", "C")]
+    cells = [(lv, code, p) for p in periods for lv, code in units]
+    ids = np.array(["x"] * len(cells), dtype=object)
+    levels = np.array([c[0] for c in cells], dtype=object)
+    codes = np.array([c[1] for c in cells], dtype=object)
+    period = np.array([c[2] for c in cells], dtype=object)
+    vintages = np.array(["v"] * len(cells), dtype=object)
+    roster = [("K", "v", "A", None, None), ("K", "v", "B", None, dt.date(2023, 3, 31)),
+              ("K", "v", "C", dt.date(2023, 5, 1), None)]
+    found = equations(ids, levels, codes, vintages, period, {}, {}, roster)
+    by_total = {cells[t][2]: sorted(cells[p][1] for p in parts) for t, parts in found
+                if cells[t][0] == "consorcio"}
+    # the year: all three; T1: A and B (C not yet); T2: A and C (B gone)
+    assert by_total == {"2023": ["A", "B", "C"], "2023-T1": ["A", "B"],
+                        "2023-T2": ["A", "C"]}

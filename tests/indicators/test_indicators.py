@@ -315,6 +315,11 @@ CASES: list[tuple[str, float, float | None, float]] = [
     # I21 at 50, J44 at 60, E14 at 40; C34 at 70 and C50 at 29 are outside 30–69; J36
     # (peritonsillar abscess) at 55 is not a chronic respiratory disease
     ("mortalidade_prematura_dcnt", 3, 1600, 3 / 1600 * 100_000),
+    # the same deaths by age (40–44, 50–54, 60–64; 200 people in each 5-year group),
+    # weighted by the WHO standard's 30–69 groups (7610 … 2960 per 100 000, 43 990 in
+    # all): (6590 + 5370 + 3720) / 43 990 × 1/200 — below the crude 187.5, since the
+    # deaths fall in the groups the standard weighs less
+    ("mortalidade_prematura_dcnt_padronizada", 3, 1600, 15680 / 43990 / 200 * 100_000),
     # one R99 among 14 non-fetal deaths
     ("obitos_causa_mal_definida", 1, 14, 1 / 14 * 100),
     # six with 8 visits, one with band 4, one with exactly 7 → 8 of 10

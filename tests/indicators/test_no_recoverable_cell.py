@@ -1,8 +1,9 @@
 """Issue 21: no suppressed cell of the public mart (what the public export, every API route
 and every download show: see tests/api/test_tabulator.py and tests/api/test_downloads.py for
 their equality with the public mart) can be derived by differencing along territory
-(municipalities → region → macro-region → state, municipalities → URS), period (months →
-quarter → year) or the indicator pairs that sum (infant = neonatal + post-neonatal)."""
+(municipalities → region → macro-region → state, municipalities → URS, member
+municipalities → consortium), period (months → quarter → year) or the indicator pairs that
+sum (infant = neonatal + post-neonatal)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ def _equations(cells: set[Key], pack: ReferencePack) -> list[tuple[Key, list[Key
         for total in totals:
             if total in cells:
                 out.setdefault(total, []).append((ind, level, unit, vintage, period))
+    # the consortia of the pack's roster and their members (the lake imported no other)
+    for code, members in pack.consortium_members.items():
+        if code not in pack.consortia:
+            continue
+        for ind, level, unit, vintage, period in cells:
+            if level != "consorcio" or unit != code:
+                continue
+            parts = [(ind, "municipio", m, vintage, period) for m in members]
+            if all(p in cells for p in parts):
+                out[(ind, level, unit, vintage, period)] = parts
     macro_of_region = {(m.region[v], v.value): m.macro[v]
                        for m in pack.municipalities.values() for v in pack.vintages}
     for ind, level, unit, vintage, period in cells:
@@ -105,6 +116,7 @@ def test_no_suppressed_cell_of_the_public_mart_can_be_derived(
     threshold = app.state.ctx.data.threshold
     equations = _equations(set(public), pack)
     assert equations
+    assert any(total[1] == "consorcio" for total, _ in equations)
     hidden = {k for k, row in public.items() if row["suppressed"]}
     numerators = {k: (None if row["suppressed"] else row["numerator"])
                   for k, row in public.items()}
