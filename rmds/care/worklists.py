@@ -144,6 +144,37 @@ _DISCHARGE_SQL = f"""
     WHERE s.last_contact IS NULL OR s.last_contact < l.discharge_date"""
 
 
+# referrals waiting at the reference day (requested, neither done nor cancelled by then),
+# by person: the consortium's own records and FHIR ServiceRequests
+_QUEUE_SQL = f"""
+    WITH {_PEOPLE_SQL},
+    targets AS (SELECT unnest(?::VARCHAR[]) AS service_type, unnest(?::INTEGER[]) AS days),
+    mine AS (SELECT i.person_id, r.* FROM ids i JOIN referrals r
+               ON i.source_system = 'CONSORCIO' AND r.source_system = 'CONSORCIO'
+              AND r.referral_id = i.record_key AND r.source_file = i.source_file
+             UNION ALL BY NAME
+             SELECT f.person_id, r.* FROM fhir_pat f JOIN referrals r
+               ON r.source_system = 'FHIR' AND r.patient_key = f.patient_key),
+    waiting AS (
+        SELECT m.person_id, m.consortium, m.service_type, t.days AS target,
+               date_diff('day', CASE WHEN m.service_type = 'oncologia'
+                                     THEN coalesce(m.diagnosis_date, m.requested_date)
+                                     ELSE m.requested_date END, ?) AS waited
+        FROM mine m JOIN targets t ON t.service_type = m.service_type
+        WHERE m.requested_date <= ?
+          AND NOT coalesce(m.performed_date <= ?, false)
+          AND NOT coalesce(m.cancelled_date <= ?, false)
+          AND NOT (m.status IN ('realizado', 'cancelado') AND m.performed_date IS NULL
+                   AND m.cancelled_date IS NULL))
+    SELECT p.person_id, p.municipality,
+           string_agg(w.service_type || coalesce(' (' || w.consortium || ')', '') || ' há '
+                      || w.waited || ' dias, meta ' || w.target,
+                      '; ' ORDER BY w.waited DESC, w.service_type) AS reason
+    FROM waiting w JOIN people p USING (person_id)
+    WHERE w.waited > w.target
+    GROUP BY p.person_id, p.municipality"""
+
+
 def _latest(con: duckdb.DuckDBPyConnection, sql: str) -> dt.date:
     value = con.execute(sql).fetchall()[0][0]
     return value if isinstance(value, dt.date) else dt.date.today()
@@ -181,12 +212,22 @@ def _discharge(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | No
     return [Entry(int(r[0]), r[1], str(r[2]), bool(r[3])) for r in rows]
 
 
+def _queue(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
+           icsap: frozenset[str]) -> list[Entry]:
+    day = as_of or _latest(con, "SELECT max(requested_date) FROM referrals")
+    targets = {str(k): int(v) for k, v in wl.params["meta_dias"].items()}
+    rows = con.execute(_QUEUE_SQL, [list(targets), list(targets.values()),
+                                    day, day, day, day]).fetchall()
+    return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
 Rule = Callable[[duckdb.DuckDBPyConnection, Worklist, dt.date | None, frozenset[str]],
                 list[Entry]]
 #: rule name → how it is computed (the declarations name one of these)
 RULES: dict[str, Rule] = {"vacinas_atrasadas": _vaccines,
                           "cronicos_sem_acompanhamento": _chronic,
-                          "alta_sem_aps": _discharge}
+                          "alta_sem_aps": _discharge,
+                          "fila_consorcio_acima_da_meta": _queue}
 
 
 def load_worklists(path: Path = CATALOG) -> dict[str, Worklist]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -159,9 +160,126 @@ def test_a_person_is_on_the_list_exactly_while_they_meet_its_rule(
     assert row.startswith(f"{wl.id};{first.person_id};")
 
 
-@pytest.mark.parametrize("list_id", ["cronicos_sem_acompanhamento", "alta_sem_aps"])
-def test_the_other_lists_compute(service_lake: Path, list_id: str) -> None:
+def _true_person(owner: dict[tuple[str, str], int], system: str, key: object) -> int:
+    person = owner.get((system, str(key)))
+    assert person is not None, (system, key)   # every record has its true owner
+    return person
+
+
+def _chronic_truth(lake: Lake, owner: dict[tuple[str, str], int], params: dict[str, Any]
+                   ) -> set[int]:
+    """Hypertensive (I10–I15) without a systolic pressure, or diabetic (E10–E14) without
+    HbA1c, in the window: over the true owners of the FHIR Patients."""
+    day = lake.scalar("SELECT max(effective_date) FROM observations")
+    start = day - dt.timedelta(days=int(params["janela_dias"]))
+    hypertensive, diabetic, pressure, hba1c = set(), set(), set(), set()
+    for key, code, onset in lake.run("SELECT patient_key, code, onset_date FROM conditions "
+                                     "WHERE source_system = 'FHIR'"):
+        person = _true_person(owner, "FHIR", key)
+        if code and (onset is None or onset <= day):
+            if "I10" <= code < "I16":
+                hypertensive.add(person)
+            if "E10" <= code < "E15":
+                diabetic.add(person)
+    for key, code, when in lake.run("SELECT patient_key, component_code, effective_date "
+                                    "FROM observations WHERE source_system = 'FHIR'"):
+        if when is not None and start < when <= day:
+            person = _true_person(owner, "FHIR", key)
+            (pressure if code == "8480-6" else hba1c if code == "4548-4" else set()).add(person)
+    return (hypertensive - pressure) | (diabetic - hba1c)
+
+
+def _discharge_truth(lake: Lake, owner: dict[tuple[str, str], int], params: dict[str, Any]
+                     ) -> set[int]:
+    """Discharged alive in the last days with no primary-care (AMB) encounter since."""
+    day = lake.scalar("SELECT max(discharge_date) FROM hospitalisations")
+    start = day - dt.timedelta(days=int(params["ultimos_dias"]))
+    last: dict[int, dt.date] = {}
+    for aih, out, died in lake.run(
+            "SELECT aih_number, discharge_date, died FROM hospitalisations WHERE "
+            "source_system = 'SIH' AND discharge_date > ? AND discharge_date <= ?",
+            [start, day]):
+        if not died:
+            person = _true_person(owner, "SIH", aih)
+            last[person] = max(last.get(person, out), out)
+    seen: dict[int, dt.date] = {}
+    for key, when in lake.run("SELECT patient_key, encounter_date FROM encounters WHERE "
+                              "source_system = 'FHIR' AND encounter_class = 'AMB'"):
+        person = _true_person(owner, "FHIR", key)
+        seen[person] = max(seen.get(person, when), when)
+    return {p for p, out in last.items() if p not in seen or seen[p] < out}
+
+
+def _queue_truth(lake: Lake, owner: dict[tuple[str, str], int], params: dict[str, Any]
+                 ) -> set[int]:
+    """Waiting at the day (not done nor cancelled by then) longer than the service's
+    target; oncology from the diagnosis."""
+    day = lake.scalar("SELECT max(requested_date) FROM referrals")
+    targets = params["meta_dias"]
+    out = set()
+    for system, ref, patient, kind, asked, diagnosed, done, cancelled, status in lake.run(
+            "SELECT source_system, referral_id, patient_key, service_type, requested_date, "
+            "diagnosis_date, performed_date, cancelled_date, status FROM referrals"):
+        if kind not in targets or asked is None or asked > day:
+            continue
+        if (done is not None and done <= day) or (cancelled is not None and cancelled <= day):
+            continue
+        if status in ("realizado", "cancelado") and done is None and cancelled is None:
+            continue
+        since = diagnosed if kind == "oncologia" and diagnosed is not None else asked
+        if (day - since).days > targets[kind]:
+            out.add(_true_person(owner, system, ref if system == "CONSORCIO" else patient))
+    return out
+
+
+TRUTHS = {"cronicos_sem_acompanhamento": _chronic_truth, "alta_sem_aps": _discharge_truth,
+          "fila_consorcio_acima_da_meta": _queue_truth}
+
+
+@pytest.mark.parametrize("list_id", sorted(TRUTHS))
+def test_lists_equal_the_generators_truth_per_territory(service_lake: Path, list_id: str
+                                                        ) -> None:
+    """The rule applied by hand to the true persons (the generator's record owners and
+    residences) gives the lake's counts, municipality by municipality: these lists rest on
+    records the linkage joins without error (FHIR Patients, AIHs, consortium requests)."""
+    people, owner = _truth(service_lake.parent / "estado")
     wl = load_worklists()[list_id]
     with Lake(service_lake, read_only=True) as lake:
         entries = compute(lake.con, wl)
+        expected = Counter(str(people[p]["municipality"])
+                           for p in TRUTHS[list_id](lake, owner, wl.params))
+    got = counts(entries)
     assert entries and all(e.reason for e in entries)
+    assert len(expected) >= 3 and sum(expected.values()) >= 20
+    for town, _ in expected.most_common(3):
+        assert got.get(town, 0) == expected[town], town
+    assert got == {k: v for k, v in sorted(expected.items())}
+
+
+def test_the_queue_list_follows_the_wait_day_by_day(service_lake: Path) -> None:
+    """A request done late: off the list up to its target, on it the day after, off again
+    the day it is done."""
+    wl = load_worklists()["fila_consorcio_acima_da_meta"]
+    targets = wl.params["meta_dias"]
+    with Lake(service_lake, read_only=True) as lake:
+        late = lake.run(
+            "SELECT l.person_id, r.service_type, r.requested_date, r.performed_date "
+            "FROM referrals r JOIN identity_records i ON i.source_system = 'CONSORCIO' "
+            "AND i.record_key = r.referral_id AND i.source_file = r.source_file "
+            "JOIN person_links l ON l.record_uid = i.source_system || '|' || i.source_file "
+            "|| '|' || i.record_key || '|' || i.role "
+            "WHERE r.service_type IN ('consulta', 'exame') AND r.performed_date IS NOT NULL "
+            "AND date_diff('day', r.requested_date, r.performed_date) > 40 "
+            "AND l.person_id IN (SELECT l2.person_id FROM person_links l2 GROUP BY ALL "
+            "HAVING count(*) = 1) ORDER BY r.requested_date LIMIT 1")
+        assert late, "the synthetic state has consultations done late"
+        person, kind, asked, done = late[0]
+        limit = asked + dt.timedelta(days=targets[kind])
+
+        def listed(day: dt.date) -> bool:
+            return person in {e.person_id for e in compute(lake.con, wl, as_of=day)}
+
+        assert not listed(limit)
+        assert listed(limit + dt.timedelta(days=1))
+        assert listed(done - dt.timedelta(days=1))
+        assert not listed(done)
