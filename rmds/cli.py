@@ -772,10 +772,13 @@ cli.add_command(snapshots_group)
 @click.option("--incremental", is_flag=True,
               help="Vincula só os registros novos contra o índice existente, com o modelo "
                    "da última vinculação completa.")
+@click.option("--reuse-model", is_flag=True,
+              help="Pontua todos os registros de novo com o último modelo treinado do lago, "
+                   "sem treinar outro (o mesmo modelo em qualquer motor).")
 @click.option("--json", "as_json", is_flag=True, help="Resumo em JSON.")
 @click.pass_context
 def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review: float,
-               incremental: bool, as_json: bool) -> None:
+               incremental: bool, reuse_model: bool, as_json: bool) -> None:
     """Vincula os registros por pessoa (índice mestre de pacientes).
 
     Regra determinística (CNS ou CPF válidos em comum), depois pareamento probabilístico
@@ -790,7 +793,7 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
 
     with Lake(_lake_path(ctx, lake_path)) as lake, err_console.status("vinculando..."):
         summary = link(lake, accept=accept, review=review, incremental=incremental,
-                       engine=ctx.obj.engine)
+                       engine=ctx.obj.engine, reuse_model=reuse_model)
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2))
         return

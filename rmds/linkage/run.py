@@ -176,13 +176,21 @@ def standardised_identity(lake: Lake, engine: str = "duckdb") -> tuple[pa.Table,
 
 
 def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
-         incremental: bool = False, engine: str = "duckdb") -> LinkSummary:
+         incremental: bool = False, engine: str = "duckdb",
+         reuse_model: bool = False) -> LinkSummary:
     """Link every identity record of the lake to a person (see the module's docstring).
     ``engine`` (``"duckdb"``, the default, or ``"spark"``) computes the standardised input
     and runs Splink; the rule on CNS/CPF, the clusters and the ids are the same code on
-    both, and the results are written into the lake either way."""
+    both, and the results are written into the lake either way. ``reuse_model`` scores
+    every record again with the lake's last trained model instead of training a new one:
+    one model, whatever engine applies it (a model trained on one engine gives the same
+    probabilities on the other to ~1e-6), so two engines, or two runs, differ only by the
+    data."""
     _ensure(lake)
     source, table = standardised_identity(lake, engine)
+    # one order of records whatever the engine: positions index the pairs, and ties
+    # between equal scores are broken by position
+    table = table.sort_by("record_uid")
     n = table.num_rows
     meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
                                          source.column("source_system").to_pylist(),
@@ -199,7 +207,13 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     previous = np.array([previous_map.get(u, -1) for u in record_uid], dtype=np.int64)
     saved = lake.scalar("SELECT model FROM link_model ORDER BY saved_at DESC LIMIT 1")
     model: dict[str, Any] | None = None
-    if incremental and saved is not None and previous_map:
+    if reuse_model and saved is None:
+        raise ConfigurationError("nenhum modelo de vinculação treinado neste lago: rode "
+                                 "'rmds link' sem --reuse-model uma vez")
+    if reuse_model and not incremental:
+        pairs = predict_with(json.loads(saved), table, None, review, engine=engine)
+        scored = n
+    elif incremental and saved is not None and previous_map:
         fresh = previous < 0
         pairs = predict_with(json.loads(saved), table.filter(pa.array(fresh)),
                              table.filter(pa.array(~fresh)), review, engine=engine)
@@ -213,8 +227,14 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     else:
         prediction = predict([table], "rmds", threshold=review, engine=engine)
         pairs, model, scored = prediction.pairs, prediction.model, n
-    uid_l = pairs.column("uid_l").to_numpy() - 1
-    uid_r = pairs.column("uid_r").to_numpy() - 1
+    # the pairs in one canonical order (smaller record first, sorted), whatever order the
+    # engine returned them in: where later steps break ties between equal scores, the
+    # persons must not depend on the engine (Spark and DuckDB return rows differently)
+    raw_l = pairs.column("uid_l").to_numpy() - 1
+    raw_r = pairs.column("uid_r").to_numpy() - 1
+    order = np.lexsort((np.maximum(raw_l, raw_r), np.minimum(raw_l, raw_r)))
+    pairs = pairs.take(pa.array(order))
+    uid_l, uid_r = np.minimum(raw_l, raw_r)[order], np.maximum(raw_l, raw_r)[order]
     prob = pairs.column("match_probability").to_numpy()
     decisions = lake.run("SELECT record_uid_l, record_uid_r, same_person FROM link_decisions")
     accepted = prob >= accept
@@ -301,12 +321,14 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     start = int(lake.scalar("SELECT coalesce(max(person_id), 0) + 1 FROM persons") or 1)
     person, _ = stable_ids(labels, previous, start)
     kept = int(((previous >= 0) & (person == previous)).sum())
+    full = model is not None or (reuse_model and not incremental)
     lake.run("BEGIN TRANSACTION")
     try:
         lake.run("DELETE FROM person_links")
         lake.run("DELETE FROM persons")
-        if model is not None:  # a full run replaces the queue and the model
+        if full:  # a full run replaces the queue (and a trained model the model)
             lake.run("DELETE FROM link_review")
+        if model is not None:
             lake.run("DELETE FROM link_model")
             lake.run("INSERT INTO link_model VALUES (?, ?)",
                      [dt.datetime.now(), json.dumps(model)])
@@ -332,7 +354,7 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         })
         lake.insert("link_review", review_rows)
         lake.commit("vinculação", registros=n, pessoas=int(np.unique(person).size),
-                    completa=model is not None)
+                    completa=full)
     except BaseException:
         lake.run("ROLLBACK")
         raise

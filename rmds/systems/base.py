@@ -42,6 +42,9 @@ class IdentitySpec:
     address: str | None
     female_codes: tuple[str, ...] = ("2", "F")
     fixed_sex: str | None = None
+    #: the date of the event the record is about (a dose): a birth date after it is
+    #: impossible, and is left out of the identity as the mapper leaves it out of the row
+    event_date: str | None = None
 
 
 @dataclass(frozen=True)

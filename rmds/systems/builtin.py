@@ -73,7 +73,7 @@ BUILTIN: tuple[SystemDeclaration, ...] = (
         identity=(IdentitySpec("vacinado", "id_documento", "no_paciente", "no_mae_paciente",
                                "dt_nascimento_paciente", "%Y-%m-%d", "tp_sexo_paciente",
                                "nu_cns_paciente", "nu_cpf_paciente", "co_municipio_paciente",
-                               None, None),)),
+                               None, None, event_date="dt_vacina"),)),
     SystemDeclaration(
         "CONSORCIO", "Relatório de encaminhamentos de consórcio intermunicipal (CSV)",
         "referrals", re.compile(r"^consorcio_", re.I), CONSORTIUM_COLUMNS[:2],

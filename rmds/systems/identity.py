@@ -48,6 +48,10 @@ def identity_rows(source: pa.Table, rows: pa.Array, file: str, system: str, layo
 
         birth = (ctx.date(spec.birth_date, spec.date_format) if spec.birth_date
                  else pa.nulls(ctx.n, pa.date32()))
+        if spec.event_date:      # born after the event: an impossible date, not kept
+            after = pc.fill_null(pc.greater(birth, ctx.date(spec.event_date,
+                                                            spec.date_format)), False)
+            birth = pc.if_else(after, pa.scalar(None, pa.date32()), birth)
         sex_values = (pa.array([spec.fixed_sex] * ctx.n, pa.string()) if spec.fixed_sex
                       else sex(ctx, spec.sex, spec.female_codes) if spec.sex
                       else pa.nulls(ctx.n, pa.string()))

@@ -359,6 +359,28 @@ def test_cli_batches_and_quarantine(state: Path, tmp_path: Path,
         assert any(r.startswith("nascimento posterior à vacinação") for r in reasons)
 
 
+def test_a_birth_after_the_dose_leaves_the_identity_too(pack: ReferencePack,
+                                                         tmp_path: Path) -> None:
+    """The dose is kept for coverage without the impossible birth date, and the person's
+    identity for linkage goes without it too (a date that cannot be must not match)."""
+    path = tmp_path / "vacinacao_MG_2023.csv"
+    header = ("id_documento;co_paciente;dt_vacina;co_vacina;sg_vacina;co_dose_vacina;"
+              "ds_dose_vacina;dt_nascimento_paciente;nu_idade_paciente;tp_sexo_paciente;"
+              "co_raca_cor_paciente;co_municipio_paciente;co_municipio_estabelecimento;"
+              "co_cnes_estabelecimento;no_paciente;nu_cns_paciente")
+    rows = ["d1;p1;2023-05-10;42;PENTA;1;1ª Dose;2023-03-01;0;F;01;310620;310620;"
+            "0027014;ANA SOUZA;",
+            "d2;p2;2023-05-10;42;PENTA;1;1ª Dose;2023-08-01;0;M;01;310620;310620;"
+            "0027014;JOAO LIMA;"]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with Lake(tmp_path / "lago") as lake:
+        ingest(lake, [path], pack)
+        doses = dict(lake.run("SELECT record_id, birth_date FROM immunisations"))
+        born = dict(lake.run("SELECT record_key, birth_date FROM identity_records"))
+    assert set(doses) == {"d1", "d2"} and doses["d2"] is None
+    assert born["d1"] is not None and born["d2"] is None
+
+
 def test_quarantine_of_the_synthetic_state_is_exactly_its_deliberate_errors(
         state: Path, pack: ReferencePack, tmp_path: Path) -> None:
     truth = pq.read_table(state / "verdade" / "registros.parquet").to_pylist()

@@ -212,3 +212,26 @@ def test_evaluating_a_lake_never_linked_says_so(tmp_path: Path) -> None:
     with Lake(tmp_path / "lago") as lake, pytest.raises(ConfigurationError,
                                                          match="rmds link"):
         evaluate_against_truth(lake, truth)
+
+
+def test_the_saved_model_scores_again_without_training(pack: ReferencePack,
+                                                       tmp_path: Path) -> None:
+    """``reuse_model``: the lake's model applied to every record again (what another
+    engine does with it) gives the same persons and the same review queue, once, and
+    leaves the model as it was; a lake never linked has no model to reuse."""
+    from rmds.exceptions import ConfigurationError
+
+    state = generate(SynthConfig(0.0005, (2023,), 4, tmp_path / "estado"), pack).out
+    with Lake(tmp_path / "lago") as lake:
+        ingest(lake, [state / "SIM", state / "SINASC", state / "PNI"], pack)
+        with pytest.raises(ConfigurationError, match="nenhum modelo"):
+            link(lake, reuse_model=True)
+        link(lake)
+        persons = dict(lake.run("SELECT record_uid, person_id FROM person_links"))
+        queue = lake.run("SELECT * FROM link_review ORDER BY ALL")
+        model = lake.run("SELECT saved_at, model FROM link_model")
+        again = link(lake, reuse_model=True)
+        assert again.scored_records == len(persons)
+        assert dict(lake.run("SELECT record_uid, person_id FROM person_links")) == persons
+        assert lake.run("SELECT * FROM link_review ORDER BY ALL") == queue
+        assert lake.run("SELECT saved_at, model FROM link_model") == model
