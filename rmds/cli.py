@@ -1224,11 +1224,15 @@ def users_group() -> None:
 @click.option("--territorio", "territory",
               help="Território do papel: município (IBGE 7), URS (código), consórcio (sigla) "
               "ou, para gerente de projeto, o id do projeto.")
+@click.option("--cnes", "facilities", multiple=True,
+              help="Estabelecimento (CNES, 7 dígitos) do profissional de saúde; repita para "
+                   "vários. Suas listas nominais são as das pessoas que esses "
+                   "estabelecimentos acompanham.")
 @click.option("--password", prompt="Senha", hide_input=True, confirmation_prompt=True,
               envvar="RMDS_NEW_PASSWORD", help="Senha (ou variável RMDS_NEW_PASSWORD).")
 @click.pass_context
 def users_add(ctx: click.Context, username: str, role: str, territory: str | None,
-              password: str) -> None:
+              facilities: tuple[str, ...], password: str) -> None:
     """Cria um usuário."""
     from rmds.store import open_store
     from rmds.store.audit import cli_actor, record
@@ -1249,10 +1253,32 @@ def users_add(ctx: click.Context, username: str, role: str, territory: str | Non
             territory = pack.find(territory, Level.MUNICIPALITY).code
         elif territory not in pack.units(level):
             raise RmdsCommandError(f"{level.label} desconhecido(a): {territory}")
-    user = add_user(store, username, password, chosen, territory)
+    user = add_user(store, username, password, chosen, territory, facilities)
     record(store, username=cli_actor(), role="linha_de_comando", action="escrita",
            resource=f"users add {username}", territory=user.scope, origin="cli")
-    console.print(f"usuário {user.username} criado: {chosen.label}, território {user.scope}")
+    where = f", estabelecimentos {', '.join(user.facilities)}" if user.facilities else ""
+    console.print(f"usuário {user.username} criado: {chosen.label}, território "
+                  f"{user.scope}{where}")
+
+
+@users_group.command("facilities")
+@click.argument("username")
+@click.option("--cnes", "facilities", multiple=True,
+              help="Estabelecimento (CNES); repita para vários; nenhum: o município todo.")
+@click.pass_context
+def users_facilities(ctx: click.Context, username: str, facilities: tuple[str, ...]) -> None:
+    """Vincula um profissional de saúde a estabelecimentos (CNES)."""
+    from rmds.store import open_store
+    from rmds.store.audit import cli_actor, record
+    from rmds.store.auth import set_facilities
+
+    settings: Settings = ctx.obj
+    store = open_store(settings.store)
+    user = set_facilities(store, username, facilities)
+    record(store, username=cli_actor(), role="linha_de_comando", action="escrita",
+           resource=f"users facilities {username}", territory=user.scope, origin="cli")
+    console.print(f"{user.username}: estabelecimentos "
+                  f"{', '.join(user.facilities) or 'nenhum (o município todo)'}")
 
 
 @users_group.command("list")
@@ -1267,12 +1293,14 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     users = list_users(open_store(settings.store))
     if as_json:
         click.echo(json.dumps([{"usuario": u.username, "papel": u.role.value,
-                                "escopo": u.scope, "ativo": u.active} for u in users],
+                                "escopo": u.scope, "ativo": u.active,
+                                "estabelecimentos": list(u.facilities)} for u in users],
                               ensure_ascii=False, indent=2))
         return
-    table = Table("Usuário", "Papel", "Território", "Ativo")
+    table = Table("Usuário", "Papel", "Território", "Estabelecimentos", "Ativo")
     for u in users:
-        table.add_row(u.username, u.role.label, u.scope, "sim" if u.active else "não")
+        table.add_row(u.username, u.role.label, u.scope, ", ".join(u.facilities) or "—",
+                      "sim" if u.active else "não")
     console.print(table)
 
 

@@ -147,6 +147,7 @@ COMMANDS: dict[str, RouteClass] = {
     "users add": Open.OPERATION,
     "users list": Open.OPERATION,
     "users disable": Open.OPERATION,
+    "users facilities": Open.OPERATION,
     "audit verify": Open.OPERATION,
     "consortia import": Open.OPERATION,
     "consortia list": _A,

@@ -198,9 +198,13 @@ def worklists_compute(ctx: click.Context, lake_path: Path | None, as_of: str | N
               help="Município (IBGE, 7 dígitos) da equipe.")
 @click.option("--lake", "lake_path", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--as-of", "as_of", help="Data de referência (AAAA-MM-DD).")
+@click.option("--cnes", "facilities", multiple=True,
+              help="Só as pessoas acompanhadas por este estabelecimento (e as que nenhum "
+                   "acompanha); repita para vários.")
 @click.pass_context
 def worklists_export(ctx: click.Context, lista: str, destino: Path, municipality: str,
-                     lake_path: Path | None, as_of: str | None) -> None:
+                     lake_path: Path | None, as_of: str | None,
+                     facilities: tuple[str, ...]) -> None:
     """Grava a LISTA de um município em CSV (';', UTF-8 com BOM). Cada pessoa da lista
     ganha uma entrada na trilha de auditoria (baixar_lista)."""
     from rmds.care.worklists import audited_export, compute, load_worklists
@@ -217,7 +221,7 @@ def worklists_export(ctx: click.Context, lista: str, destino: Path, municipality
     icsap = frozenset(ReferencePack(settings.reference_dir).icsap.codes)
     with Lake(lake_path or settings.lake, read_only=True) as lake:
         entries = compute(lake.con, wl, as_of=_as_of(as_of), icsap=icsap,
-                          municipality=municipality)
+                          municipality=municipality, facilities=facilities)
     store = open_store(settings.store)
     try:        # audited before the file is written: no download unaudited
         content = audited_export(store, entries, wl, username=cli_actor(),

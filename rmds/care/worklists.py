@@ -19,8 +19,8 @@ import datetime as dt
 import io
 import tomllib
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class Entry:
     municipality: str | None
     reason: str
     flag: bool = False           # ICSAP admission, on the discharge list
+    #: the primary-care facility that follows the person (CNES of their latest primary-care
+    #: encounter); None when no primary-care record says
+    facility: str | None = None
 
 
 # person → residence (the most frequent; ties: the latest batch) and birth date (likewise;
@@ -175,6 +178,20 @@ _QUEUE_SQL = f"""
     GROUP BY p.person_id, p.municipality"""
 
 
+# each listed person's primary-care facility: the CNES of their latest ambulatory
+# encounter (the team that sees them); ties: the larger code, so the answer never depends
+# on the order rows are read in
+_FACILITY_SQL = f"""
+    SELECT l.person_id, arg_max(e.facility_cnes, (e.encounter_date, e.facility_cnes))
+    FROM person_links l
+    JOIN (SELECT record_key, {RECORD_UID_SQL} AS uid FROM identity_records
+          WHERE source_system = 'FHIR') r ON l.record_uid = r.uid
+    JOIN encounters e ON e.source_system = 'FHIR' AND e.patient_key = r.record_key
+     AND e.encounter_class = 'AMB' AND e.facility_cnes IS NOT NULL
+    WHERE l.person_id IN (SELECT unnest(?::BIGINT[]))
+    GROUP BY l.person_id"""
+
+
 def _latest(con: duckdb.DuckDBPyConnection, sql: str) -> dt.date:
     value = con.execute(sql).fetchall()[0][0]
     return value if isinstance(value, dt.date) else dt.date.today()
@@ -253,11 +270,23 @@ def load_worklists(path: Path = CATALOG) -> dict[str, Worklist]:
 
 def compute(con: duckdb.DuckDBPyConnection, worklist: Worklist, *,
             as_of: dt.date | None = None, icsap: frozenset[str] = frozenset(),
-            municipality: str | None = None) -> list[Entry]:
-    """Who is on ``worklist`` (in ``municipality``, when given), by person id."""
-    entries = RULES[worklist.rule](con, worklist, as_of, icsap)
-    return sorted((e for e in entries if municipality is None or e.municipality == municipality),
-                  key=lambda e: e.person_id)
+            municipality: str | None = None, facilities: Sequence[str] = ()
+            ) -> list[Entry]:
+    """Who is on ``worklist`` (in ``municipality``, when given), by person id, each with
+    the primary-care facility that follows them. ``facilities`` (a professional's CNES)
+    narrows the list to the people those facilities follow and the people no facility
+    follows yet (nobody falls between teams)."""
+    entries = sorted((e for e in RULES[worklist.rule](con, worklist, as_of, icsap)
+                      if municipality is None or e.municipality == municipality),
+                     key=lambda e: e.person_id)
+    if not entries:
+        return entries
+    found = dict(con.execute(_FACILITY_SQL, [[e.person_id for e in entries]]).fetchall())
+    entries = [replace(e, facility=found.get(e.person_id)) for e in entries]
+    if facilities:
+        mine = set(facilities)
+        entries = [e for e in entries if e.facility is None or e.facility in mine]
+    return entries
 
 
 def counts(entries: list[Entry]) -> dict[str, int]:
@@ -270,10 +299,11 @@ def export_csv(entries: list[Entry], worklist: Worklist) -> bytes:
     spreadsheet as it is). The caller audits it, one entry per person."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["lista", "pessoa", "municipio", "motivo", "icsap"])
+    writer.writerow(["lista", "pessoa", "municipio", "estabelecimento_aps", "motivo",
+                     "icsap"])
     for e in entries:
-        writer.writerow([worklist.id, e.person_id, e.municipality or "", e.reason,
-                         "sim" if e.flag else ""])
+        writer.writerow([worklist.id, e.person_id, e.municipality or "", e.facility or "",
+                         e.reason, "sim" if e.flag else ""])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 

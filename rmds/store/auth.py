@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,10 +24,26 @@ import sqlalchemy as sa
 from rmds.exceptions import ConfigurationError, RmdsError
 from rmds.store.db import SESSIONS, USERS, Store
 
-__all__ = ["CITIZEN_SCOPE", "LOGIN_FAILED", "AuthError", "Role", "User", "add_user",
-           "authenticate", "check_password", "citizen_session", "disable_user",
-           "hash_password", "list_users", "login", "set_password", "user_for_token",
-           "verify_password"]
+__all__ = [
+    "CITIZEN_SCOPE",
+    "LOGIN_FAILED",
+    "AuthError",
+    "Role",
+    "User",
+    "add_user",
+    "authenticate",
+    "check_facilities",
+    "check_password",
+    "citizen_session",
+    "disable_user",
+    "hash_password",
+    "list_users",
+    "login",
+    "set_facilities",
+    "set_password",
+    "user_for_token",
+    "verify_password",
+]
 
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
@@ -82,6 +99,9 @@ class User:
     scope_level: str | None
     scope_code: str | None
     active: bool = True
+    #: the facilities (CNES) a health professional works in: their work lists are those
+    #: of the people these facilities follow (and of the municipality's unattached people)
+    facilities: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
@@ -124,7 +144,8 @@ def verify_password(password: str, stored: str) -> bool:
 def _user(row: sa.Row[tuple[object, ...]]) -> User:
     m = row._mapping
     return User(int(m["id"]), str(m["username"]), Role(m["role"]), m["scope_level"],
-                m["scope_code"], bool(m["active"]))
+                m["scope_code"], bool(m["active"]),
+                tuple(c for c in str(m["facilities"] or "").split(",") if c))
 
 
 def check_password(password: str, username: str) -> None:
@@ -142,8 +163,31 @@ def _by_name(username: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(USERS.c.username) == username.strip().lower()
 
 
+def check_facilities(role: Role, facilities: Sequence[str]) -> tuple[str, ...]:
+    """A professional's facilities: CNES codes of 7 digits, only for health professionals."""
+    codes = tuple(dict.fromkeys(c.strip() for c in facilities if c.strip()))
+    if codes and role is not Role.PROFESSIONAL:
+        raise ConfigurationError("estabelecimentos (--cnes) são só do profissional de saúde")
+    bad = [c for c in codes if len(c) != 7 or not c.isdigit()]
+    if bad:
+        raise ConfigurationError(f"CNES inválido: {', '.join(bad)} (7 dígitos)")
+    return codes
+
+
+def set_facilities(store: Store, username: str, facilities: Sequence[str]) -> User:
+    """Bind a health professional to facilities (none: the whole municipality)."""
+    with store.engine.begin() as c:
+        row = c.execute(USERS.select().where(_by_name(username))).first()
+        if row is None:
+            raise ConfigurationError(f"usuário não encontrado: {username}")
+        codes = check_facilities(Role(row._mapping["role"]), facilities)
+        c.execute(USERS.update().where(USERS.c.id == row._mapping["id"]).values(
+            facilities=",".join(codes) or None))
+        return _user(c.execute(USERS.select().where(USERS.c.id == row._mapping["id"])).one())
+
+
 def add_user(store: Store, username: str, password: str, role: Role,
-             scope_code: str | None = None) -> User:
+             scope_code: str | None = None, facilities: Sequence[str] = ()) -> User:
     if role is Role.PUBLIC:
         raise ConfigurationError("o papel 'publico' não tem usuários (é o acesso sem login)")
     if role is Role.CITIZEN:
@@ -158,6 +202,7 @@ def add_user(store: Store, username: str, password: str, role: Role,
                                  f"({role.scope_level}) em --territorio")
     if role.scope_level is None:
         scope_code = None
+    codes = check_facilities(role, facilities)
     with store.engine.begin() as c:
         exists = c.execute(sa.select(USERS.c.username).where(_by_name(username))).first()
         if exists:
@@ -166,7 +211,7 @@ def add_user(store: Store, username: str, password: str, role: Role,
         c.execute(USERS.insert().values(
             username=username, password_hash=hash_password(password), role=role.value,
             scope_level=role.scope_level, scope_code=scope_code, active=True,
-            failed_logins=0, created_at=_now()))
+            failed_logins=0, created_at=_now(), facilities=",".join(codes) or None))
         row = c.execute(USERS.select().where(USERS.c.username == username)).one()
     return _user(row)
 

@@ -27,6 +27,8 @@ USERS = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("locked_until", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 0005: a health professional's facilities (CNES, comma-separated)
+    sa.Column("facilities", sa.String(400)),
 )
 
 SESSIONS = sa.Table(

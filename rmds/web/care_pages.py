@@ -96,7 +96,8 @@ def register_care(app: FastAPI) -> None:
 
         def made() -> dict[str, int]:
             return {wl.id: counts(compute(ctx.data.cursor(), wl, icsap=icsap,
-                                          municipality=town)).get(town, 0)
+                                          municipality=town, facilities=user.facilities)
+                                  ).get(town, 0)
                     for wl in lists.values()}
 
         found = await run_in_threadpool(made)
@@ -118,7 +119,8 @@ def register_care(app: FastAPI) -> None:
         icsap = frozenset(ctx.pack.icsap.codes)
 
         def made() -> bytes:
-            entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town)
+            entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town,
+                              facilities=user.facilities)
             return audited_export(ctx.store, entries, wl, username=user.username,
                                   role=user.role.value, territory=town,
                                   origin=ctx.origin(request))

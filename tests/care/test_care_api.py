@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from rmds.store import Store
 from rmds.store.audit import verify
 from rmds.store.db import AUDIT
-from tests.service_fixtures import token
+from tests.service_fixtures import PASSWORD, token
 
 BH, UDI = "3106200", "3170206"
 RESIDENT_SQL = (
@@ -144,3 +144,33 @@ def test_the_teams_work_lists_page_and_audited_download(
         assert client.get(f"/listas/{key}.csv", headers=token(client, who)).status_code == 403
     assert client.get(f"/listas/{key}.csv").status_code == 401
     assert verify(store).ok
+
+
+def test_a_professional_bound_to_a_facility_gets_that_teams_lists(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    """The team's territory where the data has it: a professional of a BH facility gets the
+    people that facility follows (their latest primary-care encounter there) and the
+    municipality's people no facility follows; another facility's people never."""
+    from rmds.care.worklists import compute, load_worklists
+    from rmds.store.auth import Role, add_user
+
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    icsap = frozenset(client.app.state.ctx.pack.icsap.codes)  # type: ignore[attr-defined]
+    wl = load_worklists()["cronicos_sem_acompanhamento"]
+    everyone = compute(cursor, wl, icsap=icsap, municipality=BH)
+    by_facility: dict[str | None, int] = {}
+    for e in everyone:
+        by_facility[e.facility] = by_facility.get(e.facility, 0) + 1
+    ours = max((f for f in by_facility if f), key=lambda f: (by_facility[f], f))
+    assert len([f for f in by_facility if f]) >= 2, "BH has several facilities on the list"
+    add_user(store, "prof-ubs", PASSWORD, Role.PROFESSIONAL, BH, [ours])
+    team = token(client, "prof-ubs")
+    page = client.get("/listas", headers=team)
+    assert page.status_code == 200 and ours in page.text
+    expected = [e for e in everyone if e.facility in (ours, None)]
+    assert 0 < len(expected) < len(everyone)
+    assert f'data-pessoas="{len(expected)}"' in page.text
+    rows = client.get(f"/listas/{wl.id}.csv", headers=team).content.decode(
+        "utf-8-sig").splitlines()[1:]
+    assert sorted(int(r.split(";")[1]) for r in rows) == sorted(e.person_id for e in expected)
+    assert {r.split(";")[3] for r in rows} <= {ours, ""}

@@ -156,7 +156,7 @@ def test_a_person_is_on_the_list_exactly_while_they_meet_its_rule(
     csv_bytes = export_csv(on, wl)
     assert csv_bytes.startswith(b"\xef\xbb\xbf")
     header, row = csv_bytes.decode("utf-8-sig").splitlines()[:2]
-    assert header == "lista;pessoa;municipio;motivo;icsap"
+    assert header == "lista;pessoa;municipio;estabelecimento_aps;motivo;icsap"
     assert row.startswith(f"{wl.id};{first.person_id};")
 
 
@@ -283,3 +283,29 @@ def test_the_queue_list_follows_the_wait_day_by_day(service_lake: Path) -> None:
         assert listed(limit + dt.timedelta(days=1))
         assert listed(done - dt.timedelta(days=1))
         assert not listed(done)
+
+
+def test_each_person_on_a_list_carries_the_facility_of_their_latest_visit(
+        service_lake: Path) -> None:
+    """By hand over the lake's rows: the CNES of the person's latest ambulatory encounter."""
+    wl = load_worklists()["cronicos_sem_acompanhamento"]
+    with Lake(service_lake, read_only=True) as lake:
+        entries = compute(lake.con, wl)
+        rows = lake.run(
+            "SELECT l.person_id, e.encounter_date, e.facility_cnes FROM person_links l "
+            "JOIN identity_records r ON l.record_uid = r.source_system || '|' || "
+            "r.source_file || '|' || r.record_key || '|' || r.role "
+            "JOIN encounters e ON e.patient_key = r.record_key "
+            "WHERE r.source_system = 'FHIR' AND e.encounter_class = 'AMB'")
+    latest: dict[int, tuple[dt.date, str]] = {}
+    for person, day, cnes in rows:
+        if cnes and (person not in latest or (day, cnes) > latest[person]):
+            latest[person] = (day, cnes)
+    assert sum(e.facility is not None for e in entries) > 0.9 * len(entries)
+    for e in entries:
+        assert e.facility == (latest[e.person_id][1] if e.person_id in latest else None)
+    # a facility narrows the list to its people and the unattached
+    some = next(e.facility for e in entries if e.facility)
+    with Lake(service_lake, read_only=True) as lake:
+        narrowed = compute(lake.con, wl, facilities=[some])
+    assert narrowed == [e for e in entries if e.facility in (some, None)]

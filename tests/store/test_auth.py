@@ -75,3 +75,22 @@ def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     os.chmod(old, 0o644)                  # left so by an older version: tightened
     open_store(f"sqlite:///{old}").close()
     assert old.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_professional_is_bound_to_facilities(store: Store) -> None:
+    """Migration 0005 on SQLite and PostgreSQL: the facilities (CNES) a health professional
+    works in, kept in order without repeats; other roles and malformed codes refused."""
+    from rmds.store.auth import list_users, set_facilities
+
+    made = add_user(store, "enf.maria", "senha-da-enfermeira", Role.PROFESSIONAL, "3106200",
+                    ["2695324", "0027014", "2695324"])
+    assert made.facilities == ("2695324", "0027014")
+    assert {u.username: u.facilities for u in list_users(store)}["enf.maria"] == (
+        "2695324", "0027014")
+    assert set_facilities(store, "ENF.MARIA", []).facilities == ()
+    with pytest.raises(ConfigurationError, match="só do profissional"):
+        add_user(store, "gestor.x", "senha-do-gestor-x", Role.MUNICIPAL, "3106200", ["2695324"])
+    with pytest.raises(ConfigurationError, match="CNES inválido: 12345"):
+        set_facilities(store, "enf.maria", ["12345"])
+    with pytest.raises(ConfigurationError, match="não encontrado"):
+        set_facilities(store, "ninguem", ["2695324"])
