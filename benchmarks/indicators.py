@@ -34,6 +34,8 @@ import pandas as pd  # noqa: E402
 import sqlglot  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
+from rmds.codes.icsap import OBSTETRIC_PROCEDURES  # noqa: E402
+from rmds.codes.vaccines import COVERAGE_DOSES  # noqa: E402
 from rmds.indicators.catalog import Indicator, Measure, load_catalog  # noqa: E402
 from rmds.indicators.compute import compute  # noqa: E402
 from rmds.indicators.stats import eb_smooth, poisson_interval, wilson_interval  # noqa: E402
@@ -109,6 +111,13 @@ class Evaluator:
             return self.value(node.this).str[-int(node.expression.name):]
         if isinstance(node, exp.Anonymous):
             column = self.value(node.expressions[0])
+            if node.name.lower() == "pni_dose":
+                dose = self.value(node.expressions[1])
+                pairs = COVERAGE_DOSES[node.expressions[2].name]
+                hit = pd.Series(False, index=self.frame.index)
+                for vaccine_code, dose_code in pairs:
+                    hit |= (column == vaccine_code) & (dose == dose_code)
+                return self._known(hit, column)
             if node.name.lower() == "cid_between":
                 low, high = node.expressions[1].name, node.expressions[2].name
                 head = column.str[:3]
@@ -139,7 +148,8 @@ class PandasCatalog:
                  year: int) -> None:
         self.pack = pack
         self.year = year
-        self.codesets = {"icsap": set(pack.icsap.codes)}
+        self.codesets = {"icsap": set(pack.icsap.codes),
+                         "procedimento_obstetrico": set(OBSTETRIC_PROCEDURES)}
         self.population = population
         self.membership = self._membership()
         self.inputs = self._inputs(frames)
@@ -245,6 +255,19 @@ class PandasCatalog:
             return pd.concat(out)
         start = pd.Timestamp(self.year, 1, 1)
         end = pd.Timestamp(self.year + 1, 1, 1)
+        if m.window_months is not None:
+            # Previne Brasil's semester: distinct keys with an event in the window of
+            # months ending with each period's last month
+            dates = pd.to_datetime(events["d"])
+            out = []
+            for kind, period, last, _ in self.periods.itertuples(index=False):
+                stop = pd.Timestamp(last) + pd.Timedelta(days=1)
+                first = (stop - pd.DateOffset(months=m.window_months))
+                inside = events[(dates >= first) & (dates < stop)]
+                n = inside.groupby("municipality")["k"].nunique()
+                out.append(pd.DataFrame({"municipality": n.index, "period_type": kind,
+                                         "period": period, "n": n.to_numpy()}))
+            return pd.concat(out)
         if m.cumulative:
             events = events[events["d"] < end]
             if m.distinct:
@@ -308,8 +331,9 @@ def load_frames(lake: Lake) -> dict[str, Frame]:
                             "main_diagnosis, admission_character, procedure_performed, died, "
                             "aih_type, age_years, length_of_stay",
         "immunisations": "source_system, patient_key, residence_municipality, "
-                         "vaccination_date, birth_date, age_years, vaccine_acronym, dose_code",
-        "conditions": "patient_key, code, onset_date",
+                         "vaccination_date, birth_date, age_years, vaccine_acronym, "
+                         "vaccine_code, dose_code",
+        "conditions": "patient_key, code, ciap2_code, onset_date",
         "observations": "patient_key, component_code, effective_date",
         "encounters": "patient_key, encounter_class, reason_code, encounter_date",
         "referrals": "requesting_municipality, service_type, status, requested_date, "
