@@ -105,6 +105,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/prontuario"): _C,
     ("GET", "/correcoes"): _C,             # citizens' reports: the municipality's review
     ("POST", "/correcoes/{aviso}/resolver"): _C,
+    ("POST", "/correcoes/quebras/{seq}/parecer"): _C,   # the verdict on a broken glass
     ("GET", "/listas"): _C,                # work lists: counts of named people, downloads
     ("GET", "/listas/{lista}.csv"): _C,
     ("GET", "/meus-dados"): Open.OWN,

@@ -16,10 +16,15 @@ from rmds.access import AccessDenied, DataClass, Decision, Place, Scope, decide
 from rmds.store import Store
 from rmds.store.db import AUDIT, RECORD_REPORTS
 
-__all__ = ["MAX_REPORT", "GlassEntry", "Report", "broken_glass", "open_reports",
-           "resolve_report", "submit_report"]
+__all__ = ["ACTION_VERDICT", "MAX_REPORT", "VERDICTS", "GlassEntry", "Report", "broken_glass",
+           "judge_glass", "open_reports", "resolve_report", "submit_report"]
 
 MAX_REPORT = 2000
+#: the municipality's written verdict on an opening by breaking the glass, kept in the
+#: audit chain itself (tamper-evident, and shown in the citizen's access log)
+ACTION_VERDICT = "parecer_quebra_de_vidro"
+VERDICTS = ("justificada", "injustificada")
+MAX_VERDICT_NOTE = 300
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,11 @@ class GlassEntry:
     resource: str
     municipality: str | None
     justification: str
+    #: the municipality's verdict (``justificada`` / ``injustificada``), who gave it, and
+    #: its note; None while unreviewed
+    verdict: str | None = None
+    verdict_by: str | None = None
+    verdict_note: str = ""
 
 
 def _towns(scope: Scope) -> list[str] | None:
@@ -80,10 +90,58 @@ def broken_glass(store: Store, scope: Scope, limit: int = 200) -> list[GlassEntr
         query = query.where(AUDIT.c.territory.in_(towns))
     with store.engine.connect() as c:
         rows = c.execute(query.order_by(AUDIT.c.seq.desc()).limit(limit)).fetchall()
+        judged = _verdicts(c, [int(r.seq) for r in rows])
     return [GlassEntry(int(r.seq), str(r.at)[:16], str(r.username), str(r.role),
                        str(r.resource), r.territory,
-                       str(r.reason or "").partition("quebra_de_vidro: ")[2])
+                       str(r.reason or "").partition("quebra_de_vidro: ")[2],
+                       *judged.get(int(r.seq), (None, None, "")))
             for r in rows]
+
+
+def _verdicts(c: sa.Connection, seqs: list[int]) -> dict[int, tuple[str, str, str]]:
+    """seq of a break-glass opening → (verdict, who, note), from the verdict entries."""
+    if not seqs:
+        return {}
+    wanted = [f"quebra={s};" for s in seqs]
+    found = c.execute(sa.select(AUDIT.c.username, AUDIT.c.reason).where(
+        AUDIT.c.action == ACTION_VERDICT,
+        sa.or_(*(AUDIT.c.reason.startswith(w) for w in wanted)))).fetchall()
+    out: dict[int, tuple[str, str, str]] = {}
+    for who, reason in found:
+        parts = [*str(reason).split(";", 2), "", ""]
+        head, verdict, note = (part.strip() for part in parts[:3])
+        out[int(head.removeprefix("quebra="))] = (verdict.removeprefix("parecer="), str(who),
+                                                  note)
+    return out
+
+
+def judge_glass(store: Store, scope: Scope, seq: int, verdict: str, note: str, *,
+                username: str, origin: str | None) -> None:
+    """Record the municipality's written verdict on the break-glass opening ``seq`` (once):
+    only whoever reviews the municipality of residence. Raises AccessDenied, ValueError
+    (an unknown verdict or a note too long), or LookupError (no such opening in the scope,
+    or already judged)."""
+    from rmds.store.audit import record
+
+    towns = _towns(scope)        # who may judge, before anything about the request
+    if verdict not in VERDICTS:
+        raise ValueError(f"parecer deve ser {' ou '.join(VERDICTS)}")
+    cleaned = " ".join(note.split())
+    if len(cleaned) > MAX_VERDICT_NOTE:
+        raise ValueError(f"observação de até {MAX_VERDICT_NOTE} caracteres")
+    if verdict == "injustificada" and len(cleaned) < 10:
+        raise ValueError("diga por que a abertura não se justifica (ao menos 10 caracteres)")
+    with store.engine.connect() as c:
+        row = c.execute(AUDIT.select().where(AUDIT.c.seq == seq,
+                                             AUDIT.c.action == "quebra_de_vidro")).first()
+        if row is None or (towns is not None and row.territory not in towns):
+            raise LookupError(f"nenhuma abertura por quebra de vidro nº {seq} no seu "
+                              "território")
+        if _verdicts(c, [seq]):
+            raise LookupError(f"a abertura nº {seq} já tem parecer")
+    record(store, username=username, role=scope.role.value, action=ACTION_VERDICT,
+           resource=str(row.resource), territory=row.territory, origin=origin,
+           reason=f"quebra={seq}; parecer={verdict}; {cleaned}".strip())
 
 
 def _reviewed_by(scope: Scope) -> Any:

@@ -33,7 +33,14 @@ from rmds.api.security import secure_cookie
 from rmds.care.accesslog import access_log
 from rmds.care.opening import ACTION_OWN, open_own_record, person_resource
 from rmds.care.record import PersonNotFound
-from rmds.care.reports import broken_glass, open_reports, resolve_report, submit_report
+from rmds.care.reports import (
+    ACTION_VERDICT,
+    broken_glass,
+    judge_glass,
+    open_reports,
+    resolve_report,
+    submit_report,
+)
 from rmds.care.summary import patient_summary
 from rmds.store.audit import record as audit_record
 from rmds.store.auth import PUBLIC_USER, AuthError, Role, User, citizen_session
@@ -50,7 +57,9 @@ ACTIONS = {"abrir_prontuario": "Abriu seu prontuário", "quebra_de_vidro": "Abri
            "com seu nome", ACTION_OWN: "Você consultou seus dados",
            ACTION_FHIR: "Você baixou seus dados (FHIR)",
            ACTION_REPORT: "Você informou um registro errado",
-           "revisar_aviso": "Revisou o seu aviso de registro errado"}
+           "revisar_aviso": "Revisou o seu aviso de registro errado",
+           ACTION_VERDICT: "Deu parecer sobre uma abertura do seu prontuário por quebra de "
+           "vidro"}
 
 
 def register_citizen(app: FastAPI) -> None:
@@ -190,6 +199,21 @@ def register_citizen(app: FastAPI) -> None:
                      action="revisar_aviso", resource=person_resource(done.person_id),
                      territory=done.municipality, origin=ctx.origin(request),
                      reason=f"aviso={aviso}")
+        return RedirectResponse("/correcoes", status_code=303)
+
+    @app.post("/correcoes/quebras/{seq}/parecer", include_in_schema=False)
+    def judge(request: Request, seq: int, parecer: str = Form(..., max_length=20),
+              observacao: str = Form("", max_length=600)) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
+        try:
+            judge_glass(ctx.store, ctx.scope(user), seq, parecer, observacao,
+                        username=user.username, origin=ctx.origin(request))
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
+        except LookupError as error:
+            raise HTTPException(404, str(error)) from None
         return RedirectResponse("/correcoes", status_code=303)
 
     # ------------------------------------------------- the development provider's page

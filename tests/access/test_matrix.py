@@ -310,6 +310,14 @@ def _resolve_report(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Deci
     return ALLOW if r.status_code == 404 else _status(r) or ALLOW
 
 
+def _judge_glass(c: TestClient, h: dict[str, str], u: Unit, w: World) -> Decision:
+    """A verdict on a break-glass opening: the same reviewers as the queue (an opening that
+    does not exist answers 404 to them, after the policy let them in)."""
+    r = c.post("/correcoes/quebras/999999/parecer", data={"parecer": "justificada"},
+               headers=h, follow_redirects=False)
+    return ALLOW if r.status_code == 404 else _status(r) or ALLOW
+
+
 def _lists(path: str) -> Probe:
     """A work list (page or download) of the unit's municipality: the care rule with care
     coordination as the purpose. Where the policy's cell is breaking the glass, the route
@@ -349,6 +357,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, str | None]] = {
     ("POST", "/prontuario"): (_care_page, "municipio"),
     ("GET", "/correcoes"): (_corrections, "own"),
     ("POST", "/correcoes/{aviso}/resolver"): (_resolve_report, "own"),
+    ("POST", "/correcoes/quebras/{seq}/parecer"): (_judge_glass, "own"),
     ("GET", "/listas"): (_lists("/listas"), "municipio"),
     ("GET", "/listas/{lista}.csv"): (_lists("/listas/vacinas_atrasadas_menores_2.csv"),
                                      "municipio"),

@@ -136,6 +136,44 @@ def test_a_wrong_record_reported_reaches_the_municipalitys_queue(
     assert "Revisou o seu aviso" in citizen.get("/meus-dados").text
 
 
+def test_the_municipality_writes_its_verdict_on_a_broken_glass(
+        client: TestClient, app: FastAPI, store: Store, users: dict[str, str],
+        oidc: LocalProvider) -> None:
+    """Once per opening, by whoever reviews the municipality of residence; "injustificada"
+    needs a reason; in the audit chain and in the citizen's log."""
+    (pid, cpf), _ = _owners(client, BH)
+    name = f"prof-udi-parecer-{store.engine.dialect.name}"
+    add_user(store, name, PASSWORD, Role.PROFESSIONAL, UDI)
+    opened = client.post("/api/prontuario", headers=token(client, name), json={
+        "pessoa": str(pid), "finalidade": "cuidado", "justificativa": WHY})
+    assert opened.status_code == 200, opened.text
+    seq = opened.json()["acesso"]["auditoria"]
+    prof = token(client, "prof")
+    url = f"/correcoes/quebras/{seq}/parecer"
+    assert f'action="{url}"' in client.get("/correcoes", headers=prof).text
+    # the other municipality's professional, a manager: not theirs to judge
+    assert client.post(url, data={"parecer": "justificada"},
+                       headers=token(client, name)).status_code == 404
+    assert client.post(url, data={"parecer": "justificada"},
+                       headers=token(client, "bh")).status_code == 403
+    assert client.post(url, data={"parecer": "talvez"}, headers=prof).status_code == 422
+    assert client.post(url, data={"parecer": "injustificada"},
+                       headers=prof).status_code == 422          # no reason given
+    why_not = "paciente não estava em atendimento naquele dia"
+    done = client.post(url, data={"parecer": "injustificada", "observacao": why_not},
+                       headers=prof, follow_redirects=False)
+    assert done.status_code == 303
+    page = client.get("/correcoes", headers=prof).text
+    row = page.split(f'<tr data-seq="{seq}">', 1)[1].split("</tr>", 1)[0]
+    assert 'data-parecer="injustificada"' in row and why_not in row
+    assert f'action="{url}"' not in page
+    assert client.post(url, data={"parecer": "justificada"},
+                       headers=prof).status_code == 404             # once only
+    citizen = sign_in(app, cpf)
+    assert "Deu parecer sobre uma abertura" in citizen.get("/meus-dados").text
+    assert verify(store).ok
+
+
 def test_a_forged_or_replayed_sign_in_is_refused(
         app: FastAPI, users: dict[str, str], oidc: LocalProvider) -> None:
     browser = TestClient(app)
