@@ -2,6 +2,7 @@
 
 from rmds.access.policy import (
     CELL_MASKED,
+    GUARDIAN_MAX_AGE,
     MIN_JUSTIFICATION,
     OPERATOR,
     RULES,
@@ -16,6 +17,6 @@ from rmds.access.policy import (
     decide,
 )
 
-__all__ = ["CELL_MASKED", "MIN_JUSTIFICATION", "OPERATOR", "RULES", "AccessDenied",
-           "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place", "Purpose", "Scope",
-           "decide"]
+__all__ = ["CELL_MASKED", "GUARDIAN_MAX_AGE", "MIN_JUSTIFICATION", "OPERATOR", "RULES",
+           "AccessDenied", "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place",
+           "Purpose", "Scope", "decide"]

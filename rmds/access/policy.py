@@ -20,7 +20,8 @@ is decided here, from three things:
   municipality reviews; managers, analysts and the public never (:meth:`AccessPolicy.care`).
   The citizen holds no territory and reads like the public, with one exception: their own
   record, found by the CPF their identity provider vouched for
-  (:meth:`AccessPolicy.own_record_key`).
+  (:meth:`AccessPolicy.own_record_key`), and their children under 18 for whom a birth
+  record (SINASC) names them the mother (:meth:`AccessPolicy.guardian_may_open`).
 
 Writes of identity data (a FHIR Bundle) are placed the same way, by the residence of every
 patient written about (:meth:`AccessPolicy.require_write`).
@@ -43,9 +44,13 @@ from rmds.store.auth import Role, User
 from rmds.territory import Level, Vintage
 from rmds.territory.model import BUILTIN_VINTAGES
 
-__all__ = ["CELL_MASKED", "MIN_JUSTIFICATION", "OPERATOR", "RULES", "AccessDenied",
-           "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place", "Purpose", "Scope",
-           "decide"]
+__all__ = ["CELL_MASKED", "GUARDIAN_MAX_AGE", "MIN_JUSTIFICATION", "OPERATOR", "RULES",
+           "AccessDenied", "AccessPolicy", "CareGrant", "DataClass", "Decision", "Place",
+           "Purpose", "Scope", "decide"]
+
+#: a parent sees their child's record until the child turns this age (ECA, Lei 8.069/1990;
+#: Código Civil art. 1.630: parental authority over minors)
+GUARDIAN_MAX_AGE = 18
 
 #: the fields of an indicator cell blanked in the public form of a small cell
 CELL_MASKED = ("numerator", "denominator", "value", "ci_low", "ci_high", "smoothed")
@@ -327,6 +332,18 @@ class AccessPolicy:
             raise AccessDenied("'Meus dados' é a página do cidadão, com a própria conta "
                                "gov.br", signed_in=user.role is not Role.PUBLIC)
         return user.scope_code
+
+    @staticmethod
+    def guardian_may_open(user: User, child_age: int | None) -> None:
+        """A citizen opens the record of a child of theirs as the legal guardian: a child
+        the index ties to them as the mother named in the child's birth record (the caller
+        checks the tie and gives the child's age in completed years), while the child is
+        under :data:`GUARDIAN_MAX_AGE` (ECA: parental authority until 18). Raises
+        AccessDenied otherwise."""
+        AccessPolicy.own_record_key(user)
+        if child_age is None or child_age >= GUARDIAN_MAX_AGE:
+            raise AccessDenied("o responsável vê o prontuário do filho só até os 18 anos; "
+                               "depois, cada um entra com a própria conta", signed_in=True)
 
     def may_read_somewhere(self, role: Role, cls: DataClass) -> bool:
         """Whether ``role`` is allowed ``cls`` in at least one place (else: refuse early)."""

@@ -110,6 +110,7 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("GET", "/listas/{lista}.csv"): _C,
     ("GET", "/meus-dados"): Open.OWN,
     ("GET", "/meus-dados/fhir"): Open.OWN,
+    ("GET", "/meus-dados/dependentes/{pessoa}"): Open.OWN,   # a minor child, as the mother
     ("POST", "/meus-dados/correcao"): Open.OWN,
     ("GET", "/meus-dados/entrar"): Open.SESSION,
     ("GET", "/meus-dados/retorno"): Open.SESSION,

@@ -9,23 +9,27 @@ as territory, and the purpose (with the justification when the glass was broken)
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
 
-from rmds.access import AccessPolicy, CareGrant, Scope
-from rmds.care.record import CareRecord, care_record, resolve_person
+from rmds.access import AccessDenied, AccessPolicy, CareGrant, Scope
+from rmds.age import completed_years_date
+from rmds.care.record import CareRecord, care_record, children_of, resolve_person
 from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import User
 
-__all__ = ["ACTION_BREAK_GLASS", "ACTION_OPEN", "ACTION_OWN", "Opened", "open_own_record",
-           "open_record", "person_resource"]
+__all__ = ["ACTION_BREAK_GLASS", "ACTION_GUARDIAN", "ACTION_OPEN", "ACTION_OWN", "Opened",
+           "open_child_record", "open_own_record", "open_record", "person_resource"]
 
 ACTION_OPEN = "abrir_prontuario"
 ACTION_BREAK_GLASS = "quebra_de_vidro"
 ACTION_OWN = "titular_consultou"      # the citizen read their own data
 OWN_REASON = "finalidade=titular"
+ACTION_GUARDIAN = "responsavel_consultou"   # a parent read their child's data
+GUARDIAN_REASON = "finalidade=responsavel_legal (mãe na declaração de nascido vivo)"
 
 
 def person_resource(person_id: int) -> str:
@@ -68,4 +72,25 @@ def open_own_record(con: duckdb.DuckDBPyConnection, store: Store, policy: Access
     seq = record(store, username=user.username, role=user.role.value, action=action,
                  resource=person_resource(person_id),
                  territory=found.residence_municipality, origin=origin, reason=OWN_REASON)
+    return found, seq
+
+
+def open_child_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
+                      user: User, child: int, *, origin: str | None = None,
+                      today: dt.date | None = None) -> tuple[CareRecord, int]:
+    """A child's record, opened by the citizen a birth record names the mother of, while
+    the child is a minor (:meth:`AccessPolicy.guardian_may_open`); audited on the child,
+    so that the child's access log shows it."""
+    own = resolve_person(con, policy.own_record_key(user))
+    births = dict(children_of(con, own))
+    if child not in births:
+        raise AccessDenied("esta pessoa não é filho(a) seu(sua) segundo as declarações de "
+                           "nascido vivo que a rede recebeu", signed_in=True)
+    born = births[child]
+    policy.guardian_may_open(user, None if born is None else completed_years_date(
+        born, today or dt.date.today()))
+    found = care_record(con, child)
+    seq = record(store, username=user.username, role=user.role.value, action=ACTION_GUARDIAN,
+                 resource=person_resource(child), territory=found.residence_municipality,
+                 origin=origin, reason=GUARDIAN_REASON)
     return found, seq

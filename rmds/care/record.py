@@ -159,6 +159,25 @@ def own_cpf_holders(con: duckdb.DuckDBPyConnection, municipality: str, limit: in
         ORDER BY n.k DESC, o.cpf LIMIT ?""", [municipality, limit]).fetchall()]
 
 
+def children_of(con: duckdb.DuckDBPyConnection, person_id: int
+                ) -> list[tuple[int, dt.date | None]]:
+    """(person_id, birth date) of the children a birth record (SINASC) names ``person_id``
+    the mother of: the newborn of each declaration whose mother's record the index links
+    to them. The birth date is the declaration's."""
+    return [(int(c), b) for c, b in con.execute(f"""
+        WITH sinasc AS (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records
+                        WHERE source_system = 'SINASC'),
+        mine AS (SELECT r.source_file, r.record_key FROM person_links l
+                 JOIN sinasc r ON l.record_uid = r.uid
+                 WHERE l.person_id = ? AND r.role = 'mae')
+        SELECT l.person_id, max(r.birth_date) FROM sinasc r
+        JOIN mine m ON m.source_file = r.source_file AND m.record_key = r.record_key
+        JOIN person_links l ON l.record_uid = r.uid
+        WHERE r.role = 'recem_nascido' AND l.person_id <> ?
+        GROUP BY l.person_id ORDER BY 2 DESC NULLS LAST, 1""",
+        [person_id, person_id]).fetchall()]
+
+
 def _marks_sql(values: list[Any]) -> str:
     """``?, ?, ?``: SQL text of one bind parameter per value (a constant IN list, which
     DuckDB pushes down into the Parquet scan; the values themselves are never in the SQL

@@ -10,6 +10,7 @@ the citizen's log shows their own reads too, marked as theirs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 from collections import Counter
@@ -19,7 +20,8 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rmds.access import AccessDenied
+from rmds.access import GUARDIAN_MAX_AGE, AccessDenied
+from rmds.age import completed_years_date
 from rmds.api.context import ApiContext
 from rmds.api.oidc import (
     LocalProvider,
@@ -31,8 +33,14 @@ from rmds.api.oidc import (
 )
 from rmds.api.security import secure_cookie
 from rmds.care.accesslog import access_log
-from rmds.care.opening import ACTION_OWN, open_own_record, person_resource
-from rmds.care.record import PersonNotFound
+from rmds.care.opening import (
+    ACTION_GUARDIAN,
+    ACTION_OWN,
+    open_child_record,
+    open_own_record,
+    person_resource,
+)
+from rmds.care.record import PersonNotFound, children_of
 from rmds.care.reports import (
     ACTION_VERDICT,
     broken_glass,
@@ -58,6 +66,7 @@ ACTIONS = {"abrir_prontuario": "Abriu seu prontuário", "quebra_de_vidro": "Abri
            ACTION_FHIR: "Você baixou seus dados (FHIR)",
            ACTION_REPORT: "Você informou um registro errado",
            "revisar_aviso": "Revisou o seu aviso de registro errado",
+           ACTION_GUARDIAN: "Consultou como responsável legal",
            ACTION_VERDICT: "Deu parecer sobre uma abertura do seu prontuário por quebra de "
            "vidro"}
 
@@ -103,14 +112,31 @@ def register_citizen(app: FastAPI) -> None:
             # one line per distinct way a system recorded them, with how many records say so
             said = Counter((i.source_system, i.name, i.birth_date, i.sex,
                             i.residence_municipality) for i in found.identifications)
+            today = dt.date.today()
+            minors = [(c, b) for c, b in children_of(ctx.data.cursor(), found.person_id)
+                      if b is not None and completed_years_date(b, today) < GUARDIAN_MAX_AGE]
             return page(request, user, record=found, log=log, actions=ACTIONS,
                         identities=sorted(said.items(), key=lambda kv: (kv[0][0], -kv[1])),
                         municipalities=ctx.data.municipalities,
-                        roles={r.value: r.label for r in Role},
+                        roles={r.value: r.label for r in Role}, children=minors,
                         vaccines=found.items("vacina"), sent=request.query_params.get(
                             "enviado") == "1")
 
         return made()
+
+    @app.get("/meus-dados/dependentes/{pessoa}", response_class=HTMLResponse,
+             include_in_schema=False)
+    def child_page(request: Request, pessoa: int) -> Response:
+        user = viewer(request)
+        if user.role is Role.PUBLIC:
+            return RedirectResponse("/meus-dados", status_code=303)
+        found, _ = open_child_record(ctx.data.cursor(), ctx.store, ctx.policy, user, pessoa,
+                                     origin=ctx.origin(request))
+        return render("dependente.html", user=user, levels=LEVEL_LABELS,
+                      path=request.url.path, record=found,
+                      log=access_log(ctx.store, found.person_id), actions=ACTIONS,
+                      roles={r.value: r.label for r in Role},
+                      vaccines=found.items("vacina"))
 
     @app.get("/meus-dados/entrar", include_in_schema=False)
     def sign_in(request: Request) -> Response:

@@ -174,6 +174,65 @@ def test_the_municipality_writes_its_verdict_on_a_broken_glass(
     assert verify(store).ok
 
 
+MOTHER_SQL = """
+    WITH r AS (SELECT l.person_id, i.cpf, i.source_system, i.role FROM person_links l
+               JOIN (SELECT *, source_system || '|' || source_file || '|' || coalesce(
+                     record_key, CAST(source_row AS VARCHAR)) || '|' || role AS uid
+                     FROM identity_records) i ON l.record_uid = i.uid),
+    cpfs AS (SELECT cpf, any_value(person_id) AS pid FROM r WHERE cpf IS NOT NULL
+             GROUP BY cpf HAVING count(DISTINCT person_id) = 1)
+    SELECT c.pid, c.cpf FROM cpfs c
+    WHERE c.pid IN (SELECT person_id FROM r WHERE source_system = 'SINASC' AND role = 'mae')
+    ORDER BY 1"""
+
+
+def test_a_mother_sees_her_minor_childs_record_and_nobody_elses(
+        client: TestClient, app: FastAPI, store: Store, users: dict[str, str],
+        oidc: LocalProvider) -> None:
+    """The mother a birth record names sees her child's record, as legal guardian, until
+    the child turns 18; each reading is in the child's access log; another child, never."""
+    import datetime as dt
+
+    from rmds.access import AccessDenied, AccessPolicy
+    from rmds.care.record import children_of
+    from rmds.store.auth import User
+
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    mothers = [(int(p), str(c)) for p, c in cursor.execute(MOTHER_SQL).fetchall()]
+    mother, cpf = next((p, c) for p, c in mothers if children_of(cursor, p))
+    [(child, born), *_] = children_of(cursor, mother)
+    assert born is not None
+    stranger = next(p for p, _ in mothers if p != mother and not any(
+        k == p for k, _ in children_of(cursor, mother)))
+    citizen = sign_in(app, cpf)
+    page = citizen.get("/meus-dados")
+    assert f'href="/meus-dados/dependentes/{child}"' in page.text
+    seen = citizen.get(f"/meus-dados/dependentes/{child}")
+    assert seen.status_code == 200, seen.text
+    assert "responsável legal" in seen.text
+    with store.engine.connect() as c:
+        last = c.execute(AUDIT.select().order_by(AUDIT.c.seq.desc()).limit(1)).one()
+    assert (last.action, last.resource) == ("responsavel_consultou", f"pessoa:{child}")
+    # someone who is not her child; a professional is not a guardian here
+    assert citizen.get(f"/meus-dados/dependentes/{stranger}").status_code == 403
+    assert client.get(f"/meus-dados/dependentes/{child}",
+                      headers=token(client, "prof")).status_code == 403
+    # until the 18th birthday, not on it (ages in completed years from the calendar)
+    from rmds.care.opening import open_child_record
+
+    user = User(0, "cidadao-x", Role.CITIZEN, None, cpf)
+    eighteen = dt.date(born.year + 18, born.month, born.day - (born.month == 2 and
+                                                              born.day == 29))
+    policy = client.app.state.ctx.policy  # type: ignore[attr-defined]
+    open_child_record(cursor, store, policy, user, child,
+                      today=eighteen - dt.timedelta(days=1))
+    with pytest.raises(AccessDenied, match="18 anos"):
+        open_child_record(cursor, store, policy, user, child, today=eighteen)
+    with pytest.raises(AccessDenied, match="18 anos"):
+        AccessPolicy.guardian_may_open(user, None)
+    assert verify(store).ok
+
+
 def test_a_forged_or_replayed_sign_in_is_refused(
         app: FastAPI, users: dict[str, str], oidc: LocalProvider) -> None:
     browser = TestClient(app)
