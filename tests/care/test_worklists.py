@@ -186,7 +186,10 @@ def _chronic_truth(lake: Lake, owner: dict[tuple[str, str], int], params: dict[s
     HbA1c, in the window: over the true owners of the FHIR Patients."""
     day = lake.scalar("SELECT max(effective_date) FROM observations")
     start = day - dt.timedelta(days=int(params["janela_dias"]))
-    hypertensive, diabetic, pressure, hba1c = set(), set(), set(), set()
+    hypertensive: set[int] = set()
+    diabetic: set[int] = set()
+    pressure: set[int] = set()
+    hba1c: set[int] = set()
     for key, code, onset in lake.run("SELECT patient_key, code, onset_date FROM conditions "
                                      "WHERE source_system = 'FHIR'"):
         person = _true_person(owner, "FHIR", key)

@@ -51,15 +51,15 @@ def _equations(cells: set[Key], pack: ReferencePack) -> list[tuple[Key, list[Key
             if total in cells:
                 out.setdefault(total, []).append((ind, level, unit, vintage, period))
     # the consortia of the pack's roster and their members (the lake imported no other)
-    for code, members in pack.consortium_members.items():
+    for code, roster in pack.consortium_members.items():
         if code not in pack.consortia:
             continue
         for ind, level, unit, vintage, period in cells:
             if level != "consorcio" or unit != code:
                 continue
-            parts = [(ind, "municipio", m, vintage, period) for m in members]
-            if all(p in cells for p in parts):
-                out[(ind, level, unit, vintage, period)] = parts
+            inside: list[Key] = [(ind, "municipio", m, vintage, period) for m in roster]
+            if all(p in cells for p in inside):
+                out[(ind, level, unit, vintage, period)] = inside
     macro_of_region = {(m.region[v], v.value): m.macro[v]
                        for m in pack.municipalities.values() for v in pack.vintages}
     for ind, level, unit, vintage, period in cells:
