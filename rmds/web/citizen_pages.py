@@ -20,7 +20,7 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rmds.access import GUARDIAN_MAX_AGE, AccessDenied
+from rmds.access import AccessDenied
 from rmds.age import completed_years_date
 from rmds.api.context import ApiContext
 from rmds.api.oidc import (
@@ -92,6 +92,13 @@ def register_citizen(app: FastAPI) -> None:
         return render("meus_dados.html", status=status, user=user, levels=LEVEL_LABELS,
                       path=request.url.path, **extra)
 
+    def guardian_allowed(user: User, age: int) -> bool:
+        try:
+            ctx.policy.guardian_may_open(user, age)
+        except AccessDenied:
+            return False
+        return True
+
     def return_uri(request: Request) -> str:
         return str(request.base_url).rstrip("/") + "/meus-dados/retorno"
 
@@ -113,8 +120,9 @@ def register_citizen(app: FastAPI) -> None:
             said = Counter((i.source_system, i.name, i.birth_date, i.sex,
                             i.residence_municipality) for i in found.identifications)
             today = dt.date.today()
+            # the children the policy lets this guardian open (the age rule is the policy's)
             minors = [(c, b) for c, b in children_of(ctx.data.cursor(), found.person_id)
-                      if b is not None and completed_years_date(b, today) < GUARDIAN_MAX_AGE]
+                      if b is not None and guardian_allowed(user, completed_years_date(b, today))]
             return page(request, user, record=found, log=log, actions=ACTIONS,
                         identities=sorted(said.items(), key=lambda kv: (kv[0][0], -kv[1])),
                         municipalities=ctx.data.municipalities,
