@@ -54,6 +54,7 @@ def lua_string(text: str) -> str:
 def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int]:
     """The lake, the state's population file, and a person of Belo Horizonte with
     ``events`` more primary-care events."""
+    from rmds.care.projection import project
     from rmds.care.record import care_record, own_cpf_holders
     from rmds.lake.ingest import ingest
     from rmds.lake.store import Lake
@@ -96,6 +97,7 @@ def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int]:
     with Lake(lake_path) as lake:
         ingest(lake, [extra], pack)
         link(lake, incremental=True)
+        project(lake)      # what 'rmds link' does after linking
         total = len(care_record(lake.con, pid).timeline)
     print(f"pessoa nº {pid}: {total} eventos na linha do tempo "
           f"({events} acrescentados ao acompanhamento na atenção primária)")

@@ -788,12 +788,14 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
     if ctx.invoked_subcommand is not None:
         ctx.meta["lake_path"] = lake_path
         return
+    from rmds.care.projection import project
     from rmds.lake.store import Lake
     from rmds.linkage import link
 
     with Lake(_lake_path(ctx, lake_path)) as lake, err_console.status("vinculando..."):
         summary = link(lake, accept=accept, review=review, incremental=incremental,
                        engine=ctx.obj.engine, reuse_model=reuse_model)
+        project(lake)   # the care records by person, for this index
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2))
         return

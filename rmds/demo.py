@@ -281,6 +281,7 @@ def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
     import logging
     import time
 
+    from rmds.care.projection import project
     from rmds.lake.store import Lake
     from rmds.linkage import evaluate_against_truth, link
 
@@ -289,6 +290,7 @@ def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
     started = time.perf_counter()
     with Lake(lake_path) as lake:
         summary = link(lake)
+        project(lake)
         scores = evaluate_against_truth(lake, state_dir / "verdade" / "registros.parquet")
     console.print(f"   {fmt_int(summary.records)} registros de identificação → "
                   f"{fmt_int(summary.persons)} pessoas; "

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from rmds.care.projection import project
 from rmds.indicators.compute import compute
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
@@ -36,6 +37,7 @@ def service_lake(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) 
     with Lake(path) as lake:
         ingest(lake, [state], pack)
         link(lake)           # the person index: care records (rmds.care)
+        project(lake)        # and the care records by person
         compute(lake, pack, population=state / "populacao.csv")
         quality_report(lake, pack, population=state / "populacao.csv")
     return path

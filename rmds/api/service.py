@@ -25,6 +25,7 @@ import duckdb
 
 from rmds.access import AccessPolicy, Scope
 from rmds.api.snapshots import View, pinned
+from rmds.care.projection import CareProjection
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.mart import has_mart, select_sql
 from rmds.lake.store import Lake, attach, connect_engine, table_exists
@@ -150,6 +151,11 @@ class DataService:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the snapshot this request reads."""
         return (pinned.get() or self.view()).cursor()
+
+    def care(self) -> CareProjection | None:
+        """The care records by person of the snapshot this request reads (``None``: read
+        them from the tables)."""
+        return (pinned.get() or self.view()).care()
 
     # ------------------------------------------------------------------ territory
     @cached_property

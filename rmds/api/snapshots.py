@@ -9,8 +9,9 @@ the next request. Every response says which snapshot it came from (``X-Rmds-Snap
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -19,6 +20,7 @@ import orjson
 
 if TYPE_CHECKING:
     from rmds.api.service import DataService
+    from rmds.care.projection import CareProjection
 
 __all__ = ["SNAPSHOT_HEADER", "SnapshotMiddleware", "View", "pinned"]
 
@@ -31,11 +33,26 @@ class View:
 
     snapshot: int
     con: duckdb.DuckDBPyConnection
+    _care: CareProjection | None = None
+    _care_read: bool = False
+    _care_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self.con.cursor()
         cur.execute("USE lake")
         return cur
+
+    def care(self) -> CareProjection | None:
+        """The snapshot's care records by person (:mod:`rmds.care.projection`), read on
+        first use; ``None`` when the snapshot has none current (records are then read from
+        the tables)."""
+        with self._care_lock:
+            if not self._care_read:
+                from rmds.care.projection import load
+
+                self._care = load(self.cursor(), self.snapshot)
+                self._care_read = True
+            return self._care
 
     def close(self) -> None:
         self.con.close()

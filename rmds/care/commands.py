@@ -40,6 +40,7 @@ def patient_show(ctx: click.Context, pessoa: str, lake_path: Path | None, purpos
     cada fonte registrou, conflitos e a linha do tempo. A abertura é auditada."""
     from rmds.access import OPERATOR, AccessDenied, AccessPolicy
     from rmds.care.opening import open_record
+    from rmds.care.projection import load
     from rmds.care.record import PersonNotFound
     from rmds.lake.store import Lake
     from rmds.store.audit import cli_actor
@@ -52,7 +53,7 @@ def patient_show(ctx: click.Context, pessoa: str, lake_path: Path | None, purpos
         with Lake(lake_path or settings.lake, read_only=True) as lake:
             opened = open_record(lake.con, store, policy, policy.scope(OPERATOR),
                                  username=cli_actor(), key=pessoa, purpose=purpose,
-                                 origin="cli")
+                                 origin="cli", projection=load(lake.con, lake.snapshot_id()))
     except (PersonNotFound, AccessDenied) as error:
         raise click.ClickException(str(error)) from None
     finally:

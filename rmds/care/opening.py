@@ -16,7 +16,7 @@ import duckdb
 
 from rmds.access import AccessDenied, AccessPolicy, CareGrant, Scope
 from rmds.age import completed_years_date
-from rmds.care.record import CareRecord, care_record, children_of, resolve_person
+from rmds.care.record import CareRecord, Projection, care_record, children_of, resolve_person
 from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import User
@@ -46,12 +46,13 @@ class Opened:
 
 def open_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
                 scope: Scope, *, username: str, key: str, purpose: str | None,
-                justification: str | None = None, origin: str | None = None) -> Opened:
+                justification: str | None = None, origin: str | None = None,
+                projection: Projection | None = None) -> Opened:
     """The record of the person ``key`` (person id, CNS or CPF) for ``scope``, audited.
     Raises :class:`rmds.access.AccessDenied` (before anything is read beyond the person's
     municipality) or :class:`rmds.care.record.PersonNotFound`."""
-    person_id = resolve_person(con, key)
-    found = care_record(con, person_id)
+    person_id = resolve_person(con, key, projection)
+    found = care_record(con, person_id, projection)
     grant = policy.care(scope, found.residence_municipality, purpose, justification)
     seq = record(store, username=username, role=scope.role.value,
                  action=ACTION_BREAK_GLASS if grant.break_glass else ACTION_OPEN,
@@ -61,14 +62,14 @@ def open_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPoli
 
 
 def open_own_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
-                    user: User, *, action: str = ACTION_OWN, origin: str | None = None
-                    ) -> tuple[CareRecord, int]:
+                    user: User, *, action: str = ACTION_OWN, origin: str | None = None,
+                    projection: Projection | None = None) -> tuple[CareRecord, int]:
     """The citizen's own record (:meth:`AccessPolicy.own_record_key`), audited like any
     opening, so that their access log shows their own reads too. A CPF the index holds for
     two persons is refused (:func:`rmds.care.record.resolve_person`): nobody is shown a
     record that may be someone else's."""
     person_id = resolve_person(con, policy.own_record_key(user))
-    found = care_record(con, person_id)
+    found = care_record(con, person_id, projection)
     seq = record(store, username=user.username, role=user.role.value, action=action,
                  resource=person_resource(person_id),
                  territory=found.residence_municipality, origin=origin, reason=OWN_REASON)
@@ -77,7 +78,8 @@ def open_own_record(con: duckdb.DuckDBPyConnection, store: Store, policy: Access
 
 def open_child_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
                       user: User, child: int, *, origin: str | None = None,
-                      today: dt.date | None = None) -> tuple[CareRecord, int]:
+                      today: dt.date | None = None, projection: Projection | None = None
+                      ) -> tuple[CareRecord, int]:
     """A child's record, opened by the citizen a birth record names the mother of, while
     the child is a minor (:meth:`AccessPolicy.guardian_may_open`); audited on the child,
     so that the child's access log shows it."""
@@ -89,7 +91,7 @@ def open_child_record(con: duckdb.DuckDBPyConnection, store: Store, policy: Acce
     born = births[child]
     policy.guardian_may_open(user, None if born is None else completed_years_date(
         born, today or dt.date.today()))
-    found = care_record(con, child)
+    found = care_record(con, child, projection)
     seq = record(store, username=user.username, role=user.role.value, action=ACTION_GUARDIAN,
                  resource=person_resource(child), territory=found.residence_municipality,
                  origin=origin, reason=GUARDIAN_REASON)

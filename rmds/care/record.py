@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -37,7 +37,8 @@ from rmds.engine.sql import ident
 from rmds.lake.store import existing_tables, table_exists
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["CareItem", "CareRecord", "Identification", "PersonNotFound", "care_record",
+__all__ = ["READS", "SOURCES", "WAITING", "CareItem", "CareRecord", "Identification",
+           "PersonNotFound", "Projection", "Source", "assemble", "care_record",
            "own_cpf_holders", "resolve_person"]
 
 #: identification fields compared across sources (a conflict: two different values)
@@ -117,10 +118,16 @@ _PERSON_BY = {
 }
 
 
-def resolve_person(con: duckdb.DuckDBPyConnection, key: str) -> int:
+def resolve_person(con: duckdb.DuckDBPyConnection, key: str,
+                   projection: Projection | None = None) -> int:
     """The ``person_id`` for a person id, a CNS (15 digits) or a CPF (11 digits). A CNS or
-    CPF recorded for two persons (a linkage error) is refused with both ids."""
+    CPF recorded for two persons (a linkage error) is refused with both ids. With the
+    snapshot's ``projection``, a person id is taken as given: :func:`care_record` says when
+    the index has nobody under it."""
     text = key.strip()
+    if projection is not None and text.isdigit() and len(text) not in (11, 15) \
+            and len(text) < 15:
+        return int(text)
     if not table_exists(con, "person_links"):
         raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
     if text.isdigit() and len(text) == 15:
@@ -222,65 +229,92 @@ def _residence(ids: list[Identification]) -> str | None:
     return max(counts, key=lambda m: (counts[m], latest[m]))
 
 
-# (table, key column, system, SQL of the item's columns) — one SELECT per table, matched on
-# key and source file through two bound lists
-_EVENTS: dict[str, tuple[str, str, str]] = {
-    "encounters": ("patient_key", "FHIR",
-                   "encounter_date AS date, 'atendimento' AS kind, reason_code AS code, "
-                   "facility_cnes, encounter_class, status"),
-    "conditions": ("patient_key", "FHIR",
-                   "onset_date AS date, 'condicao' AS kind, code, NULL AS facility_cnes, "
-                   "clinical_status"),
-    "observations": ("patient_key", "FHIR",
-                     "effective_date AS date, 'observacao' AS kind, component_code AS code, "
-                     "NULL AS facility_cnes, value, unit, code AS observation_code"),
-    "procedures": ("patient_key", "FHIR",
-                   "performed_date AS date, 'procedimento' AS kind, code, facility_cnes, "
-                   "status"),
-    "immunisations": ("patient_key", "FHIR",
-                      "vaccination_date AS date, 'vacina' AS kind, vaccine_code AS code, "
-                      "facility_cnes, vaccine_acronym, dose"),
-    "referrals": ("patient_key", "FHIR",
-                  "requested_date AS date, 'encaminhamento' AS kind, procedure AS code, "
-                  "provider_cnes AS facility_cnes, referral_id, consortium, service_type, "
-                  "specialty, status, scheduled_date, performed_date"),
-}
-_BY_RECORD: dict[str, tuple[str, str, str]] = {
-    "SIH": ("hospitalisations", "aih_number",
-            "admission_date AS date, 'internacao' AS kind, main_diagnosis AS code, "
-            "facility_cnes, discharge_date, procedure_performed, secondary_diagnosis, "
-            "length_of_stay, died, admission_character"),
-    "SINASC": ("births", "record_id",
-               "birth_date AS date, 'nascimento' AS kind, NULL AS code, facility_cnes, "
-               "birth_weight_g, gestational_weeks, prenatal_visits, delivery_type"),
-    "SIM": ("deaths", "record_id",
-            "death_date AS date, 'obito' AS kind, underlying_cause AS code, facility_cnes, "
-            "place_of_occurrence"),
-    "PNI": ("immunisations", "record_id",
-            "vaccination_date AS date, 'vacina' AS kind, vaccine_code AS code, facility_cnes, "
-            "vaccine_acronym, dose"),
-    "CONSORCIO": ("referrals", "referral_id",
-                  "requested_date AS date, 'encaminhamento' AS kind, procedure AS code, "
-                  "provider_cnes AS facility_cnes, referral_id, consortium, service_type, "
-                  "specialty, status, scheduled_date, performed_date"),
-}
+@dataclass(frozen=True)
+class Source:
+    """One table of events and how a person's record names them. ``by_patient``: a FHIR
+    Patient's resources come in other files than the Patient itself, so they are matched
+    on the Patient id only; the others on the record's key *and* its source file."""
+
+    table: str
+    system: str
+    key: str
+    by_patient: bool
+    #: (name, SQL expression) of the item's columns: date, kind, code, facility_cnes first,
+    #: then the details (constants of this module, never data)
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def columns_sql(self) -> str:
+        return ", ".join(f"{expr_sql} AS {ident(name)}" for name, expr_sql in self.columns)
+
+
+def _cols(date_sql: str, kind: str, code_sql: str, facility_sql: str,
+          *details: str | tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    return (("date", date_sql), ("kind", f"'{kind}'"), ("code", code_sql),
+            ("facility_cnes", facility_sql),
+            *((d, d) if isinstance(d, str) else d for d in details))
+
+
+_REFERRAL = ("requested_date", "encaminhamento", "procedure", "provider_cnes", "referral_id",
+             "consortium", "service_type", "specialty", "status", "scheduled_date",
+             "performed_date")
+SOURCES: tuple[Source, ...] = (
+    Source("encounters", "FHIR", "patient_key", True, _cols(
+        "encounter_date", "atendimento", "reason_code", "facility_cnes", "encounter_class",
+        "status")),
+    Source("conditions", "FHIR", "patient_key", True, _cols(
+        "onset_date", "condicao", "code", "NULL", "clinical_status")),
+    Source("observations", "FHIR", "patient_key", True, _cols(
+        "effective_date", "observacao", "component_code", "NULL", "value", "unit",
+        ("observation_code", "code"))),
+    Source("procedures", "FHIR", "patient_key", True, _cols(
+        "performed_date", "procedimento", "code", "facility_cnes", "status")),
+    Source("immunisations", "FHIR", "patient_key", True, _cols(
+        "vaccination_date", "vacina", "vaccine_code", "facility_cnes", "vaccine_acronym",
+        "dose")),
+    Source("referrals", "FHIR", "patient_key", True, _cols(*_REFERRAL)),
+    Source("hospitalisations", "SIH", "aih_number", False, _cols(
+        "admission_date", "internacao", "main_diagnosis", "facility_cnes", "discharge_date",
+        "procedure_performed", "secondary_diagnosis", "length_of_stay", "died",
+        "admission_character")),
+    Source("births", "SINASC", "record_id", False, _cols(
+        "birth_date", "nascimento", "NULL", "facility_cnes", "birth_weight_g",
+        "gestational_weeks", "prenatal_visits", "delivery_type")),
+    Source("deaths", "SIM", "record_id", False, _cols(
+        "death_date", "obito", "underlying_cause", "facility_cnes", "place_of_occurrence")),
+    Source("immunisations", "PNI", "record_id", False, _cols(
+        "vaccination_date", "vacina", "vaccine_code", "facility_cnes", "vaccine_acronym",
+        "dose")),
+    Source("referrals", "CONSORCIO", "referral_id", False, _cols(*_REFERRAL)),
+)
+#: the tables a care record reads: a change to any of them changes records
+READS = frozenset({"person_links", "identity_records", *(s.table for s in SOURCES)})
 _COMMON = ("date", "kind", "code", "facility_cnes", "source_system", "batch_id", "source_file")
+#: the waiting statuses of a referral (its place in the queue is shown)
+WAITING = ("solicitado", "agendado")
 
 
-def _select(con: duckdb.DuckDBPyConnection, table: str, key: str, system: str,
-            columns_sql: str, keys: list[tuple[str, str]], tables: frozenset[str]
-            ) -> list[dict[str, Any]]:
-    if not keys or table not in tables:
+def _select(con: duckdb.DuckDBPyConnection, source: Source, keys: list[tuple[str, str]],
+            tables: frozenset[str]) -> list[dict[str, Any]]:
+    if not keys or source.table not in tables:
         return []
-    files = sorted({f for _, f in keys})
     codes = sorted({k for k, _ in keys})
+    if source.by_patient:
+        # matched on the Patient id only (the resources come in other files)
+        return _rows(con, f"""
+            SELECT {source.columns_sql}, source_system, batch_id, source_file
+            FROM {ident(source.table)}
+            WHERE source_system = ? AND {ident(source.key)} IN ({_marks_sql(codes)})""",
+                     [source.system, *codes])
+    files = sorted({f for _, f in keys})
     wanted = set(keys)
     found = _rows(con, f"""
-        SELECT {columns_sql}, t.source_system, t.batch_id, t.source_file,
-               t.{ident(key)} AS _key
-        FROM {ident(table)} t
+        SELECT {source.columns_sql}, t.source_system, t.batch_id, t.source_file,
+               t.{ident(source.key)} AS _key
+        FROM {ident(source.table)} t
         WHERE t.source_system = ? AND t.source_file IN ({_marks_sql(files)})
-          AND t.{ident(key)} IN ({_marks_sql(codes)})""", [system, *files, *codes])
+          AND t.{ident(source.key)} IN ({_marks_sql(codes)})""",
+                  [source.system, *files, *codes])
     return [{k: v for k, v in r.items() if k != "_key"} for r in found
             if (str(r["_key"]), r["source_file"]) in wanted]
 
@@ -312,8 +346,7 @@ def _queue_places(con: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -
     """For each waiting referral, its place in its consortium's queue for the same
     service and specialty: 1 + the waiting referrals requested before it."""
     for row in items:
-        if row["kind"] != "encaminhamento" or row.get("status") not in ("solicitado",
-                                                                        "agendado"):
+        if row["kind"] != "encaminhamento" or row.get("status") not in WAITING:
             continue
         ahead = con.execute("""
             SELECT count(*) FROM referrals
@@ -325,33 +358,41 @@ def _queue_places(con: duckdb.DuckDBPyConnection, items: list[dict[str, Any]]) -
         row["posicao_fila"] = int(ahead) + 1
 
 
-def care_record(con: duckdb.DuckDBPyConnection, person_id: int) -> CareRecord:
-    """The whole care record of ``person_id`` (see the module's docstring)."""
-    ids = _identifications(con, person_id)
-    if not ids:
-        raise PersonNotFound(f"nenhuma pessoa nº {person_id} no índice")
+def _event_rows(con: duckdb.DuckDBPyConnection, ids: list[Identification]
+                ) -> list[tuple[dict[str, Any], str]]:
+    """The person's events read from the lake's tables (``projection`` absent or stale)."""
     rows: list[tuple[dict[str, Any], str]] = []
     tables = existing_tables(con)
-    fhir = sorted({(i.record_key, i.source_file) for i in ids
-                   if i.source_system == "FHIR" and i.record_key})
-    fhir_patients = sorted({k for k, _ in fhir})
-    for table, (key, system, columns_sql) in _EVENTS.items():
-        if not fhir_patients or table not in tables:
-            continue
-        # a FHIR Patient's resources come in other files than the Patient itself: match
-        # on the Patient id only
-        found = _rows(con, f"""
-            SELECT {columns_sql}, source_system, batch_id, source_file FROM {ident(table)}
-            WHERE source_system = ? AND {ident(key)} IN ({_marks_sql(fhir_patients)})""",
-                      [system, *fhir_patients])
-        rows += [(r, "paciente") for r in found]
-    for system, (table, key, columns_sql) in _BY_RECORD.items():
-        for role in sorted({i.role for i in ids if i.source_system == system}):
+    for source in SOURCES:
+        if source.by_patient:
             keys = sorted({(str(i.record_key), i.source_file) for i in ids
-                           if i.source_system == system and i.role == role and i.record_key})
-            rows += [(r, role) for r in _select(con, table, key, system, columns_sql, keys,
-                                                tables)]
+                           if i.source_system == source.system and i.record_key})
+            rows += [(r, "paciente") for r in _select(con, source, keys, tables)]
+            continue
+        for role in sorted({i.role for i in ids if i.source_system == source.system}):
+            keys = sorted({(str(i.record_key), i.source_file) for i in ids
+                           if i.source_system == source.system and i.role == role
+                           and i.record_key})
+            rows += [(r, role) for r in _select(con, source, keys, tables)]
     _queue_places(con, [r for r, _ in rows])
+    return rows
+
+
+def _item_key(item: CareItem) -> tuple[Any, ...]:
+    """Newest first; items of one day in a fixed order, however they were read."""
+    return (item.date or dt.date.min, item.kind, item.source_system, item.source_file,
+            item.batch_id or 0, item.code or "", item.description,
+            repr(sorted(item.details.items())))
+
+
+def _id_key(i: Identification) -> tuple[Any, ...]:
+    return (i.source_system, i.batch_id is None, i.batch_id or 0, i.record_key or "",
+            i.role, i.source_file)
+
+
+def assemble(person_id: int, ids: list[Identification],
+             rows: list[tuple[dict[str, Any], str]]) -> CareRecord:
+    """The record from the person's identifications and event rows (``(row, role)``)."""
     timeline = [CareItem(date=r["date"], kind=r["kind"], description=_describe(r, role),
                          code=r["code"], source_system=r["source_system"],
                          facility_cnes=r["facility_cnes"], batch_id=r["batch_id"],
@@ -360,5 +401,28 @@ def care_record(con: duckdb.DuckDBPyConnection, person_id: int) -> CareRecord:
                                   if k not in _COMMON and v is not None} | (
                              {"papel": role} if r["kind"] == "nascimento" else {}))
                 for r, role in rows]
-    timeline.sort(key=lambda i: (i.date or dt.date.min, i.kind), reverse=True)
+    timeline.sort(key=_item_key, reverse=True)
+    ids = sorted(ids, key=_id_key)
     return CareRecord(person_id, ids, _conflicts(ids), _residence(ids), timeline)
+
+
+class Projection(Protocol):
+    """The care records of one snapshot, kept by person (:mod:`rmds.care.projection`)."""
+
+    def read(self, person_id: int
+             ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]: ...
+
+
+def care_record(con: duckdb.DuckDBPyConnection, person_id: int,
+                projection: Projection | None = None) -> CareRecord:
+    """The whole care record of ``person_id`` (see the module's docstring): read from the
+    snapshot's ``projection`` when it has one (a few rows of one file), else from the
+    lake's tables (the same rows)."""
+    if projection is not None:
+        ids, rows = projection.read(person_id)
+    else:
+        ids = _identifications(con, person_id)
+        rows = _event_rows(con, ids) if ids else []
+    if not ids:
+        raise PersonNotFound(f"nenhuma pessoa nº {person_id} no índice")
+    return assemble(person_id, ids, rows)

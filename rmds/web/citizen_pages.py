@@ -112,7 +112,8 @@ def register_citizen(app: FastAPI) -> None:
         def made() -> Response:
             try:
                 found, _ = open_own_record(ctx.data.cursor(), ctx.store, ctx.policy, user,
-                                           origin=ctx.origin(request))
+                                           origin=ctx.origin(request),
+                                           projection=ctx.data.care())
             except PersonNotFound as error:
                 return page(request, user, missing=str(error))
             log = access_log(ctx.store, found.person_id)
@@ -139,7 +140,8 @@ def register_citizen(app: FastAPI) -> None:
         if user.role is Role.PUBLIC:
             return RedirectResponse("/meus-dados", status_code=303)
         found, _ = open_child_record(ctx.data.cursor(), ctx.store, ctx.policy, user, pessoa,
-                                     origin=ctx.origin(request))
+                                     origin=ctx.origin(request),
+                                     projection=ctx.data.care())
         return render("dependente.html", user=user, levels=LEVEL_LABELS,
                       path=request.url.path, record=found,
                       log=access_log(ctx.store, found.person_id), actions=ACTIONS,
@@ -185,7 +187,8 @@ def register_citizen(app: FastAPI) -> None:
 
         def made() -> dict[str, Any]:
             found, _ = open_own_record(ctx.data.cursor(), ctx.store, ctx.policy, user,
-                                       action=ACTION_FHIR, origin=ctx.origin(request))
+                                       action=ACTION_FHIR, origin=ctx.origin(request),
+                                       projection=ctx.data.care())
             return patient_summary(found)
 
         try:
@@ -202,7 +205,8 @@ def register_citizen(app: FastAPI) -> None:
         ctx.policy.own_record_key(user)
         try:
             found, _ = open_own_record(ctx.data.cursor(), ctx.store, ctx.policy, user,
-                                       action=ACTION_REPORT, origin=ctx.origin(request))
+                                       action=ACTION_REPORT, origin=ctx.origin(request),
+                                       projection=ctx.data.care())
             submit_report(ctx.store, user.username, found.person_id,
                           found.residence_municipality, texto)
         except (PersonNotFound, ValueError) as error:

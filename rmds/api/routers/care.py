@@ -58,6 +58,7 @@ def _open(request: Request, user: Any, ctx: Any, key: str, purpose: str | None,
     scope = ctx.scope(user)
     try:
         return open_record(ctx.data.cursor(), ctx.store, ctx.policy, scope,
+                           projection=ctx.data.care(),
                            username=user.username, key=key, purpose=purpose,
                            justification=justification, origin=ctx.origin(request))
     except PersonNotFound as error:

@@ -1,0 +1,222 @@
+"""The care records of a snapshot, kept by person: what makes opening a record fast.
+
+A record gathers one person's rows from a dozen tables (:data:`rmds.care.record.SOURCES`);
+read from those tables it costs a dozen queries over the lake (hundreds of milliseconds).
+:func:`project` writes, after each linkage, one lake table, ``care_timeline``, with every
+person's identifications and events in the shape :func:`rmds.care.record.assemble` takes
+(the events' details as JSON), sorted by ``person_id`` into small Parquet row groups.
+:func:`load` reads, once per snapshot, which row groups hold which persons (their
+``person_id`` range, from the Parquet statistics); opening a record then reads one or two
+row groups of one file: a few milliseconds whatever the size of the state.
+
+The projection is used only while it is **current**: built at snapshot ``S`` (kept in
+``lake_meta``), it stands for a later snapshot only when no snapshot since ``S`` wrote to a
+table a record reads (:data:`rmds.care.record.READS`). A load committed after the last
+linkage makes it stale; records are then read from the tables (the same rows, slower) until
+the next ``rmds link`` projects again. Tests check both ways give the same record for every
+person.
+
+The table holds identification (names, CNS, CPF): it is read only by the care record, never
+exported with the public tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rmds.care.record import READS, SOURCES, WAITING, Identification, Source
+from rmds.engine.sql import ident, lit
+from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
+
+if TYPE_CHECKING:
+    from rmds.lake.store import Lake
+
+__all__ = ["PROJECTION", "CareProjection", "load", "project"]
+
+PROJECTION = "care_timeline"
+META_KEY = "care_timeline_snapshot"
+#: rows per Parquet row group (DuckDB writes multiples of 2,048): one person's record is
+#: read as one or two of them
+ROW_GROUP = 2048
+_COLUMNS_SQL = ("person_id BIGINT, part VARCHAR, role VARCHAR, date DATE, kind VARCHAR, "
+                "code VARCHAR, facility_cnes VARCHAR, source_system VARCHAR, batch_id BIGINT, "
+                "source_file VARCHAR, record_key VARCHAR, details VARCHAR")
+_ID_FIELDS = ("name", "mother_name", "birth_date", "sex", "cns", "cpf",
+              "residence_municipality")
+
+
+def _json_sql(names: list[str], prefix: str) -> str:
+    pairs_sql = ", ".join(f"{lit(n)}, {ident(prefix)}.{ident(n)}" for n in names)
+    return f"CAST(json_object({pairs_sql}) AS VARCHAR)"
+
+
+def _source_sql(source: Source) -> str:
+    """The items of one source for every person, in the projection's columns."""
+    details = [name for name, _ in source.columns[4:]]
+    table_sql = ident(source.table)
+    if source.table == "referrals":
+        # the place in the queue: 1 + the waiting referrals of the same consortium,
+        # service and specialty requested before (as rmds.care.record._queue_places)
+        waiting_sql = ", ".join(lit(w) for w in WAITING)
+        table_sql = f"""(SELECT *, CASE WHEN status IN ({waiting_sql}) THEN
+            CASE WHEN requested_date IS NULL THEN 1 ELSE rank() OVER (
+              PARTITION BY consortium, service_type, specialty,
+                           status IN ({waiting_sql}) AND requested_date IS NOT NULL
+              ORDER BY requested_date) END END AS posicao_fila FROM referrals)"""
+        details.append("posicao_fila")
+        extra_sql = ", posicao_fila"
+    else:
+        extra_sql = ""
+    system_sql = lit(source.system)
+    events_sql = (f"SELECT {source.columns_sql}{extra_sql}, source_system, batch_id, "
+                  f"source_file, CAST({ident(source.key)} AS VARCHAR) AS _key "
+                  f"FROM {table_sql} WHERE source_system = {system_sql}")
+    if source.by_patient:
+        keys_sql = (f"SELECT DISTINCT person_id, 'paciente' AS role, "
+                    f"CAST(record_key AS VARCHAR) AS record_key FROM ids "
+                    f"WHERE source_system = {system_sql} AND record_key IS NOT NULL")
+        on_sql = "e._key = k.record_key"
+    else:
+        keys_sql = (f"SELECT DISTINCT person_id, role, CAST(record_key AS VARCHAR) AS "
+                    f"record_key, source_file FROM ids WHERE source_system = {system_sql} "
+                    f"AND record_key IS NOT NULL")
+        on_sql = "e._key = k.record_key AND e.source_file = k.source_file"
+    return f"""
+        SELECT k.person_id, 'item', k.role, CAST(e.date AS DATE), e.kind,
+               CAST(e.code AS VARCHAR), CAST(e.facility_cnes AS VARCHAR), e.source_system,
+               CAST(e.batch_id AS BIGINT), e.source_file, NULL, {_json_sql(details, 'e')}
+        FROM ({keys_sql}) k JOIN ({events_sql}) e ON {on_sql}"""
+
+
+def project(lake: Lake) -> int:
+    """Write the projection of the lake's current snapshot (one commit); the rows written.
+    Run after each linkage (``rmds link`` does)."""
+    from rmds.lake.store import existing_tables
+
+    tables = existing_tables(lake.con)
+    if "person_links" not in tables:
+        return 0
+    lake.run(f"CREATE TABLE IF NOT EXISTS {ident(PROJECTION)} ({_COLUMNS_SQL})")
+    lake.run("CALL lake.set_option('parquet_row_group_size', ?, table_name => ?)",
+             [ROW_GROUP, PROJECTION])
+    basis = lake.snapshot_id()
+    parts_sql = " UNION ALL ".join(
+        [f"""SELECT person_id, 'id', role, NULL, NULL, NULL, NULL, source_system,
+                    CAST(batch_id AS BIGINT), source_file, CAST(record_key AS VARCHAR),
+                    {_json_sql(list(_ID_FIELDS), 'ids')} FROM ids"""]
+        + [_source_sql(s) for s in SOURCES if s.table in tables])
+    lake.run("BEGIN TRANSACTION")
+    try:
+        lake.run(f"DELETE FROM {ident(PROJECTION)}")
+        lake.run(f"""
+            INSERT INTO {ident(PROJECTION)}
+            WITH ids AS (SELECT l.person_id, r.* FROM person_links l
+                         JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
+                         ON l.record_uid = r.uid)
+            SELECT * FROM ({parts_sql}) ORDER BY 1""")
+        rows = int(lake.scalar(f"SELECT count(*) FROM {ident(PROJECTION)}"))
+        lake.run("DELETE FROM lake_meta WHERE key = ?", [META_KEY])
+        lake.run("INSERT INTO lake_meta VALUES (?, ?)", [META_KEY, str(basis)])
+        lake.commit("prontuários por pessoa", linhas=rows, base=basis)
+    except BaseException:
+        lake.run("ROLLBACK")
+        raise
+    return rows
+
+
+def _date(value: Any) -> Any:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+@dataclass
+class CareProjection:
+    """Which row groups of which files hold which persons, at one snapshot."""
+
+    snapshot: int
+    #: (file, row group, lowest person_id, highest person_id)
+    groups: list[tuple[str, int, int, int]]
+    _files: dict[str, pq.ParquetFile] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _table(self, person_id: int) -> pa.Table | None:
+        wanted: dict[str, list[int]] = {}
+        for path, group, low, high in self.groups:
+            if low <= person_id <= high:
+                wanted.setdefault(path, []).append(group)
+        parts = []
+        for path, groups in wanted.items():
+            with self._lock:   # a ParquetFile is read by one thread at a time
+                handle = self._files.get(path)
+                if handle is None:
+                    handle = self._files[path] = pq.ParquetFile(path, memory_map=True)
+                table = handle.read_row_groups(groups)
+            parts.append(table.filter(pc.equal(table["person_id"], person_id)))
+        return pa.concat_tables(parts) if parts else None
+
+    def read(self, person_id: int
+             ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]:
+        table = self._table(person_id)
+        ids: list[Identification] = []
+        rows: list[tuple[dict[str, Any], str]] = []
+        for r in [] if table is None else table.to_pylist():
+            details = orjson.loads(r["details"]) if r["details"] else {}
+            if r["part"] == "id":
+                details["birth_date"] = _date(details.get("birth_date"))
+                ids.append(Identification(
+                    source_system=r["source_system"], role=r["role"],
+                    record_key=r["record_key"], source_file=r["source_file"],
+                    batch_id=r["batch_id"], **details))
+                continue
+            item = {"date": r["date"], "kind": r["kind"], "code": r["code"],
+                    "facility_cnes": r["facility_cnes"]}
+            item |= {k: _date(v) if k.endswith("_date") else v for k, v in details.items()}
+            item |= {"source_system": r["source_system"], "batch_id": r["batch_id"],
+                     "source_file": r["source_file"]}
+            rows.append((item, r["role"]))
+        return ids, rows
+
+
+def load(con: duckdb.DuckDBPyConnection, snapshot: int) -> CareProjection | None:
+    """The projection for ``snapshot`` of the lake attached as ``lake`` on ``con``, or
+    ``None`` when there is none or it is stale (see the module's docstring)."""
+    names = {str(tid): str(name) for name, tid in con.execute(
+        "SELECT table_name, table_id FROM ducklake_table_info('lake')").fetchall()}
+    if PROJECTION not in names.values():
+        return None
+    built = con.execute("SELECT value FROM lake.lake_meta AT (VERSION => ?) WHERE key = ?",
+                        [snapshot, META_KEY]).fetchall()
+    if not built:
+        return None
+    for (changes,) in con.execute(
+            "SELECT changes FROM lake.snapshots() WHERE snapshot_id > ? AND "
+            "snapshot_id <= ?", [int(built[0][0]), snapshot]).fetchall():
+        for values in (changes or {}).values():
+            for value in values:
+                text = str(value)
+                name = names.get(text) if text.isdigit() else text.rsplit(".", 1)[-1]
+                if name in READS:
+                    return None
+    files = con.execute(
+        "SELECT data_file, delete_file FROM ducklake_list_files('lake', ?, "
+        "snapshot_version => ?)", [PROJECTION, snapshot]).fetchall()
+    if any(delete for _, delete in files):
+        return None
+    groups: list[tuple[str, int, int, int]] = []
+    for path, _ in files:
+        meta = pq.ParquetFile(path).metadata
+        column = meta.schema.names.index("person_id")
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(column).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            groups.append((str(path), g, int(stats.min), int(stats.max)))
+    return CareProjection(snapshot, groups)

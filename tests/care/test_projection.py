@@ -1,0 +1,86 @@
+"""The care records kept by person (rmds.care.projection) are the records the tables give,
+and are used only while no load has changed what a record reads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from rmds.care.projection import PROJECTION, load, project
+from rmds.care.record import WAITING, care_record
+from rmds.lake.ingest import ingest
+from rmds.lake.store import Lake
+from rmds.territory import ReferencePack
+
+# persons whose records cross the most systems and roles, and every one waiting in a queue
+VARIED_SQL = """
+    WITH r AS (SELECT l.person_id, split_part(l.record_uid, '|', 1) AS system,
+                      split_part(l.record_uid, '|', 4) AS role FROM person_links l)
+    SELECT person_id FROM r GROUP BY person_id
+    ORDER BY count(DISTINCT system || role) DESC, count(*) DESC, person_id LIMIT ?"""
+WAITING_SQL = """
+    SELECT DISTINCT l.person_id FROM person_links l
+    JOIN referrals f ON split_part(l.record_uid, '|', 3) = f.referral_id
+    WHERE f.status IN (?, ?) ORDER BY 1 LIMIT ?"""
+
+
+def test_the_projection_gives_the_record_the_tables_give(service_lake: Path) -> None:
+    with Lake(service_lake, read_only=True) as lake:
+        projection = load(lake.con, lake.snapshot_id())
+        assert projection is not None, "the service lake is projected after linking"
+        people = [int(p) for (p,) in lake.run(VARIED_SQL, [40])]
+        people += [int(p) for (p,) in lake.run(WAITING_SQL, [*WAITING, 10])]
+        assert len(set(people)) >= 45
+        kinds: set[str] = set()
+        places = 0
+        for pid in sorted(set(people)):
+            from_tables = care_record(lake.con, pid)
+            from_projection = care_record(lake.con, pid, projection)
+            assert from_projection == from_tables, pid
+            kinds |= {i.kind for i in from_tables.timeline}
+            places += sum("posicao_fila" in i.details for i in from_tables.timeline)
+        # the sample reaches every kind of event the lake has, and queue places
+        assert {"atendimento", "observacao", "condicao", "vacina", "internacao",
+                "nascimento", "encaminhamento"} <= kinds
+        assert places > 0
+
+
+def test_a_load_after_the_linkage_makes_it_stale_until_projected_again(
+        service_lake: Path, pack: ReferencePack, tmp_path: Path) -> None:
+    copy = tmp_path / "lago"
+    shutil.copytree(service_lake, copy)
+    with Lake(copy, read_only=True) as lake:
+        before = lake.snapshot_id()
+        [(pid, patient)] = lake.run(
+            "SELECT l.person_id, i.record_key FROM identity_records i JOIN person_links l "
+            "ON l.record_uid = i.source_system || '|' || i.source_file || '|' || "
+            "i.record_key || '|' || i.role WHERE i.source_system = 'FHIR' "
+            "ORDER BY 1, 2 LIMIT 1")
+        assert load(lake.con, before) is not None
+        events = len(care_record(lake.con, pid).timeline)
+    extra = tmp_path / "fhir" / "novo.ndjson"
+    extra.parent.mkdir()
+    extra.write_text(json.dumps({
+        "resourceType": "Observation", "id": "obs-projecao-1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+        "subject": {"reference": f"Patient/{patient}"}, "effectiveDateTime": "2023-12-30",
+        "valueQuantity": {"value": 7.1, "unit": "%"}}) + "\n", encoding="utf-8")
+    with Lake(copy) as lake:
+        ingest(lake, [extra], pack)
+        loaded = lake.snapshot_id()
+        # the new observation is the patient's, but the projection predates it: not used
+        assert load(lake.con, loaded) is None
+        assert len(care_record(lake.con, pid).timeline) == events + 1
+        assert project(lake) > 0
+        now = lake.snapshot_id()
+        projection = load(lake.con, now)
+        assert projection is not None
+        assert care_record(lake.con, pid, projection) == care_record(lake.con, pid)
+        assert len(care_record(lake.con, pid, projection).timeline) == events + 1
+        # the earlier snapshot still reads its own projection, without the observation
+        earlier = load(lake.con, before)
+        assert earlier is not None
+        assert len(care_record(lake.con, pid, earlier).timeline) == events
+        # the projection's files are plain Parquet, no delete files
+        assert not any(f["exclusoes"] for f in lake.current_files(PROJECTION))
