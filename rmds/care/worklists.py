@@ -27,11 +27,12 @@ from typing import Any
 import duckdb
 
 from rmds.codes.vaccines import CALENDAR
+from rmds.engine.sql import ident
 from rmds.exceptions import ConfigurationError
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["RULES", "Entry", "Worklist", "audited_export", "compute", "counts", "export_csv",
-           "load_worklists"]
+__all__ = ["RULES", "SHARED", "Entry", "Worklist", "audited_export", "compute", "compute_all",
+           "counts", "export_csv", "load_worklists"]
 
 CATALOG = Path(__file__).with_name("worklists.toml")
 
@@ -59,11 +60,12 @@ class Entry:
 
 # person → residence (the most frequent; ties: the latest batch) and birth date (likewise;
 # then the later date, so that the choice never depends on the order rows are read in)
-_PEOPLE_SQL = f"""
-    ids AS (SELECT l.person_id, r.* FROM person_links l
-            JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
-              ON l.record_uid = r.uid),
-    people AS (SELECT person_id,
+_IDS_SQL = f"""SELECT l.person_id, r.source_system, r.source_file, r.record_key, r.role,
+                     r.residence_municipality, r.birth_date, r.batch_id
+              FROM person_links l
+              JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
+                ON l.record_uid = r.uid"""
+_RESIDENTS_SQL = """SELECT person_id,
                       arg_max(residence_municipality, n_m * 1000000 + b_m) AS municipality,
                       arg_max(birth_date, (n_b * 1000000 + b_b) * 100000
                               + date_diff('day', DATE '1900-01-01', birth_date))
@@ -76,12 +78,18 @@ _PEOPLE_SQL = f"""
                             count(birth_date) OVER (PARTITION BY person_id, birth_date) AS n_b,
                             max(batch_id) OVER (PARTITION BY person_id, birth_date) AS b_b
                      FROM ids)
-               GROUP BY person_id),
-    fhir_pat AS (SELECT DISTINCT person_id, record_key AS patient_key FROM ids
-                 WHERE source_system = 'FHIR')"""
+               GROUP BY person_id"""
+_FHIR_PAT_SQL = ("SELECT DISTINCT person_id, record_key AS patient_key FROM ids "
+                 "WHERE source_system = 'FHIR'")
+#: the relations every rule reads: ``ids`` (the index's records), ``people`` (residence and
+#: birth date per person), ``fhir_pat`` (each person's FHIR Patient ids) — as CTEs of one
+#: list's query, or as temporary tables shared by all (:func:`compute_all`)
+SHARED = {"ids": _IDS_SQL, "people": _RESIDENTS_SQL, "fhir_pat": _FHIR_PAT_SQL}
+_PEOPLE_SQL = ", ".join(f"{name} AS ({select_sql})" for name, select_sql in SHARED.items())
+# with the shared relations already temporary tables: a CTE that nothing reads
+_PREPARED_SQL = "_rmds_shared AS (SELECT 1)"
 
-_VACCINES_SQL = f"""
-    WITH {_PEOPLE_SQL},
+_VACCINES_SQL = """
     doses AS (
         SELECT i.person_id, m.vaccine_code, m.dose_code FROM ids i JOIN immunisations m
           ON i.source_system = 'PNI' AND m.source_system = 'PNI'
@@ -103,8 +111,7 @@ _VACCINES_SQL = f"""
                       WHERE d.person_id = p.person_id AND k.label = c.label)
     GROUP BY p.person_id, p.municipality"""
 
-_CHRONIC_SQL = f"""
-    WITH {_PEOPLE_SQL},
+_CHRONIC_SQL = """
     cond AS (SELECT f.person_id,
                     bool_or(c.code >= 'I10' AND c.code < 'I16') AS hypertension,
                     bool_or(c.code >= 'E10' AND c.code < 'E15') AS diabetes
@@ -125,8 +132,7 @@ _CHRONIC_SQL = f"""
     WHERE (c.hypertension AND NOT coalesce(o.bp, false))
        OR (c.diabetes AND NOT coalesce(o.hba1c, false))"""
 
-_DISCHARGE_SQL = f"""
-    WITH {_PEOPLE_SQL},
+_DISCHARGE_SQL = """
     stays AS (SELECT i.person_id, h.discharge_date, h.main_diagnosis
               FROM ids i JOIN hospitalisations h
                 ON i.source_system = 'SIH' AND h.source_system = 'SIH'
@@ -149,8 +155,7 @@ _DISCHARGE_SQL = f"""
 
 # referrals waiting at the reference day (requested, neither done nor cancelled by then),
 # by person: the consortium's own records and FHIR ServiceRequests
-_QUEUE_SQL = f"""
-    WITH {_PEOPLE_SQL},
+_QUEUE_SQL = """
     targets AS (SELECT unnest(?::VARCHAR[]) AS service_type, unnest(?::INTEGER[]) AS days),
     mine AS (SELECT i.person_id, r.* FROM ids i JOIN referrals r
                ON i.source_system = 'CONSORCIO' AND r.source_system = 'CONSORCIO'
@@ -181,15 +186,20 @@ _QUEUE_SQL = f"""
 # each listed person's primary-care facility: the CNES of their latest ambulatory
 # encounter (the team that sees them); ties: the larger code, so the answer never depends
 # on the order rows are read in
-_FACILITY_SQL = f"""
-    SELECT l.person_id, arg_max(e.facility_cnes, (e.encounter_date, e.facility_cnes))
-    FROM person_links l
-    JOIN (SELECT record_key, {RECORD_UID_SQL} AS uid FROM identity_records
-          WHERE source_system = 'FHIR') r ON l.record_uid = r.uid
-    JOIN encounters e ON e.source_system = 'FHIR' AND e.patient_key = r.record_key
+_FACILITY_SQL = """
+    SELECT f.person_id, arg_max(e.facility_cnes, (e.encounter_date, e.facility_cnes))
+    FROM fhir_pat f
+    JOIN encounters e ON e.source_system = 'FHIR' AND e.patient_key = f.patient_key
      AND e.encounter_class = 'AMB' AND e.facility_cnes IS NOT NULL
-    WHERE l.person_id IN (SELECT unnest(?::BIGINT[]))
-    GROUP BY l.person_id"""
+    WHERE f.person_id IN (SELECT unnest(?::BIGINT[]))
+    GROUP BY f.person_id"""
+
+
+def _with(body_sql: str, prepared: bool) -> str:
+    """A rule's query: the shared relations as CTEs, or read from the temporary tables."""
+    prelude_sql = _PREPARED_SQL if prepared else _PEOPLE_SQL
+    return f"WITH {prelude_sql} {body_sql}" if body_sql.lstrip().startswith("SELECT") \
+        else f"WITH {prelude_sql}, {body_sql}"
 
 
 def _latest(con: duckdb.DuckDBPyConnection, sql: str) -> dt.date:
@@ -198,14 +208,14 @@ def _latest(con: duckdb.DuckDBPyConnection, sql: str) -> dt.date:
 
 
 def _vaccines(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
-              icsap: frozenset[str]) -> list[Entry]:
+              icsap: frozenset[str], prepared: bool = False) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(vaccination_date) FROM immunisations")
     p = wl.params
     # each calendar dose with every (vaccine, dose) that stands for it (hexavalent for
     # pentavalent and VIP, and so on: rmds.codes.vaccines)
     slots = [(code, dose, d.age_days, f"{d.vaccine.acronym} {d.dose_label}")
              for d in CALENDAR for code, dose in d.counted]
-    rows = con.execute(_VACCINES_SQL, [
+    rows = con.execute(_with(_VACCINES_SQL, prepared), [
         [s[0] for s in slots], [s[1] for s in slots], [s[2] for s in slots],
         [s[3] for s in slots],
         day, day, int(p["max_idade_dias"]), day, int(p["tolerancia_dias"])]).fetchall()
@@ -213,32 +223,32 @@ def _vaccines(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | Non
 
 
 def _chronic(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
-             icsap: frozenset[str]) -> list[Entry]:
+             icsap: frozenset[str], prepared: bool = False) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(effective_date) FROM observations")
     start = day - dt.timedelta(days=int(wl.params["janela_dias"]))
-    rows = con.execute(_CHRONIC_SQL, [day, start, day]).fetchall()
+    rows = con.execute(_with(_CHRONIC_SQL, prepared), [day, start, day]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 
 
 def _discharge(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
-               icsap: frozenset[str]) -> list[Entry]:
+               icsap: frozenset[str], prepared: bool = False) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(discharge_date) FROM hospitalisations")
     start = day - dt.timedelta(days=int(wl.params["ultimos_dias"]))
     codes = sorted(icsap)
-    rows = con.execute(_DISCHARGE_SQL, [start, day, codes, codes]).fetchall()
+    rows = con.execute(_with(_DISCHARGE_SQL, prepared), [start, day, codes, codes]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2]), bool(r[3])) for r in rows]
 
 
 def _queue(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
-           icsap: frozenset[str]) -> list[Entry]:
+           icsap: frozenset[str], prepared: bool = False) -> list[Entry]:
     day = as_of or _latest(con, "SELECT max(requested_date) FROM referrals")
     targets = {str(k): int(v) for k, v in wl.params["meta_dias"].items()}
-    rows = con.execute(_QUEUE_SQL, [list(targets), list(targets.values()),
+    rows = con.execute(_with(_QUEUE_SQL, prepared), [list(targets), list(targets.values()),
                                     day, day, day, day]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 
 
-Rule = Callable[[duckdb.DuckDBPyConnection, Worklist, dt.date | None, frozenset[str]],
+Rule = Callable[[duckdb.DuckDBPyConnection, Worklist, dt.date | None, frozenset[str], bool],
                 list[Entry]]
 #: rule name → how it is computed (the declarations name one of these)
 RULES: dict[str, Rule] = {"vacinas_atrasadas": _vaccines,
@@ -270,23 +280,42 @@ def load_worklists(path: Path = CATALOG) -> dict[str, Worklist]:
 
 def compute(con: duckdb.DuckDBPyConnection, worklist: Worklist, *,
             as_of: dt.date | None = None, icsap: frozenset[str] = frozenset(),
-            municipality: str | None = None, facilities: Sequence[str] = ()
-            ) -> list[Entry]:
+            municipality: str | None = None, facilities: Sequence[str] = (),
+            prepared: bool = False) -> list[Entry]:
     """Who is on ``worklist`` (in ``municipality``, when given), by person id, each with
     the primary-care facility that follows them. ``facilities`` (a professional's CNES)
     narrows the list to the people those facilities follow and the people no facility
     follows yet (nobody falls between teams)."""
-    entries = sorted((e for e in RULES[worklist.rule](con, worklist, as_of, icsap)
+    entries = sorted((e for e in RULES[worklist.rule](con, worklist, as_of, icsap, prepared)
                       if municipality is None or e.municipality == municipality),
                      key=lambda e: e.person_id)
     if not entries:
         return entries
-    found = dict(con.execute(_FACILITY_SQL, [[e.person_id for e in entries]]).fetchall())
+    found = dict(con.execute(_with(_FACILITY_SQL, prepared),
+                             [[e.person_id for e in entries]]).fetchall())
     entries = [replace(e, facility=found.get(e.person_id)) for e in entries]
     if facilities:
         mine = set(facilities)
         entries = [e for e in entries if e.facility is None or e.facility in mine]
     return entries
+
+
+def compute_all(con: duckdb.DuckDBPyConnection, worklists: Sequence[Worklist], *,
+                as_of: dt.date | None = None, icsap: frozenset[str] = frozenset(),
+                municipality: str | None = None, facilities: Sequence[str] = ()
+                ) -> dict[str, list[Entry]]:
+    """Every list of ``worklists`` (as :func:`compute`), reading the person index once:
+    its records, each person's residence and birth date and FHIR Patients become
+    temporary tables that every rule reads, instead of each list deriving them again."""
+    names = list(SHARED)
+    try:
+        for name, select_sql in SHARED.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS {select_sql}")
+        return {wl.id: compute(con, wl, as_of=as_of, icsap=icsap, municipality=municipality,
+                               facilities=facilities, prepared=True) for wl in worklists}
+    finally:
+        for name in reversed(names):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{ident(name)}")
 
 
 def counts(entries: list[Entry]) -> dict[str, int]:

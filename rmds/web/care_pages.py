@@ -12,7 +12,7 @@ from rmds.access import AccessDenied, DataClass, Purpose, Scope
 from rmds.api.context import ApiContext
 from rmds.care.opening import open_record
 from rmds.care.record import PersonNotFound
-from rmds.care.worklists import audited_export, compute, counts, load_worklists
+from rmds.care.worklists import audited_export, compute, compute_all, counts, load_worklists
 from rmds.store.auth import PUBLIC_USER, Role, User
 from rmds.web.pages import LEVEL_LABELS, render
 
@@ -96,10 +96,9 @@ def register_care(app: FastAPI) -> None:
         icsap = frozenset(ctx.pack.icsap.codes)
 
         def made() -> dict[str, int]:
-            return {wl.id: counts(compute(ctx.data.cursor(), wl, icsap=icsap,
-                                          municipality=town, facilities=user.facilities)
-                                  ).get(town, 0)
-                    for wl in lists.values()}
+            found = compute_all(ctx.data.cursor(), list(lists.values()), icsap=icsap,
+                                municipality=town, facilities=user.facilities)
+            return {key: counts(entries).get(town, 0) for key, entries in found.items()}
 
         found = await run_in_threadpool(made)
         return render("listas.html", user=user, levels=LEVEL_LABELS, path=request.url.path,

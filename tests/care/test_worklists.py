@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from rmds.care.record import care_record
-from rmds.care.worklists import compute, counts, export_csv, load_worklists
+from rmds.care.worklists import compute, compute_all, counts, export_csv, load_worklists
 from rmds.codes.vaccines import CALENDAR
 from rmds.lake.store import Lake
+from rmds.territory import ReferencePack
 
 BH, UDI = "3106200", "3170206"
 
@@ -327,3 +328,18 @@ def test_each_person_on_a_list_carries_the_facility_of_their_latest_visit(
     with Lake(service_lake, read_only=True) as lake:
         narrowed = compute(lake.con, wl, facilities=[some])
     assert narrowed == [e for e in entries if e.facility in (some, None)]
+
+
+def test_all_lists_at_once_equal_each_list_alone(service_lake: Path, pack: ReferencePack
+                                                 ) -> None:
+    icsap = frozenset(pack.icsap.codes)
+    lists = list(load_worklists().values())
+    with Lake(service_lake, read_only=True) as lake:
+        together = compute_all(lake.con, lists, icsap=icsap, municipality="3106200")
+        for wl in lists:
+            alone = compute(lake.con, wl, icsap=icsap, municipality="3106200")
+            assert together[wl.id] == alone, wl.id
+        assert sum(len(v) for v in together.values()) > 0
+        # the shared relations were temporary: nothing is left behind on the connection
+        assert not lake.run("SELECT table_name FROM information_schema.tables "
+                            "WHERE table_catalog = 'temp'")
