@@ -10,13 +10,21 @@ as territory, and the purpose (with the justification when the glass was broken)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import duckdb
 
 from rmds.access import AccessDenied, AccessPolicy, CareGrant, Scope
 from rmds.age import completed_years_date
-from rmds.care.record import CareRecord, Projection, care_record, children_of, resolve_person
+from rmds.care.record import (
+    CareRecord,
+    Connection,
+    Projection,
+    care_record,
+    children_of,
+    resolve_person,
+)
 from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import User
@@ -44,13 +52,15 @@ class Opened:
     audit_seq: int
 
 
-def open_record(con: duckdb.DuckDBPyConnection, store: Store, policy: AccessPolicy,
+def open_record(con: Connection, store: Store, policy: AccessPolicy,
                 scope: Scope, *, username: str, key: str, purpose: str | None,
                 justification: str | None = None, origin: str | None = None,
                 projection: Projection | None = None) -> Opened:
     """The record of the person ``key`` (person id, CNS or CPF) for ``scope``, audited.
     Raises :class:`rmds.access.AccessDenied` (before anything is read beyond the person's
     municipality) or :class:`rmds.care.record.PersonNotFound`."""
+    if callable(con):   # one cursor at most, opened only if the projection cannot answer
+        con = functools.cache(con)
     person_id = resolve_person(con, key, projection)
     found = care_record(con, person_id, projection)
     grant = policy.care(scope, found.residence_municipality, purpose, justification)

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import duckdb
@@ -92,11 +93,14 @@ class CareRecord:
     timeline: list[CareItem]
 
     def as_dict(self) -> dict[str, Any]:
+        # the fields copied one level down (what dataclasses.asdict gives here, without its
+        # deep copy of every value: a tenth of the time for a record of hundreds of items)
         return {"pessoa": self.person_id,
                 "municipio_residencia": self.residence_municipality,
-                "identificacao": [asdict(i) for i in self.identifications],
-                "conflitos": self.conflicts,
-                "linha_do_tempo": [asdict(i) for i in self.timeline]}
+                "identificacao": [dict(vars(i)) for i in self.identifications],
+                "conflitos": {k: list(v) for k, v in self.conflicts.items()},
+                "linha_do_tempo": [{**vars(i), "details": dict(i.details)}
+                                   for i in self.timeline]}
 
     def items(self, kind: str) -> list[CareItem]:
         return [i for i in self.timeline if i.kind == kind]
@@ -118,8 +122,16 @@ _PERSON_BY = {
 }
 
 
-def resolve_person(con: duckdb.DuckDBPyConnection, key: str,
-                   projection: Projection | None = None) -> int:
+#: a connection, or what opens one when it is needed: a request's cursor on the lake costs
+#: milliseconds, and the snapshot's projection answers most records without one
+Connection = duckdb.DuckDBPyConnection | Callable[[], duckdb.DuckDBPyConnection]
+
+
+def connection(con: Connection) -> duckdb.DuckDBPyConnection:
+    return con() if callable(con) else con
+
+
+def resolve_person(con: Connection, key: str, projection: Projection | None = None) -> int:
     """The ``person_id`` for a person id, a CNS (15 digits) or a CPF (11 digits). A CNS or
     CPF recorded for two persons (a linkage error) is refused with both ids. With the
     snapshot's ``projection``, a person id is taken as given: :func:`care_record` says when
@@ -128,6 +140,7 @@ def resolve_person(con: duckdb.DuckDBPyConnection, key: str,
     if projection is not None and text.isdigit() and len(text) not in (11, 15) \
             and len(text) < 15:
         return int(text)
+    con = connection(con)
     if not table_exists(con, "person_links"):
         raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
     if text.isdigit() and len(text) == 15:
@@ -413,7 +426,7 @@ class Projection(Protocol):
              ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]: ...
 
 
-def care_record(con: duckdb.DuckDBPyConnection, person_id: int,
+def care_record(con: Connection, person_id: int,
                 projection: Projection | None = None) -> CareRecord:
     """The whole care record of ``person_id`` (see the module's docstring): read from the
     snapshot's ``projection`` when it has one (a few rows of one file), else from the
@@ -421,6 +434,7 @@ def care_record(con: duckdb.DuckDBPyConnection, person_id: int,
     if projection is not None:
         ids, rows = projection.read(person_id)
     else:
+        con = connection(con)
         ids = _identifications(con, person_id)
         rows = _event_rows(con, ids) if ids else []
     if not ids:

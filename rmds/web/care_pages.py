@@ -55,7 +55,7 @@ def register_care(app: FastAPI) -> None:
         if refused is not None:
             return refused
         try:
-            opened = open_record(ctx.data.cursor(), ctx.store, ctx.policy, ctx.scope(user),
+            opened = open_record(ctx.data.cursor, ctx.store, ctx.policy, ctx.scope(user),
                                  projection=ctx.data.care(),
                                  username=user.username, key=pessoa, purpose=finalidade,
                                  justification=justificativa or None,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
@@ -33,9 +34,9 @@ class AberturaProntuario(BaseModel):
                                       "(paciente de outro município)", max_length=400)
 
 
-@router.post("/api/prontuario")
+@router.post("/api/prontuario", response_model=dict[str, Any])
 async def care_record_route(request: Request, body: AberturaProntuario, user: Viewer,
-                            ctx: Ctx) -> dict[str, Any]:
+                            ctx: Ctx) -> Response:
     """Prontuário da pessoa: identificação como cada fonte registrou (conflitos à vista) e
     a linha do tempo entre níveis de atenção. Só profissional de saúde, com finalidade;
     fora do município, só por quebra de vidro justificada. Cada abertura é auditada."""
@@ -43,12 +44,13 @@ async def care_record_route(request: Request, body: AberturaProntuario, user: Vi
     if not scope.signed_in:
         raise HTTPException(401, "é preciso entrar para ver este recurso")
 
-    def opened() -> dict[str, Any]:
+    def opened() -> Response:
         result = _open(request, user, ctx, body.pessoa, body.finalidade, body.justificativa)
-        return {**result.record.as_dict(),
-                "acesso": {"finalidade": result.grant.purpose.value,
-                           "quebra_de_vidro": result.grant.break_glass,
-                           "auditoria": result.audit_seq}}
+        # orjson writes dates as ISO 8601, as FastAPI's encoder would, in a tenth of the time
+        return Response(orjson.dumps({**result.record.as_dict(), "acesso": {
+            "finalidade": result.grant.purpose.value,
+            "quebra_de_vidro": result.grant.break_glass,
+            "auditoria": result.audit_seq}}), media_type="application/json")
 
     return await run_in_threadpool(opened)
 
@@ -57,7 +59,7 @@ def _open(request: Request, user: Any, ctx: Any, key: str, purpose: str | None,
           justification: str | None) -> Opened:
     scope = ctx.scope(user)
     try:
-        return open_record(ctx.data.cursor(), ctx.store, ctx.policy, scope,
+        return open_record(ctx.data.cursor, ctx.store, ctx.policy, scope,
                            projection=ctx.data.care(),
                            username=user.username, key=key, purpose=purpose,
                            justification=justification, origin=ctx.origin(request))
@@ -65,6 +67,13 @@ def _open(request: Request, user: Any, ctx: Any, key: str, purpose: str | None,
         # who may not open records is refused the same whether the person exists or not
         ctx.policy.care(scope, None, purpose, justification or "x" * 400)
         raise HTTPException(404, str(error)) from None
+
+
+class _OrjsonResponse(JSONResponse):
+    """JSON written by orjson (a tenth of the time of the standard encoder)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 @router.get("/fhir/Patient/{pessoa}/$summary", tags=["FHIR"])
@@ -82,4 +91,4 @@ async def patient_summary_route(
         return patient_summary(_open(request, user, ctx, str(pessoa), finalidade,
                                      justificativa).record)
 
-    return JSONResponse(await run_in_threadpool(made), media_type="application/fhir+json")
+    return _OrjsonResponse(await run_in_threadpool(made), media_type="application/fhir+json")
