@@ -268,9 +268,12 @@ def _cols(date_sql: str, kind: str, code_sql: str, facility_sql: str,
             *((d, d) if isinstance(d, str) else d for d in details))
 
 
-_REFERRAL = ("requested_date", "encaminhamento", "procedure", "provider_cnes", "referral_id",
-             "consortium", "service_type", "specialty", "status", "scheduled_date",
-             "performed_date")
+# the same columns whichever system recorded a dose or a referral
+_DOSE = _cols("vaccination_date", "vacina", "vaccine_code", "facility_cnes", "vaccine_acronym",
+              "dose")
+_REFERRAL = _cols("requested_date", "encaminhamento", "procedure", "provider_cnes",
+                  "referral_id", "consortium", "service_type", "specialty", "status",
+                  "scheduled_date", "performed_date")
 SOURCES: tuple[Source, ...] = (
     Source("encounters", "FHIR", "patient_key", True, _cols(
         "encounter_date", "atendimento", "reason_code", "facility_cnes", "encounter_class",
@@ -282,10 +285,8 @@ SOURCES: tuple[Source, ...] = (
         ("observation_code", "code"))),
     Source("procedures", "FHIR", "patient_key", True, _cols(
         "performed_date", "procedimento", "code", "facility_cnes", "status")),
-    Source("immunisations", "FHIR", "patient_key", True, _cols(
-        "vaccination_date", "vacina", "vaccine_code", "facility_cnes", "vaccine_acronym",
-        "dose")),
-    Source("referrals", "FHIR", "patient_key", True, _cols(*_REFERRAL)),
+    Source("immunisations", "FHIR", "patient_key", True, _DOSE),
+    Source("referrals", "FHIR", "patient_key", True, _REFERRAL),
     Source("hospitalisations", "SIH", "aih_number", False, _cols(
         "admission_date", "internacao", "main_diagnosis", "facility_cnes", "discharge_date",
         "procedure_performed", "secondary_diagnosis", "length_of_stay", "died",
@@ -295,10 +296,8 @@ SOURCES: tuple[Source, ...] = (
         "gestational_weeks", "prenatal_visits", "delivery_type")),
     Source("deaths", "SIM", "record_id", False, _cols(
         "death_date", "obito", "underlying_cause", "facility_cnes", "place_of_occurrence")),
-    Source("immunisations", "PNI", "record_id", False, _cols(
-        "vaccination_date", "vacina", "vaccine_code", "facility_cnes", "vaccine_acronym",
-        "dose")),
-    Source("referrals", "CONSORCIO", "referral_id", False, _cols(*_REFERRAL)),
+    Source("immunisations", "PNI", "record_id", False, _DOSE),
+    Source("referrals", "CONSORCIO", "referral_id", False, _REFERRAL),
 )
 #: the tables a care record reads: a change to any of them changes records
 READS = frozenset({"person_links", "identity_records", *(s.table for s in SOURCES)})
