@@ -905,9 +905,10 @@ def synth_command(ctx: click.Context, scale: float, years: str, seed: int, out: 
 
     Pessoas dos 853 municípios reais (população por sexo e faixa etária), com nascimentos,
     óbitos, internações, produção ambulatorial, vacinação, acompanhamento de hipertensão e
-    diabetes na APS e encaminhamentos a consórcios; erros de registro como os reais; saídas
-    nos formatos de origem (DBC/DBF do DATASUS, CSV de vacinação, FHIR R4 NDJSON e Bundles,
-    CSV de consórcios) e verdade em OUT/verdade. Mesma semente → saída idêntica byte a byte.
+    diabetes e pré-natal na APS e encaminhamentos a consórcios; erros de registro como os
+    reais; saídas nos formatos de origem (DBC/DBF do DATASUS, CSV de vacinação, FHIR R4
+    NDJSON e Bundles, CSV de consórcios) e verdade em OUT/verdade. Mesma semente → saída
+    idêntica byte a byte.
     """
     from rmds.synth import SynthConfig, generate, parse_years
 

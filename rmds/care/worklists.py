@@ -153,6 +153,49 @@ _DISCHARGE_SQL = """
     WHERE s.last_contact IS NULL OR s.last_contact < l.discharge_date"""
 
 
+# the woman's latest pregnancy begun by the day (its onset is the last menstrual period),
+# not yet ended by a birth she is the mother of (SINASC) or an admission for a delivery or
+# an abortion (SIH, CID-10 O60–O84, O00–O08) nor past the longest gestation; her prenatal
+# consultations since (AMB encounters for the pregnancy); those expected by her weeks
+_PRENATAL_SQL = """
+    milestones AS (SELECT unnest(?::INTEGER[]) AS week, unnest(?::INTEGER[]) AS expected),
+    preg AS (SELECT f.person_id, max(c.onset_date) AS lmp
+             FROM fhir_pat f JOIN conditions c ON c.patient_key = f.patient_key
+             WHERE c.source_system = 'FHIR' AND c.onset_date <= ?
+               AND (left(c.code, 3) IN ('Z34', 'Z35') OR c.ciap2_code IN ('W78', 'W84'))
+             GROUP BY f.person_id),
+    ended AS (SELECT i.person_id, b.birth_date AS day FROM ids i JOIN births b
+                ON i.source_system = 'SINASC' AND i.role = 'mae'
+               AND b.source_system = 'SINASC' AND b.record_id = i.record_key
+               AND b.source_file = i.source_file
+              UNION ALL
+              SELECT i.person_id, h.admission_date FROM ids i JOIN hospitalisations h
+                ON i.source_system = 'SIH' AND h.source_system = 'SIH'
+               AND h.aih_number = i.record_key AND h.source_file = i.source_file
+              WHERE (h.main_diagnosis >= 'O00' AND h.main_diagnosis < 'O09')
+                 OR (h.main_diagnosis >= 'O60' AND h.main_diagnosis < 'O85')),
+    going AS (SELECT g.person_id, g.lmp, date_diff('day', g.lmp, ?) // 7 AS weeks
+              FROM preg g
+              WHERE date_diff('day', g.lmp, ?) <= ?
+                AND NOT EXISTS (SELECT 1 FROM ended e WHERE e.person_id = g.person_id
+                                  AND e.day > g.lmp AND e.day <= ?)),
+    visits AS (SELECT g.person_id, count(DISTINCT (e.patient_key, e.encounter_id)) AS n
+               FROM going g JOIN fhir_pat f USING (person_id)
+               JOIN encounters e ON e.patient_key = f.patient_key
+               WHERE e.source_system = 'FHIR' AND e.encounter_class = 'AMB'
+                 AND left(e.reason_code, 3) IN ('Z34', 'Z35')
+                 AND e.encounter_date >= g.lmp AND e.encounter_date <= ?
+               GROUP BY g.person_id),
+    due AS (SELECT g.person_id, g.weeks, coalesce(v.n, 0) AS n,
+                   (SELECT max(m.expected) FROM milestones m WHERE m.week <= g.weeks) AS expected
+            FROM going g LEFT JOIN visits v USING (person_id))
+    SELECT p.person_id, p.municipality,
+           d.weeks || ' semanas de gestação, ' || d.n || ' consulta(s) de pré-natal; '
+             || d.expected || ' esperada(s)' AS reason
+    FROM due d JOIN people p USING (person_id)
+    WHERE d.n < d.expected"""
+
+
 # referrals waiting at the reference day (requested, neither done nor cancelled by then),
 # by person: the consortium's own records and FHIR ServiceRequests
 _QUEUE_SQL = """
@@ -248,13 +291,25 @@ def _queue(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 
 
+def _prenatal(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | None,
+              icsap: frozenset[str], prepared: bool = False) -> list[Entry]:
+    day = as_of or _latest(con, "SELECT max(encounter_date) FROM encounters "
+                                "WHERE left(reason_code, 3) IN ('Z34', 'Z35')")
+    marks = sorted((int(week), int(n)) for week, n in wl.params["marcos"])
+    rows = con.execute(_with(_PRENATAL_SQL, prepared), [
+        [m[0] for m in marks], [m[1] for m in marks], day, day, day,
+        int(wl.params["max_dias_gestacao"]), day, day]).fetchall()
+    return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
 Rule = Callable[[duckdb.DuckDBPyConnection, Worklist, dt.date | None, frozenset[str], bool],
                 list[Entry]]
 #: rule name → how it is computed (the declarations name one of these)
 RULES: dict[str, Rule] = {"vacinas_atrasadas": _vaccines,
                           "cronicos_sem_acompanhamento": _chronic,
                           "alta_sem_aps": _discharge,
-                          "fila_consorcio_acima_da_meta": _queue}
+                          "fila_consorcio_acima_da_meta": _queue,
+                          "gestantes_pre_natal": _prenatal}
 
 
 def load_worklists(path: Path = CATALOG) -> dict[str, Worklist]:

@@ -1,9 +1,10 @@
 """A synthetic Minas Gerais: people, their care, every source format, and the truth.
 
 ``generate`` draws the population of the real 853 municipalities from the reference pack,
-simulates births, deaths, hospitalisations, vaccination, primary-care follow-up and
-consortium referrals, renders each record through its source's error process and writes
-the files in their real formats with a ground truth. Same seed → byte-identical output.
+simulates births, deaths, hospitalisations, vaccination, primary-care follow-up
+(hypertension, diabetes, prenatal care) and consortium referrals, renders each record
+through its source's error process and writes the files in their real formats with a
+ground truth. Same seed → byte-identical output.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def check_codes(pack: ReferencePack) -> set[str]:
     """Every code the generator uses must exist in the pack; returns ICSAP codes used."""
     cids = {a.cid for a in ADMISSIONS} | {c[0] for c in DEATH_CAUSES} | {
         c[0] for c in INFANT_CAUSES} | {c[0] for c in MATERNAL_CAUSES} | {
-        "O800", "O829", "I10", "E119", "C509", "R99", "R69", "R98"}
+        "O800", "O829", "I10", "E119", "Z349", "C509", "R99", "R69", "R98"}
     unknown = sorted(c for c in cids if pack.cid10.get(c) is None)
     procedures = {a.procedure for a in ADMISSIONS} | {p for p, _, _ in OUTPATIENT} | {
         s[2] for s in REFERRAL_SERVICES if s[2]} | {"0310010039", "0411010034"}

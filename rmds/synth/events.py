@@ -97,6 +97,10 @@ class Events:
     chronic: Arrays = field(default_factory=dict)
     encounters: Arrays = field(default_factory=dict)
     referrals: Arrays = field(default_factory=dict)
+    #: pregnancies followed in primary care (person, lmp, delivery day or -1, facility)
+    pregnancies: Arrays = field(default_factory=dict)
+    #: their prenatal consultations in the window (person, day, facility, pregnancy)
+    prenatal: Arrays = field(default_factory=dict)
     expected: dict[str, dict[int, float]] = field(default_factory=dict)
 
     def expect(self, name: str, year: int, value: float) -> None:
@@ -561,7 +565,77 @@ class Simulator:
         ev.hospitalisations = {k: v[keep] for k, v in hosp.items()}
         order = np.lexsort((ev.hospitalisations["person"], ev.hospitalisations["discharge"]))
         ev.hospitalisations = {k: v[order] for k, v in ev.hospitalisations.items()}
+        self.prenatal()
         return ev
+
+    # ---------------------------------------------------------- prenatal care
+    def prenatal(self) -> None:
+        """Pregnancies followed in primary care and their consultations: each delivery
+        of the window from its last menstrual period (its gestational weeks before the
+        birth) with the consultations its birth declaration counts, and the pregnancies
+        still in course when the window closes, with the consultations held so far.
+        Pregnancies in course are drawn among women the sources already know (mothers,
+        admitted, followed in primary care, referred), so that the identities drawn for the
+        state stay what they are. Everything here comes from its own stream, seeded from
+        the main one without consuming it: the rest of the state does not move."""
+        rng = np.random.default_rng([int(self.rng.bit_generator.state["state"]["state"]),
+                                     0x9E57])
+        p, r, ev = self.p, self.r, self.events
+        first, end = days(self.years[0]), self.window_end
+        b = ev.births
+        # one delivery per mother and day (a twin's second birth is the same delivery)
+        _, one = np.unique(np.stack([b["mother"], b["day"].astype(np.int64)]), axis=1,
+                           return_index=True)
+        d_person, d_day = b["mother"][one], b["day"][one].astype(I32)
+        d_lmp = (d_day - b["weeks"][one].astype(I32) * 7 - rng.integers(0, 7, one.size)
+                 ).astype(I32)
+        d_planned = b["visits"][one].astype(np.int64)
+        # in course at the close: known women of childbearing age, not delivered lately
+        known = np.unique(np.concatenate([
+            b["mother"], ev.hospitalisations["person"], ev.chronic["person"],
+            ev.referrals.get("person", np.empty(0, np.int64))]))
+        age = (end - p.birth[known]) / YEAR
+        group = ((age - 10) // 5).astype(int)
+        recent = np.zeros(p.size, np.bool_)
+        recent[d_person[d_day > end - 300]] = True
+        ok = (p.female[known] & (p.death[known] >= end) & (group >= 1)
+              & (group < len(r.fertility_by_age)) & ~recent[known])
+        known, group = known[ok], group[ok]
+        prob = (np.array(r.fertility_by_age)[group] * 0.75
+                * self.f.birth[p.municipality[known]])
+        o_person = known[rng.random(known.size) < prob]
+        o_lmp = (end - 1 - rng.integers(14, 280, o_person.size)).astype(I32)
+        o_muni = p.municipality[o_person]
+        p7 = np.minimum(r.prenatal_7plus_share * self.f.prenatal[o_muni], 0.99)
+        o_planned = np.where(rng.random(o_person.size) < p7,
+                             7 + rng.poisson(2.0, o_person.size),
+                             rng.integers(0, 7, o_person.size))
+        person = np.concatenate([d_person, o_person])
+        lmp = np.concatenate([d_lmp, o_lmp])
+        delivery = np.concatenate([d_day, np.full(o_person.size, -1, I32)])
+        term = np.where(delivery >= 0, delivery, lmp + 273).astype(np.int64)
+        planned = np.concatenate([d_planned, o_planned]).astype(np.int64)
+        muni = p.municipality[person]
+        counts = np.array([u.size for u in self.t.ubs])
+        firsts = np.array([u[0] for u in self.t.ubs])
+        facility = (firsts[muni] + (rng.random(person.size) * counts[muni]).astype(int)
+                    ).astype(I32)
+        # the first consultation some weeks in (earlier where prenatal care is better),
+        # the others spread until the delivery
+        weeks_in = np.clip(5 + rng.exponential(4.0 / self.f.prenatal[muni]), 5, 36)
+        start = np.minimum(lmp + (weeks_in * 7).astype(np.int64), term - 1)
+        idx = np.repeat(np.arange(person.size), planned)
+        rank = np.arange(idx.size) - np.repeat(np.cumsum(planned) - planned, planned)
+        span = np.maximum(term[idx] - start[idx], 1)
+        day = np.where(rank == 0, start[idx],
+                       start[idx] + 1 + (rng.random(idx.size) * span).astype(np.int64))
+        day = np.minimum(day, term[idx] - 1)
+        keep = (day >= first) & (day < end) & (day <= p.death[person[idx]])
+        idx, day = idx[keep], day[keep].astype(I32)
+        ev.pregnancies = {"person": person, "lmp": lmp, "delivery": delivery,
+                          "facility": facility}
+        ev.prenatal = {"person": person[idx], "day": day, "facility": facility[idx],
+                       "pregnancy": idx.astype(np.int64)}
 
 
 def _procedure_for(cid: str) -> str:

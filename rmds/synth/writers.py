@@ -48,6 +48,7 @@ CNS_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns"
 CPF_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cpf"
 CNES_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cnes"
 CID10_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRCID10"
+CIAP2_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRCIAP2"
 VACCINE_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"
 MOTHER_EXT = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
 LOINC = "http://loinc.org"
@@ -487,8 +488,8 @@ class Writer:
 
     # ---------------------------------------------------------------- FHIR
     def fhir(self) -> None:
-        """Primary care (hypertension and diabetes follow-up) and the vaccination of
-        municipalities that report to RNDS, as FHIR R4."""
+        """Primary care (hypertension and diabetes follow-up, prenatal care) and the
+        vaccination of municipalities that report to RNDS, as FHIR R4."""
         c, e, v = self.ev.chronic, self.ev.encounters, self.ev.vaccinations
         vacc_rows = np.flatnonzero(self.f.fhir_vaccination[self.p.municipality[v["person"]]])
         people = np.unique(np.concatenate([c["person"], v["person"][vacc_rows]]))
@@ -521,6 +522,20 @@ class Writer:
         v_pid = registration(v["person"][vacc_rows])
         c_muni, e_muni = muni_of[c["person"]], muni_of[e["person"]]
         v_muni = muni_of[v["person"][vacc_rows]]
+        # prenatal care, from its own stream (seeded from this one without consuming it):
+        # pregnant women not yet registered get Patients of their own, after the others
+        prenatal_rng = np.random.default_rng(
+            [int(self.rng.bit_generator.state["state"]["state"]), 0x9E58])
+        reg_person, patient_id, ident, g_pid, n_pid = self._prenatal_patients(
+            prenatal_rng, people, alt_of, reg_person, patient_id, ident)
+        reg_muni = muni_of[reg_person]
+        g, n_ = self.ev.pregnancies, self.ev.prenatal
+        g_rows = np.unique(n_["pregnancy"])     # pregnancies with a consultation here
+        g_first = np.full(g["person"].size, np.iinfo(np.int32).max, np.int64)
+        np.minimum.at(g_first, n_["pregnancy"], n_["day"])
+        g_muni, n_muni = muni_of[g["person"]], muni_of[n_["person"]]
+        # e-SUS APS codes the pregnancy in CIAP-2 (W78); some systems add the CID-10
+        with_cid = prenatal_rng.random(g["person"].size) < 0.6
         handles: dict[str, object] = {}
         # municipalities in chunks bound the memory held by JSON text at full scale
         for chunk in np.array_split(np.arange(self.t.population.size), 16):
@@ -563,6 +578,18 @@ class Writer:
                                   self._immunization_json(
                                       rid, v_pid[j], PRODUCTS[int(v["product"][i])],
                                       str(self.cnes[v["facility"][i]]), day)))
+            for k in g_rows[inside[g_muni[g_rows]]].tolist():
+                rid = f"gest-{k + 1:08d}"
+                resources.append((int(g_muni[k]), "Condition", int(g_first[k]), rid,
+                                  self._pregnancy_json(rid, g_pid[k], int(g["lmp"][k]),
+                                                       bool(with_cid[k]))))
+            rows = np.flatnonzero(inside[n_muni])
+            cnes = self.cnes[n_["facility"][rows]].tolist()
+            for j, i in enumerate(rows.tolist()):
+                eid = f"enc-pn-{i + 1:09d}"
+                day = int(n_["day"][i])
+                resources.append((int(n_muni[i]), "Encounter", day, eid, self._encounter_json(
+                    eid, n_pid[i], cnes[j], "Z349", day)))
             prow = np.flatnonzero(inside[reg_muni])
             patients = dict(zip(patient_id[prow].tolist(),
                                 self._patients_json(prow, patient_id, reg_person, ident),
@@ -572,6 +599,72 @@ class Writer:
             self._write_bundles(patients, patient_id, reg_person, ident, resources)
         for handle in handles.values():
             handle.close()  # type: ignore[attr-defined]
+
+    def _prenatal_patients(self, rng: np.random.Generator, people: npt.NDArray[np.int64],
+                           alt_of: npt.NDArray[np.int64], reg_person: npt.NDArray[np.int64],
+                           patient_id: npt.NDArray[np.object_], ident: RecordIdentity
+                           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_],
+                                      RecordIdentity, list[str], list[str]]:
+        """The registrations with the pregnant women's added (a second one for some, as
+        for everyone), and the Patient id each pregnancy and each consultation names."""
+        g, n_ = self.ev.pregnancies, self.ev.prenatal
+        new = np.setdiff1d(np.unique(n_["person"]), people)
+        twice = rng.random(new.size) < np.where(
+            self.t.degraded[self.p.municipality[new]], 0.08, 0.03)
+        added = np.concatenate([new, new[twice]])
+        main_rng, self.rng = self.rng, rng
+        try:
+            extra = self._render(added, fold=False)
+        finally:
+            self.rng = main_rng
+        base = reg_person.size
+        ids = np.empty(added.size, dtype=object)
+        ids[rng.permutation(added.size)] = [f"pac-{base + k + 1:08d}"
+                                            for k in range(added.size)]
+        reg_person = np.concatenate([reg_person, added])
+        patient_id = np.concatenate([patient_id, ids])
+        self._patient_index = {str(pid): i for i, pid in enumerate(patient_id)}
+        ident = RecordIdentity(
+            pa.concat_arrays([ident.name, extra.name]),
+            pa.concat_arrays([ident.mother_name, extra.mother_name]),
+            np.concatenate([ident.birth_day, extra.birth_day]),
+            pa.concat_arrays([ident.cns, extra.cns]), pa.concat_arrays([ident.cpf, extra.cpf]),
+            pa.concat_arrays([ident.cep, extra.cep]),
+            pa.concat_arrays([ident.address, extra.address]),
+            {k: np.concatenate([np.asarray(v), np.asarray(extra.flags[k])])
+             for k, v in ident.flags.items()})
+        # every registered person: their first registration and their second, if any
+        owner = np.concatenate([people, new])
+        main = np.concatenate([np.arange(people.size), base + np.arange(new.size)])
+        alt = np.full(new.size, -1, np.int64)
+        alt[np.flatnonzero(twice)] = base + new.size + np.arange(int(twice.sum()))
+        second = np.concatenate([alt_of, alt])
+        order = np.argsort(owner)
+        owner, main, second = owner[order], main[order], second[order]
+
+        def registration(person: npt.NDArray[np.int64]) -> list[str]:
+            at = np.searchsorted(owner, person)
+            use_alt = (second[at] >= 0) & (rng.random(person.size) < 0.5)
+            return list(patient_id[np.where(use_alt, second[at], main[at])])
+
+        pregnant = np.zeros(g["person"].size, np.bool_)
+        pregnant[n_["pregnancy"]] = True
+        g_pid = np.full(g["person"].size, "", dtype=object)
+        g_pid[pregnant] = registration(g["person"][pregnant])
+        return reg_person, patient_id, ident, list(g_pid), registration(n_["person"])
+
+    def _pregnancy_json(self, rid: str, pid: str, lmp: int, with_cid: bool) -> str:
+        """A pregnancy in follow-up: CIAP-2 W78 (and CID-10 Z34.9), onset at the last
+        menstrual period (the DUM the team records)."""
+        codings = ('{"system":"' + CIAP2_SYSTEM + '","code":"W78"}'
+                   + (',{"system":"' + CID10_SYSTEM + '","code":"Z349"}' if with_cid else ""))
+        return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
+                '[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical",'
+                '"code":"active"}]},"category":[{"coding":[{"system":'
+                '"http://terminology.hl7.org/CodeSystem/condition-category",'
+                '"code":"problem-list-item"}]}],"code":{"coding":[' + codings + ']},'
+                '"subject":{"reference":"Patient/' + pid + '"},"onsetDateTime":"'
+                + self._day(lmp) + '"}')
 
     def _patients_json(self, rows: npt.NDArray[np.intp], patient_id: npt.NDArray[np.object_],
                        reg_person: npt.NDArray[np.int64], ident: RecordIdentity) -> list[str]:
