@@ -212,10 +212,30 @@ def _write_checkpoint(config: AuditConfig, seq: int, mac: str) -> None:
             f"{config.checkpoints}: {error.strerror}") from None
 
 
+@dataclass
+class _Pending:
+    """One entry waiting to be appended, and what became of it."""
+
+    values: dict[str, object]
+    seq: int = 0
+    error: BaseException | None = None
+
+
+#: entries waiting, per store: whoever holds ``_LOCK`` appends them all in one transaction
+_QUEUES: weakref.WeakKeyDictionary[Store, list[_Pending]] = weakref.WeakKeyDictionary()
+_QUEUE_LOCK = threading.Lock()
+
+
 def record(store: Store, *, username: str, role: str, action: str, resource: str,
            territory: str | None = None, origin: str | None = None,
            reason: str | None = None) -> int:
-    """Append one entry; its sequence number."""
+    """Append one entry; its sequence number, once it is committed.
+
+    Concurrent calls are committed together (group commit): each waits for the lock;
+    whoever gets it appends every entry queued by then in one transaction, in the order
+    they were queued, and the others find theirs already done. One commit (one ``fsync``)
+    serves many requests at once, and no call returns before its entry is durable; a
+    failed transaction fails every call whose entry was in it, and writes none of them."""
     config = audit_config(store)
     raw = {"username": username, "role": role, "action": action, "resource": resource,
            "territory": territory, "origin": origin, "reason": reason}
@@ -224,19 +244,48 @@ def record(store: Store, *, username: str, role: str, action: str, resource: str
         **{name: _clean(value, _LIMITS[name]) for name, value in raw.items()}}
     for name in ("username", "role", "action", "resource"):
         values[name] = values[name] or "-"
-    with _LOCK, store.engine.begin() as c:
-        if c.dialect.name == "postgresql":
-            c.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
-        last = c.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash)
-                         .order_by(AUDIT.c.seq.desc()).limit(1)).first()
-        seq = int(last[0]) + 1 if last else 1
-        prev = str(last[1]) if last else GENESIS
-        mac = _mac(config.key, seq, prev, values)
-        c.execute(AUDIT.insert().values(**values, seq=seq, scheme=SCHEME_SEALED,
-                                        prev_hash=prev, hash=mac))
-    if seq % config.every == 0:      # after the commit: a checkpoint never names a ghost
-        _write_checkpoint(config, seq, mac)
-    return seq
+    mine = _Pending(values)
+    with _QUEUE_LOCK:
+        _QUEUES.setdefault(store, []).append(mine)
+    with _LOCK:
+        if not mine.seq and mine.error is None:
+            with _QUEUE_LOCK:
+                batch = _QUEUES.pop(store, [])
+            _append(store, config, batch)
+    if mine.error is not None:
+        raise mine.error
+    return mine.seq
+
+
+def _append(store: Store, config: AuditConfig, batch: list[_Pending]) -> None:
+    """Append ``batch`` to the chain in one transaction (the caller holds ``_LOCK``)."""
+    sealed: list[tuple[int, str]] = []
+    try:
+        with store.engine.begin() as c:
+            if c.dialect.name == "postgresql":
+                c.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
+            last = c.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash)
+                             .order_by(AUDIT.c.seq.desc()).limit(1)).first()
+            seq = int(last[0]) if last else 0
+            prev = str(last[1]) if last else GENESIS
+            rows = []
+            for pending in batch:
+                seq += 1
+                mac = _mac(config.key, seq, prev, pending.values)
+                rows.append({**pending.values, "seq": seq, "scheme": SCHEME_SEALED,
+                             "prev_hash": prev, "hash": mac})
+                sealed.append((seq, mac))
+                prev = mac
+            c.execute(AUDIT.insert(), rows)
+    except BaseException as error:
+        for pending in batch:
+            pending.error = error
+        raise
+    for pending, (seq, _) in zip(batch, sealed, strict=True):
+        pending.seq = seq
+    for seq, mac in sealed:          # after the commit: a checkpoint never names a ghost
+        if seq % config.every == 0:
+            _write_checkpoint(config, seq, mac)
 
 
 def cli_actor() -> str:

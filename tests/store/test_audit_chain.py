@@ -289,3 +289,43 @@ def test_the_seal_is_hmac_sha256_over_canonical_json(store: Store) -> None:
     expected = hmac.new(_key(store), b"rmds-auditoria-v2\n" + body.encode(),
                         hashlib.sha256).hexdigest()
     assert row["hash"] == expected
+
+
+def test_concurrent_entries_are_committed_together_each_in_its_place(url: str) -> None:
+    """Group commit: 8 threads appending at once. Every call returns the sequence number
+    of its own entry, the numbers run 1…N without a gap, the chain verifies, and fewer
+    transactions than entries were needed (entries waiting are committed together)."""
+    import threading
+
+    opened = open_store(url)
+    commits = 0
+
+    def count(*_: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(opened.engine, "commit", count)
+    got: dict[int, str] = {}
+    start = threading.Barrier(8)
+
+    def write(thread: int) -> None:
+        start.wait()
+        for n in range(25):
+            resource = f"pessoa:{thread}-{n}"
+            got[record(opened, username=f"u{thread}", role="profissional_saude",
+                       action="abrir_prontuario", resource=resource)] = resource
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert sorted(got) == list(range(1, 201))
+        with opened.engine.connect() as c:
+            stored = dict(c.execute(sa.select(AUDIT.c.seq, AUDIT.c.resource)).all())
+        assert stored == got
+        assert verify(opened).ok
+        assert commits < 200
+    finally:
+        opened.close()
