@@ -16,14 +16,19 @@ linkage makes it stale; records are then read from the tables (the same rows, sl
 the next ``rmds link`` projects again. Tests check both ways give the same record for every
 person.
 
-The table holds identification (names, CNS, CPF): it is read only by the care record, never
-exported with the public tables.
+A second table, ``care_keys``, written in the same commit, holds each CNS and CPF the index's
+records carry with the person it belongs to, sorted by the number: finding the person a
+professional types the CNS of reads one row group too.
+
+The tables hold identification (names, CNS, CPF): they are read only by the care record,
+never exported with the public tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["PROJECTION", "CareProjection", "load", "project"]
 
 PROJECTION = "care_timeline"
+KEYS = "care_keys"
 META_KEY = "care_timeline_snapshot"
 #: rows per Parquet row group (DuckDB writes multiples of 2,048): one person's record is
 #: read as one or two of them
@@ -106,23 +112,34 @@ def project(lake: Lake) -> int:
     if "person_links" not in tables:
         return 0
     lake.run(f"CREATE TABLE IF NOT EXISTS {ident(PROJECTION)} ({_COLUMNS_SQL})")
-    lake.run("CALL lake.set_option('parquet_row_group_size', ?, table_name => ?)",
-             [ROW_GROUP, PROJECTION])
+    lake.run(f"CREATE TABLE IF NOT EXISTS {ident(KEYS)} (key VARCHAR, person_id BIGINT)")
+    for table in (PROJECTION, KEYS):
+        lake.run("CALL lake.set_option('parquet_row_group_size', ?, table_name => ?)",
+                 [ROW_GROUP, table])
     basis = lake.snapshot_id()
     parts_sql = " UNION ALL ".join(
         [f"""SELECT person_id, 'id', role, NULL, NULL, NULL, NULL, source_system,
                     CAST(batch_id AS BIGINT), source_file, CAST(record_key AS VARCHAR),
                     {_json_sql(list(_ID_FIELDS), 'ids')} FROM ids"""]
         + [_source_sql(s) for s in SOURCES if s.table in tables])
+    ids_sql = f"""ids AS (SELECT l.person_id, r.* FROM person_links l
+                         JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
+                         ON l.record_uid = r.uid)"""
     lake.run("BEGIN TRANSACTION")
     try:
         lake.run(f"DELETE FROM {ident(PROJECTION)}")
+        lake.run(f"DELETE FROM {ident(KEYS)}")
         lake.run(f"""
             INSERT INTO {ident(PROJECTION)}
-            WITH ids AS (SELECT l.person_id, r.* FROM person_links l
-                         JOIN (SELECT *, {RECORD_UID_SQL} AS uid FROM identity_records) r
-                         ON l.record_uid = r.uid)
+            WITH {ids_sql}
             SELECT * FROM ({parts_sql}) ORDER BY 1""")
+        lake.run(f"""
+            INSERT INTO {ident(KEYS)}
+            WITH {ids_sql}
+            SELECT DISTINCT key, person_id FROM (
+                SELECT cns AS key, person_id FROM ids WHERE cns IS NOT NULL
+                UNION ALL SELECT cpf, person_id FROM ids WHERE cpf IS NOT NULL)
+            ORDER BY 1, 2""")
         rows = int(lake.scalar(f"SELECT count(*) FROM {ident(PROJECTION)}"))
         lake.run("DELETE FROM lake_meta WHERE key = ?", [META_KEY])
         lake.run("INSERT INTO lake_meta VALUES (?, ?)", [META_KEY, str(basis)])
@@ -144,23 +161,39 @@ class CareProjection:
     snapshot: int
     #: (file, row group, lowest person_id, highest person_id)
     groups: list[tuple[str, int, int, int]]
+    #: the same for the CNS and CPF of ``care_keys`` (lowest, highest number); ``None``
+    #: when the snapshot has no such table (a lake projected before it existed)
+    key_groups: list[tuple[str, int, str, str]] | None = None
     _files: dict[str, pq.ParquetFile] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _table(self, person_id: int) -> pa.Table | None:
+    def _rows(self, groups: list[tuple[str, int, Any, Any]], column: str, value: Any
+              ) -> pa.Table | None:
+        """The rows whose ``column`` is ``value``, from the row groups whose range holds it."""
         wanted: dict[str, list[int]] = {}
-        for path, group, low, high in self.groups:
-            if low <= person_id <= high:
+        for path, group, low, high in groups:
+            if low <= value <= high:
                 wanted.setdefault(path, []).append(group)
         parts = []
-        for path, groups in wanted.items():
+        for path, numbers in wanted.items():
             with self._lock:   # a ParquetFile is read by one thread at a time
                 handle = self._files.get(path)
                 if handle is None:
                     handle = self._files[path] = pq.ParquetFile(path, memory_map=True)
-                table = handle.read_row_groups(groups)
-            parts.append(table.filter(pc.equal(table["person_id"], person_id)))
+                table = handle.read_row_groups(numbers)
+            parts.append(table.filter(pc.equal(table[column], value)))
         return pa.concat_tables(parts) if parts else None
+
+    def _table(self, person_id: int) -> pa.Table | None:
+        return self._rows(self.groups, "person_id", person_id)
+
+    def persons(self, number: str) -> list[int] | None:
+        """The persons whose records carry ``number`` (a CNS or a CPF), in order; ``None``
+        when this projection cannot say (the caller asks the tables)."""
+        if self.key_groups is None:
+            return None
+        table = self._rows(self.key_groups, "key", number)
+        return [] if table is None else sorted(set(table["person_id"].to_pylist()))
 
     def read(self, person_id: int
              ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]:
@@ -205,18 +238,37 @@ def load(con: duckdb.DuckDBPyConnection, snapshot: int) -> CareProjection | None
                 name = names.get(text) if text.isdigit() else text.rsplit(".", 1)[-1]
                 if name in READS:
                     return None
+    groups = _groups(con, PROJECTION, snapshot, int)
+    if groups is None:
+        return None
+    try:   # a projection written before care_keys existed has none
+        keys = _groups(con, KEYS, snapshot, _text) if KEYS in names.values() else None
+    except duckdb.Error:
+        keys = None
+    return CareProjection(snapshot, groups, keys)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _groups(con: duckdb.DuckDBPyConnection, table: str, snapshot: int,
+            kind: Callable[[Any], Any]) -> list[tuple[str, int, Any, Any]] | None:
+    """(file, row group, lowest, highest) of ``table``'s sort column at ``snapshot``, from
+    the Parquet statistics; ``None`` when a file has deletes or a group no statistics."""
     files = con.execute(
         "SELECT data_file, delete_file FROM ducklake_list_files('lake', ?, "
-        "snapshot_version => ?)", [PROJECTION, snapshot]).fetchall()
+        "snapshot_version => ?)", [table, snapshot]).fetchall()
     if any(delete for _, delete in files):
         return None
-    groups: list[tuple[str, int, int, int]] = []
+    column_name = "person_id" if table == PROJECTION else "key"
+    groups: list[tuple[str, int, Any, Any]] = []
     for path, _ in files:
         meta = pq.ParquetFile(path).metadata
-        column = meta.schema.names.index("person_id")
+        column = meta.schema.names.index(column_name)
         for g in range(meta.num_row_groups):
             stats = meta.row_group(g).column(column).statistics
             if stats is None or not stats.has_min_max:
                 return None
-            groups.append((str(path), g, int(stats.min), int(stats.max)))
-    return CareProjection(snapshot, groups)
+            groups.append((str(path), g, kind(stats.min), kind(stats.max)))
+    return groups

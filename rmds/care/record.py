@@ -137,12 +137,6 @@ def resolve_person(con: Connection, key: str, projection: Projection | None = No
     snapshot's ``projection``, a person id is taken as given: :func:`care_record` says when
     the index has nobody under it."""
     text = key.strip()
-    if projection is not None and text.isdigit() and len(text) not in (11, 15) \
-            and len(text) < 15:
-        return int(text)
-    con = connection(con)
-    if not table_exists(con, "person_links"):
-        raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
     if text.isdigit() and len(text) == 15:
         kind, value = "cns", text
     elif text.isdigit() and len(text) == 11:
@@ -152,7 +146,15 @@ def resolve_person(con: Connection, key: str, projection: Projection | None = No
     else:
         raise PersonNotFound("informe o número da pessoa no índice, um CNS (15 dígitos) ou "
                              "um CPF (11 dígitos)")
-    found = sorted(int(r[0]) for r in con.execute(
+    if projection is not None and kind == "id":
+        return int(text)
+    # the snapshot's projection knows every CNS and CPF: no lake cursor needed
+    known = projection.persons(value) if projection is not None else None
+    if known is None:
+        con = connection(con)
+        if not table_exists(con, "person_links"):
+            raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
+    found = known if known is not None else sorted(int(r[0]) for r in connection(con).execute(
         _PERSON_BY[kind], [int(value) if kind == "id" else value]).fetchall())
     if not found:
         raise PersonNotFound(f"nenhuma pessoa no índice com este {kind.upper()}"
@@ -423,6 +425,8 @@ class Projection(Protocol):
 
     def read(self, person_id: int
              ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]: ...
+
+    def persons(self, number: str) -> list[int] | None: ...
 
 
 def care_record(con: Connection, person_id: int,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rmds.care.projection import PROJECTION, load, project
-from rmds.care.record import WAITING, care_record
+from rmds.care.record import WAITING, PersonNotFound, care_record, resolve_person
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
 from rmds.territory import ReferencePack
@@ -57,6 +57,39 @@ def test_the_projection_gives_the_record_the_tables_give(projected: Path) -> Non
         assert {"atendimento", "observacao", "condicao", "vacina", "internacao",
                 "nascimento", "encaminhamento"} <= kinds
         assert places > 0
+
+
+def _resolved(lake: Lake, number: str, projection: object) -> object:
+    try:
+        return resolve_person(lake.con, number, projection)  # type: ignore[arg-type]
+    except PersonNotFound as refused:
+        return str(refused)
+
+
+def test_a_cns_or_cpf_finds_the_person_the_tables_find(projected: Path) -> None:
+    """Every CNS and CPF of the index, and a few nobody has: the projection's answer (the
+    person, or the refusal naming the two persons a shared number belongs to) is the
+    tables' answer."""
+    with Lake(projected, read_only=True) as lake:
+        projection = load(lake.con, lake.snapshot_id())
+        assert projection is not None and projection.key_groups
+        numbers = [str(n) for (n,) in lake.run(
+            "SELECT DISTINCT cns FROM identity_records WHERE cns IS NOT NULL UNION "
+            "SELECT DISTINCT cpf FROM identity_records WHERE cpf IS NOT NULL ORDER BY 1")]
+        # numbers the index holds under two persons (a mother's CNS on her child's record)
+        two = [str(n) for (n,) in lake.run(
+            "SELECT n FROM (SELECT l.person_id, unnest([i.cns, i.cpf]) AS n "
+            "FROM person_links l JOIN identity_records i ON l.record_uid = i.source_system "
+            "|| '|' || i.source_file || '|' || i.record_key || '|' || i.role) "
+            "WHERE n IS NOT NULL GROUP BY n HAVING count(DISTINCT person_id) > 1 "
+            "ORDER BY n LIMIT 20")]
+        unknown = ["000000000000000", "99999999999", "799999999999999"]
+        shared = 0
+        for number in numbers[::7] + two + unknown:
+            from_projection = _resolved(lake, number, projection)
+            assert from_projection == _resolved(lake, number, None), number
+            shared += isinstance(from_projection, str) and "revise" in from_projection
+        assert len(numbers) > 1000 and shared > 0
 
 
 def test_a_load_after_the_linkage_makes_it_stale_until_projected_again(
