@@ -67,6 +67,15 @@ FLOOR_SQL = {
          AND r.source_system = 'CONSORCIO')
       + (SELECT count(*) FROM {_IDS_SQL} i JOIN referrals r ON r.patient_key = i.record_key
          WHERE i.source_system = 'FHIR' AND r.source_system = 'FHIR')""",
+    "gestantes_pre_natal": f"""SELECT
+        (SELECT count(*) FROM {_IDS_SQL} i JOIN conditions c ON c.patient_key = i.record_key
+         WHERE i.source_system = 'FHIR' AND c.source_system = 'FHIR')
+      + (SELECT count(*) FROM {_IDS_SQL} i JOIN births b ON b.record_id = i.record_key
+         AND b.source_file = i.source_file WHERE i.source_system = 'SINASC')
+      + (SELECT count(*) FROM {_IDS_SQL} i JOIN hospitalisations h ON h.aih_number =
+         i.record_key AND h.source_file = i.source_file WHERE i.source_system = 'SIH')
+      + (SELECT count(*) FROM {_IDS_SQL} i JOIN encounters e ON e.patient_key = i.record_key
+         WHERE i.source_system = 'FHIR' AND e.source_system = 'FHIR')""",
 }
 
 
