@@ -154,6 +154,9 @@ def _generate(config: SynthConfig, pack: ReferencePack, partial: Path, icsap: se
         "acompanhados_aps": int(events.chronic["person"].size),
         "atendimentos_aps": int(events.encounters["person"].size),
         "encaminhamentos": int(events.referrals.get("person", np.empty(0)).size),
+        "gestacoes": int(events.pregnancies["person"].size),
+        "gestacoes_em_curso_no_fim": int((events.pregnancies["delivery"] < 0).sum()),
+        "consultas_pre_natal": int(events.prenatal["person"].size),
         "pessoas_com_registro": int(ident.person.size),
     }
     write_json(partial / "rates.json", {

@@ -297,6 +297,7 @@ class Simulator:
         seven = rng.random(n) < p7
         visits = np.where(seven, 7 + rng.poisson(2.0, n), rng.integers(0, 7, n)).astype(
             np.int16)
+        visits = visits[pair]          # twins: one pregnancy, the same prenatal care
         caes_p = np.minimum(r.caesarean_share * self.f.caesarean[muni], 0.95)
         caesarean = rng.random(n) < caes_p
         in_hospital = (rng.random(n) < r.hospital_birth_share)[pair]
