@@ -238,11 +238,12 @@ def load(con: duckdb.DuckDBPyConnection, snapshot: int) -> CareProjection | None
                 name = names.get(text) if text.isdigit() else text.rsplit(".", 1)[-1]
                 if name in READS:
                     return None
-    groups = _groups(con, PROJECTION, snapshot, int)
+    groups = _groups(con, PROJECTION, "person_id", snapshot, int)
     if groups is None:
         return None
     try:   # a projection written before care_keys existed has none
-        keys = _groups(con, KEYS, snapshot, _text) if KEYS in names.values() else None
+        keys = (_groups(con, KEYS, "key", snapshot, _text) if KEYS in names.values()
+                else None)
     except duckdb.Error:
         keys = None
     return CareProjection(snapshot, groups, keys)
@@ -252,7 +253,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _groups(con: duckdb.DuckDBPyConnection, table: str, snapshot: int,
+def _groups(con: duckdb.DuckDBPyConnection, table: str, column_name: str, snapshot: int,
             kind: Callable[[Any], Any]) -> list[tuple[str, int, Any, Any]] | None:
     """(file, row group, lowest, highest) of ``table``'s sort column at ``snapshot``, from
     the Parquet statistics; ``None`` when a file has deletes or a group no statistics."""
@@ -261,7 +262,6 @@ def _groups(con: duckdb.DuckDBPyConnection, table: str, snapshot: int,
         "snapshot_version => ?)", [table, snapshot]).fetchall()
     if any(delete for _, delete in files):
         return None
-    column_name = "person_id" if table == PROJECTION else "key"
     groups: list[tuple[str, int, Any, Any]] = []
     for path, _ in files:
         meta = pq.ParquetFile(path).metadata

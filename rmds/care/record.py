@@ -149,13 +149,13 @@ def resolve_person(con: Connection, key: str, projection: Projection | None = No
     if projection is not None and kind == "id":
         return int(text)
     # the snapshot's projection knows every CNS and CPF: no lake cursor needed
-    known = projection.persons(value) if projection is not None else None
-    if known is None:
+    found = projection.persons(value) if projection is not None else None
+    if found is None:
         con = connection(con)
         if not table_exists(con, "person_links"):
             raise PersonNotFound("o índice de pessoas ainda não foi construído (rmds link)")
-    found = known if known is not None else sorted(int(r[0]) for r in connection(con).execute(
-        _PERSON_BY[kind], [int(value) if kind == "id" else value]).fetchall())
+        found = sorted(int(r[0]) for r in con.execute(
+            _PERSON_BY[kind], [int(value) if kind == "id" else value]).fetchall())
     if not found:
         raise PersonNotFound(f"nenhuma pessoa no índice com este {kind.upper()}"
                              if kind != "id" else f"nenhuma pessoa nº {value} no índice")

@@ -158,11 +158,14 @@ class Simulator:
         hospital = np.where(hospital >= 0, hospital, self.t.hospital[self.t.macro_hub[muni]])
         return hospital.astype(I32)
 
-    def ubs_for(self, muni: npt.NDArray[np.int16]) -> npt.NDArray[np.int32]:
+    def ubs_for(self, muni: npt.NDArray[np.int16], rng: np.random.Generator | None = None
+                ) -> npt.NDArray[np.int32]:
+        """A primary-care unit of each municipality, drawn from ``rng`` (the main stream
+        when none is given)."""
         counts = np.array([u.size for u in self.t.ubs])
         firsts = np.array([u[0] for u in self.t.ubs])
         chosen: npt.NDArray[np.int32] = (firsts[muni] + (
-            self.rng.random(muni.size) * counts[muni]).astype(int)).astype(I32)
+            (rng or self.rng).random(muni.size) * counts[muni]).astype(int)).astype(I32)
         return chosen
 
     def age_at(self, who: npt.NDArray[np.int64], day: npt.NDArray[np.int32] | int
@@ -617,10 +620,7 @@ class Simulator:
         term = np.where(delivery >= 0, delivery, lmp + 273).astype(np.int64)
         planned = np.concatenate([d_planned, o_planned]).astype(np.int64)
         muni = p.municipality[person]
-        counts = np.array([u.size for u in self.t.ubs])
-        firsts = np.array([u[0] for u in self.t.ubs])
-        facility = (firsts[muni] + (rng.random(person.size) * counts[muni]).astype(int)
-                    ).astype(I32)
+        facility = self.ubs_for(muni, rng)
         # the first consultation some weeks in (earlier where prenatal care is better),
         # the others spread until the delivery
         weeks_in = np.clip(5 + rng.exponential(4.0 / self.f.prenatal[muni]), 5, 36)

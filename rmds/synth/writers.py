@@ -497,8 +497,7 @@ class Writer:
             return
         n = people.size
         # Patient resources: one per person, a second registration for some (duplicates)
-        twice = self.rng.random(n) < np.where(
-            self.t.degraded[self.p.municipality[people]], 0.08, 0.03)
+        twice = self._registered_twice(self.rng, people)
         reg_person = np.concatenate([people, people[twice]])
         ident = self._render(reg_person, fold=False)
         order = self.rng.permutation(reg_person.size)
@@ -581,8 +580,9 @@ class Writer:
             for k in g_rows[inside[g_muni[g_rows]]].tolist():
                 rid = f"gest-{k + 1:08d}"
                 resources.append((int(g_muni[k]), "Condition", int(g_first[k]), rid,
-                                  self._pregnancy_json(rid, g_pid[k], int(g["lmp"][k]),
-                                                       bool(with_cid[k]))))
+                                  self._condition_json(
+                                      rid, g_pid[k], "Z349" if with_cid[k] else "",
+                                      int(g["lmp"][k]), ciap2="W78")))
             rows = np.flatnonzero(inside[n_muni])
             cnes = self.cnes[n_["facility"][rows]].tolist()
             for j, i in enumerate(rows.tolist()):
@@ -600,6 +600,14 @@ class Writer:
         for handle in handles.values():
             handle.close()  # type: ignore[attr-defined]
 
+    def _registered_twice(self, rng: np.random.Generator, people: npt.NDArray[np.int64]
+                          ) -> npt.NDArray[np.bool_]:
+        """Who gets a second Patient registration (a duplicate), more often where the
+        municipality's records are degraded."""
+        twice: npt.NDArray[np.bool_] = rng.random(people.size) < np.where(
+            self.t.degraded[self.p.municipality[people]], 0.08, 0.03)
+        return twice
+
     def _prenatal_patients(self, rng: np.random.Generator, people: npt.NDArray[np.int64],
                            alt_of: npt.NDArray[np.int64], reg_person: npt.NDArray[np.int64],
                            patient_id: npt.NDArray[np.object_], ident: RecordIdentity
@@ -609,8 +617,7 @@ class Writer:
         for everyone), and the Patient id each pregnancy and each consultation names."""
         g, n_ = self.ev.pregnancies, self.ev.prenatal
         new = np.setdiff1d(np.unique(n_["person"]), people)
-        twice = rng.random(new.size) < np.where(
-            self.t.degraded[self.p.municipality[new]], 0.08, 0.03)
+        twice = self._registered_twice(rng, new)
         added = np.concatenate([new, new[twice]])
         main_rng, self.rng = self.rng, rng
         try:
@@ -653,19 +660,6 @@ class Writer:
         g_pid[pregnant] = registration(g["person"][pregnant])
         return reg_person, patient_id, ident, list(g_pid), registration(n_["person"])
 
-    def _pregnancy_json(self, rid: str, pid: str, lmp: int, with_cid: bool) -> str:
-        """A pregnancy in follow-up: CIAP-2 W78 (and CID-10 Z34.9), onset at the last
-        menstrual period (the DUM the team records)."""
-        codings = ('{"system":"' + CIAP2_SYSTEM + '","code":"W78"}'
-                   + (',{"system":"' + CID10_SYSTEM + '","code":"Z349"}' if with_cid else ""))
-        return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
-                '[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical",'
-                '"code":"active"}]},"category":[{"coding":[{"system":'
-                '"http://terminology.hl7.org/CodeSystem/condition-category",'
-                '"code":"problem-list-item"}]}],"code":{"coding":[' + codings + ']},'
-                '"subject":{"reference":"Patient/' + pid + '"},"onsetDateTime":"'
-                + self._day(lmp) + '"}')
-
     def _patients_json(self, rows: npt.NDArray[np.intp], patient_id: npt.NDArray[np.object_],
                        reg_person: npt.NDArray[np.int64], ident: RecordIdentity) -> list[str]:
         take = pa.array(rows)
@@ -699,14 +693,19 @@ class Writer:
     def _day(day: int) -> str:
         return _iso_day(day)
 
-    def _condition_json(self, rid: str, pid: str, code: str, onset: int) -> str:
+    def _condition_json(self, rid: str, pid: str, code: str, onset: int,
+                        ciap2: str | None = None) -> str:
+        """A Condition in the problem list coded ``code`` (CID-10; empty: none), with a
+        CIAP-2 coding first when given (as e-SUS APS codes problems)."""
+        codings = ([f'{{"system":"{CIAP2_SYSTEM}","code":"{ciap2}"}}'] if ciap2 else []) + (
+            ['{"system":"' + CID10_SYSTEM + '","code":"' + code + '"}'] if code else [])
         return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
                 '[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical",'
                 '"code":"active"}]},"category":[{"coding":[{"system":'
                 '"http://terminology.hl7.org/CodeSystem/condition-category",'
-                '"code":"problem-list-item"}]}],"code":{"coding":[{"system":"'
-                + CID10_SYSTEM + '","code":"' + code + '"}]},"subject":{"reference":"Patient/'
-                + pid + '"},"onsetDateTime":"' + self._day(onset) + '"}')
+                '"code":"problem-list-item"}]}],"code":{"coding":[' + ",".join(codings)
+                + ']},"subject":{"reference":"Patient/' + pid + '"},"onsetDateTime":"'
+                + self._day(onset) + '"}')
 
     def _encounter_json(self, rid: str, pid: str, cnes: str, reason: str, day: int) -> str:
         date = self._day(day)
