@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rmds.engine import ENGINES
 from rmds.engine.duck import fetch_arrow
 from rmds.engine.sql import ident, lit
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["BLOCKING", "PAIRS", "Predictions", "predict", "predict_with"]
+__all__ = ["BLOCKING", "PAIRS", "PART_ROWS", "TRAIN_ROWS", "Predictions", "birth_year_parts",
+           "predict", "predict_with"]
 
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
 
@@ -45,6 +48,26 @@ BLOCKING: tuple[tuple[str, ...], ...] = (
     ("mother_name", "municipality", "dob_year"), ("mother_key", "dob_text"),
     ("mother_first", "dob_text", "municipality"), ("mother_last", "dob_text", "municipality"))
 
+#: a linkage of more records than this is scored in parts of whole birth years, each of at
+#: most about this many records. Every rule of :data:`BLOCKING` holds the birth date or its
+#: year, so a pair any rule blocks has both records born in the same year, and the parts
+#: together score exactly the pairs of one pass; what changes is that Splink's table of
+#: blocked pairs (hundreds of millions of rows for the whole state) is made one part at a
+#: time, in memory, instead of all at once spilled to disk. A record without a birth date is
+#: in no part: no rule can block it.
+PART_ROWS = 500_000
+_PART_COLUMNS = ("dob_text", "dob_year")
+#: a linkage of more records than this learns its m-probabilities (the expectation-
+#: maximisation steps) on every k-th birth year only, k = ceil(records / TRAIN_ROWS): the
+#: EM blocks that leave the birth date out (to learn how birth dates of one person differ)
+#: grow with the square of the records — 11 million pairs at scale 0.1, a billion for the
+#: whole state. Whole years keep a person's records together (the pairs to learn from
+#: shrink by k, the chance pairs by k²); every k-th year keeps all ages. The prior and the
+#: u-probabilities are still estimated on every record.
+TRAIN_ROWS = 2_000_000
+if not all(set(rule) & set(_PART_COLUMNS) for rule in BLOCKING):   # pragma: no cover
+    raise AssertionError("every blocking rule must hold the birth date or its year: the "
+                         "linkage is scored in parts of whole birth years")
 
 
 def _quiet() -> None:
@@ -138,6 +161,9 @@ class _Backend(Protocol):
     def pairs(self, result: Any) -> pa.Table:
         """Scored pairs of a prediction, as Arrow in :data:`PAIRS`."""
 
+    def drop(self, loaded: Any) -> None:
+        """Free an input :meth:`load` made."""
+
 
 PAIRS = pa.schema([("uid_l", pa.int64()), ("uid_r", pa.int64()),
                    ("match_probability", pa.float64()), ("match_weight", pa.float64())])
@@ -169,6 +195,9 @@ class _DuckDBBackend:
             SELECT uid_l, uid_r, match_probability, match_weight
             FROM {ident(result.physical_name)}""").cast(PAIRS)
 
+    def drop(self, loaded: Any) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {ident(loaded)}").fetchall()
+
 
 class _SparkBackend:
     def __init__(self, spark: Any) -> None:
@@ -190,6 +219,9 @@ class _SparkBackend:
         frame = result.as_spark_dataframe().select(*PAIRS.names)
         table: pa.Table = frame.toArrow()
         return table.cast(PAIRS)
+
+    def drop(self, loaded: Any) -> None:
+        loaded.unpersist()
 
 
 _SPARK_PARTITIONS = 4
@@ -228,7 +260,8 @@ def _backend(engine: str) -> Iterator[_Backend]:
 
 
 def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
-            engine: str = "duckdb") -> Predictions:
+            engine: str = "duckdb", part_rows: int | None = None,
+            train_rows: int | None = None) -> Predictions:
     """Train the model on ``tables`` (one table: deduplication; two: linkage between them)
     and score every blocked pair at or above ``threshold``, with Splink on ``engine``
     (``"duckdb"`` or ``"spark"``).
@@ -240,8 +273,13 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
     parameters — enough to move a few pairs across the acceptance line. One model trained
     once and applied on either engine (:func:`predict_with`, ``rmds link --reuse-model``)
     gives the same probabilities to ~1e-8 and the same persons
-    (``tests/engine/test_linkage_parity.py``)."""
-    from splink import Linker, block_on
+    (``tests/engine/test_linkage_parity.py``).
+
+    The ``rmds`` profile's deduplication of more than ``part_rows`` records is trained on
+    all of them and scored in parts of whole birth years (:data:`PART_ROWS`): the same
+    pairs with the same probabilities as one pass. Beyond ``train_rows`` records, its
+    m-probabilities are learnt on a sample of whole birth years (:data:`TRAIN_ROWS`)."""
+    from splink import Linker
 
     with _backend(engine) as backend:
         inputs = [backend.load(t) for t in tables]
@@ -249,35 +287,81 @@ def predict(tables: list[pa.Table], profile: str, threshold: float = 0.5, *,
         linker = Linker(inputs if len(inputs) > 1 else inputs[0],
                         _settings(profile, link_type), backend.api())
         _quiet()
+        model = None
         if profile == "febrl":
-            linker.training.estimate_probability_two_random_records_match(
-                [block_on("soc_sec_id", "date_of_birth")], recall=0.7)
-            linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
-            for rule in (block_on("given_name", "surname"), block_on("date_of_birth"),
-                         block_on("soc_sec_id")):
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, fix_u_probabilities=True)
+            _train_febrl(linker)
         else:
-            # a small first load (one system, one month) may have no pair under a training
-            # rule: that step keeps the declared starting parameters instead of failing
-            # the whole linkage (Splink raises when a rule yields no pairs)
-            _trained("prior", lambda: linker.training
-                     .estimate_probability_two_random_records_match(
-                         [block_on("cns"), block_on("cpf")], recall=0.6))
-            _trained("u", lambda: linker.training.estimate_u_using_random_sampling(
-                max_pairs=3e6, seed=1))
-            # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone
-            # would give tens of millions of pairs
-            for rule in (block_on("first_name", "dob_text"),
-                         block_on("first_name", "last_name", "mother_first"),
-                         block_on("mother_name", "dob_text")):
-                _trained("em", lambda rule=rule: linker.training
-                         .estimate_parameters_using_expectation_maximisation(
-                             rule, fix_u_probabilities=True))
-        result = linker.inference.predict(threshold_match_probability=threshold)
-        pairs = backend.pairs(result)
-        model = linker.misc.save_model_to_json()
+            model = _train_rmds(backend, linker, tables, train_rows or TRAIN_ROWS)
+        parts = (_parts(tables, part_rows or PART_ROWS)
+                 if profile == "rmds" and len(tables) == 1 else None)
+        if parts is None and model is None:
+            pairs = backend.pairs(
+                linker.inference.predict(threshold_match_probability=threshold))
+            model = linker.misc.save_model_to_json()
+        else:   # the trained model scores the parts; the whole table is no longer needed
+            model = model or linker.misc.save_model_to_json()
+            _forget(linker)
+            backend.drop(inputs[0])
+            pairs = pa.concat_tables([PAIRS.empty_table()] + [
+                scored for (part,) in parts or [tables]
+                for scored in _score(backend, model, part, None, threshold)])
     return Predictions(pairs, model)
+
+
+def _train_febrl(linker: Any) -> None:
+    from splink import block_on
+
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("soc_sec_id", "date_of_birth")], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    for rule in (block_on("given_name", "surname"), block_on("date_of_birth"),
+                 block_on("soc_sec_id")):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, fix_u_probabilities=True)
+
+
+def _train_rmds(backend: _Backend, linker: Any, tables: list[pa.Table],
+                train_rows: int) -> dict[str, Any] | None:
+    """Train the ``rmds`` profile: the prior and the u-probabilities on every record, the
+    m-probabilities on every record too or, beyond ``train_rows``, on a sample of whole
+    birth years (:data:`TRAIN_ROWS`). Returns the model learnt on a sample, or None when
+    ``linker`` itself holds it."""
+    from splink import Linker, block_on
+
+    # a small first load (one system, one month) may have no pair under a training rule:
+    # that step keeps the declared starting parameters instead of failing the whole
+    # linkage (Splink raises when a rule yields no pairs)
+    _trained("prior", lambda: linker.training.estimate_probability_two_random_records_match(
+        [block_on("cns"), block_on("cpf")], recall=0.6))
+    _trained("u", lambda: linker.training.estimate_u_using_random_sampling(
+        max_pairs=3e6, seed=1))
+    sample = _training_sample(tables[0], train_rows) if len(tables) == 1 else None
+    learner, loaded = linker, None
+    if sample is not None:
+        loaded = backend.load(sample)
+        learner = Linker(loaded, linker.misc.save_model_to_json(), backend.api())
+        _quiet()
+    # training blocks must stay small at state scale: "SILVA" in Belo Horizonte alone would
+    # give tens of millions of pairs
+    for rule in (block_on("first_name", "dob_text"),
+                 block_on("first_name", "last_name", "mother_first"),
+                 block_on("mother_name", "dob_text")):
+        _trained("em", lambda rule=rule: learner.training
+                 .estimate_parameters_using_expectation_maximisation(
+                     rule, fix_u_probabilities=True))
+    if learner is linker:
+        return None
+    prior = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+    model: dict[str, Any] = dict(learner.misc.save_model_to_json(),
+                                 probability_two_random_records_match=prior)
+    _forget(learner)
+    backend.drop(loaded)
+    return model
+
+
+def _forget(linker: Any) -> None:
+    """Drop the tables Splink made for ``linker`` (its inputs are the caller's)."""
+    linker.table_management.delete_tables_created_by_splink_from_db()
 
 
 def _trained(step: str, train: Any) -> None:
@@ -317,27 +401,86 @@ def _for_dialect(model: dict[str, Any], profile: str, dialect: str) -> dict[str,
     return fresh
 
 
-def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None,
-                 threshold: float, *, profile: str = "rmds",
-                 engine: str = "duckdb") -> pa.Table:
-    """Score, with an already trained model of ``profile`` (trained on either engine), the
-    pairs among ``new`` records and (when given) between ``new`` and ``existing`` records —
-    never existing × existing — with Splink on ``engine`` (``"duckdb"`` or ``"spark"``)."""
+def birth_year_parts(years: pa.ChunkedArray | pa.Array, part_rows: int = PART_ROWS
+                     ) -> list[pa.Array]:
+    """The birth years present in ``years`` gathered into parts (consecutive years, in
+    order) of at most ``part_rows`` records each; a year with more records than that is a
+    part alone. Records without a year are in no part."""
+    present = pc.drop_null(years).to_numpy()
+    values, counts = np.unique(present, return_counts=True)
+    parts: list[list[int]] = []
+    size = 0
+    for year, count in zip(values.tolist(), counts.tolist(), strict=True):
+        if not parts or size + count > part_rows:
+            parts.append([])
+            size = 0
+        parts[-1].append(year)
+        size += count
+    return [pa.array(years_, pa.int64()) for years_ in parts]
+
+
+def _training_sample(table: pa.Table, train_rows: int) -> pa.Table | None:
+    """The records of every k-th birth year (:data:`TRAIN_ROWS`), or None when ``table``
+    is small enough to learn from whole."""
+    if table.num_rows <= train_rows:
+        return None
+    k = -(-table.num_rows // train_rows)
+    years = pc.fill_null(table.column("dob_year"), -1).to_numpy()
+    return table.filter(pa.array((years >= 0) & (years % k == 0)))
+
+
+def _parts(tables: list[pa.Table], part_rows: int) -> list[list[pa.Table]] | None:
+    """``tables`` cut into parts of whole birth years, or None when they are small enough
+    to score in one pass."""
+    if sum(t.num_rows for t in tables) <= part_rows:
+        return None
+    years = pa.chunked_array([t.column("dob_year") for t in tables], pa.int64())
+    return [[t.filter(pc.is_in(t.column("dob_year"), value_set=group)) for t in tables]
+            for group in birth_year_parts(years, part_rows)]
+
+
+def _score(backend: _Backend, model: dict[str, Any], new: pa.Table,
+           existing: pa.Table | None, threshold: float) -> list[pa.Table]:
+    """Pairs among ``new`` and between ``new`` and ``existing`` scored by a trained model
+    (in ``backend``'s dialect); what was loaded is freed afterwards."""
     from splink import Linker
 
+    if new.num_rows == 0:
+        return []
+    parts = []
+    new_input = backend.load(new)
+    loaded = [new_input]
+    linker = Linker(new_input, dict(model, link_type="dedupe_only"), backend.api())
+    _quiet()
+    parts.append(backend.pairs(
+        linker.inference.predict(threshold_match_probability=threshold)))
+    _forget(linker)
+    if existing is not None and existing.num_rows:
+        loaded.append(backend.load(existing))
+        linker = Linker(loaded, dict(model, link_type="link_only"), backend.api())
+        _quiet()
+        parts.append(backend.pairs(linker.inference.predict(
+            threshold_match_probability=threshold)))
+        _forget(linker)
+    for table in loaded:
+        backend.drop(table)
+    return parts
+
+
+def predict_with(model: dict[str, Any], new: pa.Table, existing: pa.Table | None,
+                 threshold: float, *, profile: str = "rmds", engine: str = "duckdb",
+                 part_rows: int | None = None) -> pa.Table:
+    """Score, with an already trained model of ``profile`` (trained on either engine), the
+    pairs among ``new`` records and (when given) between ``new`` and ``existing`` records —
+    never existing × existing — with Splink on ``engine`` (``"duckdb"`` or ``"spark"``);
+    for the ``rmds`` profile, in parts of whole birth years when there are more than
+    ``part_rows`` records (:data:`PART_ROWS`)."""
     with _backend(engine) as backend:
         model = _for_dialect(model, profile, engine)
-        parts = []
-        dedupe = dict(model, link_type="dedupe_only")
-        new_input = backend.load(new)
-        linker = Linker(new_input, dedupe, backend.api())
-        _quiet()
-        parts.append(backend.pairs(
-            linker.inference.predict(threshold_match_probability=threshold)))
-        if existing is not None and existing.num_rows:
-            cross = dict(model, link_type="link_only")
-            linker = Linker([new_input, backend.load(existing)], cross, backend.api())
-            _quiet()
-            parts.append(backend.pairs(linker.inference.predict(
-                threshold_match_probability=threshold)))
-    return pa.concat_tables(parts)
+        tables = [new] if existing is None or not existing.num_rows else [new, existing]
+        parts = _parts(tables, part_rows or PART_ROWS) if profile == "rmds" else None
+        scored: list[pa.Table] = [PAIRS.empty_table()]
+        for part in parts if parts is not None else [tables]:
+            scored += _score(backend, model, part[0], part[1] if len(part) > 1 else None,
+                             threshold)
+    return pa.concat_tables(scored)
