@@ -34,7 +34,9 @@ to the review queue (``rmds link review``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -95,39 +97,46 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     same_dob = np.nan_to_num(days, nan=1.0) == 0
     same_mother = mom_known & (mom_l == mom_r)
     # twins' records carry typos too: the mother's name or the birth date a typo apart
+    # (the name comparisons run only on the pairs where their answer counts)
     text_l, text_r, text_known = pair(_strings(table, "dob_text"))
-    near_dob = same_dob | np.array([
-        known and not same and _near_dates(a, b)
-        for a, b, known, same in zip(text_l, text_r, text_known, same_dob, strict=True)],
-        dtype=np.bool_)
-    twin_mother = same_mother | np.array([
-        known and near and not same and _close(a, b, 2) for a, b, known, near, same
-        in zip(mom_l, mom_r, mom_known, near_dob, same_mother, strict=True)], dtype=np.bool_)
+    near_dob = same_dob | _where(text_known & ~same_dob, _near_dates, text_l, text_r)
+    twin_mother = same_mother | _where(mom_known & near_dob & ~same_mother, _two_typos,
+                                       mom_l, mom_r)
     maybe = twin_mother & near_dob
     middle_l, middle_r, _ = pair(_strings(table, "middle_names"))
-    given_differs = np.array([same and (_given_differ(a, b, m) or _first_given_apart(a, b))
-                              for a, b, m, same in zip(middle_l, middle_r, mom_l, maybe,
-                                                       strict=True)],
-                             dtype=np.bool_)
-    first_apart = np.array([differ and _names_apart(a, b) for a, b, differ
-                            in zip(first_l, first_r, first_differs, strict=True)],
-                           dtype=np.bool_)
+    given_differs = _where(maybe, _given_names_apart, middle_l, middle_r, mom_l)
+    first_apart = _where(first_differs, _names_apart, first_l, first_r)
     twins = maybe & (first_apart | sex_differs | given_differs)
     # siblings (a mother's CNS on each child's record): same mother, clearly other name
-    clearly = np.array([_clearly_apart(a, b) if known else False
-                        for a, b, known in zip(first_l, first_r, first_known, strict=True)],
-                       dtype=np.bool_)
-    siblings = same_mother & ~same_dob & clearly
+    other_child = same_mother & ~same_dob & first_known
+    siblings = other_child & _where(other_child, _clearly_apart, first_l, first_r)
     mf_l, mf_r, mf_known = pair(m_first)
     ml_l, ml_r, ml_known = pair(m_last)
     other_mother = mf_known & ml_known & (mf_l != mf_r) & (ml_l != ml_r)
     homonyms = _known(full_l) & (full_l == full_r) & other_mother
     # two mothers: her first name is not a typo, an initial or a shortening of the other
-    two_mothers = np.array([known and a != b and _mothers_apart(a, b)
-                            for a, b, known in zip(mf_l, mf_r, mf_known, strict=True)],
-                           dtype=np.bool_)
+    two_mothers = _where(mf_known & (mf_l != mf_r), _mothers_apart, mf_l, mf_r)
     return np.asarray(mother_of | years_apart | (sex_differs & first_differs) | twins
                       | siblings | homonyms | two_mothers, dtype=np.bool_)
+
+
+def _where(mask: npt.NDArray[np.bool_], test: Callable[..., bool],
+           *columns: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """``test`` applied to the pairs where ``mask`` holds; False elsewhere."""
+    out = np.zeros(mask.size, dtype=np.bool_)
+    at = np.flatnonzero(mask)
+    if at.size:
+        out[at] = [test(*values) for values in zip(*(c[at] for c in columns), strict=True)]
+    return out
+
+
+def _two_typos(a: str, b: str) -> bool:
+    return _close(a, b, 2)
+
+
+def _given_names_apart(middle_a: str | None, middle_b: str | None, mother: str | None
+                       ) -> bool:
+    return _given_differ(middle_a, middle_b, mother) or _first_given_apart(middle_a, middle_b)
 
 
 def _mothers_apart(a: str, b: str) -> bool:
@@ -396,21 +405,28 @@ def phonetic_key(text: str | None) -> str | None:
     letters made one. ``MARIA DA SILVA`` and ``MARYA SYLVA`` have the same key."""
     if not text:
         return None
-    words = []
-    for word in text.upper().translate(_FOLD).split():
-        if word in {"DA", "DE", "DO", "DOS", "DAS", "E", "DI", "DU"}:
-            continue
-        word = "".join(ch for ch in word if "A" <= ch <= "Z")
-        if word.startswith("H"):
-            word = word[1:]
-        for old, new in _SOUNDS:
-            word = word.replace(old, new)
-        if not word:
-            continue
-        tail = "".join(ch for ch in word[1:] if ch not in "AEIOU")
-        key = word[0]
-        for ch in tail:
-            if ch != key[-1]:
-                key += ch
-        words.append(key)
-    return " ".join(words) or None
+    words = [_word_key(word) for word in text.upper().translate(_FOLD).split()
+             if word not in _PARTICLES]
+    return " ".join(w for w in words if w) or None
+
+
+_PARTICLES = frozenset({"DA", "DE", "DO", "DOS", "DAS", "E", "DI", "DU"})
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _word_key(word: str) -> str:
+    """The key of one folded word ('' for a word with no letter): names repeat, so keys are
+    kept (a state's identity records hold a few hundred thousand distinct words)."""
+    word = "".join(ch for ch in word if "A" <= ch <= "Z")
+    if word.startswith("H"):
+        word = word[1:]
+    for old, new in _SOUNDS:
+        word = word.replace(old, new)
+    if not word:
+        return ""
+    tail = "".join(ch for ch in word[1:] if ch not in "AEIOU")
+    key = word[0]
+    for ch in tail:
+        if ch != key[-1]:
+            key += ch
+    return key
