@@ -108,6 +108,8 @@ ROUTES: dict[tuple[str, str], RouteClass] = {
     ("POST", "/correcoes/quebras/{seq}/parecer"): _C,   # the verdict on a broken glass
     ("GET", "/listas"): _C,                # work lists: counts of named people, downloads
     ("GET", "/listas/{lista}.csv"): _C,
+    ("GET", "/api/listas"): _C,
+    ("GET", "/api/listas/{lista}"): _C,
     ("GET", "/meus-dados"): Open.OWN,
     ("GET", "/meus-dados/fhir"): Open.OWN,
     ("GET", "/meus-dados/dependentes/{pessoa}"): Open.OWN,   # a minor child, as the mother

@@ -21,7 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from rmds.access import AccessPolicy, Scope
+from rmds.access import AccessDenied, AccessPolicy, DataClass, Purpose, Scope
 from rmds.api.cache import Encoded, ResponseCache
 from rmds.api.security import client_address, reason_header
 from rmds.api.service import DataService
@@ -29,7 +29,7 @@ from rmds.api.snapshots import pinned
 from rmds.downloads import FORMATS, Download, render
 from rmds.store import Store
 from rmds.store.audit import record
-from rmds.store.auth import PUBLIC_USER, User, user_for_token
+from rmds.store.auth import PUBLIC_USER, Role, User, user_for_token
 from rmds.territory import Level, ReferencePack
 
 __all__ = ["COOKIE", "ApiContext", "Ctx", "Viewer", "bearer", "context",
@@ -68,6 +68,23 @@ class ApiContext:
 
     def scope(self, user: User) -> Scope:
         return self.policy.scope(user)
+
+    def team_town(self, user: User, municipio: str | None) -> str:
+        """The municipality whose work lists ``user`` works: their own (a professional),
+        or the one named (the administrator, for audit). Lists are care records of named
+        people: the policy's care rule decides, with care coordination as the purpose;
+        another municipality's list is never had by breaking the glass."""
+        scope = self.scope(user)
+        if not self.policy.may_read_somewhere(user.role, DataClass.CARE):
+            raise AccessDenied("as listas nominais são de quem cuida dos pacientes",
+                               signed_in=scope.signed_in)
+        town = municipio or (user.scope_code if user.scope_level == "municipio" else None)
+        if not town or town not in self.data.municipalities:
+            raise HTTPException(422, "informe o município (IBGE, 7 dígitos)")
+        purpose = (Purpose.AUDIT if user.role is Role.ADMIN else Purpose.COORDINATION).value
+        # no justification is taken: outside the municipality the care rule refuses
+        self.policy.care(scope, town, purpose, None)
+        return town
 
     # ----------------------------------------------------------------- audit
     @staticmethod

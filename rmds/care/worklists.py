@@ -31,8 +31,8 @@ from rmds.engine.sql import ident
 from rmds.exceptions import ConfigurationError
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["RULES", "SHARED", "Entry", "Worklist", "audited_export", "compute", "compute_all",
-           "counts", "export_csv", "load_worklists"]
+__all__ = ["RULES", "SHARED", "Entry", "Worklist", "audit_list", "audited_export", "compute",
+           "compute_all", "counts", "export_csv", "load_worklists"]
 
 CATALOG = Path(__file__).with_name("worklists.toml")
 
@@ -391,11 +391,10 @@ def export_csv(entries: list[Entry], worklist: Worklist) -> bytes:
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
-def audited_export(store: Any, entries: list[Entry], worklist: Worklist, *, username: str,
-                   role: str, territory: str | None, origin: str | None) -> bytes:
-    """The team's download, after one audit entry per person on it (``baixar_lista``,
-    shown in that person's access log): nothing leaves unaudited. The one way out for the
-    command line and the page."""
+def audit_list(store: Any, entries: list[Entry], worklist: Worklist, *, username: str,
+               role: str, territory: str | None, origin: str | None) -> None:
+    """One audit entry per person on a list handed out (``baixar_lista``, shown in that
+    person's access log): nothing leaves unaudited, as a download or as JSON."""
     from rmds.care.opening import person_resource
     from rmds.store.audit import record
 
@@ -403,4 +402,12 @@ def audited_export(store: Any, entries: list[Entry], worklist: Worklist, *, user
         record(store, username=username, role=role, action="baixar_lista",
                resource=person_resource(e.person_id), territory=territory, origin=origin,
                reason=f"lista={worklist.id}")
+
+
+def audited_export(store: Any, entries: list[Entry], worklist: Worklist, *, username: str,
+                   role: str, territory: str | None, origin: str | None) -> bytes:
+    """The team's download, after :func:`audit_list`. The one way out for the command line
+    and the page."""
+    audit_list(store, entries, worklist, username=username, role=role, territory=territory,
+               origin=origin)
     return export_csv(entries, worklist)

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from rmds.access import AccessDenied, DataClass, Purpose, Scope
+from rmds.access import AccessDenied, DataClass, Purpose
 from rmds.api.context import ApiContext
 from rmds.care.opening import open_record
 from rmds.care.record import PersonNotFound
@@ -68,22 +68,6 @@ def register_care(app: FastAPI) -> None:
         return form(request, user, record=opened.record, grant=opened.grant)
 
     # ------------------------------------------------------------------ work lists
-    def team_town(user: User, scope: Scope, municipio: str | None) -> str:
-        """The municipality whose lists ``user`` works: their own (a professional), or the
-        one named (the administrator, for audit). Lists are care records of named people:
-        the policy's care rule decides, with care coordination as the purpose; another
-        municipality's list is never had by breaking the glass."""
-        if not ctx.policy.may_read_somewhere(user.role, DataClass.CARE):
-            raise AccessDenied("as listas nominais são de quem cuida dos pacientes",
-                               signed_in=scope.signed_in)
-        town = municipio or (user.scope_code if user.scope_level == "municipio" else None)
-        if not town or town not in ctx.data.municipalities:
-            raise HTTPException(422, "informe o município (IBGE, 7 dígitos)")
-        purpose = (Purpose.AUDIT if user.role is Role.ADMIN else Purpose.COORDINATION).value
-        # no justification is taken: outside the municipality the care rule refuses
-        ctx.policy.care(scope, town, purpose, None)
-        return town
-
     @app.get("/listas", response_class=HTMLResponse, include_in_schema=False)
     async def worklists_page(request: Request, municipio: str | None = Query(
             None, pattern=r"^\d{7}$")) -> Response:
@@ -91,7 +75,7 @@ def register_care(app: FastAPI) -> None:
         refused = allowed(request, user)
         if refused is not None:
             return refused
-        town = team_town(user, ctx.scope(user), municipio)
+        town = ctx.team_town(user, municipio)
         lists = load_worklists()
         icsap = frozenset(ctx.pack.icsap.codes)
 
@@ -111,7 +95,7 @@ def register_care(app: FastAPI) -> None:
         user = viewer(request)
         if user.role is Role.PUBLIC:
             raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
-        town = team_town(user, ctx.scope(user), municipio)
+        town = ctx.team_town(user, municipio)
         lists = load_worklists()
         if lista not in lists:
             raise HTTPException(404, f"lista desconhecida: {lista}")

@@ -146,6 +146,47 @@ def test_the_teams_work_lists_page_and_audited_download(
     assert verify(store).ok
 
 
+def test_the_work_lists_as_json_counts_and_audited_people(
+        client: TestClient, store: Store, users: dict[str, str]) -> None:
+    """``/api/listas``: the page's counts for the team's municipality (not audited: counts
+    only); ``/api/listas/{lista}``: the people, one audit entry each, as the CSV."""
+    from rmds.care.worklists import compute, load_worklists
+
+    prof = token(client, "prof")
+    cursor = client.app.state.data.cursor()  # type: ignore[attr-defined]
+    icsap = frozenset(client.app.state.ctx.pack.icsap.codes)  # type: ignore[attr-defined]
+    lists = load_worklists()
+    expected = {k: compute(cursor, wl, icsap=icsap, municipality=BH)
+                for k, wl in lists.items()}
+    before = _last(store)
+    answer = client.get("/api/listas", headers=prof)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["municipio"] == BH
+    assert {x["id"]: x["pessoas"] for x in body["listas"]} == {
+        k: len(v) for k, v in expected.items()}
+    assert {x["id"]: x["indicador"] for x in body["listas"]} == {
+        k: wl.indicator for k, wl in lists.items()}
+    assert _entries(store, before) == []
+    key = "vacinas_atrasadas_menores_2"
+    people = client.get(f"/api/listas/{key}", headers=prof)
+    assert people.status_code == 200, people.text
+    rows = people.json()["pessoas"]
+    assert sorted(r["pessoa"] for r in rows) == sorted(e.person_id for e in expected[key])
+    assert {(r["pessoa"], r["motivo"]) for r in rows} == {
+        (e.person_id, e.reason) for e in expected[key]}
+    written = _entries(store, before)
+    assert sorted(str(e["resource"]) for e in written) == sorted(
+        f"pessoa:{e.person_id}" for e in expected[key])
+    assert {(e["action"], e["reason"]) for e in written} == {("baixar_lista", f"lista={key}")}
+    assert client.get("/api/listas/nenhuma", headers=prof).status_code == 404
+    assert client.get(f"/api/listas?municipio={UDI}", headers=prof).status_code == 403
+    for who in ("bh", "ana"):
+        assert client.get(f"/api/listas/{key}", headers=token(client, who)).status_code == 403
+    assert client.get("/api/listas").status_code == 401
+    assert verify(store).ok
+
+
 def test_a_professional_bound_to_a_facility_gets_that_teams_lists(
         client: TestClient, store: Store, users: dict[str, str]) -> None:
     """The team's territory where the data has it: a professional of a BH facility gets the

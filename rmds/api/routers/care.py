@@ -19,6 +19,7 @@ from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
 from rmds.care.opening import Opened, open_record
 from rmds.care.record import PersonNotFound
 from rmds.care.summary import patient_summary
+from rmds.care.worklists import audit_list, compute, compute_all, counts, load_worklists
 
 __all__ = ["router"]
 
@@ -92,3 +93,56 @@ async def patient_summary_route(
                                      justificativa).record)
 
     return _OrjsonResponse(await run_in_threadpool(made), media_type="application/fhir+json")
+
+
+_MUNICIPALITY = Query(None, pattern=r"^\d{7}$", description="município (IBGE, 7 dígitos); "
+                      "o do profissional quando omitido")
+
+
+@router.get("/api/listas", response_model=dict[str, Any])
+async def worklists_route(user: Viewer, ctx: Ctx,
+                          municipio: str | None = _MUNICIPALITY) -> JSONResponse:
+    """Listas nominais da equipe (as mesmas da página ``/listas``): para cada lista, a
+    definição, o indicador que ela move e quantas pessoas estão nela no município (e nos
+    estabelecimentos do profissional, quando ele tem). Só contagens: não é auditado."""
+    town = ctx.team_town(user, municipio)
+    lists = load_worklists()
+    icsap = frozenset(ctx.pack.icsap.codes)
+
+    def made() -> dict[str, Any]:
+        found = compute_all(ctx.data.cursor(), list(lists.values()), icsap=icsap,
+                            municipality=town, facilities=user.facilities)
+        return {"municipio": town, "estabelecimentos": list(user.facilities), "listas": [
+            {"id": wl.id, "titulo": wl.title, "indicador": wl.indicator,
+             "definicao": wl.definition, "pessoas": counts(found[wl.id]).get(town, 0)}
+            for wl in lists.values()]}
+
+    return _OrjsonResponse(await run_in_threadpool(made))
+
+
+@router.get("/api/listas/{lista}", response_model=dict[str, Any])
+async def worklist_route(request: Request, lista: str, user: Viewer, ctx: Ctx,
+                         municipio: str | None = _MUNICIPALITY) -> JSONResponse:
+    """As pessoas de uma lista nominal (número no índice, estabelecimento de APS que as
+    acompanha, motivo; internação por condição sensível à APS marcada), como o CSV da
+    página. Cada pessoa entregue é uma entrada na trilha de auditoria (``baixar_lista``),
+    que aparece no registro de acessos dela."""
+    town = ctx.team_town(user, municipio)
+    lists = load_worklists()
+    if lista not in lists:
+        raise HTTPException(404, f"lista desconhecida: {lista}")
+    wl = lists[lista]
+    icsap = frozenset(ctx.pack.icsap.codes)
+
+    def made() -> dict[str, Any]:
+        entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town,
+                          facilities=user.facilities)
+        audit_list(ctx.store, entries, wl, username=user.username, role=user.role.value,
+                   territory=town, origin=ctx.origin(request))
+        return {"lista": wl.id, "titulo": wl.title, "indicador": wl.indicator,
+                "municipio": town, "pessoas": [
+                    {"pessoa": e.person_id, "municipio": e.municipality,
+                     "estabelecimento_aps": e.facility, "motivo": e.reason,
+                     "icsap": e.flag} for e in entries]}
+
+    return _OrjsonResponse(await run_in_threadpool(made))
