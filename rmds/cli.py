@@ -788,6 +788,7 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
     if ctx.invoked_subcommand is not None:
         ctx.meta["lake_path"] = lake_path
         return
+    from rmds.care.listcounts import publish
     from rmds.care.projection import project
     from rmds.lake.store import Lake
     from rmds.linkage import link
@@ -796,6 +797,8 @@ def link_group(ctx: click.Context, lake_path: Path | None, accept: float, review
         summary = link(lake, accept=accept, review=review, incremental=incremental,
                        engine=ctx.obj.engine, reuse_model=reuse_model)
         project(lake)   # the care records by person, for this index
+        # and the work lists' counts the pages show, for this index and this load
+        publish(lake, frozenset(_pack(ctx).icsap.codes))
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2))
         return

@@ -124,7 +124,7 @@ def _synthetic_state_into_lake(pack: ReferencePack, console: Console, workdir: P
             top.add_row(field_name, reason, fmt_int(rows))
         console.print(top)
     shutil.rmtree(workdir / "estado.partial", ignore_errors=True)
-    _link(console, lake_path, state_dir)
+    _link(pack, console, lake_path, state_dir)
     _indicators(pack, console, lake_path, state_dir)
     _quality(pack, console, lake_path, state_dir)
     _web(pack, console, lake_path, workdir)
@@ -277,10 +277,12 @@ def _quality(pack: ReferencePack, console: Console, lake_path: Path, state_dir: 
     console.print(worst)
 
 
-def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
+def _link(pack: ReferencePack, console: Console, lake_path: Path, state_dir: Path
+          ) -> None:
     import logging
     import time
 
+    from rmds.care.listcounts import publish
     from rmds.care.projection import project
     from rmds.lake.store import Lake
     from rmds.linkage import evaluate_against_truth, link
@@ -291,6 +293,7 @@ def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
     with Lake(lake_path) as lake:
         summary = link(lake)
         project(lake)
+        lists = publish(lake, frozenset(pack.icsap.codes))
         scores = evaluate_against_truth(lake, state_dir / "verdade" / "registros.parquet")
     console.print(f"   {fmt_int(summary.records)} registros de identificação → "
                   f"{fmt_int(summary.persons)} pessoas; "
@@ -298,6 +301,9 @@ def _link(console: Console, lake_path: Path, state_dir: Path) -> None:
                   f"({time.perf_counter() - started:.0f} s)")
     console.print(f"   contra a verdade do gerador: precisão {scores.precision:.4f}, "
                   f"sensibilidade {scores.recall:.4f}, F1 {scores.f1:.4f}".replace(".", ","))
+    console.print("   listas nominais da APS (contagens publicadas para o painel): "
+                  + "; ".join(f"{key} {fmt_int(len(entries))}"
+                              for key, entries in lists.items()))
 
 
 def _read_samples(pack: ReferencePack, console: Console) -> None:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from rmds.care.listcounts import publish
 from rmds.care.projection import project
 from rmds.indicators.compute import compute
 from rmds.lake.ingest import ingest
@@ -38,6 +39,7 @@ def service_lake(pack: ReferencePack, tmp_path_factory: pytest.TempPathFactory) 
         ingest(lake, [state], pack)
         link(lake)           # the person index: care records (rmds.care)
         project(lake)        # and the care records by person
+        publish(lake, frozenset(pack.icsap.codes))   # the work lists' counts, for pages
         compute(lake, pack, population=state / "populacao.csv")
         quality_report(lake, pack, population=state / "populacao.csv")
     return path

@@ -21,7 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from rmds.access import AccessDenied, AccessPolicy, DataClass, Purpose, Scope
+from rmds.access import AccessDenied, AccessPolicy, DataClass, Decision, Purpose, Scope
 from rmds.api.cache import Encoded, ResponseCache
 from rmds.api.security import client_address, reason_header
 from rmds.api.service import DataService
@@ -85,6 +85,37 @@ class ApiContext:
         # no justification is taken: outside the municipality the care rule refuses
         self.policy.care(scope, town, purpose, None)
         return town
+
+    def worklists_in(self, user: User, level: str, code: str, indicator: str | None = None
+                     ) -> dict[str, Any] | None:
+        """The work lists' published counts for the unit (``level``, ``code``), for the
+        indicators page and the unit's page: only for viewers whose scope holds the unit
+        (the policy's small-cell rule: a count of people may be as small as one, and it is
+        not suppressed, so nobody outside the territory sees it); None otherwise, or when
+        the counts were never published."""
+        from rmds.care.listcounts import for_unit
+
+        scope = self.scope(user)
+        if self.policy.decide(scope, DataClass.SMALL_CELL, level, code) is not Decision.ALLOW:
+            return None
+        found = self.data.worklist_counts()
+        if found is None:
+            return None
+        if level == Level.STATE.value:
+            towns = None
+        elif level == Level.MUNICIPALITY.value:
+            towns = frozenset({code})
+        else:
+            year = int((self.data.latest_year() or "2023")[:4])
+            placed = self.data.parent_of(level, self.pack.vintage_for_year(year), year)
+            towns = frozenset(m for m, codes in placed.items() if code in codes)
+        lists = for_unit(found, indicator, towns)
+        if not lists:
+            return None
+        return {"listas": [{"id": wl.id, "titulo": wl.title, "indicador": wl.indicator,
+                            "pessoas": n} for wl, n in lists],
+                "calculado_em": found.computed_at, "data_de_referencia": found.as_of,
+                "snapshot_lido": found.snapshot_read}
 
     # ----------------------------------------------------------------- audit
     @staticmethod

@@ -25,6 +25,7 @@ import duckdb
 
 from rmds.access import AccessPolicy, Scope
 from rmds.api.snapshots import View, pinned
+from rmds.care.listcounts import Published, published
 from rmds.care.projection import CareProjection
 from rmds.indicators.catalog import Catalog, load_catalog
 from rmds.indicators.mart import has_mart, select_sql
@@ -382,3 +383,11 @@ class DataService:
         years = self.periods("ano")
         return years[-1] if years else None
 
+    def worklist_counts(self) -> Published | None:
+        """The work lists' counts per municipality as last published in the snapshot this
+        request reads (:mod:`rmds.care.listcounts`)."""
+        key = ("listas", self.run_id())
+        if key not in self._cache:
+            self._cache[key] = published(self.cursor())
+        found: Published | None = self._cache[key]
+        return found

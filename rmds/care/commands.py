@@ -165,31 +165,35 @@ def worklists_list() -> None:
 @click.pass_context
 def worklists_compute(ctx: click.Context, lake_path: Path | None, as_of: str | None,
                       as_json: bool) -> None:
-    """Calcula cada lista e mostra quantas pessoas há nela por município (contagens, sem
-    ninguém nomeado) e o tempo do cálculo."""
+    """Calcula todas as listas, mostra quantas pessoas há em cada uma por município
+    (contagens, sem ninguém nomeado) e publica essas contagens no lago, num snapshot, para
+    o painel de indicadores e a página do município. Rode depois de cada 'rmds link'."""
     import time
 
-    from rmds.care.worklists import compute, counts, load_worklists
+    from rmds.care.listcounts import publish
+    from rmds.care.worklists import counts
     from rmds.lake.store import Lake
     from rmds.territory import ReferencePack
 
     settings = ctx.obj
     icsap = frozenset(ReferencePack(settings.reference_dir).icsap.codes)
-    out: dict[str, Any] = {}
-    with Lake(lake_path or settings.lake, read_only=True) as lake:
-        for wl in load_worklists().values():
-            start = time.perf_counter()
-            entries = compute(lake.con, wl, as_of=_as_of(as_of), icsap=icsap)
-            out[wl.id] = {"pessoas": len(entries), "por_municipio": counts(entries),
-                          "segundos": round(time.perf_counter() - start, 3)}
+    start = time.perf_counter()
+    with Lake(lake_path or settings.lake) as lake:
+        results = publish(lake, icsap, as_of=_as_of(as_of))
+        snapshot = lake.snapshot_id()
+    seconds = round(time.perf_counter() - start, 3)
+    out: dict[str, Any] = {key: {"pessoas": len(entries), "por_municipio": counts(entries)}
+                           for key, entries in results.items()}
     if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"listas": out, "segundos": seconds, "snapshot": snapshot},
+                              ensure_ascii=False, indent=2))
         return
-    table = Table("Lista", "Pessoas", "Municípios", "Segundos")
+    table = Table("Lista", "Pessoas", "Municípios")
     for key, item in out.items():
-        table.add_row(key, fmt_int(item["pessoas"]), fmt_int(len(item["por_municipio"])),
-                      f"{item['segundos']:.3f}".replace(".", ","))
+        table.add_row(key, fmt_int(item["pessoas"]), fmt_int(len(item["por_municipio"])))
     Console().print(table)
+    click.echo(f"contagens publicadas no snapshot {fmt_int(snapshot)} do lago "
+               f"({f'{seconds:.1f}'.replace('.', ',')} s)")
 
 
 @worklists_group.command("export")

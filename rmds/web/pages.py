@@ -278,7 +278,8 @@ def register(app: FastAPI) -> None:
                         restricted=restricted, suppressed_colour=SUPPRESSED,
                         missing_colour=MISSING, dentro=dentro if within else None,
                         focus_name=focus_name, drill=DRILL.get(nivel), target=official,
-                    chart_title=chart_title, series_unit=series_unit)
+                    chart_title=chart_title, series_unit=series_unit,
+                    lists=ctx.worklists_in(user, *series_unit, indicator=indicador))
             return bytes(html.body), restricted
 
         return cached_page(request, user, ("painel", indicador, nivel, period, dentro),

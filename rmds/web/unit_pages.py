@@ -130,7 +130,8 @@ def unit_page(app: FastAPI, request: Request, level: str, code: str, periodo: st
                 groups=grouped, compare=[label for _, _, label in compare],
                 quality=quality, parents=parents, members=len(members),
                 years=data.periods("ano"), quarters=quarters, previous=previous,
-                drill=DRILL.get(level))
+                drill=DRILL.get(level), lists=ctx.worklists_in(user, level, code),
+                lists_of=unit.name, show_indicator=True)
 
 
 
