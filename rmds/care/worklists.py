@@ -156,7 +156,10 @@ _DISCHARGE_SQL = """
 # the woman's latest pregnancy begun by the day (its onset is the last menstrual period),
 # not yet ended by a birth she is the mother of (SINASC) or an admission for a delivery or
 # an abortion (SIH, CID-10 O60–O84, O00–O08) nor past the longest gestation; her prenatal
-# consultations since (AMB encounters for the pregnancy); those expected by her weeks
+# consultations since (AMB encounters for the pregnancy); those expected by her weeks.
+# A pregnancy registered without the DUM has no weeks: the woman is listed while she has
+# prenatal consultations in the longest gestation before the day, after her last delivery
+# or abortion, and no dated pregnancy in course (the team records the DUM)
 _PRENATAL_SQL = """
     milestones AS (SELECT unnest(?::INTEGER[]) AS week, unnest(?::INTEGER[]) AS expected),
     preg AS (SELECT f.person_id, max(c.onset_date) AS lmp
@@ -188,12 +191,36 @@ _PRENATAL_SQL = """
                GROUP BY g.person_id),
     due AS (SELECT g.person_id, g.weeks, coalesce(v.n, 0) AS n,
                    (SELECT max(m.expected) FROM milestones m WHERE m.week <= g.weeks) AS expected
-            FROM going g LEFT JOIN visits v USING (person_id))
+            FROM going g LEFT JOIN visits v USING (person_id)),
+    undated AS (SELECT DISTINCT f.person_id
+                FROM fhir_pat f JOIN conditions c ON c.patient_key = f.patient_key
+                WHERE c.source_system = 'FHIR' AND c.onset_date IS NULL
+                  AND (left(c.code, 3) IN ('Z34', 'Z35') OR c.ciap2_code IN ('W78', 'W84'))
+                  AND f.person_id NOT IN (SELECT person_id FROM going)),
+    last_end AS (SELECT person_id, max(day) AS day FROM ended WHERE day <= ?
+                 GROUP BY person_id),
+    undated_visits AS (
+        SELECT u.person_id, min(e.encounter_date) AS since,
+               count(DISTINCT (e.patient_key, e.encounter_id)) AS n
+        FROM undated u JOIN fhir_pat f USING (person_id)
+        JOIN encounters e ON e.patient_key = f.patient_key
+        LEFT JOIN last_end l ON l.person_id = u.person_id
+        WHERE e.source_system = 'FHIR' AND e.encounter_class = 'AMB'
+          AND left(e.reason_code, 3) IN ('Z34', 'Z35')
+          AND e.encounter_date <= ? AND date_diff('day', e.encounter_date, ?) <= ?
+          AND (l.day IS NULL OR e.encounter_date > l.day)
+        GROUP BY u.person_id)
     SELECT p.person_id, p.municipality,
            d.weeks || ' semanas de gestação, ' || d.n || ' consulta(s) de pré-natal; '
              || d.expected || ' esperada(s)' AS reason
     FROM due d JOIN people p USING (person_id)
-    WHERE d.n < d.expected"""
+    WHERE d.n < d.expected
+    UNION ALL
+    SELECT p.person_id, p.municipality,
+           'gestação sem DUM registrada (idade gestacional desconhecida), ' || v.n
+             || ' consulta(s) de pré-natal desde ' || strftime(v.since, '%d/%m/%Y')
+             AS reason
+    FROM undated_visits v JOIN people p USING (person_id)"""
 
 
 # referrals waiting at the reference day (requested, neither done nor cancelled by then),
@@ -298,7 +325,8 @@ def _prenatal(con: duckdb.DuckDBPyConnection, wl: Worklist, as_of: dt.date | Non
     marks = sorted((int(week), int(n)) for week, n in wl.params["marcos"])
     rows = con.execute(_with(_PRENATAL_SQL, prepared), [
         [m[0] for m in marks], [m[1] for m in marks], day, day, day,
-        int(wl.params["max_dias_gestacao"]), day, day]).fetchall()
+        int(wl.params["max_dias_gestacao"]), day, day,
+        day, day, day, int(wl.params["max_dias_gestacao"])]).fetchall()
     return [Entry(int(r[0]), r[1], str(r[2])) for r in rows]
 
 

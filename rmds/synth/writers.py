@@ -53,6 +53,10 @@ VACCINE_SYSTEM = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRImunobiologico"
 MOTHER_EXT = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
+#: share of pregnancies registered in primary care without the last menstrual period (DUM):
+#: an assumption, not a measured rate; real e-SUS APS extracts have such records, and the
+#: Previne Brasil prenatal indicator cannot count them (its window starts at the DUM)
+UNDATED_PREGNANCY = 0.08
 
 
 def _dates(day: npt.NDArray[np.int32], fmt: str) -> pa.Array:
@@ -535,6 +539,11 @@ class Writer:
         g_muni, n_muni = muni_of[g["person"]], muni_of[n_["person"]]
         # e-SUS APS codes the pregnancy in CIAP-2 (W78); some systems add the CID-10
         with_cid = prenatal_rng.random(g["person"].size) < 0.6
+        # and the last menstrual period (DUM) is often left blank: the pregnancy is
+        # registered without a gestational age (its own stream: the rest is unchanged)
+        no_lmp = np.random.default_rng(
+            [int(self.rng.bit_generator.state["state"]["state"]), 0x9E59]
+        ).random(g["person"].size) < UNDATED_PREGNANCY
         handles: dict[str, object] = {}
         # municipalities in chunks bound the memory held by JSON text at full scale
         for chunk in np.array_split(np.arange(self.t.population.size), 16):
@@ -582,7 +591,8 @@ class Writer:
                 resources.append((int(g_muni[k]), "Condition", int(g_first[k]), rid,
                                   self._condition_json(
                                       rid, g_pid[k], "Z349" if with_cid[k] else "",
-                                      int(g["lmp"][k]), ciap2="W78")))
+                                      None if no_lmp[k] else int(g["lmp"][k]),
+                                      ciap2="W78")))
             rows = np.flatnonzero(inside[n_muni])
             cnes = self.cnes[n_["facility"][rows]].tolist()
             for j, i in enumerate(rows.tolist()):
@@ -693,10 +703,11 @@ class Writer:
     def _day(day: int) -> str:
         return _iso_day(day)
 
-    def _condition_json(self, rid: str, pid: str, code: str, onset: int,
+    def _condition_json(self, rid: str, pid: str, code: str, onset: int | None,
                         ciap2: str | None = None) -> str:
         """A Condition in the problem list coded ``code`` (CID-10; empty: none), with a
-        CIAP-2 coding first when given (as e-SUS APS codes problems)."""
+        CIAP-2 coding first when given (as e-SUS APS codes problems); no onset when
+        ``onset`` is None."""
         codings = ([f'{{"system":"{CIAP2_SYSTEM}","code":"{ciap2}"}}'] if ciap2 else []) + (
             ['{"system":"' + CID10_SYSTEM + '","code":"' + code + '"}'] if code else [])
         return ('{"resourceType":"Condition","id":"' + rid + '","clinicalStatus":{"coding":'
@@ -704,8 +715,9 @@ class Writer:
                 '"code":"active"}]},"category":[{"coding":[{"system":'
                 '"http://terminology.hl7.org/CodeSystem/condition-category",'
                 '"code":"problem-list-item"}]}],"code":{"coding":[' + ",".join(codings)
-                + ']},"subject":{"reference":"Patient/' + pid + '"},"onsetDateTime":"'
-                + self._day(onset) + '"}')
+                + ']},"subject":{"reference":"Patient/' + pid + '"}'
+                + ("" if onset is None else ',"onsetDateTime":"' + self._day(onset) + '"')
+                + "}")
 
     def _encounter_json(self, rid: str, pid: str, cnes: str, reason: str, day: int) -> str:
         date = self._day(day)

@@ -32,16 +32,20 @@ def _expected(milestones: list[list[int]], weeks: int) -> int | None:
 
 
 def _by_hand(lake: Lake, owner: dict[tuple[str, str, str], int], day: dt.date,
-             params: dict[str, Any]) -> dict[int, tuple[int, int, int]]:
-    """True person → (weeks, consultations, expected) for each woman the rule lists."""
+             params: dict[str, Any]) -> dict[int, tuple[int, int, int | dt.date]]:
+    """True person → (weeks, consultations, expected) for each woman the rule lists; for a
+    pregnancy registered without the DUM, (-1, consultations, the first of them)."""
     def fhir(key: object) -> int:
         return owner.get(("FHIR", str(key), "paciente"), -1)
 
     lmp: dict[int, dt.date] = {}
+    undated: set[int] = set()
     for key, code, ciap, onset in lake.run(
             "SELECT patient_key, code, ciap2_code, onset_date FROM conditions "
             "WHERE source_system = 'FHIR'"):
         pregnant = (code or "")[:3] in ("Z34", "Z35") or ciap in ("W78", "W84")
+        if pregnant and onset is None:
+            undated.add(fhir(key))
         if pregnant and onset is not None and onset <= day:
             person = fhir(key)
             lmp[person] = max(lmp.get(person, onset), onset)
@@ -54,9 +58,15 @@ def _by_hand(lake: Lake, owner: dict[tuple[str, str, str], int], day: dt.date,
         if cid and ("O60" <= cid < "O85" or "O00" <= cid < "O09"):
             ended.setdefault(owner.get(("SIH", str(aih), "paciente"), -1), []).append(admitted)
     visits: Counter[int] = Counter()
+    longest = params["max_dias_gestacao"]
     going = {p: start for p, start in lmp.items()
-             if (day - start).days <= params["max_dias_gestacao"]
+             if (day - start).days <= longest
              and not any(start < end <= day for end in ended.get(p, []) if end)}
+    # without the DUM: the consultations of the longest gestation before the day, after
+    # the last delivery or abortion
+    after = {p: max((end for end in ended.get(p, []) if end and end <= day),
+                    default=dt.date.min) for p in undated - set(going)}
+    undated_visits: dict[int, list[dt.date]] = {}
     for key, _eid, when in set(lake.run(
             "SELECT patient_key, encounter_id, encounter_date FROM encounters WHERE "
             "source_system = 'FHIR' AND encounter_class = 'AMB' "
@@ -64,12 +74,16 @@ def _by_hand(lake: Lake, owner: dict[tuple[str, str, str], int], day: dt.date,
         person = fhir(key)
         if person in going and going[person] <= when <= day:
             visits[person] += 1
-    out = {}
+        if person in after and after[person] < when <= day and (day - when).days <= longest:
+            undated_visits.setdefault(person, []).append(when)
+    out: dict[int, tuple[int, int, int | dt.date]] = {}
     for person, start in going.items():
         weeks = (day - start).days // 7
         expected = _expected(params["marcos"], weeks)
         if expected is not None and visits[person] < expected:
             out[person] = (weeks, visits[person], expected)
+    for person, days in undated_visits.items():
+        out[person] = (-1, len(days), min(days))
     return out
 
 
@@ -110,8 +124,12 @@ def test_the_pregnant_women_list_equals_the_generators_truth(service_lake: Path,
     assert got == {k: v for k, v in sorted(expected.items())}
     # each reason says the weeks, the consultations held and those expected
     reasons = Counter(e.reason for e in entries)
-    assert reasons == Counter(f"{w} semanas de gestação, {n} consulta(s) de pré-natal; "
-                              f"{x} esperada(s)" for w, n, x in truth.values())
+    assert reasons == Counter(
+        f"{w} semanas de gestação, {n} consulta(s) de pré-natal; {x} esperada(s)"
+        if w >= 0 else f"gestação sem DUM registrada (idade gestacional desconhecida), "
+        f"{n} consulta(s) de pré-natal desde {x:%d/%m/%Y}" for w, n, x in truth.values())
+    # pregnancies registered without the DUM are on the list (the generator writes some)
+    assert any(w < 0 for w, _, _ in truth.values()) or day == dt.date(2023, 4, 30)
 
 
 def test_a_pregnant_woman_is_on_the_list_exactly_while_she_meets_its_rule(
@@ -158,3 +176,51 @@ def test_a_pregnant_woman_is_on_the_list_exactly_while_she_meets_its_rule(
         assert mothers, "women listed on the eve of their delivery"
         person, born = mothers[0]
         assert not listed(person, born)
+
+
+def test_a_pregnancy_without_the_dum_is_listed_from_its_first_consultation_to_its_end(
+        service_lake: Path) -> None:
+    """A pregnancy registered without the DUM (idade gestacional desconhecida): off the
+    list the day before her first prenatal consultation, on it from that day ("sem DUM",
+    with the consultations so far), and off the day her delivery is recorded (the birth,
+    or the admission for it)."""
+    wl = load_worklists()[LIST]
+    uid = ("r.source_system || '|' || r.source_file || '|' || r.record_key || '|' "
+           "|| r.role")
+    with Lake(service_lake, read_only=True) as lake:
+        found = lake.run(
+            "WITH u AS (SELECT DISTINCT l.person_id FROM conditions c JOIN identity_records r"
+            " ON r.source_system = 'FHIR' AND r.record_key = c.patient_key JOIN person_links"
+            " l ON l.record_uid = " + uid + " WHERE c.ciap2_code = 'W78' AND c.onset_date "
+            "IS NULL AND l.person_id NOT IN (SELECT l2.person_id FROM conditions c2 JOIN "
+            "identity_records r2 ON r2.source_system = 'FHIR' AND r2.record_key = "
+            "c2.patient_key JOIN person_links l2 ON l2.record_uid = r2.source_system || '|' "
+            "|| r2.source_file || '|' || r2.record_key || '|' || r2.role "
+            "WHERE c2.onset_date IS NOT NULL)), "
+            "v AS (SELECT l.person_id, min(e.encounter_date) AS first FROM encounters e "
+            "JOIN identity_records r ON r.source_system = 'FHIR' AND r.record_key = "
+            "e.patient_key JOIN person_links l ON l.record_uid = " + uid
+            + " WHERE left(e.reason_code, 3) = 'Z34' GROUP BY ALL), "
+            "b AS (SELECT l.person_id, min(x.day) AS born FROM (SELECT b.birth_date AS day, "
+            "b.record_id AS k, b.source_file AS f, 'SINASC' AS s, 'mae' AS ro FROM births b "
+            "UNION ALL SELECT h.admission_date, h.aih_number, h.source_file, 'SIH', "
+            "'paciente' FROM hospitalisations h WHERE h.main_diagnosis >= 'O60' AND "
+            "h.main_diagnosis < 'O85') x JOIN identity_records r ON r.source_system = x.s "
+            "AND r.role = x.ro AND r.record_key = x.k AND r.source_file = x.f "
+            "JOIN person_links l ON l.record_uid = " + uid + " GROUP BY ALL) "
+            "SELECT u.person_id, v.first, b.born FROM u JOIN v USING (person_id) "
+            "JOIN b USING (person_id) WHERE b.born > v.first + INTERVAL 30 DAY "
+            "AND v.first >= DATE '2023-01-01' ORDER BY v.first, u.person_id LIMIT 1")
+        assert found, "the synthetic state has pregnancies registered without the DUM"
+        person, first, born = found[0]
+
+        def reason(day: dt.date) -> str | None:
+            return next((e.reason for e in compute(lake.con, wl, as_of=day)
+                         if e.person_id == person), None)
+
+        assert reason(first - dt.timedelta(days=1)) is None
+        assert reason(first) == ("gestação sem DUM registrada (idade gestacional "
+                                 f"desconhecida), 1 consulta(s) de pré-natal desde "
+                                 f"{first:%d/%m/%Y}")
+        assert (reason(born - dt.timedelta(days=1)) or "").startswith("gestação sem DUM")
+        assert reason(born) is None
