@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page
 
+from rmds.care.worklists import load_worklists
 from rmds.store import Store
 from tests.service_fixtures import PASSWORD
 
@@ -69,7 +70,12 @@ def test_login_then_switch_level_and_indicator_on_the_painel(
     page.goto(f"{server}/municipio/3106200")
     assert "Belo Horizonte" in page.inner_text("#titulo")
     assert page.locator("#indicadores tbody tr").count() >= 25
+    # the work lists of the municipality, for whoever holds it (the state analyst)
+    assert page.locator("#listas-nominais li").count() == len(load_worklists())
     _shot(page, f"05-municipio-{engine}")
+    page.goto(f"{server}/?indicador=cobertura_penta_d3")
+    assert page.locator("#listas-nominais li").count() == 1
+    assert "vacina atrasada" in page.inner_text("#listas-nominais")
     page.goto(f"{server}/qualidade")
     assert page.locator("#mapa svg path").count() == 853
     _shot(page, f"06-qualidade-{engine}")
@@ -82,6 +88,11 @@ def test_the_public_painel_hides_small_cells(server: str, browser: Browser) -> N
     cells = page.locator("#ranking td.suprimido")
     assert cells.count() > 0
     assert page.locator("#entrar").count() == 1
+    # counts of people on the work lists: never for the public
+    page.goto(f"{server}/?indicador=cobertura_penta_d3")
+    assert page.locator("#listas-nominais").count() == 0
+    page.goto(f"{server}/municipio/3106200")
+    assert page.locator("#listas-nominais").count() == 0
     page.goto(f"{server}/cargas")
     assert page.url.endswith("/entrar?proxima=/cargas")
     page.close()
