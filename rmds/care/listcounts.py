@@ -56,10 +56,12 @@ def publish(lake: Lake, icsap: frozenset[str], *, as_of: dt.date | None = None,
         lake.run(f"CREATE TABLE IF NOT EXISTS {ident(COUNTS_TABLE)} ({_COUNTS_COLUMNS_SQL})")
         lake.run(f"DELETE FROM {ident(COUNTS_TABLE)}")
         lake.con.register("rmds_counts", table)
-        lake.run(f"INSERT INTO {ident(COUNTS_TABLE)} SELECT list_id, indicator_id, "
-                 "municipality, persons, ?, ?, current_timestamp FROM rmds_counts",
-                 [as_of, read])
-        lake.con.unregister("rmds_counts")
+        try:
+            lake.run(f"INSERT INTO {ident(COUNTS_TABLE)} SELECT list_id, indicator_id, "
+                     "municipality, persons, ?, ?, current_timestamp FROM rmds_counts",
+                     [as_of, read])
+        finally:
+            lake.con.unregister("rmds_counts")
         lake.commit("listas nominais", listas=len(lists),
                     pessoas=sum(len(v) for v in results.values()), snapshot_lido=read,
                     data_de_referencia=as_of)
@@ -75,8 +77,8 @@ class Published:
     #: list id → municipality (``""``: none recorded) → persons
     persons: dict[str, dict[str, int]]
     as_of: dt.date | None         # None: each list's latest date in the lake
-    snapshot_read: int
-    computed_at: dt.datetime
+    snapshot_read: int            # -1: nothing published yet (the table is empty)
+    computed_at: dt.datetime | None
 
 
 def published(con: duckdb.DuckDBPyConnection) -> Published | None:
@@ -91,7 +93,7 @@ def published(con: duckdb.DuckDBPyConnection) -> Published | None:
     for list_id, municipality, n, *_ in rows:
         persons.setdefault(str(list_id), {})[municipality or ""] = int(n)
     if not rows:
-        return Published({}, None, -1, dt.datetime.min)
+        return Published({}, None, -1, None)
     _, _, _, as_of, read, at = rows[0]
     return Published(persons, as_of, int(read), at)
 
