@@ -192,9 +192,12 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     # between equal scores are broken by position
     table = table.sort_by("record_uid")
     n = table.num_rows
-    meta = {u: (s, b) for u, s, b in zip(source.column("record_uid").to_pylist(),
-                                         source.column("source_system").to_pylist(),
-                                         source.column("batch_id").to_pylist(), strict=True)}
+    # each record's system and batch, in the same order; the raw names and addresses are
+    # let go here (at state scale they, and a dictionary of this, held ~3.5 GB)
+    origin = source.select(["record_uid", "source_system", "batch_id"]).sort_by("record_uid")
+    del source
+    if not origin.column("record_uid").equals(table.column("record_uid")):
+        raise RuntimeError("a padronização da vinculação perdeu ou repetiu registros")
     det_left, det_right = [], []
     shared = 0
     for column in ("cpf", "cns"):  # CPF first (Lei 14.534/2023), then CNS
@@ -335,8 +338,8 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
         links = pa.table({
             "record_uid": pa.array(record_uid.tolist(), pa.string()),
             "person_id": pa.array(person),
-            "source_system": pa.array([meta[u][0] for u in record_uid]),
-            "batch_id": pa.array([meta[u][1] for u in record_uid], pa.int64()),
+            "source_system": origin.column("source_system").cast(pa.string()),
+            "batch_id": origin.column("batch_id").cast(pa.int64()),
             "rule": pa.array(rule.tolist(), pa.string()),
             "match_probability": pa.array(np.where(rule == "sozinho", np.nan,
                                                    np.where(np.isin(rule, ["cns", "cpf"]),
