@@ -37,10 +37,12 @@ import datetime as dt
 import functools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
 __all__ = ["ambiguous_births", "broken_clusters", "conflicts", "first_names",
@@ -54,12 +56,41 @@ _MAX_DAYS_APART = 731
 _SIBLING_JW = 0.8
 
 
-def _strings(table: pa.Table, column: str) -> npt.NDArray[np.object_]:
-    return np.array(table.column(column).to_pylist(), dtype=object)
+@dataclass(frozen=True)
+class _Coded:
+    """A string column as integer codes into its distinct values: equality over millions
+    of pairs on integers, the strings themselves only where a test needs them (at state
+    scale a Python string per record and column held several gigabytes)."""
+
+    codes: npt.NDArray[np.int32]       # per record; -1: null
+    values: npt.NDArray[np.object_]    # the distinct values, then None (code -1)
+    known: npt.NDArray[np.bool_]       # per code: a value, neither null nor ""
 
 
-def _known(values: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
-    return np.array([v is not None and v != "" for v in values], dtype=np.bool_)
+def _coded(table: pa.Table, *names: str, drop: frozenset[str] = frozenset()
+           ) -> list[_Coded]:
+    """``names`` encoded over one dictionary, so that codes compare across them; values
+    in ``drop`` read as null."""
+    joined = pa.concat_arrays([table.column(n).combine_chunks().cast(pa.large_string())
+                               for n in names])
+    encoded = pc.dictionary_encode(joined)
+    values = np.array([None if v in drop else v for v in encoded.dictionary.to_pylist()]
+                      + [None], dtype=object)
+    known = np.array([v is not None and v != "" for v in values], dtype=np.bool_)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy()
+    n = table.num_rows
+    return [_Coded(codes[k * n:(k + 1) * n], values, known) for k in range(len(names))]
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of the pairs of a coded column: indexed, its strings."""
+
+    column: _Coded
+    codes: npt.NDArray[np.int32]
+
+    def __getitem__(self, at: npt.NDArray[np.intp]) -> npt.NDArray[np.object_]:
+        return self.column.values[self.codes[at]]
 
 
 def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
@@ -69,59 +100,58 @@ def conflicts(table: pa.Table, left: npt.NDArray[np.int64], right: npt.NDArray[n
     people (see the module's docstring)."""
     if left.size == 0:
         return np.zeros(0, dtype=np.bool_)
-    full = _strings(table, "full_name")
-    mother = _strings(table, "mother_name")
-    first = _strings(table, "first_name")
-    first = np.array([None if v in _PLACEHOLDERS else v for v in first], dtype=object)
-    m_first = _strings(table, "mother_first")
-    m_last = _strings(table, "mother_last")
-    sex = _strings(table, "sex")
+    full, mother = _coded(table, "full_name", "mother_name")
+    [first] = _coded(table, "first_name", drop=_PLACEHOLDERS)
     dob = table.column("dob").cast(pa.int32()).to_numpy(zero_copy_only=False)
     dob = np.where(np.isnan(dob.astype(np.float64)), np.nan, dob.astype(np.float64))
 
-    def pair(values: npt.NDArray[np.object_]) -> tuple[npt.NDArray[np.object_],
-                                                        npt.NDArray[np.object_],
-                                                        npt.NDArray[np.bool_]]:
-        a, b = values[left], values[right]
-        return a, b, _known(a) & _known(b)
+    def pair(column: _Coded) -> tuple[_Side, _Side, npt.NDArray[np.bool_]]:
+        a, b = column.codes[left], column.codes[right]
+        return _Side(column, a), _Side(column, b), column.known[a] & column.known[b]
+
+    def same(a: _Side, b: _Side) -> npt.NDArray[np.bool_]:
+        return np.asarray(a.codes == b.codes, dtype=np.bool_)
+
+    def known(a: _Side) -> npt.NDArray[np.bool_]:
+        return a.column.known[a.codes]
 
     full_l, full_r, _ = pair(full)
     mom_l, mom_r, mom_known = pair(mother)
-    mother_of = ((_known(full_l) & (full_l == mom_r)) | (_known(full_r) & (full_r == mom_l)))
+    mother_of = (known(full_l) & same(full_l, mom_r)) | (known(full_r) & same(full_r, mom_l))
     days = np.abs(dob[left] - dob[right])
     years_apart = np.nan_to_num(days, nan=0.0) > _MAX_DAYS_APART
     first_l, first_r, first_known = pair(first)
-    first_differs = first_known & (first_l != first_r)
-    sex_l, sex_r, sex_known = pair(sex)
-    sex_differs = sex_known & (sex_l != sex_r)
+    first_differs = first_known & ~same(first_l, first_r)
+    sex_l, sex_r, sex_known = pair(_coded(table, "sex")[0])
+    sex_differs = sex_known & ~same(sex_l, sex_r)
     same_dob = np.nan_to_num(days, nan=1.0) == 0
-    same_mother = mom_known & (mom_l == mom_r)
+    same_mother = mom_known & same(mom_l, mom_r)
     # twins' records carry typos too: the mother's name or the birth date a typo apart
     # (the name comparisons run only on the pairs where their answer counts)
-    text_l, text_r, text_known = pair(_strings(table, "dob_text"))
+    text_l, text_r, text_known = pair(_coded(table, "dob_text")[0])
     near_dob = same_dob | _where(text_known & ~same_dob, _near_dates, text_l, text_r)
     twin_mother = same_mother | _where(mom_known & near_dob & ~same_mother, _two_typos,
                                        mom_l, mom_r)
     maybe = twin_mother & near_dob
-    middle_l, middle_r, _ = pair(_strings(table, "middle_names"))
+    middle_l, middle_r, _ = pair(_coded(table, "middle_names")[0])
     given_differs = _where(maybe, _given_names_apart, middle_l, middle_r, mom_l)
     first_apart = _where(first_differs, _names_apart, first_l, first_r)
     twins = maybe & (first_apart | sex_differs | given_differs)
     # siblings (a mother's CNS on each child's record): same mother, clearly other name
     other_child = same_mother & ~same_dob & first_known
     siblings = other_child & _where(other_child, _clearly_apart, first_l, first_r)
-    mf_l, mf_r, mf_known = pair(m_first)
-    ml_l, ml_r, ml_known = pair(m_last)
-    other_mother = mf_known & ml_known & (mf_l != mf_r) & (ml_l != ml_r)
-    homonyms = _known(full_l) & (full_l == full_r) & other_mother
+    mf_l, mf_r, mf_known = pair(_coded(table, "mother_first")[0])
+    ml_l, ml_r, ml_known = pair(_coded(table, "mother_last")[0])
+    other_mother = mf_known & ml_known & ~same(mf_l, mf_r) & ~same(ml_l, ml_r)
+    homonyms = known(full_l) & same(full_l, full_r) & other_mother
     # two mothers: her first name is not a typo, an initial or a shortening of the other
-    two_mothers = _where(mf_known & (mf_l != mf_r), _mothers_apart, mf_l, mf_r)
+    two_mothers = _where(mf_known & ~same(mf_l, mf_r), _mothers_apart, mf_l, mf_r)
     return np.asarray(mother_of | years_apart | (sex_differs & first_differs) | twins
                       | siblings | homonyms | two_mothers, dtype=np.bool_)
 
 
 def _where(mask: npt.NDArray[np.bool_], test: Callable[..., bool],
-           *columns: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+           *columns: npt.NDArray[np.object_] | _Side) -> npt.NDArray[np.bool_]:
     """``test`` applied to the pairs where ``mask`` holds; False elsewhere."""
     out = np.zeros(mask.size, dtype=np.bool_)
     at = np.flatnonzero(mask)
