@@ -292,19 +292,34 @@ def indistinct_births(table: pa.Table) -> npt.NDArray[np.bool_]:
     recem_nascido``) without a name that another such record matches on the mother's first
     and last names (GERALDA F MAIA is GERALDA FERREIRA MAIA), birth date, sex and
     municipality: one of same-sex twins (or triplets), each a different baby,
-    whose later named records cannot be told apart by these fields."""
-    uids = table.column("record_uid").to_pylist()
-    keys = list(zip(*(table.column(c).to_pylist() for c in
-                      ("mother_first", "mother_last", "dob", "sex", "municipality")),
-                    strict=True))
-    birth = [u.startswith("SINASC|") and u.endswith("|recem_nascido") and not first
-             for u, first in zip(uids, first_names(table).tolist(), strict=True)]
-    counts: dict[tuple[object, ...], int] = {}
-    for key, is_birth in zip(keys, birth, strict=True):
-        if is_birth and key[0] and key[1] and key[2] is not None:
-            counts[key] = counts.get(key, 0) + 1
-    return np.array([is_birth and counts.get(key, 0) > 1
-                     for key, is_birth in zip(keys, birth, strict=True)], dtype=np.bool_)
+    whose later named records cannot be told apart by these fields. Counted in Arrow: a
+    tuple per record in Python held gigabytes at state scale."""
+    uid, first = table.column("record_uid"), table.column("first_name")
+    nameless = pc.fill_null(pc.or_kleene(pc.or_kleene(
+        pc.is_null(first), pc.equal(first, "")),
+        pc.is_in(first, value_set=pa.array(sorted(_PLACEHOLDERS)))), True)
+    birth = pc.and_(pc.and_(pc.starts_with(uid, "SINASC|"),
+                            pc.ends_with(uid, "|recem_nascido")), nameless)
+
+    def given(name: str) -> pa.ChunkedArray:
+        column = table.column(name)
+        return pc.fill_null(pc.not_equal(column, ""), False)
+
+    counted = pc.and_(pc.and_(birth, pc.and_(given("mother_first"), given("mother_last"))),
+                      pc.is_valid(table.column("dob")))
+    keys = ["mother_first", "mother_last", "dob", "sex", "municipality"]
+    rows = pa.table({"row": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+                     **{k: table.column(k) for k in keys}}).filter(counted)
+    # a null sex or municipality is a value of the key like any other (as in a dictionary)
+    for k in ("sex", "municipality"):
+        rows = rows.set_column(rows.schema.get_field_index(k), k,
+                               pc.fill_null(rows.column(k).cast(pa.string()), "\0"))
+    groups = rows.group_by(keys).aggregate([("row", "count")])
+    twins = rows.join(groups.filter(pc.greater(groups.column("row_count"), 1)), keys,
+                      join_type="inner")
+    out = np.zeros(table.num_rows, dtype=np.bool_)
+    out[twins.column("row").to_numpy()] = True
+    return out
 
 
 def ambiguous_births(nameless_birth: npt.NDArray[np.bool_], left: npt.NDArray[np.int64],
