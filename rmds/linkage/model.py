@@ -132,7 +132,7 @@ class Predictions:
 
 
 @contextmanager
-def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
+def bounded_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with bounded memory that spills beyond it into a directory of
     its own (``mkdtemp``: 0700, removed afterwards). DuckDB's default, ./.tmp, would land
     wherever the user runs rmds; a fixed shared /tmp path would let other users of the
@@ -234,7 +234,7 @@ def _backend(engine: str) -> Iterator[_Backend]:
     afterwards), unless one was configured (``spark.checkpoint.dir``: on a cluster it must
     be a path every executor reaches), and Splink's temporary views are dropped."""
     if engine == "duckdb":
-        with _connect() as con:
+        with bounded_duckdb() as con:
             yield _DuckDBBackend(con)
         return
     if engine != "spark":

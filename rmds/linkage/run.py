@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -61,7 +60,7 @@ from rmds.linkage.integrity import (
     split_impossible,
     twin_signatures,
 )
-from rmds.linkage.model import predict, predict_with
+from rmds.linkage.model import bounded_duckdb, predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
@@ -147,9 +146,8 @@ def identifier_edges(table: pa.Table, column: str
 
 
 def _engine(kind: str) -> Engine:
-    """An engine of its own for the linkage input (not the lake's connection)."""
-    if kind == "duckdb":
-        return DuckDBEngine(duckdb.connect())
+    """An engine of its own for the linkage input (not the lake's connection), other than
+    DuckDB (:func:`standardised_identity` opens a bounded one)."""
     if kind == "spark":
         from rmds.engine.spark import SparkEngine
 
@@ -161,17 +159,24 @@ def standardised_identity(lake: Lake, engine: str = "duckdb") -> tuple[pa.Table,
     """The lake's identity records as read (with their source system and batch) and
     standardised for linkage on ``engine``: the one input of the linkage, its evaluation
     and its benchmark."""
-    runner = _engine(engine)
     source = fetch_arrow(lake.con, f"""
         SELECT {RECORD_UID_SQL} AS record_uid, name, mother_name, birth_date, sex,
                residence_municipality, cep, cns, cpf, source_system, batch_id
         FROM identity_records""")
+    if engine == "duckdb":
+        # bounded, spilling beyond 4 GB: unbounded, the sorts of the standardisation took
+        # ~12 GB at state scale, which the process then kept for the rest of the linkage
+        with bounded_duckdb() as con:
+            runner: Engine = DuckDBEngine(con)
+            try:
+                return source, standardise(runner, source)
+            finally:
+                runner.close()
+    runner = _engine(engine)
     try:
         table = standardise(runner, source)
     finally:
         runner.close()
-        if isinstance(runner, DuckDBEngine):
-            runner.con.close()
     return source, table
 
 
