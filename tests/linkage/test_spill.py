@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmds.linkage.model import _connect
+from rmds.linkage.model import bounded_duckdb
 
 
 def test_linkage_spills_into_a_private_directory_of_its_own() -> None:
-    with _connect() as con, _connect() as other:
+    with bounded_duckdb() as con, bounded_duckdb() as other:
         row = con.execute("SELECT current_setting('temp_directory')").fetchone()
         other_row = other.execute("SELECT current_setting('temp_directory')").fetchone()
         assert row is not None and other_row is not None
