@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import Depends, HTTPException, Request
@@ -31,6 +31,9 @@ from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import PUBLIC_USER, Role, User, user_for_token
 from rmds.territory import Level, ReferencePack
+
+if TYPE_CHECKING:
+    from rmds.care.worklists import Entry, Worklist
 
 __all__ = ["COOKIE", "ApiContext", "Ctx", "Viewer", "bearer", "context",
            "level_param", "refuse_unknown_parameters", "viewer"]
@@ -85,6 +88,29 @@ class ApiContext:
         # no justification is taken: outside the municipality the care rule refuses
         self.policy.care(scope, town, purpose, None)
         return town
+
+    def team_counts(self, user: User, town: str) -> dict[str, int]:
+        """Persons on each declared list for ``user``'s team in ``town`` (narrowed to the
+        professional's facilities, when they have some): the counts of ``/listas`` and
+        ``GET /api/listas``. Blocking: call it off the event loop."""
+        from rmds.care.worklists import compute_all, counts, load_worklists
+
+        found = compute_all(self.data.cursor(), list(load_worklists().values()),
+                            icsap=frozenset(self.pack.icsap.codes), municipality=town,
+                            facilities=user.facilities)
+        return {key: counts(entries).get(town, 0) for key, entries in found.items()}
+
+    def team_list(self, user: User, town: str, lista: str) -> tuple[Worklist, list[Entry]]:
+        """The people of list ``lista`` for ``user``'s team in ``town`` (404: no such
+        list); the caller audits what it hands out. Blocking: call it off the event loop."""
+        from rmds.care.worklists import compute, load_worklists
+
+        lists = load_worklists()
+        if lista not in lists:
+            raise HTTPException(404, f"lista desconhecida: {lista}")
+        wl = lists[lista]
+        return wl, compute(self.data.cursor(), wl, icsap=frozenset(self.pack.icsap.codes),
+                           municipality=town, facilities=user.facilities)
 
     def worklists_in(self, user: User, level: str, code: str, indicator: str | None = None
                      ) -> dict[str, Any] | None:

@@ -238,12 +238,14 @@ def _names_apart(a: str, b: str) -> bool:
 Signature = tuple[str, dt.date, str, str | None]
 
 
-def twin_signatures(table: pa.Table) -> list[Signature | None]:
+def twin_signatures(table: pa.Table, names: npt.NDArray[np.object_] | None = None
+                    ) -> list[Signature | None]:
     """Per record, what tells a twin from the other (mother's name, birth date, first name,
-    middle names), None where the mother, the date or the first name is unknown."""
+    middle names), None where the mother, the date or the first name is unknown;
+    ``names``: the table's :func:`first_names`, when the caller has them already."""
+    firsts = first_names(table) if names is None else names
     rows = zip(table.column("mother_name").to_pylist(), table.column("dob").to_pylist(),
-               first_names(table).tolist(), table.column("middle_names").to_pylist(),
-               strict=True)
+               firsts.tolist(), table.column("middle_names").to_pylist(), strict=True)
     return [(m, d, f, mid) if m and d is not None and f else None for m, d, f, mid in rows]
 
 

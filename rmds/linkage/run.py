@@ -268,10 +268,11 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
     # and left to a person's review
     accepted &= ~(conflicts(table, uid_l, uid_r) & undecided)
     # a birth record of same-sex twins may be either twin's: left to a person's review
-    signatures = twin_signatures(table)
-    nameless_birth = np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
-                               for u in record_uid], dtype=np.bool_) & np.array(
-        [f is None for f in first_names(table)], dtype=np.bool_)
+    names = first_names(table)
+    newborn = np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
+                        for u in record_uid], dtype=np.bool_)
+    signatures = twin_signatures(table, names)
+    nameless_birth = newborn & np.array([f is None for f in names], dtype=np.bool_)
     twin_birth = indistinct_births(table) | ambiguous_births(
         nameless_birth, uid_l[accepted], uid_r[accepted], signatures)
     accepted &= ~((twin_birth[uid_l] | twin_birth[uid_r]) & undecided)
@@ -297,9 +298,8 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
                              np.where(accepted, prob, -1.0), np.full(forced_l.size, 3.0)])
     usable = weight >= 0
     labels, refused_edge = split_impossible(
-        labels, all_l[usable], all_r[usable], weight[usable], first_names(table), sexes,
-        death, np.array([u.startswith("SINASC|") and u.endswith("|recem_nascido")
-                         for u in record_uid], dtype=np.bool_), signatures)
+        labels, all_l[usable], all_r[usable], weight[usable], names, sexes, death, newborn,
+        signatures)
     if refused_edge.any():
         refused_all = np.zeros(weight.size, dtype=np.bool_)
         refused_all[np.flatnonzero(usable)] = refused_edge

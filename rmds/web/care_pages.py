@@ -12,7 +12,7 @@ from rmds.access import AccessDenied, DataClass, Purpose
 from rmds.api.context import ApiContext
 from rmds.care.opening import open_record
 from rmds.care.record import PersonNotFound
-from rmds.care.worklists import audited_export, compute, compute_all, counts, load_worklists
+from rmds.care.worklists import audited_export, load_worklists
 from rmds.store.auth import PUBLIC_USER, Role, User
 from rmds.web.pages import LEVEL_LABELS, render
 
@@ -77,14 +77,7 @@ def register_care(app: FastAPI) -> None:
             return refused
         town = ctx.team_town(user, municipio)
         lists = load_worklists()
-        icsap = frozenset(ctx.pack.icsap.codes)
-
-        def made() -> dict[str, int]:
-            found = compute_all(ctx.data.cursor(), list(lists.values()), icsap=icsap,
-                                municipality=town, facilities=user.facilities)
-            return {key: counts(entries).get(town, 0) for key, entries in found.items()}
-
-        found = await run_in_threadpool(made)
+        found = await run_in_threadpool(ctx.team_counts, user, town)
         return render("listas.html", user=user, levels=LEVEL_LABELS, path=request.url.path,
                       lists=list(lists.values()), found=found, town=town,
                       town_name=ctx.data.municipalities[town])
@@ -96,19 +89,13 @@ def register_care(app: FastAPI) -> None:
         if user.role is Role.PUBLIC:
             raise AccessDenied("é preciso entrar para ver este recurso", signed_in=False)
         town = ctx.team_town(user, municipio)
-        lists = load_worklists()
-        if lista not in lists:
-            raise HTTPException(404, f"lista desconhecida: {lista}")
-        wl = lists[lista]
-        icsap = frozenset(ctx.pack.icsap.codes)
 
         def made() -> bytes:
-            entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town,
-                              facilities=user.facilities)
+            wl, entries = ctx.team_list(user, town, lista)
             return audited_export(ctx.store, entries, wl, username=user.username,
                                   role=user.role.value, territory=town,
                                   origin=ctx.origin(request))
 
         content = await run_in_threadpool(made)
         return Response(content, media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{wl.id}-{town}.csv"'})
+            "Content-Disposition": f'attachment; filename="{lista}-{town}.csv"'})

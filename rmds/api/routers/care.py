@@ -19,7 +19,7 @@ from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
 from rmds.care.opening import Opened, open_record
 from rmds.care.record import PersonNotFound
 from rmds.care.summary import patient_summary
-from rmds.care.worklists import audit_list, compute, compute_all, counts, load_worklists
+from rmds.care.worklists import audit_list, load_worklists
 
 __all__ = ["router"]
 
@@ -107,14 +107,12 @@ async def worklists_route(user: Viewer, ctx: Ctx,
     estabelecimentos do profissional, quando ele tem). Só contagens: não é auditado."""
     town = ctx.team_town(user, municipio)
     lists = load_worklists()
-    icsap = frozenset(ctx.pack.icsap.codes)
 
     def made() -> dict[str, Any]:
-        found = compute_all(ctx.data.cursor(), list(lists.values()), icsap=icsap,
-                            municipality=town, facilities=user.facilities)
+        found = ctx.team_counts(user, town)
         return {"municipio": town, "estabelecimentos": list(user.facilities), "listas": [
             {"id": wl.id, "titulo": wl.title, "indicador": wl.indicator,
-             "definicao": wl.definition, "pessoas": counts(found[wl.id]).get(town, 0)}
+             "definicao": wl.definition, "pessoas": found[wl.id]}
             for wl in lists.values()]}
 
     return _OrjsonResponse(await run_in_threadpool(made))
@@ -128,15 +126,9 @@ async def worklist_route(request: Request, lista: str, user: Viewer, ctx: Ctx,
     página. Cada pessoa entregue é uma entrada na trilha de auditoria (``baixar_lista``),
     que aparece no registro de acessos dela."""
     town = ctx.team_town(user, municipio)
-    lists = load_worklists()
-    if lista not in lists:
-        raise HTTPException(404, f"lista desconhecida: {lista}")
-    wl = lists[lista]
-    icsap = frozenset(ctx.pack.icsap.codes)
 
     def made() -> dict[str, Any]:
-        entries = compute(ctx.data.cursor(), wl, icsap=icsap, municipality=town,
-                          facilities=user.facilities)
+        wl, entries = ctx.team_list(user, town, lista)
         audit_list(ctx.store, entries, wl, username=user.username, role=user.role.value,
                    territory=town, origin=ctx.origin(request))
         return {"lista": wl.id, "titulo": wl.title, "indicador": wl.indicator,
