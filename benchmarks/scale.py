@@ -17,6 +17,12 @@
 4. ``--compare-scale S``: the same stages at scale S on DuckDB and on Spark (local mode),
    on the same synthetic files, and the Spark/DuckDB ratio of each stage (baseline:
    DuckDB, measured in the same run).
+5. ``--ufs ES,RJ``: a multi-UF slice. The reference pack is replicated (``rmds reference
+   replicate``: Minas Gerais plus a copy of its territory under each UF given) into the
+   work folder, and every stage runs over all the UFs at once: the generator writes one
+   DATASUS file per UF (``DOES2023.dbc``), the lake holds them side by side, the linkage
+   runs over every UF's records and the indicators have one state per UF. With
+   ``--engine spark`` it is the slice of the national plan on Spark local mode.
 """
 
 from __future__ import annotations
@@ -62,10 +68,10 @@ def run_stage(stage: str, state: Path, lake_path: Path, engine: str, scale: floa
               years: tuple[int, ...], seed: int) -> dict[str, Any]:
     """Run one stage in this process and return what it handled (counts)."""
     from rmds.lake.store import Lake
-    from rmds.settings import default_reference_dir
+    from rmds.settings import get_setting
     from rmds.territory import ReferencePack
 
-    pack = ReferencePack(default_reference_dir())
+    pack = ReferencePack(Path(str(get_setting("reference_dir"))))
     population = state / "populacao.csv"
     if stage == "synth":
         from rmds.synth import SynthConfig, generate
@@ -110,8 +116,12 @@ def run_stage(stage: str, state: Path, lake_path: Path, engine: str, scale: floa
             computed = compute(lake, pack, population=population,
                                **_engine_kwargs(compute, engine,
                                                 "rmds.indicators.compute.compute"))
+        with Lake(lake_path, read_only=True) as lake:
+            states = [r[0] for r in lake.con.execute(
+                "SELECT DISTINCT unit_code FROM indicator_values WHERE level = 'estado' "
+                "ORDER BY 1").fetchall()]
         return {"rows": computed.rows, "indicators": computed.indicators,
-                "timings": computed.timings}
+                "timings": computed.timings, "states": states}
     if stage == "quality":
         from rmds.quality.report import quality_report
 
@@ -253,6 +263,21 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, float]:
             for stage in STAGES if ("spark", stage) in wall and ("duckdb", stage) in wall}
 
 
+def multi_uf_pack(work: Path, ufs: str) -> None:
+    """Replicate the reference pack under ``ufs`` into ``work`` (once) and point the
+    stages (child processes) at it."""
+    from rmds.settings import get_setting
+    from rmds.territory.replicate import replicate_pack
+    from rmds.territory.versions import resolve_pack
+
+    target = work / f"pacote-MG-{ufs.replace(',', '-')}"
+    if not target.exists():
+        replicate_pack(resolve_pack(Path(str(get_setting("reference_dir")))), target,
+                       ufs.split(","))
+    os.environ["RMDS_REFERENCE_DIR"] = str(target)
+    print(f"multi-UF pack: {target}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[1])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -269,6 +294,9 @@ def main() -> None:
     parser.add_argument("--skip-main", action="store_true",
                         help="only the --compare-scale runs")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--ufs", default="",
+                        help="multi-UF slice: MG plus a copy under each of these UFs "
+                        "(e.g. ES,RJ)")
     parser.add_argument("--reuse-lake", action="store_true",
                         help="keep the lake of an earlier run in --work (time later stages "
                         "again, e.g. --stages indicators,quality, without loading again)")
@@ -284,7 +312,10 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="rmds-scale-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"cores": os.cpu_count(), "years": args.years,
-                              "seed": args.seed, "runs": [], "compare": None}
+                              "seed": args.seed, "runs": [], "compare": None,
+                              "ufs": ["MG", *[u for u in args.ufs.split(",") if u]]}
+    if args.ufs:
+        multi_uf_pack(work, args.ufs)
     print(f"{os.cpu_count()} cores; years {args.years}; seed {args.seed}")
     print(HEADER, flush=True)
     try:
@@ -309,6 +340,10 @@ def main() -> None:
             total = sum(r["wall_s"] for r in done)
             print(f"pipeline without synth at scale {args.scale:g} on {args.engine}: "
                   f"{total:.1f} s; peak {max(r['peak_tree_gb'] for r in done):.2f} GB")
+        for r in report["runs"] + (report["compare"] or {}).get("runs", []):
+            if r.get("counts", {}).get("states"):
+                print(f"states with indicator cells ({r['engine']}, scale {r['scale']:g}): "
+                      + ", ".join(r["counts"]["states"]))
     finally:
         if args.json:
             args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

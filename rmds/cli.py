@@ -265,6 +265,25 @@ def reference_sync(ctx: click.Context, regionalizacao: Path | None, valid_from: 
         console.print("Verificada e [yellow]não instalada[/] (--nao-instalar).")
 
 
+@reference.command("replicate")
+@click.argument("ufs", nargs=-1, required=True)
+@click.option("--destino", "out", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Pasta nova do pacote multi-UF (fora do repositório).")
+@click.pass_context
+def reference_replicate(ctx: click.Context, ufs: tuple[str, ...], out: Path) -> None:
+    """Escreve um pacote multi-UF: MG e uma cópia do território de MG sob cada UF dada
+    (sigla ou código: RJ 33), para rodar o pipeline em várias UFs (docs/scale.md)."""
+    from rmds.territory.replicate import replicate_pack
+    from rmds.territory.versions import resolve_pack
+
+    settings: Settings = ctx.obj
+    written = replicate_pack(resolve_pack(Path(str(settings.reference_dir))), out, ufs)
+    pack = ReferencePack(written)
+    console.print(f"{written}: {len(pack.municipalities)} municípios em "
+                  f"{len(pack.states)} UFs ({', '.join(pack.states)})")
+
+
 @reference.command("versions")
 @click.argument("root", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.pass_context

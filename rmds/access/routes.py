@@ -131,6 +131,7 @@ COMMANDS: dict[str, RouteClass] = {
     "reference check": Open.SERVICE,
     "reference sync": Open.OPERATION,     # builds and installs a new reference pack version
     "reference versions": Open.SERVICE,
+    "reference replicate": Open.SERVICE,  # writes a multi-UF pack into a new folder
     "territory show": Open.SERVICE,
     "territory list": Open.SERVICE,
     "read": _I,

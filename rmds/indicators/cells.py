@@ -91,7 +91,7 @@ def equations(ids: Any, levels: Any, codes: Any, vintages: Any, periods: Any,
         if level == Level.REGION.value and (code, vintage) in regions_in:
             add((ind, Level.MACRO.value, regions_in[(code, vintage)], vintage, period), i)
         elif level == Level.MACRO.value:
-            add((ind, Level.STATE.value, "31", vintage, period), i)
+            add((ind, Level.STATE.value, code[:2], vintage, period), i)   # UF = 2 digits
     for total, members in parts.items():
         whole = total if not total[4].endswith("/meses") else \
             (total[0], total[1], total[2], total[3], total[4][:4])

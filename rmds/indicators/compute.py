@@ -34,7 +34,7 @@ from rmds.indicators.standardised import band_measures, standardised_cells
 from rmds.lake.population import recorded_population
 from rmds.lake.store import Lake
 from rmds.territory import Level, ReferencePack, Vintage, vintage_for_year
-from rmds.territory.model import STATE_CODE, Municipality, slug
+from rmds.territory.model import Municipality, slug
 
 __all__ = [
     "MART_COLUMNS",
@@ -113,7 +113,7 @@ def placements(municipality: Municipality, vintage: Vintage,
         (Level.REGION, municipality.region[vintage], None, None),
         (Level.MACRO, municipality.macro[vintage], None, None),
         (Level.URS, slug(municipality.urs), None, None),
-        (Level.STATE, STATE_CODE, None, None)]
+        (Level.STATE, municipality.state, None, None)]
     return out + [(Level.CONSORTIUM, c.consortium, c.valid_from, c.valid_to)
                   for c in consortia]
 

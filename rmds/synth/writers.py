@@ -39,10 +39,10 @@ from rmds.synth.events import Events, Factors
 from rmds.synth.identity import ErrorRates, Identities, RecordIdentity, render
 from rmds.synth.state import EPOCH, Population, Territory, days
 from rmds.territory import AGE_GROUPS, Vintage
+from rmds.territory.model import UFS
 
 __all__ = ["Writer"]
 
-STATE = "31"
 NAMESPACE = uuid.UUID("6f1c5b4e-2d7a-4c1e-9b3f-2a5d8e7c9f10")
 CNS_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns"
 CPF_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cpf"
@@ -127,6 +127,9 @@ class Writer:
         self.files: list[str] = []
         self.codes6 = np.array([m.ibge6 for m in territory.municipalities])
         self.codes7 = np.array([m.ibge7 for m in territory.municipalities])
+        # each municipality's UF (IBGE code, acronym): DATASUS publishes one file per UF
+        self.state_of = np.array([m.state for m in territory.municipalities])
+        self.uf_of = np.array([UFS[m.state][0] for m in territory.municipalities])
         self.cnes = np.array([f.cnes for f in territory.facilities])
         self.facility_muni = np.array([f.municipality for f in territory.facilities])
 
@@ -147,6 +150,37 @@ class Writer:
         else:
             path.write_bytes(data)
         return name
+
+    def _by_uf(self, folder: str, stem: str, table: pa.Table,
+               fields: Sequence[FieldSpec], year: int, muni: npt.NDArray[np.integer]
+               ) -> list[tuple[str, npt.NDArray[np.int64] | None]]:
+        """One DATASUS file per UF of the rows' municipalities ``muni`` (``stem`` holds
+        ``{uf}``), as DATASUS publishes them; (file name, its rows), rows ``None`` where
+        one UF holds them all (a pack of one state: the file as it always was)."""
+        uf = self.uf_of[muni]
+        present = np.unique(uf)
+        if present.size <= 1:
+            acronym = str(present[0]) if present.size else str(self.uf_of[0])
+            return [(self._datasus(folder, stem.format(uf=acronym), table, fields, year),
+                     None)]
+        written: list[tuple[str, npt.NDArray[np.int64] | None]] = []
+        for acronym in present:
+            rows = np.flatnonzero(uf == acronym)
+            written.append((self._datasus(folder, stem.format(uf=acronym),
+                                          table.take(pa.array(rows)), fields, year), rows))
+        return written
+
+    def _truths(self, source: str, written: list[tuple[str, npt.NDArray[np.int64] | None]],
+                record: pa.Array, role: str, person: npt.NDArray[np.int64],
+                flags: dict[str, npt.NDArray[np.generic]] | None) -> None:
+        """The truth of the records of each file :meth:`_by_uf` wrote."""
+        for name, rows in written:
+            if rows is None:
+                self.truth.add(source, f"{source}/{name}", record, role, person, flags)
+                continue
+            self.truth.add(source, f"{source}/{name}", record.take(pa.array(rows)), role,
+                           person[rows], None if flags is None else
+                           {k: np.asarray(v)[rows] for k, v in flags.items()})
 
     def _render(self, person: npt.NDArray[np.int64], fold: bool) -> RecordIdentity:
         return render(self.rng, self.ident, self.p, self.t, person, rates=self.errors,
@@ -215,8 +249,9 @@ class Writer:
                 "NUMERODO": numero, "NOME": ident.name, "NOMEMAE": ident.mother_name,
                 "NUMSUS": ident.cns, "ENDRES": ident.address, "CEPRES": ident.cep,
             })
-            name = self._datasus("SIM", f"DOMG{year}", table, SIM_DO + IDENTIFIED["SIM"], year)
-            self.truth.add("SIM", f"SIM/{name}", numero, "falecido", person, ident.flags)
+            written = self._by_uf("SIM", f"DO{{uf}}{year}", table, SIM_DO + IDENTIFIED["SIM"],
+                                  year, muni)
+            self._truths("SIM", written, numero, "falecido", person, ident.flags)
 
     # -------------------------------------------------------------- SINASC
     def sinasc(self) -> None:
@@ -274,11 +309,10 @@ class Writer:
                 "NUMERODN": numero, "NOMEMAE": ident.name, "NUMSUSMAE": ident.cns,
                 "CPFMAE": ident.cpf, "ENDMAE": ident.address, "CEPMAE": ident.cep,
             })
-            name = self._datasus("SINASC", f"DNMG{year}", table,
-                                 SINASC_DN + IDENTIFIED["SINASC"], year)
-            self.truth.add("SINASC", f"SINASC/{name}", numero, "mae", mother, ident.flags)
-            self.truth.add("SINASC", f"SINASC/{name}", numero, "recem_nascido",
-                           b["baby"][rows], None)
+            written = self._by_uf("SINASC", f"DN{{uf}}{year}", table,
+                                  SINASC_DN + IDENTIFIED["SINASC"], year, muni)
+            self._truths("SINASC", written, numero, "mae", mother, ident.flags)
+            self._truths("SINASC", written, numero, "recem_nascido", b["baby"][rows], None)
 
     # ----------------------------------------------------------------- SIH
     def sih(self) -> None:
@@ -309,13 +343,16 @@ class Writer:
             espec = np.where(obstetric, "02", np.where(surgical, "01", np.where(
                 age < 14, "07", "03")))
             high = np.isin(diag, [a.cid for a in ADMISSIONS if a.high_complexity])
-            aih = pa.array([f"31{year % 100:02d}1{seq + i + 1:08d}" for i in range(n)])
+            # the AIH number begins with the code of the UF that issued it
+            issuer = self.state_of[self.facility_muni[facility]]
+            aih = pa.array([f"{issuer[i]}{year % 100:02d}1{seq + i + 1:08d}" for i in range(n)])
             seq += n
             race_missing = self._missing(muni, 0.05, 0.35)
             died = h["died"][rows]
             columns: dict[str, pa.Array] = {f.name: pa.nulls(n, pa.string()) for f in SIH_RD}
             columns.update({
-                "UF_ZI": pa.array(["310000"] * n), "ANO_CMPT": pa.array([str(year)] * n),
+                "UF_ZI": pa.array(np.char.add(issuer.astype(str), "0000")),
+                "ANO_CMPT": pa.array([str(year)] * n),
                 "MES_CMPT": pa.array([mm] * n), "ESPEC": pa.array(espec),
                 "N_AIH": aih, "IDENT": pa.array(["1"] * n), "CEP": ident.cep,
                 "MUNIC_RES": pa.array(self.codes6[muni]),
@@ -349,9 +386,9 @@ class Writer:
             })
             fields = SIH_RD + IDENTIFIED["SIH"]
             table = pa.table({f.name: columns[f.name] for f in fields})
-            stem = f"RDMG{year % 100:02d}{mm}"
-            name = self._datasus("SIH", stem, table, fields, year)
-            self.truth.add("SIH", f"SIH/{name}", aih, "paciente", person, ident.flags)
+            written = self._by_uf("SIH", f"RD{{uf}}{year % 100:02d}{mm}", table, fields, year,
+                                  self.facility_muni[facility])
+            self._truths("SIH", written, aih, "paciente", person, ident.flags)
 
     # ----------------------------------------------------------------- SIA
     def sia(self) -> None:
@@ -399,7 +436,8 @@ class Writer:
                     "PA_QTDAPR": pa.array(qty), "PA_VALPRO": pa.array(value),
                     "PA_VALAPR": pa.array(value),
                 })
-                self._datasus("SIA", f"PAMG{year % 100:02d}{month:02d}", table, SIA_PA, year)
+                self._by_uf("SIA", f"PA{{uf}}{year % 100:02d}{month:02d}", table, SIA_PA,
+                            year, muni)
 
     scale_factor: float = 1.0
 
@@ -431,7 +469,7 @@ class Writer:
                 "ATENDHOS": pa.array(np.where(beds > 0, "1", "0")),
                 "COMPETEN": pa.array([f"{year}12"] * n),
             })
-            self._datasus("CNES", f"STMG{year % 100:02d}12", table, CNES_ST, year)
+            self._by_uf("CNES", f"ST{{uf}}{year % 100:02d}12", table, CNES_ST, year, muni)
 
     # ----------------------------------------------------------------- PNI
     def pni(self) -> None:
@@ -480,15 +518,21 @@ class Writer:
             order = np.argsort(np.concatenate([np.arange(n_orig), self.rng.integers(
                 0, max(n_orig, 1), dup.size)]), kind="stable")
             table = table.take(pa.array(order))
-            path = self._path("PNI", f"vacinacao_MG_{year}.csv")
-            pacsv.write_csv(table, path, pacsv.WriteOptions(delimiter=";",
-                                                            quoting_style="needed"))
             duplicate_of = pa.array(np.concatenate([np.full(n_orig, None, object),
                                                     ids[dup_pos]]))
             flags = {k: np.asarray(val)[order] for k, val in ident.flags.items()}
-            self.truth.add("PNI", f"PNI/{path.name}", pa.array(ids[order]), "vacinado",
-                           person[order], flags,
-                           pc.take(duplicate_of.cast(pa.string()), pa.array(order)))
+            dup_of = pc.take(duplicate_of.cast(pa.string()), pa.array(order))
+            # one file per UF of the vaccinating facility, as the open data are published
+            uf = self.uf_of[self.facility_muni[facility[order]]]
+            for acronym in np.unique(uf) if n else self.uf_of[:1]:
+                part = np.flatnonzero(uf == acronym) if n else np.arange(0)
+                path = self._path("PNI", f"vacinacao_{acronym}_{year}.csv")
+                take = pa.array(part)
+                pacsv.write_csv(table if part.size == n else table.take(take), path,
+                                pacsv.WriteOptions(delimiter=";", quoting_style="needed"))
+                self.truth.add("PNI", f"PNI/{path.name}", pa.array(ids[order][part]),
+                               "vacinado", person[order][part],
+                               {k: val[part] for k, val in flags.items()}, dup_of.take(take))
 
     # ---------------------------------------------------------------- FHIR
     def fhir(self) -> None:
@@ -681,6 +725,7 @@ class Writer:
         birth = (EPOCH + ident.birth_day[rows].astype(np.int64)).astype(
             "datetime64[D]").astype(str).tolist()
         city = self.codes7[self.p.municipality[person]].tolist()
+        uf = self.uf_of[self.p.municipality[person]].tolist()
         out = []
         for i, pid in enumerate(patient_id[rows].tolist()):
             identifiers = []
@@ -694,7 +739,7 @@ class Writer:
                 + '"name":[{"use":"official","text":"' + name[i]
                 + '"}],"gender":"' + gender[i] + '","birthDate":"' + birth[i]
                 + '","address":[{"use":"home","line":["' + address[i] + '"],"city":"'
-                + city[i] + '","state":"MG","postalCode":"' + cep[i]
+                + city[i] + '","state":"' + uf[i] + '","postalCode":"' + cep[i]
                 + '","country":"BRA"}],"extension":[{"url":"' + MOTHER_EXT
                 + '","valueString":"' + mother[i] + '"}]}')
         return out

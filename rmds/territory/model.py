@@ -13,6 +13,7 @@ __all__ = [
     "BUILTIN_VINTAGES",
     "STATE_CODE",
     "STATE_NAME",
+    "UFS",
     "Level",
     "Municipality",
     "Unit",
@@ -24,6 +25,19 @@ __all__ = [
 
 STATE_CODE = "31"
 STATE_NAME = "Minas Gerais"
+#: IBGE code of every UF → (acronym, name); a municipality's UF is the first two digits of
+#: its code, as is a health region's and a macro-region's
+UFS: dict[str, tuple[str, str]] = {
+    "11": ("RO", "Rondônia"), "12": ("AC", "Acre"), "13": ("AM", "Amazonas"),
+    "14": ("RR", "Roraima"), "15": ("PA", "Pará"), "16": ("AP", "Amapá"),
+    "17": ("TO", "Tocantins"), "21": ("MA", "Maranhão"), "22": ("PI", "Piauí"),
+    "23": ("CE", "Ceará"), "24": ("RN", "Rio Grande do Norte"), "25": ("PB", "Paraíba"),
+    "26": ("PE", "Pernambuco"), "27": ("AL", "Alagoas"), "28": ("SE", "Sergipe"),
+    "29": ("BA", "Bahia"), "31": ("MG", "Minas Gerais"), "32": ("ES", "Espírito Santo"),
+    "33": ("RJ", "Rio de Janeiro"), "35": ("SP", "São Paulo"), "41": ("PR", "Paraná"),
+    "42": ("SC", "Santa Catarina"), "43": ("RS", "Rio Grande do Sul"),
+    "50": ("MS", "Mato Grosso do Sul"), "51": ("MT", "Mato Grosso"), "52": ("GO", "Goiás"),
+    "53": ("DF", "Distrito Federal")}
 
 AGE_GROUPS: tuple[str, ...] = (
     "00_04", "05_09", "10_14", "15_19", "20_24", "25_29", "30_34", "35_39", "40_44",
@@ -134,7 +148,8 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Municipality:
-    """One municipality of Minas Gerais, with its place in both regionalisations."""
+    """One municipality, with its place in both regionalisations (a pack holds Minas
+    Gerais; a multi-UF pack, several states)."""
 
     ibge7: str
     ibge6: str
@@ -149,6 +164,11 @@ class Municipality:
     census: dict[int, int] = field(hash=False)
     region_name: dict[Vintage, str] = field(hash=False, default_factory=dict)
     macro_name: dict[Vintage, str] = field(hash=False, default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        """The IBGE code of the municipality's UF (``"31"`` for Minas Gerais)."""
+        return self.ibge7[:2]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from rmds.territory.model import (
     AGE_GROUPS,
     STATE_CODE,
     STATE_NAME,
+    UFS,
     Level,
     Municipality,
     Unit,
@@ -248,9 +249,18 @@ class ReferencePack:
             members.setdefault(row["sigla"], []).append(row["cod_ibge7"])
         return {k: tuple(v) for k, v in members.items()}
 
+    @cached_property
+    def states(self) -> dict[str, Unit]:
+        """The UFs of the pack's municipalities, by IBGE code (Minas Gerais alone, or
+        several in a multi-UF pack)."""
+        codes = sorted({m.state for m in self.municipalities.values()}) or [STATE_CODE]
+        return {code: Unit(Level.STATE, code, UFS.get(code, (code, STATE_NAME))[1])
+                for code in codes}
+
     @property
     def state(self) -> Unit:
-        return Unit(Level.STATE, STATE_CODE, STATE_NAME)
+        """The pack's state: Minas Gerais where the pack holds it, else its first UF."""
+        return self.states.get(STATE_CODE) or next(iter(self.states.values()))
 
     def units(self, level: Level, vintage: Vintage | None = None) -> dict[str, Unit]:
         """Every unit of a level (regions and macro-regions in the given vintage)."""
@@ -264,7 +274,7 @@ class ReferencePack:
             return self.urs
         if level is Level.CONSORTIUM:
             return self.consortia
-        return {STATE_CODE: self.state}
+        return self.states
 
     def parents(self, municipality: Municipality,
                 vintage: Vintage | None = None) -> dict[Level, Unit]:
@@ -276,7 +286,7 @@ class ReferencePack:
         }
         if vintage.has_urs:
             result[Level.URS] = self.urs[slug(municipality.urs)]
-        result[Level.STATE] = self.state
+        result[Level.STATE] = self.states[municipality.state]
         return result
 
     def consortia_of(self, municipality: Municipality) -> list[Unit]:
@@ -298,7 +308,7 @@ class ReferencePack:
         if unit.level is Level.CONSORTIUM:
             codes = set(self.consortium_members.get(unit.code, ()))
             return [m for m in everyone if m.ibge7 in codes]
-        return list(everyone)
+        return [m for m in everyone if m.state == unit.code]
 
     def membership(self, vintage: Vintage) -> list[dict[str, str]]:
         """One row per municipality with its codes at every level (for joins in SQL)."""
@@ -306,7 +316,7 @@ class ReferencePack:
             {"cod_ibge7": m.ibge7, "cod_ibge6": m.ibge6, "regiao": m.region[vintage],
              "macrorregiao": m.macro[vintage],
              "urs": slug(m.urs) if vintage.has_urs else "",
-             "estado": STATE_CODE}
+             "estado": m.state}
             for m in self.municipalities.values()
         ]
 
@@ -326,8 +336,11 @@ class ReferencePack:
             if text in units or text.upper() in units:
                 found.append(units.get(text) or units[text.upper()])
                 continue
-            if lvl is Level.STATE and fold(text) in {"mg", "minas gerais", "estado"}:
+            if lvl is Level.STATE and fold(text) == "estado":
                 found.append(self.state)
+                continue
+            if lvl is Level.STATE and text.upper() in {UFS.get(c, ("",))[0] for c in units}:
+                found.extend(u for c, u in units.items() if UFS[c][0] == text.upper())
                 continue
             key = fold(text)
             found.extend(u for u in units.values()

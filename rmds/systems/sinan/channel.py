@@ -103,7 +103,7 @@ def epidemic_channel(con: duckdb.DuckDBPyConnection, pack: ReferencePack, year: 
         if level is Level.MUNICIPALITY:
             member_of[municipality.ibge7] = municipality.ibge7
         elif level is Level.STATE:
-            member_of[municipality.ibge7] = units[0]
+            member_of[municipality.ibge7] = municipality.state
         else:
             parent = pack.parents(municipality, vintage)[level]
             member_of[municipality.ibge7] = parent.code

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rmds.sources.datasus.dbf_writer import dbf_bytes, write_dbc
@@ -203,16 +204,17 @@ def _write_year(folder: Path, year: int, table: pa.Table, dbc: bool) -> str:
 
     no = np.zeros(n, bool)
     municipality = table.column("municipality")
+    uf = pc.utf8_slice_codeunits(municipality, 0, 2)      # the UF: the code's first 2 digits
     data = pa.table({
         "TP_NOT": ["2"] * n, "ID_AGRAVO": ["A90"] * n,
         "DT_NOTIFIC": dates(notified, no),
         "SEM_NOT": pa.array(epi_weeks(notified).astype(str)),
-        "NU_ANO": [str(year)] * n, "SG_UF_NOT": ["31"] * n, "ID_MUNICIP": municipality,
+        "NU_ANO": [str(year)] * n, "SG_UF_NOT": uf, "ID_MUNICIP": municipality,
         "DT_SIN_PRI": dates(onset, no),
         "SEM_PRI": pa.array(epi_weeks(onset).astype(str)),
         "NU_IDADE_N": pa.array((4000 + table.column("age").to_numpy()).astype(str)),
         "CS_SEXO": table.column("sex"), "CS_RACA": table.column("race"),
-        "SG_UF": ["31"] * n, "ID_MN_RESI": municipality,
+        "SG_UF": uf, "ID_MN_RESI": municipality,
         "CLASSI_FIN": table.column("classes"),
         "CRITERIO": pa.array(np.where(table.column("classes").to_numpy(zero_copy_only=False)
                                       == "", "", "2")),
