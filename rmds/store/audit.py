@@ -262,8 +262,13 @@ def _append(store: Store, config: AuditConfig, batch: list[_Pending]) -> None:
     sealed: list[tuple[int, str]] = []
     try:
         with store.engine.begin() as c:
+            # the write lock before the chain's end is read: another process (a second
+            # server worker, a command) appending at once waits here, and never seals
+            # the same sequence number
             if c.dialect.name == "postgresql":
                 c.execute(sa.text("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
+            elif c.dialect.name == "sqlite":
+                c.exec_driver_sql("BEGIN IMMEDIATE")
             last = c.execute(sa.select(AUDIT.c.seq, AUDIT.c.hash)
                              .order_by(AUDIT.c.seq.desc()).limit(1)).first()
             seq = int(last[0]) if last else 0

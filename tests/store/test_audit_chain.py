@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import os
 import uuid
+from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -327,5 +328,48 @@ def test_concurrent_entries_are_committed_together_each_in_its_place(url: str) -
         assert stored == got
         assert verify(opened).ok
         assert commits < 200
+    finally:
+        opened.close()
+
+
+def _append_from_another_process(url: str, worker: int, count: int,
+                                 start: Any) -> None:
+    """A server worker of its own: its own store connection, appending ``count`` entries."""
+    opened = open_store(url)
+    try:
+        start.wait()
+        for n in range(count):
+            record(opened, username=f"w{worker}", role="profissional_saude",
+                   action="abrir_prontuario", resource=f"pessoa:{worker}-{n}")
+    finally:
+        opened.close()
+
+
+def test_server_workers_in_separate_processes_append_one_chain(url: str) -> None:
+    """`rmds serve --workers N`: N processes append to the same chain at once. Each
+    append takes the store's write lock before it reads the chain's end (BEGIN IMMEDIATE
+    on SQLite, an exclusive table lock on PostgreSQL), so no two processes seal the same
+    sequence number: every entry is there, numbered 1…N without a gap, and the chain
+    verifies."""
+    import multiprocessing
+
+    open_store(url).close()                 # migrated once, before the workers start
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(4)
+    workers = [context.Process(target=_append_from_another_process, args=(url, w, 30, start))
+               for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    opened = open_store(url)
+    try:
+        with opened.engine.connect() as c:
+            stored = c.execute(sa.select(AUDIT.c.seq, AUDIT.c.resource)).all()
+        assert sorted(seq for seq, _ in stored) == list(range(1, 121))
+        assert {r for _, r in stored} == {f"pessoa:{w}-{n}" for w in range(4)
+                                          for n in range(30)}
+        assert verify(opened).ok
     finally:
         opened.close()
