@@ -1207,27 +1207,35 @@ def quality_report_command(ctx: click.Context, lake_path: Path | None,
 @_LAKE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              envvar="RMDS_WORKERS", show_envvar=True,
+              help="Processos servidores (um por núcleo, deixando um livre): cada um lê o "
+                   "mesmo lago e grava a mesma trilha de auditoria. A sessão fica no banco "
+                   "operacional; cada processo guarda a sua cópia do mart em memória.")
 @click.pass_context
-def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: int) -> None:
+def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: int,
+                  workers: int) -> None:
     """Sobe a API REST e as páginas web (painel, município, qualidade, cargas)."""
+    import os
+
     import uvicorn
 
-    from rmds.server import create_app
-    from rmds.store import open_store
+    from rmds.server import served_app, worker_environment
 
     settings: Settings = ctx.obj
-    from rmds.api.security import SecurityPolicy
-
-    app = create_app(_lake_path(ctx, lake_path), open_store(settings.store), _pack(ctx),
-                     threshold=settings.small_cell_threshold,
-                     cache_bytes=settings.api_cache_mb * 2**20)
-    app.state.security = SecurityPolicy.resolve(settings.trusted_proxies or None,
-                                                settings.secure_cookie)
+    lake = _lake_path(ctx, lake_path)
     console.print(f"rmds em http://{host}:{port}/  (API: /docs; banco operacional: "
-                  f"{settings.store.split('@')[-1]})")
+                  f"{settings.store.split('@')[-1]}"
+                  + (f"; {workers} processos" if workers > 1 else "") + ")")
+    # X-Forwarded-* are read by rmds, and only from trusted_proxies (uvicorn's own
+    # handling would believe any local client)
+    if workers > 1:
+        os.environ.update(worker_environment(settings, lake))
+        uvicorn.run("rmds.server:app_from_environment", factory=True, workers=workers,
+                    host=host, port=port, log_level="warning", proxy_headers=False)
+        return
+    app = served_app(settings, lake)
     try:
-        # X-Forwarded-* are read by rmds, and only from trusted_proxies (uvicorn's own
-        # handling would believe any local client)
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         app.state.data.close()

@@ -8,9 +8,9 @@ import hashlib
 import hmac
 import os
 import uuid
-from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
