@@ -1,13 +1,13 @@
 """Benchmark: the care record under concurrent clinicians (issue 24), against the service's
 ceiling (``GET /api/saude``) measured in the same run.
 
-    python benchmarks/care.py [--clients 50] [--seconds 15] [--events 200]
+    python benchmarks/care.py [--clients 50] [--seconds 15] [--events 200] [--workers 1]
 
 A small synthetic state (scale 0.003, 2023) is generated, loaded and linked; one resident
 of Belo Horizonte is given ``--events`` primary-care events (a FHIR file with their Patient
 — same CNS and CPF, so the incremental linkage joins it to them — and blood-pressure
-observations at as many encounters), and the server (``rmds serve``, one process, SQLite
-operational store) answers, for that person, as the professional of the municipality:
+observations at as many encounters), and the server (``rmds serve``, ``--workers``
+processes, 1 by default; SQLite operational store) answers, for that person, as the professional of the municipality:
 
 * ``saude``: ``GET /api/saude`` (no data, no audit: the ceiling);
 * ``prontuario``: ``POST /api/prontuario`` (JSON record, with the purpose; audited);
@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (rmds serve --workers)")
     args = parser.parse_args()
     from rmds.store import open_store
     from rmds.store.auth import Role, add_user, login
@@ -167,12 +169,12 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "RMDS_STORE": store_url}
         server = subprocess.Popen([sys.executable, "-m", "rmds.cli", "serve", "--lake",
-                                   str(lake_path), "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL)
+                                   str(lake_path), "--port", str(port), "--workers",
+                                   str(args.workers)], env=env, stdout=subprocess.DEVNULL)
         try:
             wait_until_warm(base)
             has_wrk = shutil.which("wrk") is not None
-            print(f"servidor: rmds serve (1 processo), armazenamento SQLite; "
+            print(f"servidor: rmds serve ({args.workers} processo(s)), armazenamento SQLite; "
                   f"{args.clients} clientes, {args.seconds:g} s por cenário; gerador: "
                   + ("wrk" if has_wrk else "cliente Python (satura antes do servidor)"))
             auth = {"Authorization": f"Bearer {token}"}
