@@ -143,16 +143,22 @@ class Simulator:
     # ------------------------------------------------------------------ helpers
     def facility_for(self, muni: npt.NDArray[np.int16], high: npt.NDArray[np.bool_]
                      ) -> npt.NDArray[np.int32]:
-        """Hospital used by residents of ``muni``: own, regional hub, macro hub or capital."""
+        """Hospital used by residents of ``muni``: own, regional hub, macro hub or the
+        capital of their UF."""
         rng = self.rng
         u = rng.random(muni.size)
         own_p = np.where(high, 0.25, 0.62)
         region_p = np.where(high, 0.2, 0.25)
         macro_p = np.where(high, 0.5, 0.10)
+        # of those sent to a capital, one in ten goes to the largest of all (a reference
+        # centre across UF borders, where the pack holds several UFs; the same one in MG)
+        national = u >= 1.0 - 0.1 * (1.0 - (own_p + region_p + macro_p))
         target = np.where(u < own_p, muni,
                           np.where(u < own_p + region_p, self.t.region_hub[muni],
                                    np.where(u < own_p + region_p + macro_p,
-                                            self.t.macro_hub[muni], self.t.capital)))
+                                            self.t.macro_hub[muni],
+                                            np.where(national, self.t.capital,
+                                                     self.t.state_capital[muni]))))
         hospital = self.t.hospital[target]
         hospital = np.where(hospital >= 0, hospital, self.t.hospital[self.t.region_hub[muni]])
         hospital = np.where(hospital >= 0, hospital, self.t.hospital[self.t.macro_hub[muni]])

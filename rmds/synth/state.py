@@ -61,6 +61,7 @@ class Territory:
     ubs: list[npt.NDArray[np.int32]]           # facility indices per municipality
     hospital: npt.NDArray[np.int32]            # main hospital facility index, −1 = none
     capital: int
+    state_capital: npt.NDArray[np.int32]       # the most populous municipality of each one's UF
 
     def factor(self, rng: np.random.Generator, beta: float, noise: float) -> npt.NDArray[
             np.float64]:
@@ -104,7 +105,13 @@ def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
     # degraded data quality is likelier in poorer, smaller municipalities, never the capital
     weights = np.exp(0.8 * deprivation) / np.sqrt(population)
     capital = int(np.argmax(population))
-    weights[capital] = 0
+    # the capital of each municipality's UF (a pack of several UFs has one per UF)
+    state = np.array([m.state for m in municipalities])
+    state_capital = np.zeros(n, I32)
+    for code in np.unique(state):
+        members = np.flatnonzero(state == code)
+        state_capital[members] = members[np.argmax(population[members])]
+    weights[np.unique(state_capital)] = 0
     count = max(1, round(degraded_share * n))
     degraded[rng.choice(n, size=count, replace=False, p=weights / weights.sum())] = True
     cep_prefix = _cep_prefixes(rng, population, capital)
@@ -120,7 +127,7 @@ def build_territory(pack: ReferencePack, rng: np.random.Generator, year: int,
     facilities, ubs, hospital = _facilities(rng, population, consortium, consortia, scale)
     return Territory(municipalities, population, region, macro, region_hub, macro_hub,
                      deprivation, degraded, cep_prefix, consortium, consortia, facilities,
-                     ubs, hospital, capital)
+                     ubs, hospital, capital, state_capital)
 
 
 def _cep_prefixes(rng: np.random.Generator, population: npt.NDArray[np.int64],

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rmds.codes.cid10 import normalize_cid10
 from rmds.exceptions import InvalidCodeError, Problem, ReferencePackError
-from rmds.territory.model import AGE_GROUPS, BUILTIN_VINTAGES, Vintage, fold
+from rmds.territory.model import AGE_GROUPS, BUILTIN_VINTAGES, STATE_CODE, UFS, Vintage, fold
 from rmds.territory.versions import read_vintages, resolve_pack
 
 __all__ = ["CheckReport", "check_pack", "is_valid_cnpj"]
@@ -28,6 +28,9 @@ ERROR, WARNING = "erro", "aviso"
 _POP_COLUMNS = ("pop_censo2010", "pop_censo2022", "pop_ibge_est2024", "pop_datasus_2022",
                 "pop_datasus_2024")
 _MG_BOUNDS = (-23.0, -14.0, -51.5, -39.5)  # lat min, lat max, lon min, lon max
+_BRAZIL_BOUNDS = (-34.0, 5.5, -74.0, -34.5)  # for the other UFs of a multi-UF pack
+#: a code of the pack begins with a UF's IBGE code (Minas Gerais's pack: 31)
+_UF = "(?:" + "|".join(UFS) + ")"
 
 
 @dataclass
@@ -116,7 +119,7 @@ def _check_municipalities(report: CheckReport) -> dict[str, int]:
     for line, row in _rows(report, "microrregioes_pdr_atual.csv",
                            ("co_regsaud", "no_regsaud", "co_macsaud", "urs")):
         code = row["co_regsaud"]
-        if not re.fullmatch(r"31\d{3}", code):
+        if not re.fullmatch(_UF + r"\d{3}", code):
             report.add("microrregioes_pdr_atual.csv", line, "co_regsaud",
                        f"código de região mal formado: {code!r}")
         if code in regions_pdr:
@@ -130,7 +133,7 @@ def _check_municipalities(report: CheckReport) -> dict[str, int]:
     used_regions: set[str] = set()
     for line, row in _rows(report, name, required):
         code7, code6 = row["cod_ibge7"], row["cod_ibge6"]
-        if not re.fullmatch(r"31\d{5}", code7):
+        if not re.fullmatch(_UF + r"\d{5}", code7):
             report.add(name, line, "cod_ibge7", f"código IBGE mal formado: {code7!r}")
         elif code7 in seen7:
             report.add(name, line, "cod_ibge7",
@@ -149,17 +152,20 @@ def _check_municipalities(report: CheckReport) -> dict[str, int]:
             report.add(name, line, "nome", "nome vazio")
         try:
             lat, lon = float(row["lat"]), float(row["lon"])
-            if not (_MG_BOUNDS[0] <= lat <= _MG_BOUNDS[1]
-                    and _MG_BOUNDS[2] <= lon <= _MG_BOUNDS[3]):
-                report.add(name, line, "lat", f"coordenadas fora de MG: {lat}, {lon}")
+            bounds, where = ((_MG_BOUNDS, "MG") if code7.startswith(STATE_CODE)
+                             else (_BRAZIL_BOUNDS, "do Brasil"))
+            if not (bounds[0] <= lat <= bounds[1] and bounds[2] <= lon <= bounds[3]):
+                report.add(name, line, "lat", f"coordenadas fora {where}: {lat}, {lon}")
         except ValueError:
             report.add(name, line, "lat", "coordenadas não numéricas")
         for column in _POP_COLUMNS:
             _positive_int(report, name, line, column, row[column])
         for vintage in vintages:
-            region_col, macro_col, pattern = vintage.columns[0], vintage.columns[2], r"31\d{2}"
+            # a municipality's region and macro-region are of its own UF
+            uf = re.escape(code7[:2])
+            region_col, macro_col, pattern = vintage.columns[0], vintage.columns[2], uf + r"\d{2}"
             region, macro = row[region_col], row[macro_col]
-            if not re.fullmatch(r"31\d{3}", region):
+            if not re.fullmatch(uf + r"\d{3}", region):
                 report.add(name, line, region_col,
                            f"município sem região de saúde válida: {region!r}")
                 continue

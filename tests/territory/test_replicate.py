@@ -81,3 +81,23 @@ def test_the_cli_writes_the_pack(reference_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 UFs (31, 35)" in result.output.replace("\n", " ")
     assert set(ReferencePack(out).states) == {"31", "35"}
+
+
+def test_the_pack_check_accepts_the_replicas_and_keeps_each_region_in_its_uf(
+        multi: ReferencePack, pack: ReferencePack, tmp_path: Path) -> None:
+    from rmds.territory.check import check_pack
+
+    assert check_pack(multi.directory).ok
+    broken = replicate_pack(pack.directory, tmp_path / "quebrado", ["ES"])
+    lines = (broken / "municipios.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    column = header.index("co_regsaud_pdr_atual")
+    row = next(i for i, line in enumerate(lines) if line.startswith("32") and "\"" not in line)
+    cells = lines[row].split(",")
+    cells[column] = "31" + cells[column][2:]          # an ES municipality in an MG region
+    lines[row] = ",".join(cells)
+    (broken / "municipios.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = check_pack(broken)
+    assert not report.ok
+    assert any(p.row == row + 1 and p.field == "co_regsaud_pdr_atual"
+               for p in report.errors), report.errors
