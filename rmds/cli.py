@@ -876,13 +876,15 @@ def link_evaluate(ctx: click.Context, truth: Path | None, febrl: tuple[Path, Pat
               help="Decide: pessoas diferentes.")
 @click.option("--pair", nargs=2, help="O par decidido (record_uid da esquerda e da direita).")
 @click.option("--by", "who", default="analista", show_default=True, help="Quem decide.")
+@click.option("--json", "as_json", is_flag=True, help="Saída em JSON.")
 @click.pass_context
 def link_review(ctx: click.Context, limit: int, decision: str | None,
-                pair: tuple[str, str] | None, who: str) -> None:
+                pair: tuple[str, str] | None, who: str, as_json: bool) -> None:
     """Lista os pares incertos ou registra uma decisão, respeitada na próxima vinculação.
 
-    A lista mostra só chaves de registro e a probabilidade; os dados de identificação ficam
-    na tabela protegida.
+    A lista deixa de fora os pares já decididos e mostra primeiro os que hoje estão em duas
+    pessoas (uma decisão os mudaria), cada grupo pela probabilidade. Mostra só chaves de
+    registro e a probabilidade; os dados de identificação ficam na tabela protegida.
     """
     from rmds.lake.store import Lake
     from rmds.linkage import record_review
@@ -898,12 +900,25 @@ def link_review(ctx: click.Context, limit: int, decision: str | None,
         console.print("decisão registrada; vale a partir da próxima 'rmds link'")
         return
     _audit(ctx, "leitura_restrita", f"rmds link review --limit {limit}")
+    from rmds.linkage import pending_reviews
+
     with Lake(lake_path, read_only=True) as lake:
-        rows = lake.run("SELECT record_uid_l, record_uid_r, match_probability FROM "
-                        "link_review ORDER BY match_probability DESC LIMIT ?", [int(limit)])
-    table = Table("Registro", "Registro", "Probabilidade", title="Pares para revisão")
-    for left, right, probability in rows:
-        table.add_row(left, right, f"{probability:.3f}".replace(".", ","))
+        queue = pending_reviews(lake, limit)
+    if as_json:
+        click.echo(json.dumps({"pendentes": queue.pending, "em_duas_pessoas": queue.apart,
+                               "decididos": queue.decided,
+                               "pares": [{"esquerda": p.left, "direita": p.right,
+                                          "probabilidade": p.probability,
+                                          "em_duas_pessoas": p.apart}
+                                         for p in queue.first]}, ensure_ascii=False))
+        return
+    console.print(f"{fmt_int(queue.pending)} pares sem decisão, {fmt_int(queue.apart)} deles "
+                  f"em duas pessoas hoje (primeiro estes: decidir 'mesma pessoa' os junta); "
+                  f"{fmt_int(queue.decided)} decisões registradas")
+    table = Table("Registro", "Registro", "Probabilidade", "Hoje", title="Pares para revisão")
+    for p in queue.first:
+        table.add_row(p.left, p.right, f"{p.probability:.3f}".replace(".", ","),
+                      "duas pessoas" if p.apart else "já uma pessoa")
     console.print(table)
 
 

@@ -64,7 +64,7 @@ from rmds.linkage.model import bounded_duckdb, predict, predict_with
 from rmds.linkage.prepare import standardise
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
-__all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link", "record_review",
+__all__ = ["LinkSummary", "evaluate_against_truth", "evaluate_febrl", "link",
            "standardised_identity"]
 
 LINK_TABLES = {
@@ -370,13 +370,6 @@ def link(lake: Lake, *, accept: float = 0.999, review: float = 0.5,
                        int(sum(x.size for x in det_left[:2])), int(accepted.sum()),
                        int(queue.sum()), kept, int(np.unique(person[person >= start]).size),
                        scored, shared)
-
-
-def record_review(lake: Lake, uid_l: str, uid_r: str, same: bool, who: str) -> None:
-    """Record a person's decision on a pair; the next ``link`` respects it."""
-    _ensure(lake)
-    lake.run("INSERT INTO link_decisions VALUES (?, ?, ?, ?, ?)",
-             [uid_l, uid_r, same, who, dt.datetime.now()])
 
 
 def evaluate_against_truth(lake: Lake, truth_path: Path) -> Scores:

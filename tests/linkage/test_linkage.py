@@ -235,3 +235,40 @@ def test_the_saved_model_scores_again_without_training(pack: ReferencePack,
         assert dict(lake.run("SELECT record_uid, person_id FROM person_links")) == persons
         assert lake.run("SELECT * FROM link_review ORDER BY ALL") == queue
         assert lake.run("SELECT saved_at, model FROM link_model") == model
+
+
+def test_the_review_queue_shows_first_what_a_decision_would_change(
+        linked: tuple[Path, Path]) -> None:
+    """Pending pairs only (a decided pair leaves the list), those in two different persons
+    today before those already in one, each group by probability; counts by hand."""
+    from rmds.linkage import pending_reviews
+
+    lake_path, _ = linked
+    with Lake(lake_path) as lake:
+        rows = lake.run("""
+            SELECT r.record_uid_l, r.record_uid_r, r.match_probability,
+                   a.person_id <> b.person_id
+            FROM link_review r JOIN person_links a ON a.record_uid = r.record_uid_l
+            JOIN person_links b ON b.record_uid = r.record_uid_r""")
+        undecided = [r for r in rows if not lake.run(
+            "SELECT 1 FROM link_decisions WHERE record_uid_l IN (?, ?) AND "
+            "record_uid_r IN (?, ?)", [r[0], r[1], r[0], r[1]])]
+        apart = [r for r in undecided if r[3]]
+        together = [r for r in undecided if not r[3]]
+        assert apart and together          # the queue holds both kinds
+        queue = pending_reviews(lake, limit=len(undecided))
+        assert (queue.pending, queue.apart) == (len(undecided), len(apart))
+        listed = queue.first
+        assert [p.apart for p in listed] == [True] * len(apart) + [False] * len(together)
+        assert [p.probability for p in listed[:len(apart)]] == sorted(
+            (r[2] for r in apart), reverse=True)
+        first = listed[0]
+        record_review(lake, first.right, first.left, same=True, who="teste")
+        after = pending_reviews(lake, limit=5)
+    assert after.pending == queue.pending - 1 and after.decided == queue.decided + 1
+    assert (first.left, first.right) not in {(p.left, p.right) for p in after.first}
+    shown = CliRunner().invoke(cli, ["link", "--lake", str(lake_path), "review", "--limit",
+                                     "3", "--json"])
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert body["pendentes"] == after.pending and len(body["pares"]) == 3
