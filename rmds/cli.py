@@ -1236,6 +1236,7 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     import uvicorn
 
     from rmds.server import served_app, worker_environment
+    from rmds.store import open_store
 
     settings: Settings = ctx.obj
     lake = _lake_path(ctx, lake_path)
@@ -1245,6 +1246,8 @@ def serve_command(ctx: click.Context, lake_path: Path | None, host: str, port: i
     # X-Forwarded-* are read by rmds, and only from trusted_proxies (uvicorn's own
     # handling would believe any local client)
     if workers > 1:
+        # the store migrated once here, not by every worker at once
+        open_store(settings.store).close()
         os.environ.update(worker_environment(settings, lake))
         uvicorn.run("rmds.server:app_from_environment", factory=True, workers=workers,
                     host=host, port=port, log_level="warning", proxy_headers=False)
