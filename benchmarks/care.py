@@ -7,7 +7,8 @@ A small synthetic state (scale 0.003, 2023) is generated, loaded and linked; one
 of Belo Horizonte is given ``--events`` primary-care events (a FHIR file with their Patient
 — same CNS and CPF, so the incremental linkage joins it to them — and blood-pressure
 observations at as many encounters), and the server (``rmds serve``, ``--workers``
-processes, 1 by default; SQLite operational store) answers, for that person, as the professional of the municipality:
+processes, 1 by default; SQLite operational store) answers, for that person, as the
+professional of the municipality:
 
 * ``saude``: ``GET /api/saude`` (no data, no audit: the ceiling);
 * ``prontuario``: ``POST /api/prontuario`` (JSON record, with the purpose; audited);
