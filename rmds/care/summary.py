@@ -18,6 +18,7 @@ from urllib.parse import quote
 from rmds.care.record import CareItem, CareRecord
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.codes.vaccines import vaccine
+from rmds.territory.model import UFS
 
 __all__ = ["CNS_SYSTEM", "CPF_SYSTEM", "patient_summary", "source_of"]
 
@@ -86,8 +87,9 @@ def _patient(record: CareRecord) -> dict[str, Any]:
     if deaths:
         patient["deceasedDateTime"] = deaths[0].date.isoformat()  # type: ignore[union-attr]
     if record.residence_municipality:
+        uf = UFS.get(record.residence_municipality[:2], ("MG", ""))[0]  # the code's UF
         patient["address"] = [{"use": "home",
-                               "district": record.residence_municipality, "state": "MG"}]
+                               "district": record.residence_municipality, "state": uf}]
     return patient
 
 
