@@ -29,7 +29,6 @@ from rmds.settings import get_setting
 from rmds.territory.model import (
     AGE_GROUPS,
     STATE_CODE,
-    STATE_NAME,
     UFS,
     Level,
     Municipality,
@@ -254,7 +253,7 @@ class ReferencePack:
         """The UFs of the pack's municipalities, by IBGE code (Minas Gerais alone, or
         several in a multi-UF pack)."""
         codes = sorted({m.state for m in self.municipalities.values()}) or [STATE_CODE]
-        return {code: Unit(Level.STATE, code, UFS.get(code, (code, STATE_NAME))[1])
+        return {code: Unit(Level.STATE, code, UFS.get(code, (code, f"UF {code}"))[1])
                 for code in codes}
 
     @property
