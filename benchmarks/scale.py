@@ -268,12 +268,10 @@ def multi_uf_pack(work: Path, ufs: str) -> None:
     stages (child processes) at it."""
     from rmds.settings import get_setting
     from rmds.territory.replicate import replicate_pack
-    from rmds.territory.versions import resolve_pack
 
     target = work / f"pacote-MG-{ufs.replace(',', '-')}"
     if not target.exists():
-        replicate_pack(resolve_pack(Path(str(get_setting("reference_dir")))), target,
-                       ufs.split(","))
+        replicate_pack(Path(str(get_setting("reference_dir"))), target, ufs.split(","))
     os.environ["RMDS_REFERENCE_DIR"] = str(target)
     print(f"multi-UF pack: {target}")
 

@@ -275,10 +275,9 @@ def reference_replicate(ctx: click.Context, ufs: tuple[str, ...], out: Path) -> 
     """Escreve um pacote multi-UF: MG e uma cópia do território de MG sob cada UF dada
     (sigla ou código: RJ 33), para rodar o pipeline em várias UFs (docs/scale.md)."""
     from rmds.territory.replicate import replicate_pack
-    from rmds.territory.versions import resolve_pack
 
     settings: Settings = ctx.obj
-    written = replicate_pack(resolve_pack(Path(str(settings.reference_dir))), out, ufs)
+    written = replicate_pack(Path(str(settings.reference_dir)), out, ufs)
     pack = ReferencePack(written)
     console.print(f"{written}: {len(pack.municipalities)} municípios em "
                   f"{len(pack.states)} UFs ({', '.join(pack.states)})")

@@ -157,18 +157,19 @@ class Writer:
         """One DATASUS file per UF of the rows' municipalities ``muni`` (``stem`` holds
         ``{uf}``), as DATASUS publishes them; (file name, its rows), rows ``None`` where
         one UF holds them all (a pack of one state: the file as it always was)."""
+        return [(self._datasus(folder, stem.format(uf=acronym), table if rows is None
+                               else table.take(pa.array(rows)), fields, year), rows)
+                for acronym, rows in self._uf_groups(muni)]
+
+    def _uf_groups(self, muni: npt.NDArray[np.integer]
+                   ) -> list[tuple[str, npt.NDArray[np.int64] | None]]:
+        """(UF acronym, the rows of that UF) for rows in municipalities ``muni``; rows
+        ``None`` where one UF holds them all (or there are none: the pack's first UF)."""
         uf = self.uf_of[muni]
         present = np.unique(uf)
         if present.size <= 1:
-            acronym = str(present[0]) if present.size else str(self.uf_of[0])
-            return [(self._datasus(folder, stem.format(uf=acronym), table, fields, year),
-                     None)]
-        written: list[tuple[str, npt.NDArray[np.int64] | None]] = []
-        for acronym in present:
-            rows = np.flatnonzero(uf == acronym)
-            written.append((self._datasus(folder, stem.format(uf=acronym),
-                                          table.take(pa.array(rows)), fields, year), rows))
-        return written
+            return [(str(present[0]) if present.size else str(self.uf_of[0]), None)]
+        return [(str(a), np.flatnonzero(uf == a)) for a in present]
 
     def _truths(self, source: str, written: list[tuple[str, npt.NDArray[np.int64] | None]],
                 record: pa.Array, role: str, person: npt.NDArray[np.int64],
@@ -523,12 +524,11 @@ class Writer:
             flags = {k: np.asarray(val)[order] for k, val in ident.flags.items()}
             dup_of = pc.take(duplicate_of.cast(pa.string()), pa.array(order))
             # one file per UF of the vaccinating facility, as the open data are published
-            uf = self.uf_of[self.facility_muni[facility[order]]]
-            for acronym in np.unique(uf) if n else self.uf_of[:1]:
-                part = np.flatnonzero(uf == acronym) if n else np.arange(0)
+            for acronym, rows_of_uf in self._uf_groups(self.facility_muni[facility[order]]):
+                part = np.arange(n) if rows_of_uf is None else rows_of_uf
                 path = self._path("PNI", f"vacinacao_{acronym}_{year}.csv")
                 take = pa.array(part)
-                pacsv.write_csv(table if part.size == n else table.take(take), path,
+                pacsv.write_csv(table if rows_of_uf is None else table.take(take), path,
                                 pacsv.WriteOptions(delimiter=";", quoting_style="needed"))
                 self.truth.add("PNI", f"PNI/{path.name}", pa.array(ids[order][part]),
                                "vacinado", person[order][part],

@@ -27,6 +27,7 @@ from pathlib import Path
 from rmds.exceptions import ConfigurationError
 from rmds.territory.model import STATE_CODE, UFS
 from rmds.territory.pack import ibge_check_digit
+from rmds.territory.versions import resolve_pack
 
 __all__ = ["replicate_pack", "uf_code"]
 
@@ -93,6 +94,7 @@ def _municipality_row(row: dict[str, str], uf: str) -> dict[str, str]:
 def replicate_pack(source: Path, out: Path, ufs: Sequence[str]) -> Path:
     """Write into ``out`` (which must not exist) the pack of ``source`` (Minas Gerais) with
     a copy of its territory under each UF of ``ufs`` (IBGE codes or acronyms)."""
+    source = resolve_pack(Path(source))          # a versioned root: its current version
     codes = [uf_code(u) for u in ufs]
     if STATE_CODE in codes or len(set(codes)) != len(codes):
         raise ConfigurationError("as UFs das réplicas devem ser distintas e diferentes de MG")
