@@ -26,6 +26,7 @@ never exported with the public tables.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -154,6 +155,52 @@ def _date(value: Any) -> Any:
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _records(table: pa.Table | None) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts, converted column by column (``Table.to_pylist``
+    builds each row through a struct: several times slower for a record's few hundred
+    rows)."""
+    if table is None or not table.num_rows:
+        return []
+    names = table.column_names
+    columns = [_values(table.column(name)) for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns)]
+
+
+class _Ranges:
+    """Which row groups may hold a value: the groups sorted by their lowest value, with the
+    running maximum of their highest, so a lookup is a bisection and a short walk back (the
+    groups of one sorted file do not overlap) instead of a scan of every group of the
+    state."""
+
+    def __init__(self, groups: list[tuple[str, int, Any, Any]]) -> None:
+        self.groups = sorted(groups, key=lambda g: (g[2], g[0], g[1]))
+        self.lows = [g[2] for g in self.groups]
+        self.reach: list[Any] = []
+        for _, _, _, high in self.groups:
+            self.reach.append(high if not self.reach or high > self.reach[-1]
+                              else self.reach[-1])
+
+    def holding(self, value: Any) -> dict[str, list[int]]:
+        wanted: dict[str, list[int]] = {}
+        at = bisect.bisect_right(self.lows, value) - 1
+        while at >= 0 and self.reach[at] >= value:
+            path, group, _, high = self.groups[at]
+            if high >= value:
+                wanted.setdefault(path, []).insert(0, group)
+            at -= 1
+        return wanted
+
+
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects; dates through numpy (pyarrow converts dates one
+    by one, ~30 times slower), nulls as ``None``."""
+    if pa.types.is_date32(column.type):
+        days: list[Any] = column.to_numpy().tolist()   # datetime64[D]: date, NaT → None
+        return days
+    values: list[Any] = column.to_pylist()
+    return values
+
+
 @dataclass
 class CareProjection:
     """Which row groups of which files hold which persons, at one snapshot."""
@@ -164,35 +211,34 @@ class CareProjection:
     #: the same for the CNS and CPF of ``care_keys`` (lowest, highest number); ``None``
     #: when the snapshot has no such table (a lake projected before it existed)
     key_groups: list[tuple[str, int, str, str]] | None = None
-    _files: dict[str, pq.ParquetFile] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # each thread reads through its own handles: no request waits for another's read
+    _local: threading.local = field(default_factory=threading.local)
 
-    def _rows(self, groups: list[tuple[str, int, Any, Any]], column: str, value: Any
-              ) -> pa.Table | None:
+    def __post_init__(self) -> None:
+        self._ranges = {"person_id": _Ranges(self.groups),
+                        "key": _Ranges(self.key_groups or [])}
+
+    def _rows(self, column: str, value: Any) -> pa.Table | None:
         """The rows whose ``column`` is ``value``, from the row groups whose range holds it."""
-        wanted: dict[str, list[int]] = {}
-        for path, group, low, high in groups:
-            if low <= value <= high:
-                wanted.setdefault(path, []).append(group)
+        files: dict[str, pq.ParquetFile] = self._local.__dict__.setdefault("files", {})
         parts = []
-        for path, numbers in wanted.items():
-            with self._lock:   # a ParquetFile is read by one thread at a time
-                handle = self._files.get(path)
-                if handle is None:
-                    handle = self._files[path] = pq.ParquetFile(path, memory_map=True)
-                table = handle.read_row_groups(numbers)
+        for path, numbers in self._ranges[column].holding(value).items():
+            handle = files.get(path)
+            if handle is None:
+                handle = files[path] = pq.ParquetFile(path, memory_map=True)
+            table = handle.read_row_groups(numbers, use_threads=False)
             parts.append(table.filter(pc.equal(table[column], value)))
         return pa.concat_tables(parts) if parts else None
 
     def _table(self, person_id: int) -> pa.Table | None:
-        return self._rows(self.groups, "person_id", person_id)
+        return self._rows("person_id", person_id)
 
     def persons(self, number: str) -> list[int] | None:
         """The persons whose records carry ``number`` (a CNS or a CPF), in order; ``None``
         when this projection cannot say (the caller asks the tables)."""
         if self.key_groups is None:
             return None
-        table = self._rows(self.key_groups, "key", number)
+        table = self._rows("key", number)
         return [] if table is None else sorted(set(table["person_id"].to_pylist()))
 
     def read(self, person_id: int
@@ -200,7 +246,7 @@ class CareProjection:
         table = self._table(person_id)
         ids: list[Identification] = []
         rows: list[tuple[dict[str, Any], str]] = []
-        for r in [] if table is None else table.to_pylist():
+        for r in _records(table):
             details = orjson.loads(r["details"]) if r["details"] else {}
             if r["part"] == "id":
                 details["birth_date"] = _date(details.get("birth_date"))

@@ -395,8 +395,29 @@ def _event_rows(con: duckdb.DuckDBPyConnection, ids: list[Identification]
 def _item_key(item: CareItem) -> tuple[Any, ...]:
     """Newest first; items of one day in a fixed order, however they were read."""
     return (item.date or dt.date.min, item.kind, item.source_system, item.source_file,
-            item.batch_id or 0, item.code or "", item.description,
-            repr(sorted(item.details.items())))
+            item.batch_id or 0, item.code or "", item.description)
+
+
+def _details_key(item: CareItem) -> str:
+    """The last tie-breaker (two items alike in everything :func:`_item_key` compares)."""
+    return repr(sorted(item.details.items()))
+
+
+def _ordered(timeline: list[CareItem]) -> None:
+    """Sort ``timeline`` by :func:`_item_key` then :func:`_details_key`, newest first; the
+    details are compared only within runs of items tied on everything else (rare), as a
+    sort on the whole key would, at a fraction of the cost."""
+    keys = [_item_key(item) for item in timeline]
+    order = sorted(range(len(timeline)), key=keys.__getitem__, reverse=True)
+    timeline[:] = [timeline[i] for i in order]
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and keys[order[end]] == keys[order[start]]:
+            end += 1
+        if end - start > 1:
+            timeline[start:end] = sorted(timeline[start:end], key=_details_key, reverse=True)
+        start = end
 
 
 def _id_key(i: Identification) -> tuple[Any, ...]:
@@ -415,7 +436,7 @@ def assemble(person_id: int, ids: list[Identification],
                                   if k not in _COMMON and v is not None} | (
                              {"papel": role} if r["kind"] == "nascimento" else {}))
                 for r, role in rows]
-    timeline.sort(key=_item_key, reverse=True)
+    _ordered(timeline)
     ids = sorted(ids, key=_id_key)
     return CareRecord(person_id, ids, _conflicts(ids), _residence(ids), timeline)
 

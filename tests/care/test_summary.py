@@ -55,3 +55,13 @@ def test_the_summary_validates_and_traces_every_item_to_its_batch(
     assert "CNS inválido" in reasons and "cmp-2" in reasons and "document" in reasons
     # nothing is quarantined in a document going out: the reading's wording is not used
     assert "recurso mantido" not in reasons
+
+
+def test_the_written_out_uuid5_is_the_standard_one() -> None:
+    import uuid
+
+    from rmds.care.summary import _NS, uuid5
+
+    for name in ("", "ips|1", "Immunization|pessoa-7|2023-01-02|Pingo d'Água", "ç" * 300):
+        assert uuid5(name) == str(uuid.uuid5(_NS, name))
+        assert uuid.UUID(uuid5(name)).version == 5
