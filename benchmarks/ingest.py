@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from rmds.lake.ingest import cores, ingest, reader_workers  # noqa: E402
 from rmds.lake.store import Lake, fetch_arrow  # noqa: E402
-from rmds.settings import default_reference_dir  # noqa: E402
+from rmds.settings import Settings  # noqa: E402
 from rmds.sources.datasus.dbc import explode_dbc  # noqa: E402
 from rmds.synth import SynthConfig, generate  # noqa: E402
 from rmds.territory import ReferencePack  # noqa: E402
@@ -127,22 +127,26 @@ def write_ceilings(lake: Lake, work: Path) -> tuple[int, dict[str, tuple[float, 
 
 
 def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str]
-            ) -> list[tuple[str, float, float, int, float]]:
-    """p95 latency of indicator values under ``clients`` clients: alone, then while
-    ``rmds ingest`` runs ``load`` into the same lake in another process."""
+            ) -> tuple[str, list[tuple[str, float, float, int, float]]]:
+    """The load generator used, and the p95 latency of indicator values under ``clients``
+    clients: alone, then while ``rmds ingest`` runs ``load`` into the same lake in another
+    process. The load comes from ``wrk`` when installed (the Python client shares the 2
+    cores with the server and inflates the latencies it measures), else from Python."""
     import asyncio
     import os
+    import shutil as which
     import subprocess
 
     import numpy as np
 
-    from benchmarks.api import free_port, scenario, wait_until_warm
+    from benchmarks.api import free_port, run_wrk, scenario, wait_until_warm
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "RMDS_STORE": f"sqlite:///{work}/op.db"}
     server = subprocess.Popen([sys.executable, "-m", "rmds.cli", "serve", "--lake", str(lake),
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    has_wrk = which.which("wrk") is not None
     out = []
     try:
         wait_until_warm(base)
@@ -155,18 +159,24 @@ def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str
                                           stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL)
             began = time.perf_counter()
-            rate, latencies, errors = asyncio.run(
-                scenario(base, "valores", clients, seconds, periods))
+            if has_wrk:
+                rate, p50, p95, _, errors = run_wrk(base, "valores", clients, seconds,
+                                                    periods)
+            else:
+                rate, latencies, errors = asyncio.run(
+                    scenario(base, "valores", clients, seconds, periods))
+                ms = np.array(latencies) * 1000
+                p50, p95 = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
             if writer is not None:
+                running = writer.poll() is None
                 writer.wait()
-                print(f"    (the concurrent ingest took {time.perf_counter() - began:.1f} s)")
-            ms = np.array(latencies) * 1000
-            out.append((label, rate, float(np.percentile(ms, 95)), errors,
-                        float(np.percentile(ms, 50))))
+                print(f"    (the concurrent ingest took {time.perf_counter() - began:.1f} s"
+                      f"{'' if running else ', less than the measurement: part of it ran alone'})")
+            out.append((label, rate, p95, errors, p50))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return out
+    return ("wrk" if has_wrk else "Python client (on the same cores as the server)"), out
 
 
 def baseline_fhir(files: list[Path], limit: int) -> tuple[int, float]:
@@ -192,7 +202,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="seconds of API load in each scenario")
     args = parser.parse_args()
-    pack = ReferencePack(default_reference_dir())
+    pack = ReferencePack(Settings.resolve().reference_dir)
     work = Path(tempfile.mkdtemp(prefix="rmds-ingest-bench-"))
     try:
         state = generate(SynthConfig(args.scale, (2023,), 7, work / "estado"), pack).out
@@ -236,8 +246,8 @@ def main() -> None:
                   for s in ("SIH", "SIA", "SIM", "SINASC", "CNES")]
         base_rows, base_seconds = baseline_datasus(sample, work)
         base_resources, base_fhir_seconds = baseline_fhir(fhir, args.fhir_baseline)
-        api = api_p95(work / "lago", work, args.clients, args.seconds,
-                      [str(p) for p in fhir])
+        client, api = api_p95(work / "lago", work, args.clients, args.seconds,
+                              [str(p) for p in fhir])
 
         size = sum(p.stat().st_size for p in datasus) / 1e6
         print(f"synthetic state, scale {args.scale}, 2023; {cores()} cores")
@@ -287,7 +297,7 @@ def main() -> None:
         print(f"  baseline fhir.resources R4B models, parsing only ({base_resources:,} "
               f"resources): {base_fhir_rate:,.0f} resources/s")
         print(f"  rmds / baseline: {fhir_rate / base_fhir_rate:.1f}x")
-        print(f"API (rmds serve, 1 process; {args.clients} clients, Python client; "
+        print(f"API (rmds serve, 1 process; {args.clients} clients, {client}; "
               f"GET /api/indicadores/ID/valores, {args.seconds:g} s each):")
         for label, req_rate, p95, errors, p50 in api:
             print(f"  {label:10s} {req_rate:7.0f} req/s  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"

@@ -39,6 +39,7 @@ from rmds.settings import get_setting
 from rmds.store import Store
 from rmds.store.audit import record
 from rmds.store.auth import AuthError, User, login
+from rmds.store.throttle import throttle_clear, throttle_entries, throttle_failed
 
 __all__ = ["HEADER_LIMITS", "Backoff", "LoginGuard", "SecurityPolicy", "attempt_login",
            "client_address", "install_security", "reason_header"]
@@ -244,18 +245,21 @@ class Backoff:
     max_keys: int = 50_000
     entries: OrderedDict[str, tuple[int, float]] = field(default_factory=OrderedDict)
 
-    def wait(self, key: str, now: float) -> float:
-        entry = self.entries.get(key)
+    def delay(self, entry: tuple[int, float] | None, now: float) -> float:
+        """Seconds an attempt must still wait, given a key's (failures, last failure)."""
         if entry is None:
             return 0.0
         failures, last = entry
-        if now - last > self.forget:
+        if now - last > self.forget or failures < self.free:
+            return 0.0
+        return max(0.0, last + min(self.cap, 2.0 ** (failures - self.free)) - now)
+
+    def wait(self, key: str, now: float) -> float:
+        entry = self.entries.get(key)
+        if entry is not None and now - entry[1] > self.forget:
             del self.entries[key]
             return 0.0
-        if failures < self.free:
-            return 0.0
-        delay = min(self.cap, 2.0 ** (failures - self.free))
-        return max(0.0, last + delay - now)
+        return self.delay(entry, now)
 
     def fail(self, key: str, now: float) -> None:
         failures, last = self.entries.pop(key, (0, now))
@@ -280,10 +284,15 @@ class LoginGuard:
     An attempt that comes too early is refused before the password is checked, with the
     same answer whether the account exists or not; a success clears the pair and the
     account.
-    """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+    ``shared``: the counts live in the operational store (table ``login_throttle``, wall
+    clock), so every server process (``rmds serve --workers N``) sees the failures made on
+    the others; otherwise in this process's memory (one process, tests)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None, *,
+                 shared: bool = False) -> None:
+        self.shared = shared
+        self.clock = clock or (time.time if shared else time.monotonic)
         self.by_pair = Backoff(free=3, cap=300.0)
         self.by_source = Backoff(free=10, cap=300.0)
         self.by_account = Backoff(free=20, cap=60.0)
@@ -291,32 +300,52 @@ class LoginGuard:
 
     def _pairs(self, source: str, account: str) -> list[tuple[Backoff, str]]:
         name = account.strip().lower()[:80]
-        return [(self.by_pair, f"{source}\x00{name}"), (self.by_source, source),
+        return [(self.by_pair, f"{source}|{name}"), (self.by_source, source),
                 (self.by_account, name)]
 
-    def check(self, source: str, account: str) -> None:
+    def _kinds(self, source: str, account: str) -> list[tuple[Backoff, str, str]]:
+        return [(b, kind, key) for kind, (b, key) in zip(
+            ("par", "origem", "conta"), self._pairs(source, account), strict=True)]
+
+    def check(self, source: str, account: str, store: Store | None = None) -> None:
         now = self.clock()
-        with self.lock:
-            wait = max(b.wait(k, now) for b, k in self._pairs(source, account))
+        if self.shared and store is not None:
+            kinds = self._kinds(source, account)
+            found = throttle_entries(store, [(kind, key) for _, kind, key in kinds])
+            wait = max(b.delay(found.get((kind, key)), now) for b, kind, key in kinds)
+        else:
+            with self.lock:
+                wait = max(b.wait(k, now) for b, k in self._pairs(source, account))
         if wait > 0:
             seconds = math.ceil(wait)
             raise HTTPException(429, f"muitas tentativas de entrada; tente de novo em "
                                      f"{seconds} segundo{'s' if seconds > 1 else ''}",
                                 headers={"Retry-After": str(seconds)})
 
-    def fail(self, source: str, account: str) -> None:
+    def fail(self, source: str, account: str, store: Store | None = None) -> None:
         now = self.clock()
+        if self.shared and store is not None:
+            throttle_failed(store, [(kind, key, b.forget) for b, kind, key
+                                    in self._kinds(source, account)], now,
+                            max(b.max_keys for b, _ in self._pairs(source, account)))
+            return
         with self.lock:
             for backoff, key in self._pairs(source, account):
                 backoff.fail(key, now)
 
-    def succeed(self, source: str, account: str) -> None:
+    def succeed(self, source: str, account: str, store: Store | None = None) -> None:
+        if self.shared and store is not None:
+            (_, pair_kind, pair_key), _, (_, name_kind, name) = self._kinds(source, account)
+            throttle_clear(store, [(pair_kind, pair_key), (name_kind, name)])
+            return
         with self.lock:
-            pair, _, account_key = self._pairs(source, account)
-            pair[0].clear(pair[1])
-            account_key[0].clear(account_key[1])
+            (by_pair, pair_key), _, (by_name, name_key) = self._pairs(source, account)
+            by_pair.clear(pair_key)
+            by_name.clear(name_key)
 
-    def clear(self) -> None:
+    def clear(self, store: Store | None = None) -> None:
+        if self.shared and store is not None:
+            throttle_clear(store, None)
         with self.lock:
             for backoff in (self.by_pair, self.by_source, self.by_account):
                 backoff.entries.clear()
@@ -325,7 +354,7 @@ class LoginGuard:
 def _guard(request: Request) -> LoginGuard:
     guard = getattr(request.app.state, "login_guard", None)
     if not isinstance(guard, LoginGuard):
-        guard = request.app.state.login_guard = LoginGuard()
+        guard = request.app.state.login_guard = LoginGuard(shared=True)
     return guard
 
 
@@ -335,15 +364,15 @@ def attempt_login(request: Request, store: Store, username: str, password: str
     log (the attempted name, never the password). Raises HTTPException 429 or AuthError
     (one message for every failure)."""
     guard, source = _guard(request), client_address(request)
-    guard.check(source, username)
+    guard.check(source, username, store)
     try:
         token, user = login(store, username, password)
     except AuthError:
-        guard.fail(source, username)
+        guard.fail(source, username, store)
         record(store, username=username, role="publico", action="login_recusado",
                resource=request.url.path, origin=source)
         raise
-    guard.succeed(source, username)
+    guard.succeed(source, username, store)
     record(store, username=user.username, role=user.role.value, action="login",
            resource=request.url.path, origin=source)
     return token, user
@@ -353,5 +382,5 @@ def install_security(app: FastAPI, respond: Respond,
                      policy: SecurityPolicy | None = None) -> None:
     """The middleware, the policy (from the settings unless given) and the login guard."""
     app.state.security = policy or SecurityPolicy.resolve()
-    app.state.login_guard = LoginGuard()
+    app.state.login_guard = LoginGuard(shared=True)
     app.add_middleware(SecurityMiddleware, respond=respond)

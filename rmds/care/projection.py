@@ -163,7 +163,7 @@ def _records(table: pa.Table | None) -> list[dict[str, Any]]:
         return []
     names = table.column_names
     columns = [_values(table.column(name)) for name in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns)]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 class _Ranges:

@@ -11,7 +11,8 @@ from alembic.config import Config
 
 from rmds.exceptions import ConfigurationError
 
-__all__ = ["AUDIT", "METADATA", "RECORD_REPORTS", "SESSIONS", "USERS", "Store", "open_store"]
+__all__ = ["AUDIT", "LOGIN_THROTTLE", "METADATA", "RECORD_REPORTS", "SESSIONS", "USERS", "Store",
+           "open_store"]
 
 METADATA = sa.MetaData()
 
@@ -126,6 +127,17 @@ RECORD_REPORTS = sa.Table(
 )
 sa.Index("ix_record_reports_municipality", RECORD_REPORTS.c.municipality,
          RECORD_REPORTS.c.status)
+
+# failed logins, shared by every server process (rmds.api.security.LoginGuard): one row
+# per throttled key (kind: par, origem, conta); wall-clock seconds (migration 0006)
+LOGIN_THROTTLE = sa.Table(
+    "login_throttle", METADATA,
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_at", sa.Float, nullable=False),
+)
+sa.Index("ix_login_throttle_last_at", LOGIN_THROTTLE.c.last_at)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

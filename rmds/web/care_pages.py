@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-
 from markupsafe import Markup
 
 from rmds.access import AccessDenied, DataClass, Purpose

@@ -42,4 +42,4 @@ def test_every_operation_without_a_server_error(app: FastAPI, client: TestClient
     assert len(seen) == len({op.path for op in operations})
     # the generated logins fail by the hundred: the address is throttled now (429), as it
     # should be; give the tests that follow a clean slate
-    app.state.login_guard.clear()
+    app.state.login_guard.clear(app.state.ctx.store)

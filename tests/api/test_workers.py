@@ -90,11 +90,21 @@ def test_two_workers_share_the_sessions_and_one_audit_chain(
                 t.start()
             for t in threads:
                 t.join()
+            after = _entries(store)
+            # wrong passwords, each on a connection of its own (either worker): from the
+            # fourth on, every attempt is throttled, whichever worker took the first three
+            wrong: list[tuple[int, str]] = []
+            for _ in range(8):
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+                    r = c.post("/api/sessao", json={"usuario": "ninguem",
+                                                    "senha": "senha-errada-1"})
+                wrong.append((r.status_code, r.headers.get("x-rmds-worker", "")))
     finally:
         server.terminate()
         server.wait(timeout=60)
         log.close()
     assert len(statuses) >= 90 and set(statuses) == {200}, log_path.read_text()[-2000:]
     assert len(workers - {""}) == 2, workers       # both workers answered
-    assert _entries(store) == before + len(statuses)   # every restricted read, once
+    assert after == before + len(statuses)   # every restricted read, once
+    assert [code for code, _ in wrong] == [401] * 3 + [429] * 5, wrong
     assert verify(store).ok
