@@ -151,7 +151,9 @@ def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str
     try:
         wait_until_warm(base)
         periods = ["2023", "2023-T1", "2023-T2"] + [f"2023-{m:02d}" for m in range(1, 13)]
-        for label in ("sem carga", "com carga"):
+        # a first pass unmeasured: the answer cache and the mart warm, so that both
+        # measured passes meet the server in the same state (else the second looks faster)
+        for label in ("aquecimento", "sem carga", "com carga"):
             writer = None
             if label == "com carga":
                 writer = subprocess.Popen([sys.executable, "-m", "rmds.cli", "ingest",
@@ -172,7 +174,8 @@ def api_p95(lake: Path, work: Path, clients: int, seconds: float, load: list[str
                 writer.wait()
                 print(f"    (the concurrent ingest took {time.perf_counter() - began:.1f} s"
                       f"{'' if running else ', less than the measurement: part of it ran alone'})")
-            out.append((label, rate, p95, errors, p50))
+            if label != "aquecimento":
+                out.append((label, rate, p95, errors, p50))
     finally:
         server.terminate()
         server.wait(timeout=30)
