@@ -196,7 +196,8 @@ def _values(column: pa.ChunkedArray) -> list[Any]:
     by one, ~30 times slower), nulls as ``None``."""
     if pa.types.is_date32(column.type):
         days: list[Any] = column.to_numpy().tolist()   # datetime64[D]: date, NaT → None
-        return days
+        if not any(type(day) is int for day in days):  # numpy gives int out of date's range
+            return days
     values: list[Any] = column.to_pylist()
     return values
 
