@@ -298,24 +298,21 @@ class LoginGuard:
         self.by_account = Backoff(free=20, cap=60.0)
         self.lock = threading.Lock()
 
-    def _pairs(self, source: str, account: str) -> list[tuple[Backoff, str]]:
+    def _keys(self, source: str, account: str) -> list[tuple[Backoff, str, str]]:
+        """(backoff, kind, key) for the pair, the source and the account."""
         name = account.strip().lower()[:80]
-        return [(self.by_pair, f"{source}|{name}"), (self.by_source, source),
-                (self.by_account, name)]
-
-    def _kinds(self, source: str, account: str) -> list[tuple[Backoff, str, str]]:
-        return [(b, kind, key) for kind, (b, key) in zip(
-            ("par", "origem", "conta"), self._pairs(source, account), strict=True)]
+        return [(self.by_pair, "par", f"{source}|{name}"), (self.by_source, "origem", source),
+                (self.by_account, "conta", name)]
 
     def check(self, source: str, account: str, store: Store | None = None) -> None:
         now = self.clock()
+        keys = self._keys(source, account)
         if self.shared and store is not None:
-            kinds = self._kinds(source, account)
-            found = throttle_entries(store, [(kind, key) for _, kind, key in kinds])
-            wait = max(b.delay(found.get((kind, key)), now) for b, kind, key in kinds)
+            found = throttle_entries(store, [(kind, key) for _, kind, key in keys])
+            wait = max(b.delay(found.get((kind, key)), now) for b, kind, key in keys)
         else:
             with self.lock:
-                wait = max(b.wait(k, now) for b, k in self._pairs(source, account))
+                wait = max(b.wait(key, now) for b, _, key in keys)
         if wait > 0:
             seconds = math.ceil(wait)
             raise HTTPException(429, f"muitas tentativas de entrada; tente de novo em "
@@ -324,24 +321,23 @@ class LoginGuard:
 
     def fail(self, source: str, account: str, store: Store | None = None) -> None:
         now = self.clock()
+        keys = self._keys(source, account)
         if self.shared and store is not None:
-            throttle_failed(store, [(kind, key, b.forget) for b, kind, key
-                                    in self._kinds(source, account)], now,
-                            max(b.max_keys for b, _ in self._pairs(source, account)))
+            throttle_failed(store, [(kind, key, b.forget) for b, kind, key in keys], now,
+                            max(b.max_keys for b, _, _ in keys))
             return
         with self.lock:
-            for backoff, key in self._pairs(source, account):
+            for backoff, _, key in keys:
                 backoff.fail(key, now)
 
     def succeed(self, source: str, account: str, store: Store | None = None) -> None:
+        pair, _, named = self._keys(source, account)   # the source's count stays
         if self.shared and store is not None:
-            (_, pair_kind, pair_key), _, (_, name_kind, name) = self._kinds(source, account)
-            throttle_clear(store, [(pair_kind, pair_key), (name_kind, name)])
+            throttle_clear(store, [(kind, key) for _, kind, key in (pair, named)])
             return
         with self.lock:
-            (by_pair, pair_key), _, (by_name, name_key) = self._pairs(source, account)
-            by_pair.clear(pair_key)
-            by_name.clear(name_key)
+            for backoff, _, key in (pair, named):
+                backoff.clear(key)
 
     def clear(self, store: Store | None = None) -> None:
         if self.shared and store is not None:
