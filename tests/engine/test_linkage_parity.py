@@ -26,7 +26,8 @@ from rmds.linkage import link
 from rmds.synth import SynthConfig, generate
 from rmds.territory import ReferencePack
 
-pytestmark = pytest.mark.spark
+# several minutes on two cores: run alone with -m slow
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 def _co_clustered(links: dict[str, int]) -> set[tuple[str, str]]:

@@ -26,7 +26,8 @@ from rmds.territory import ReferencePack
 from rmds.territory.replicate import replicate_pack
 from tests.engine.test_parity import KEY, _close, _rows
 
-pytestmark = pytest.mark.spark
+# several minutes on two cores: run alone with -m slow
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 UFS = {"31": "MG", "32": "ES", "33": "RJ"}
 
