@@ -120,9 +120,10 @@ def cli(ctx: click.Context, /, **overrides: Any) -> None:
     settings = Settings.resolve(overrides)
     configure_logging(settings.log_level)
     ctx.obj = settings
-    from rmds.store.audit import configure
+    from rmds.store import audit, auth
 
-    configure(overrides)          # the audit key and checkpoints given as options
+    audit.configure(overrides)    # the audit key and checkpoints given as options
+    auth.configure(overrides)     # how long a checked session is trusted
 
 
 def _pack(ctx: click.Context, directory: Path | None = None) -> ReferencePack:

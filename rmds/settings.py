@@ -184,6 +184,16 @@ SETTINGS: tuple[Setting, ...] = (
               "entradas que isso, no fim da trilha, pode passar despercebido."),
     ),
     Setting(
+        name="session_recheck_seconds",
+        env="RMDS_SESSION_RECHECK_SECONDS",
+        default=2,
+        type="int",
+        help=("Por quantos segundos uma sessão conferida no banco vale sem ser lida de novo "
+              "em cada requisição: encerrar a sessão ou desativar o usuário em outro "
+              "processo (outro worker, um comando) vale neste dentro desse prazo; no mesmo "
+              "processo, na hora. 0: lê a sessão a cada requisição."),
+    ),
+    Setting(
         name="trusted_proxies",
         env="RMDS_TRUSTED_PROXIES",
         default=None,
@@ -307,6 +317,7 @@ class Settings:
     audit_key_file: Path | None = None
     audit_checkpoints: Path | None = None
     audit_checkpoint_every: int = 1
+    session_recheck_seconds: int = 2
     trusted_proxies: str = ""
     secure_cookie: str = "auto"
     engine: str = "duckdb"
@@ -342,6 +353,7 @@ class Settings:
             audit_checkpoints=(Path(str(values["audit_checkpoints"]))
                                if values["audit_checkpoints"] is not None else None),
             audit_checkpoint_every=int(str(values["audit_checkpoint_every"])),
+            session_recheck_seconds=int(str(values["session_recheck_seconds"])),
             trusted_proxies=str(values["trusted_proxies"] or ""),
             secure_cookie=str(values["secure_cookie"]),
             engine=str(values["engine"]),

@@ -28,9 +28,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -39,7 +43,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rmds.care.record import READS, SOURCES, WAITING, Identification, Source
+from rmds.care.record import (
+    READS,
+    SOURCES,
+    WAITING,
+    CareItem,
+    CareRecord,
+    Identification,
+    Source,
+    assemble,
+)
 from rmds.engine.sql import ident, lit
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
@@ -54,6 +67,11 @@ META_KEY = "care_timeline_snapshot"
 #: rows per Parquet row group (DuckDB writes multiples of 2,048): one person's record is
 #: read as one or two of them
 ROW_GROUP = 2048
+#: a person with at least this many timeline items has their record kept whole (see
+#: :func:`keep_whole`); lighter records are assembled from their rows when opened
+WHOLE_FROM_ITEMS = 40
+#: the file beside the projection's first data file that keeps the records whole
+WHOLE_SUFFIX = ".prontuarios"
 _COLUMNS_SQL = ("person_id BIGINT, part VARCHAR, role VARCHAR, date DATE, kind VARCHAR, "
                 "code VARCHAR, facility_cnes VARCHAR, source_system VARCHAR, batch_id BIGINT, "
                 "source_file VARCHAR, record_key VARCHAR, details VARCHAR")
@@ -148,7 +166,60 @@ def project(lake: Lake) -> int:
     except BaseException:
         lake.run("ROLLBACK")
         raise
+    keep_whole(lake)
     return rows
+
+
+def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS) -> int:
+    """Keep whole, beside the projection just written, the records of the persons with at
+    least ``from_items`` timeline items: each as the JSON the record route answers with, in
+    a SQLite file keyed by ``person_id`` (one indexed read, instead of reading, decoding and
+    assembling a few hundred rows). The records a snapshot keeps are those of its
+    projection's data file, so they never outlive it or mix with another's; the file is
+    written whole and renamed into place (a crash leaves none, and the rows still serve),
+    and goes when its data file does (:meth:`rmds.lake.store.Lake.expire`). The persons
+    kept."""
+    projection = load(lake.con, lake.snapshot_id())
+    if projection is None or not projection.groups:
+        return 0
+    target = _whole_file(projection.groups)
+    heavy = [int(pid) for (pid,) in lake.con.execute(
+        f"SELECT person_id FROM {ident(PROJECTION)} WHERE part = 'item' GROUP BY 1 "
+        "HAVING count(*) >= ? ORDER BY 1", [from_items]).fetchall()]
+    partial = target.with_name(target.name + ".parcial")
+    partial.unlink(missing_ok=True)
+    db = sqlite3.connect(partial)
+    try:
+        db.execute("CREATE TABLE documents (person_id INTEGER PRIMARY KEY, "
+                   "document BLOB NOT NULL)")
+        for start in range(0, len(heavy), 1000):
+            db.executemany("INSERT INTO documents VALUES (?, ?)", [
+                (pid, orjson.dumps(assemble(pid, *projection.read(pid)).as_dict()))
+                for pid in heavy[start:start + 1000]])
+        db.commit()
+    finally:
+        db.close()
+    os.chmod(partial, 0o600)
+    os.replace(partial, target)
+    return len(heavy)
+
+
+def _whole_file(groups: list[tuple[str, int, Any, Any]]) -> Path:
+    first = Path(min(path for path, _, _, _ in groups))
+    return first.with_name(first.name + WHOLE_SUFFIX)
+
+
+def record_from_document(document: bytes) -> CareRecord:
+    """The record :meth:`CareRecord.as_dict` wrote as ``document`` (dates back to dates, as
+    :meth:`CareProjection.read` gives them)."""
+    d = orjson.loads(document)
+    ids = [Identification(**{**i, "birth_date": _date(i["birth_date"])})
+           for i in d["identificacao"]]
+    timeline = [CareItem(**{**i, "date": _date(i["date"]), "details": {
+        k: _date(v) if k.endswith("_date") else v for k, v in i["details"].items()}})
+        for i in d["linha_do_tempo"]]
+    return CareRecord(d["pessoa"], ids, d["conflitos"], d["municipio_residencia"], timeline,
+                      document)
 
 
 def _date(value: Any) -> Any:
@@ -212,6 +283,11 @@ class CareProjection:
     #: the same for the CNS and CPF of ``care_keys`` (lowest, highest number); ``None``
     #: when the snapshot has no such table (a lake projected before it existed)
     key_groups: list[tuple[str, int, str, str]] | None = None
+    #: where the records kept whole (:func:`keep_whole`) are, once written: the file is
+    #: written just after the projection's commit, so a service may see it come
+    whole_file: Path | None = None
+    _whole_seen: bool = False
+    _whole_look: float = 0.0        # when to look for the file next (monotonic)
     # each thread reads through its own handles: no request waits for another's read
     _local: threading.local = field(default_factory=threading.local)
 
@@ -241,6 +317,24 @@ class CareProjection:
             return None
         table = self._rows("key", number)
         return [] if table is None else sorted(set(table["person_id"].to_pylist()))
+
+    def whole(self, person_id: int) -> CareRecord | None:
+        """The person's record kept whole, or ``None`` (then :meth:`read` the rows)."""
+        if self.whole_file is None or not self._whole_present():
+            return None
+        db = self._local.__dict__.get("whole")
+        if db is None:
+            db = self._local.whole = sqlite3.connect(
+                self.whole_file.as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+        found = db.execute("SELECT document FROM documents WHERE person_id = ?",
+                           (person_id,)).fetchone()
+        return None if found is None else record_from_document(bytes(found[0]))
+
+    def _whole_present(self) -> bool:
+        if not self._whole_seen and time.monotonic() >= self._whole_look:
+            self._whole_look = time.monotonic() + 1.0     # a look a second at most
+            self._whole_seen = self.whole_file is not None and self.whole_file.exists()
+        return self._whole_seen
 
     def read(self, person_id: int
              ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]:
@@ -293,7 +387,7 @@ def load(con: duckdb.DuckDBPyConnection, snapshot: int) -> CareProjection | None
                 else None)
     except duckdb.Error:
         keys = None
-    return CareProjection(snapshot, groups, keys)
+    return CareProjection(snapshot, groups, keys, _whole_file(groups) if groups else None)
 
 
 def _text(value: Any) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import duckdb
+import orjson
 
 from rmds.engine.sql import ident
 from rmds.lake.store import existing_tables, table_exists
@@ -91,6 +92,15 @@ class CareRecord:
     conflicts: dict[str, list[str]]
     residence_municipality: str | None
     timeline: list[CareItem]
+    #: :meth:`as_dict` as JSON, when the record was read whole (kept so by the projection)
+    document: bytes | None = field(default=None, compare=False, repr=False)
+
+    def as_json(self, **extra: Any) -> bytes:
+        """:meth:`as_dict` and ``extra`` as one JSON object (the kept document, when there
+        is one, is not written again)."""
+        if self.document is None:
+            return orjson.dumps({**self.as_dict(), **extra})
+        return self.document[:-1] + b"," + orjson.dumps(extra)[1:] if extra else self.document
 
     def as_dict(self) -> dict[str, Any]:
         # the fields copied one level down (what dataclasses.asdict gives here, without its
@@ -447,6 +457,8 @@ class Projection(Protocol):
     def read(self, person_id: int
              ) -> tuple[list[Identification], list[tuple[dict[str, Any], str]]]: ...
 
+    def whole(self, person_id: int) -> CareRecord | None: ...
+
     def persons(self, number: str) -> list[int] | None: ...
 
 
@@ -456,6 +468,9 @@ def care_record(con: Connection, person_id: int,
     snapshot's ``projection`` when it has one (a few rows of one file), else from the
     lake's tables (the same rows)."""
     if projection is not None:
+        kept = projection.whole(person_id)
+        if kept is not None:
+            return kept
         ids, rows = projection.read(person_id)
     else:
         con = connection(con)

@@ -417,6 +417,12 @@ class Lake:
         if old:
             self.run("CALL ducklake_expire_snapshots('lake', versions => ?)", [old])
         removed = self.run("CALL ducklake_cleanup_old_files('lake', cleanup_all => true)")
+        # files derived from one data file are named after it (``<file>.parquet.<what>``,
+        # as the care records kept whole) and go with it
+        for derived in (self.path / DATA_DIR).rglob("*.parquet.*"):
+            base = derived.name[:derived.name.index(".parquet.") + len(".parquet")]
+            if not derived.with_name(base).exists():
+                derived.unlink(missing_ok=True)
         return {"snapshots": len(old), "arquivos": len(removed)}
 
     def compact(self, tables: list[str] | None = None) -> None:

@@ -15,13 +15,16 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
 
 from rmds.exceptions import ConfigurationError, RmdsError
+from rmds.settings import get_setting
 from rmds.store.db import SESSIONS, USERS, Store
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "check_facilities",
     "check_password",
     "citizen_session",
+    "configure",
     "disable_user",
     "hash_password",
     "list_users",
@@ -183,7 +187,10 @@ def set_facilities(store: Store, username: str, facilities: Sequence[str]) -> Us
         codes = check_facilities(Role(row._mapping["role"]), facilities)
         c.execute(USERS.update().where(USERS.c.id == row._mapping["id"]).values(
             facilities=",".join(codes) or None))
-        return _user(c.execute(USERS.select().where(USERS.c.id == row._mapping["id"])).one())
+        changed = _user(c.execute(USERS.select().where(USERS.c.id == row._mapping["id"]))
+                        .one())
+    _forget_sessions(store)
+    return changed
 
 
 def add_user(store: Store, username: str, password: str, role: Role,
@@ -226,6 +233,7 @@ def set_password(store: Store, username: str, password: str) -> None:
         c.execute(USERS.update().where(USERS.c.id == row[0]).values(
             password_hash=hash_password(password), failed_logins=0, locked_until=None))
         c.execute(SESSIONS.delete().where(SESSIONS.c.user_id == row[0]))
+    _forget_sessions(store)
 
 
 def list_users(store: Store) -> list[User]:
@@ -240,6 +248,7 @@ def disable_user(store: Store, username: str) -> None:
         user = c.execute(sa.select(USERS.c.id).where(_by_name(username))).first()
         if user:
             c.execute(SESSIONS.delete().where(SESSIONS.c.user_id == user[0]))
+    _forget_sessions(store)
     if not done:
         raise ConfigurationError(f"usuário não encontrado: {username}")
 
@@ -322,8 +331,41 @@ def _session(store: Store, user: User) -> tuple[str, User]:
     return token, user
 
 
+#: sessions checked recently, per store (its URL): token digest → (user, session expiry,
+#: when checked, on the monotonic clock). Opening a record checks the session on every
+#: request; re-reading it from the store each time cost about a quarter of the request.
+_CHECKED: dict[str, dict[str, tuple[User, dt.datetime, float]]] = {}
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_MAX = 10_000          # entries per store before the oldest half is dropped
+_clock = time.monotonic
+_EXPLICIT: dict[str, object | None] = {}
+
+
+def configure(values: Mapping[str, object | None]) -> None:
+    """Take ``session_recheck_seconds`` from the resolved settings (the CLI's option), over
+    the environment."""
+    _EXPLICIT["session_recheck_seconds"] = values.get("session_recheck_seconds")
+
+
+def _forget_sessions(store: Store) -> None:
+    """Drop this process's checked sessions of ``store``: called by every change to users
+    or sessions made here, which thereby takes effect at once in this process."""
+    with _CHECKED_LOCK:
+        _CHECKED.pop(store.url, None)
+
+
 def user_for_token(store: Store, token: str) -> User | None:
+    """The user of a live session, or ``None``. A session checked in the last
+    ``session_recheck_seconds`` is not read again: ending it, or disabling its user, in
+    another process (a second server worker, a command) takes effect here within that
+    time; in this process at once. Its expiry is always compared with the clock."""
     digest = hashlib.sha256(token.encode()).hexdigest()
+    window = int(str(get_setting("session_recheck_seconds",
+                                 _EXPLICIT.get("session_recheck_seconds"))))
+    now = _clock()
+    seen = _CHECKED.get(store.url, {}).get(digest) if window > 0 else None
+    if seen is not None and now - seen[2] < window:
+        return seen[0] if seen[1] >= _now() else None
     with store.engine.connect() as c:
         row = c.execute(
             sa.select(USERS, SESSIONS.c.expires_at).join(SESSIONS,
@@ -334,10 +376,19 @@ def user_for_token(store: Store, token: str) -> User | None:
     expires = _aware(row._mapping["expires_at"])
     if expires is None or expires < _now() or not row._mapping["active"]:
         return None
-    return _user(row)
+    user = _user(row)
+    if window > 0:
+        with _CHECKED_LOCK:
+            checked = _CHECKED.setdefault(store.url, {})
+            if len(checked) >= _CHECKED_MAX:
+                for old in list(checked)[:_CHECKED_MAX // 2]:
+                    del checked[old]
+            checked[digest] = (user, expires, now)
+    return user
 
 
 def logout(store: Store, token: str) -> None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     with store.engine.begin() as c:
         c.execute(SESSIONS.delete().where(SESSIONS.c.token_hash == digest))
+    _forget_sessions(store)

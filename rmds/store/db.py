@@ -174,7 +174,9 @@ def _private_file(path: Path) -> None:
 def open_store(url: str) -> Store:
     """Open (and migrate to the latest schema) the store at ``url``."""
     try:
-        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        # a SQLite file never drops a pooled connection: no ping before each use
+        engine = sa.create_engine(url, future=True,
+                                  pool_pre_ping=not url.startswith("sqlite"))
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":

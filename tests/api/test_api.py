@@ -199,12 +199,28 @@ def test_fhir_bundle_goes_through_the_ingest_path(client: TestClient, store: Sto
     assert bad.status_code == 422 and bad.json()["erro"]["tipo"] == "requisicao_invalida"
 
 
-def test_sessions_expire(client: TestClient, store: Store) -> None:
+def test_sessions_expire(client: TestClient, store: Store,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session ended outside this process (here: its expiry rewritten in the store) stops
+    working once the session is read again, at most ``session_recheck_seconds`` later."""
+    from rmds.store import auth
+
     headers = token(client, "ana")
     assert client.get("/api/eu", headers=headers).json()["usuario"] == "ana"
     with store.engine.begin() as c:
         c.execute(SESSIONS.update().values(
             expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    later = auth._clock() + 2 + 0.001          # the default window (2 s) has passed
+    monkeypatch.setattr(auth, "_clock", lambda: later)
+    assert client.get("/api/eu", headers=headers).status_code == 401
+
+
+def test_a_session_ended_in_this_process_stops_at_once(client: TestClient) -> None:
+    """Logging out here is not delayed by the window in which a checked session is
+    trusted (nor is disabling the user or changing their password: the same call)."""
+    headers = token(client, "ana")
+    assert client.get("/api/eu", headers=headers).status_code == 200
+    assert client.delete("/api/sessao", headers=headers).status_code == 200
     assert client.get("/api/eu", headers=headers).status_code == 401
 
 

@@ -7,10 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
-from rmds.care.projection import PROJECTION, load, project
-from rmds.care.record import WAITING, PersonNotFound, care_record, resolve_person
+from rmds.care.projection import PROJECTION, keep_whole, load, project
+from rmds.care.record import WAITING, PersonNotFound, assemble, care_record, resolve_person
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
 from rmds.territory import ReferencePack
@@ -57,6 +58,62 @@ def test_the_projection_gives_the_record_the_tables_give(projected: Path) -> Non
         assert {"atendimento", "observacao", "condicao", "vacina", "internacao",
                 "nascimento", "encaminhamento"} <= kinds
         assert places > 0
+
+
+def test_a_record_kept_whole_is_the_record_its_rows_give(projected: Path,
+                                                         tmp_path: Path) -> None:
+    """Every person of the sample kept whole (threshold 1 item): the record read whole is
+    the one assembled from the projection's rows, and the route's JSON is the same bytes;
+    with a threshold nobody reaches, nobody is kept and the rows answer."""
+    copy = tmp_path / "lago"
+    shutil.copytree(projected, copy)
+    with Lake(copy) as lake:
+        people = sorted({int(p) for (p,) in lake.run(VARIED_SQL, [40])}
+                        | {int(p) for (p,) in lake.run(WAITING_SQL, [*WAITING, 10])})
+        kept = keep_whole(lake, from_items=1)
+        items = int(lake.scalar(f"SELECT count(DISTINCT person_id) FROM {PROJECTION} "
+                                "WHERE part = 'item'"))
+    assert kept == items > len(people)
+    with Lake(copy, read_only=True) as lake:
+        projection = load(lake.con, lake.snapshot_id())
+        assert projection is not None and projection.whole_file is not None
+        assert projection.whole_file.stat().st_mode & 0o077 == 0
+        for pid in people:
+            whole = projection.whole(pid)
+            assert whole is not None and whole.document is not None, pid
+            rows = assemble(pid, *projection.read(pid))
+            assert whole == rows, pid
+            assert care_record(lake.con, pid, projection) == care_record(lake.con, pid), pid
+            access = {"finalidade": "cuidado", "auditoria": 7}
+            assert whole.as_json(acesso=access) == orjson.dumps(
+                {**rows.as_dict(), "acesso": access}) == rows.as_json(acesso=access)
+    with Lake(copy) as lake:
+        assert keep_whole(lake, from_items=10**9) == 0
+    with Lake(copy, read_only=True) as lake:
+        projection = load(lake.con, lake.snapshot_id())
+        assert projection is not None and projection.whole(people[0]) is None
+
+
+def test_the_records_kept_whole_go_with_their_data_file(projected: Path,
+                                                        tmp_path: Path) -> None:
+    """A new projection keeps its own file; the old one stays while a retained snapshot
+    reads its data file, and goes when the retention deletes that file."""
+    copy = tmp_path / "lago"
+    shutil.copytree(projected, copy)
+    with Lake(copy, read_only=True) as lake:
+        before = load(lake.con, lake.snapshot_id())
+    assert before is not None and before.whole_file is not None
+    assert before.whole_file.exists()
+    with Lake(copy) as lake:
+        project(lake)
+        after = load(lake.con, lake.snapshot_id())
+    assert after is not None and after.whole_file is not None
+    assert after.whole_file != before.whole_file and after.whole_file.exists()
+    assert before.whole_file.exists()
+    with Lake(copy) as lake:
+        lake.expire(keep_days=0, keep_last=1)
+    assert not before.whole_file.with_name(before.whole_file.stem).exists()
+    assert not before.whole_file.exists() and after.whole_file.exists()
 
 
 def _resolved(lake: Lake, number: str, projection: object) -> object:

@@ -48,10 +48,10 @@ async def care_record_route(request: Request, body: AberturaProntuario, user: Vi
     def opened() -> Response:
         result = _open(request, user, ctx, body.pessoa, body.finalidade, body.justificativa)
         # orjson writes dates as ISO 8601, as FastAPI's encoder would, in a tenth of the time
-        return Response(orjson.dumps({**result.record.as_dict(), "acesso": {
+        return Response(result.record.as_json(acesso={
             "finalidade": result.grant.purpose.value,
             "quebra_de_vidro": result.grant.break_glass,
-            "auditoria": result.audit_seq}}), media_type="application/json")
+            "auditoria": result.audit_seq}), media_type="application/json")
 
     return await run_in_threadpool(opened)
 
