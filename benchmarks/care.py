@@ -13,7 +13,9 @@ professional of the municipality:
 * ``saude``: ``GET /api/saude`` (no data, no audit: the ceiling);
 * ``prontuario``: ``POST /api/prontuario`` (JSON record, with the purpose; audited);
 * ``pagina``: ``POST /prontuario`` (the record page, as the form sends it; audited);
-* ``summary``: ``GET /fhir/Patient/{id}/$summary`` (the IPS Bundle; audited).
+* ``summary``: ``GET /fhir/Patient/{id}/$summary`` (the IPS Bundle; audited);
+* ``leve``: ``POST /api/prontuario`` for another resident, whose few events are read from
+  the projection's rows (a record of 40 items or more is kept whole: ``rmds.care.projection``).
 
 Every opening writes one entry of the hash-chained audit log before it answers: that write
 is part of what is measured. The load comes from ``wrk`` (Debian package ``wrk``) when
@@ -52,9 +54,10 @@ def lua_string(text: str) -> str:
     return json.dumps(text)     # a JSON string literal is a valid Lua string literal here
 
 
-def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int]:
-    """The lake, the state's population file, and a person of Belo Horizonte with
-    ``events`` more primary-care events."""
+def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int, int]:
+    """The lake, the state's population file, a person of Belo Horizonte with ``events``
+    more primary-care events, and another of Belo Horizonte as the sources left them (a
+    light record: assembled from its rows when opened, not kept whole)."""
     from rmds.care.projection import project
     from rmds.care.record import care_record, own_cpf_holders
     from rmds.lake.ingest import ingest
@@ -70,7 +73,7 @@ def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int]:
     with Lake(lake_path) as lake:
         ingest(lake, [state], pack)
         link(lake)
-        pid, cpf = own_cpf_holders(lake.con, "3106200", 1)[0]
+        (pid, cpf), (light, _) = own_cpf_holders(lake.con, "3106200", 2)
         record = care_record(lake.con, pid)
     ident = next(i for i in record.identifications if i.name and i.birth_date)
     cns = next((i.cns for i in record.identifications if i.cns), None)
@@ -100,9 +103,11 @@ def heavy_person(folder: Path, events: int) -> tuple[Path, Path, int]:
         link(lake, incremental=True)
         project(lake)      # what 'rmds link' does after linking
         total = len(care_record(lake.con, pid).timeline)
+        few = len(care_record(lake.con, light).timeline)
     print(f"pessoa nº {pid}: {total} eventos na linha do tempo "
-          f"({events} acrescentados ao acompanhamento na atenção primária)")
-    return lake_path, state / "populacao.csv", pid
+          f"({events} acrescentados ao acompanhamento na atenção primária); pessoa nº "
+          f"{light} (registro leve, montado das linhas): {few} eventos")
+    return lake_path, state / "populacao.csv", pid, light
 
 
 def run_wrk(base: str, clients: int, seconds: float, method: str, path: str,
@@ -160,7 +165,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        lake_path, _, pid = heavy_person(folder, args.events)
+        lake_path, _, pid, light = heavy_person(folder, args.events)
         store_url = f"sqlite:///{folder}/op.db"
         store = open_store(store_url)
         add_user(store, "prof.bench", "senha-do-benchmark-1", Role.PROFESSIONAL, "3106200")
@@ -190,6 +195,9 @@ def main() -> None:
                            f"pessoa={pid}&finalidade=cuidado"),
                 "summary": ("GET", f"/fhir/Patient/{pid}/$summary?finalidade=cuidado",
                             auth, None),
+                "leve": ("POST", "/api/prontuario",
+                         {**auth, "Content-Type": "application/json"},
+                         json.dumps({"pessoa": str(light), "finalidade": "cuidado"})),
             }
             for name, (method, path, headers, body) in scenarios.items():
                 began = time.perf_counter()
