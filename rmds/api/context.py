@@ -29,7 +29,7 @@ from rmds.api.snapshots import pinned
 from rmds.downloads import FORMATS, Download, render
 from rmds.store import Store
 from rmds.store.audit import record
-from rmds.store.auth import PUBLIC_USER, Role, User, user_for_token
+from rmds.store.auth import PUBLIC_USER, Role, User, recently_checked, user_for_token
 from rmds.territory import Level, ReferencePack
 
 if TYPE_CHECKING:
@@ -225,9 +225,15 @@ Ctx = Annotated[ApiContext, Depends(context)]
 
 async def viewer(request: Request) -> User:
     """The caller; the store is only consulted when a token is given."""
-    if not bearer(request):
+    token = bearer(request)
+    if not token:
         return PUBLIC_USER
-    return await run_in_threadpool(context(request).current_user, request)
+    ctx = context(request)
+    # a session this process checked a moment ago is answered here, without a thread
+    checked = recently_checked(ctx.store, token)
+    if checked is not None:
+        return checked
+    return await run_in_threadpool(ctx.current_user, request)
 
 
 Viewer = Annotated[User, Depends(viewer)]

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rmds.care.html import record_html
 from rmds.care.record import (
     READS,
     SOURCES,
@@ -53,13 +54,15 @@ from rmds.care.record import (
     Source,
     assemble,
 )
+from rmds.care.summary import KEPT_STAMP, patient_summary
 from rmds.engine.sql import ident, lit
 from rmds.schema.keys import RECORD_UID as RECORD_UID_SQL
 
 if TYPE_CHECKING:
     from rmds.lake.store import Lake
 
-__all__ = ["PROJECTION", "CareProjection", "load", "project"]
+__all__ = ["PROJECTION", "CareProjection", "KeptRecord", "keep_whole", "load", "project",
+           "record_from_document"]
 
 PROJECTION = "care_timeline"
 KEYS = "care_keys"
@@ -70,8 +73,9 @@ ROW_GROUP = 2048
 #: a person with at least this many timeline items has their record kept whole (see
 #: :func:`keep_whole`); lighter records are assembled from their rows when opened
 WHOLE_FROM_ITEMS = 40
-#: the file beside the projection's first data file that keeps the records whole
-WHOLE_SUFFIX = ".prontuarios"
+#: the file beside the projection's first data file that keeps the records whole; the
+#: number is its layout's (a file of another layout is not read: the rows answer)
+WHOLE_SUFFIX = ".prontuarios-1"
 _COLUMNS_SQL = ("person_id BIGINT, part VARCHAR, role VARCHAR, date DATE, kind VARCHAR, "
                 "code VARCHAR, facility_cnes VARCHAR, source_system VARCHAR, batch_id BIGINT, "
                 "source_file VARCHAR, record_key VARCHAR, details VARCHAR")
@@ -191,11 +195,14 @@ def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS) -> int:
     db = sqlite3.connect(partial)
     try:
         db.execute("CREATE TABLE documents (person_id INTEGER PRIMARY KEY, "
-                   "document BLOB NOT NULL)")
+                   "residence TEXT, document BLOB NOT NULL, summary BLOB NOT NULL, "
+                   "html TEXT NOT NULL)")
         for start in range(0, len(heavy), 1000):
-            db.executemany("INSERT INTO documents VALUES (?, ?)", [
-                (pid, orjson.dumps(assemble(pid, *projection.read(pid)).as_dict()))
-                for pid in heavy[start:start + 1000]])
+            made = [assemble(pid, *projection.read(pid)) for pid in heavy[start:start + 1000]]
+            db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?)", [
+                (r.person_id, r.residence_municipality, orjson.dumps(r.as_dict()),
+                 orjson.dumps(patient_summary(r, now=KEPT_STAMP)), record_html(r))
+                for r in made])
         db.commit()
     finally:
         db.close()
@@ -207,6 +214,39 @@ def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS) -> int:
 def _whole_file(groups: list[tuple[str, int, Any, Any]]) -> Path:
     first = Path(min(path for path, _, _, _ in groups))
     return first.with_name(first.name + WHOLE_SUFFIX)
+
+
+class KeptRecord(CareRecord):
+    """A record kept whole (:func:`keep_whole`): its JSON is answered as it was kept, and
+    its parts are read from it only when asked for (opening it as JSON needs none: the
+    policy asks only the municipality of residence, kept beside it)."""
+
+    def __init__(self, person_id: int, residence: str | None, document: bytes,
+                 summary: bytes, html: str) -> None:
+        # the parts are not set here: __getattr__ reads them from the document on first use
+        self.person_id = person_id
+        self.residence_municipality = residence
+        self.document = self._kept = document
+        self.summary = summary      # the IPS Bundle (rmds.care.summary.summary_json)
+        self.html = html            # the person's part of the page (rmds.care.html)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("identifications", "conflicts", "timeline"):
+            raise AttributeError(name)
+        full = record_from_document(self._kept)
+        self.identifications = full.identifications
+        self.conflicts = full.conflicts
+        self.timeline = full.timeline
+        return getattr(self, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CareRecord):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in (
+            "person_id", "identifications", "conflicts", "residence_municipality",
+            "timeline"))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def record_from_document(document: bytes) -> CareRecord:
@@ -326,9 +366,10 @@ class CareProjection:
         if db is None:
             db = self._local.whole = sqlite3.connect(
                 self.whole_file.as_uri() + "?mode=ro", uri=True, check_same_thread=False)
-        found = db.execute("SELECT document FROM documents WHERE person_id = ?",
-                           (person_id,)).fetchone()
-        return None if found is None else record_from_document(bytes(found[0]))
+        found = db.execute("SELECT residence, document, summary, html FROM documents "
+                           "WHERE person_id = ?", (person_id,)).fetchone()
+        return None if found is None else KeptRecord(person_id, found[0], bytes(found[1]),
+                                                     bytes(found[2]), str(found[3]))
 
     def _whole_present(self) -> bool:
         if not self._whole_seen and time.monotonic() >= self._whole_look:

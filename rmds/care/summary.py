@@ -17,12 +17,15 @@ from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from rmds.care.record import CareItem, CareRecord
 from rmds.codes.identifiers import is_valid_cns, is_valid_cpf
 from rmds.codes.vaccines import vaccine
 from rmds.territory.model import UFS
 
-__all__ = ["CNS_SYSTEM", "CPF_SYSTEM", "patient_summary", "source_of"]
+__all__ = ["CNS_SYSTEM", "CPF_SYSTEM", "KEPT_STAMP", "patient_summary", "source_of",
+           "summary_json"]
 
 CNS_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns"
 CPF_SYSTEM = "http://rnds.saude.gov.br/fhir/r4/NamingSystem/cpf"
@@ -173,11 +176,32 @@ def _resource(item: CareItem, subject: str) -> tuple[str, dict[str, Any]] | None
     return None
 
 
-def patient_summary(record: CareRecord, *, now: dt.datetime | None = None
-                    ) -> dict[str, Any]:
-    """The IPS document Bundle of ``record``."""
-    stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace(
+#: the time a summary kept whole is written with, replaced by the time it is served at
+#: (the NULs keep it from ever being a value the sources recorded)
+KEPT_STAMP = "\x00rmds-agora\x00"
+
+
+def _stamp(now: dt.datetime | None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds").replace(
         "+00:00", "Z")
+
+
+def summary_json(record: CareRecord, kept: bytes | None = None, *,
+                 now: dt.datetime | None = None) -> bytes:
+    """:func:`patient_summary` as JSON; from ``kept``, the summary written at
+    :data:`KEPT_STAMP` when the record was kept whole, with only the time put in."""
+    if kept is None:
+        return orjson.dumps(patient_summary(record, now=now))
+    stamp = _stamp(now)
+    return (kept.replace(orjson.dumps(KEPT_STAMP), orjson.dumps(stamp))
+            .replace(_url("Bundle", record.person_id, KEPT_STAMP).encode(),
+                     _url("Bundle", record.person_id, stamp).encode()))
+
+
+def patient_summary(record: CareRecord, *, now: dt.datetime | str | None = None
+                    ) -> dict[str, Any]:
+    """The IPS document Bundle of ``record`` (``now`` a time, or the text to write as it)."""
+    stamp = now if isinstance(now, str) else _stamp(now)
     patient = _patient(record)
     subject = _url("Patient", record.person_id)
     author_url = _url("Organization", "rmds")

@@ -4,8 +4,6 @@ like the API's route, so the same policy and the same audit entry apply."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,39 +11,25 @@ from markupsafe import Markup
 
 from rmds.access import AccessDenied, DataClass, Purpose
 from rmds.api.context import ApiContext
+from rmds.care.html import record_html
 from rmds.care.opening import open_record
-from rmds.care.record import CareItem, PersonNotFound
+from rmds.care.projection import KeptRecord
+from rmds.care.record import CareRecord, PersonNotFound
 from rmds.care.worklists import audited_export, load_worklists
 from rmds.store.auth import PUBLIC_USER, Role, User
 from rmds.web.pages import ENV, LEVEL_LABELS, render
 
-__all__ = ["register_care", "timeline_rows"]
+__all__ = ["record_page_part", "register_care"]
 
 
-#: what markupsafe's ``escape`` replaces, with the same entities
-_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+def record_page_part(record: CareRecord) -> Markup:
+    """The person's part of the record page: kept whole with the record when it was
+    (:func:`rmds.care.projection.keep_whole`), else written now; the same HTML."""
+    kept = record.html if isinstance(record, KeptRecord) else None
+    return Markup(kept if kept is not None else record_html(record))
 
 
-def timeline_rows(timeline: Iterable[CareItem]) -> Markup:
-    """The rows of the record page's timeline (``<tr>`` per item, every value escaped as
-    the template escapes it): written here rather than by a template loop, which costs
-    ~30 µs a row, most of the page's time for a person with hundreds of events."""
-    rows = []
-    for e in timeline:
-        d = e.date
-        day = ("—" if not d else f"{d.day:02d}/{d.month:02d}/{d.year}" if d.year >= 1000
-               else d.strftime("%d/%m/%Y"))
-        place = e.details.get("posicao_fila")
-        queue = f" (posição {str(place).translate(_HTML)} na fila)" if place else ""
-        rows.append(f'<tr data-tipo="{e.kind.translate(_HTML)}"><td>{day}</td><td>'
-                    f"{e.description.translate(_HTML)}{queue}</td>"
-                    f"<td>{e.source_system.translate(_HTML)}</td>"
-                    f"<td>{(e.facility_cnes or '—').translate(_HTML)}</td>"
-                    f"<td>{e.batch_id}</td></tr>")
-    return Markup("".join(rows))
-
-
-ENV.filters["linhas_do_tempo"] = timeline_rows
+ENV.filters["prontuario_html"] = record_page_part
 
 
 def register_care(app: FastAPI) -> None:

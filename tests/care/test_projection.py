@@ -3,6 +3,7 @@ and are used only while no load has changed what a record reads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -10,12 +11,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from rmds.care.projection import PROJECTION, keep_whole, load, project
+from rmds.care.html import record_html
+from rmds.care.projection import PROJECTION, KeptRecord, keep_whole, load, project
 from rmds.care.record import WAITING, PersonNotFound, assemble, care_record, resolve_person
+from rmds.care.summary import patient_summary, summary_json
 from rmds.lake.ingest import ingest
 from rmds.lake.store import Lake
 from rmds.territory import ReferencePack
 
+NOW = dt.datetime(2026, 12, 5, 13, 30, 7, tzinfo=dt.UTC)
 # persons whose records cross the most systems and roles, and every one waiting in a queue
 VARIED_SQL = """
     WITH r AS (SELECT l.person_id, split_part(l.record_uid, '|', 1) AS system,
@@ -87,6 +91,9 @@ def test_a_record_kept_whole_is_the_record_its_rows_give(projected: Path,
             access = {"finalidade": "cuidado", "auditoria": 7}
             assert whole.as_json(acesso=access) == orjson.dumps(
                 {**rows.as_dict(), "acesso": access}) == rows.as_json(acesso=access)
+            assert isinstance(whole, KeptRecord) and whole.html == record_html(rows)
+            assert summary_json(whole, whole.summary, now=NOW) == orjson.dumps(
+                patient_summary(rows, now=NOW)) == summary_json(rows, now=NOW)
     with Lake(copy) as lake:
         assert keep_whole(lake, from_items=10**9) == 0
     with Lake(copy, read_only=True) as lake:

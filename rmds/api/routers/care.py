@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
 from rmds.care.opening import Opened, open_record
+from rmds.care.projection import KeptRecord
 from rmds.care.record import PersonNotFound
-from rmds.care.summary import patient_summary
+from rmds.care.summary import summary_json
 from rmds.care.worklists import audit_list, load_worklists
 
 __all__ = ["router"]
@@ -81,18 +82,18 @@ class _OrjsonResponse(JSONResponse):
 async def patient_summary_route(
         request: Request, pessoa: Annotated[int, Path(ge=1)], user: Viewer, ctx: Ctx,
         finalidade: Annotated[str | None, Query(max_length=40)] = None,
-        justificativa: Annotated[str | None, Query(max_length=400)] = None) -> JSONResponse:
+        justificativa: Annotated[str | None, Query(max_length=400)] = None) -> Response:
     """Resumo do paciente (International Patient Summary) como Bundle FHIR R4 do tipo
     documento; CNS e CPF nos sistemas de identificadores da RNDS; cada recurso traz em
     ``meta.source`` o lote de onde veio. Mesmas regras e auditoria do prontuário."""
     if not ctx.scope(user).signed_in:
         raise HTTPException(401, "é preciso entrar para ver este recurso")
 
-    def made() -> dict[str, Any]:
-        return patient_summary(_open(request, user, ctx, str(pessoa), finalidade,
-                                     justificativa).record)
+    def made() -> bytes:
+        found = _open(request, user, ctx, str(pessoa), finalidade, justificativa).record
+        return summary_json(found, found.summary if isinstance(found, KeptRecord) else None)
 
-    return _OrjsonResponse(await run_in_threadpool(made), media_type="application/fhir+json")
+    return Response(await run_in_threadpool(made), media_type="application/fhir+json")
 
 
 _MUNICIPALITY = Query(None, pattern=r"^\d{7}$", description="município (IBGE, 7 dígitos); "
