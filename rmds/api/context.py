@@ -7,12 +7,15 @@ router module holds no state of its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gzip
 import re
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, HTTPException, Request
@@ -215,12 +218,32 @@ class ApiContext:
         return period
 
 
-def context(request: Request) -> ApiContext:
+def _context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
 
 
+async def context(request: Request) -> ApiContext:
+    """The app's context. ``async`` (it waits on nothing): FastAPI runs a plain ``def``
+    dependency in a thread, a hop per request for nothing."""
+    return _context(request)
+
+
 Ctx = Annotated[ApiContext, Depends(context)]
+
+
+T = TypeVar("T")
+#: the threads that open care records (each opening waits for its audit entry's commit;
+#: many at once share one commit): as many as anyio's default
+_OPENERS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="rmds-abertura")
+
+
+async def in_thread(work: Callable[[], T]) -> T:
+    """``work()`` in a thread, with the request's context (the snapshot it reads): what
+    ``run_in_threadpool`` does, without anyio's per-call bookkeeping (a tenth of the CPU
+    of opening a record kept whole)."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(_OPENERS, context.run, work)
 
 
 async def viewer(request: Request) -> User:
@@ -228,7 +251,7 @@ async def viewer(request: Request) -> User:
     token = bearer(request)
     if not token:
         return PUBLIC_USER
-    ctx = context(request)
+    ctx = _context(request)
     # a session this process checked a moment ago is answered here, without a thread
     checked = recently_checked(ctx.store, token)
     if checked is not None:
@@ -250,9 +273,10 @@ _KNOWN: dict[int, frozenset[str]] = {}
 GLOBAL_PARAMETERS = frozenset({"snapshot"})
 
 
-def refuse_unknown_parameters(request: Request) -> None:
+async def refuse_unknown_parameters(request: Request) -> None:
     """422 for a query parameter the route does not declare: a typo is told, not silently
-    ignored, and junk parameters never reach the answer cache."""
+    ignored, and junk parameters never reach the answer cache. ``async`` (it waits on
+    nothing), so that FastAPI does not run it in a thread."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return

@@ -193,9 +193,12 @@ def summary_json(record: CareRecord, kept: bytes | None = None, *,
     if kept is None:
         return orjson.dumps(patient_summary(record, now=now))
     stamp = _stamp(now)
-    return (kept.replace(orjson.dumps(KEPT_STAMP), orjson.dumps(stamp))
+    # the time is in the head only (the Bundle's timestamp and identifier, the
+    # Composition's date), before the Composition's sections: the rest is not searched
+    cut = kept.index(b',"section":')
+    return (kept[:cut].replace(orjson.dumps(KEPT_STAMP), orjson.dumps(stamp))
             .replace(_url("Bundle", record.person_id, KEPT_STAMP).encode(),
-                     _url("Bundle", record.person_id, stamp).encode()))
+                     _url("Bundle", record.person_id, stamp).encode()) + kept[cut:])
 
 
 def patient_summary(record: CareRecord, *, now: dt.datetime | str | None = None

@@ -194,21 +194,26 @@ def _clean(value: str | None, limit: int) -> str | None:
     return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value)[:limit]
 
 
-def _write_checkpoint(config: AuditConfig, seq: int, mac: str) -> None:
-    body: dict[str, object] = {
-        "banco": config.label, "seq": seq, "mac": mac,
-        "em": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    line = _canonical({**body, "selo": _seal(config.key, body)}) + b"\n"
+def _write_checkpoints(config: AuditConfig, heads: list[tuple[int, str]]) -> None:
+    """Append one checkpoint line per (seq, mac) of ``heads``, in one write."""
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    lines = []
+    for seq, mac in heads:
+        body: dict[str, object] = {"banco": config.label, "seq": seq, "mac": mac, "em": when}
+        lines.append(_canonical({**body, "selo": _seal(config.key, body)}) + b"\n")
     try:
-        config.checkpoints.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(config.checkpoints, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line)        # one write of one short line: appends stay whole
+            fd = os.open(config.checkpoints, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            config.checkpoints.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(config.checkpoints, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"".join(lines))   # one write of whole lines: appends stay whole
         finally:
             os.close(fd)
     except OSError as error:
         raise ConfigurationError(
-            f"entrada de auditoria nº {seq} gravada, mas não o ponto de controle em "
+            f"entrada de auditoria nº {heads[-1][0]} gravada, mas não o ponto de controle em "
             f"{config.checkpoints}: {error.strerror}") from None
 
 
@@ -288,9 +293,9 @@ def _append(store: Store, config: AuditConfig, batch: list[_Pending]) -> None:
         raise
     for pending, (seq, _) in zip(batch, sealed, strict=True):
         pending.seq = seq
-    for seq, mac in sealed:          # after the commit: a checkpoint never names a ghost
-        if seq % config.every == 0:
-            _write_checkpoint(config, seq, mac)
+    heads = [(seq, mac) for seq, mac in sealed if seq % config.every == 0]
+    if heads:                        # after the commit: a checkpoint never names a ghost
+        _write_checkpoints(config, heads)
 
 
 def cli_actor() -> str:

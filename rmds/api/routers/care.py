@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from rmds.api.context import Ctx, Viewer, refuse_unknown_parameters
+from rmds.api.context import Ctx, Viewer, in_thread, refuse_unknown_parameters
 from rmds.care.opening import Opened, open_record
 from rmds.care.projection import KeptRecord
 from rmds.care.record import PersonNotFound
@@ -54,7 +54,7 @@ async def care_record_route(request: Request, body: AberturaProntuario, user: Vi
             "quebra_de_vidro": result.grant.break_glass,
             "auditoria": result.audit_seq}), media_type="application/json")
 
-    return await run_in_threadpool(opened)
+    return await in_thread(opened)
 
 
 def _open(request: Request, user: Any, ctx: Any, key: str, purpose: str | None,
@@ -93,7 +93,7 @@ async def patient_summary_route(
         found = _open(request, user, ctx, str(pessoa), finalidade, justificativa).record
         return summary_json(found, found.summary if isinstance(found, KeptRecord) else None)
 
-    return Response(await run_in_threadpool(made), media_type="application/fhir+json")
+    return Response(await in_thread(made), media_type="application/fhir+json")
 
 
 _MUNICIPALITY = Query(None, pattern=r"^\d{7}$", description="município (IBGE, 7 dígitos); "

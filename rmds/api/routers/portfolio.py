@@ -17,7 +17,7 @@ from rmds.store.auth import Role, User
 __all__ = ["router"]
 
 
-def reader(user: Viewer) -> User:
+async def reader(user: Viewer) -> User:
     if user.role is Role.PUBLIC:
         raise HTTPException(401, "a carteira é vista por quem entra no rmds")
     return user
