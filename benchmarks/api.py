@@ -3,6 +3,9 @@ endpoint of the same app (the framework's ceiling), in the same run.
 
     python benchmarks/api.py [--lake LAGO] [--clients 50] [--seconds 20]
 
+The care record's routes (record page, ``POST /api/prontuario``, ``$summary``: issue 24)
+are measured by ``benchmarks/care.py``, which builds the person with 200 events they need.
+
 The server is ``rmds serve`` (one uvicorn process) on the lake of
 ``benchmarks/indicators.py`` (full-scale synthetic state, 2023, catalog computed) unless
 ``--lake`` names another. The load comes from ``wrk`` (Debian package ``wrk``; one thread,

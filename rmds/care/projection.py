@@ -73,6 +73,10 @@ ROW_GROUP = 2048
 #: a person with at least this many timeline items has their record kept whole (see
 #: :func:`keep_whole`); lighter records are assembled from their rows when opened
 WHOLE_FROM_ITEMS = 40
+#: at most this many persons kept whole, the heaviest first: keeping one costs ~3 ms of
+#: CPU at each projection (a record of 200 items), so this bounds what it adds to a
+#: ``rmds link`` (~5 minutes); the others are assembled from their rows when opened
+WHOLE_MAX = 100_000
 #: the file beside the projection's first data file that keeps the records whole; the
 #: number is its layout's (a file of another layout is not read: the rows answer)
 WHOLE_SUFFIX = ".prontuarios-1"
@@ -174,9 +178,11 @@ def project(lake: Lake) -> int:
     return rows
 
 
-def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS) -> int:
+def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS, most: int = WHOLE_MAX
+               ) -> int:
     """Keep whole, beside the projection just written, the records of the persons with at
-    least ``from_items`` timeline items: each as the JSON the record route answers with, in
+    least ``from_items`` timeline items (the ``most`` heaviest): each as the JSON the
+    record route answers with (and its IPS summary and page part), in
     a SQLite file keyed by ``person_id`` (one indexed read, instead of reading, decoding and
     assembling a few hundred rows). The records a snapshot keeps are those of its
     projection's data file, so they never outlive it or mix with another's; the file is
@@ -187,9 +193,10 @@ def keep_whole(lake: Lake, from_items: int = WHOLE_FROM_ITEMS) -> int:
     if projection is None or not projection.groups:
         return 0
     target = _whole_file(projection.groups)
-    heavy = [int(pid) for (pid,) in lake.con.execute(
+    heavy = sorted(int(pid) for (pid,) in lake.con.execute(
         f"SELECT person_id FROM {ident(PROJECTION)} WHERE part = 'item' GROUP BY 1 "
-        "HAVING count(*) >= ? ORDER BY 1", [from_items]).fetchall()]
+        "HAVING count(*) >= ? ORDER BY count(*) DESC, 1 LIMIT ?", [from_items, most]
+    ).fetchall())
     partial = target.with_name(target.name + ".parcial")
     partial.unlink(missing_ok=True)
     db = sqlite3.connect(partial)

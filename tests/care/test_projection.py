@@ -94,6 +94,15 @@ def test_a_record_kept_whole_is_the_record_its_rows_give(projected: Path,
             assert isinstance(whole, KeptRecord) and whole.html == record_html(rows)
             assert summary_json(whole, whole.summary, now=NOW) == orjson.dumps(
                 patient_summary(rows, now=NOW)) == summary_json(rows, now=NOW)
+    with Lake(copy) as lake:        # the heaviest first, when not all may be kept
+        counts = dict(lake.run(f"SELECT person_id, count(*) FROM {PROJECTION} WHERE "
+                               "part = 'item' GROUP BY 1"))
+        assert keep_whole(lake, from_items=1, most=5) == 5
+        heaviest = sorted(counts, key=lambda p: (-counts[p], p))[:5]
+    with Lake(copy, read_only=True) as lake:
+        projection = load(lake.con, lake.snapshot_id())
+        assert projection is not None
+        assert {p for p in counts if projection.whole(p) is not None} == set(heaviest)
     with Lake(copy) as lake:
         assert keep_whole(lake, from_items=10**9) == 0
     with Lake(copy, read_only=True) as lake:
